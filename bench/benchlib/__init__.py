@@ -1,0 +1,1 @@
+"""posthorn benchmark: posthorn against Postfix + Dovecot.  See bench/README.md."""

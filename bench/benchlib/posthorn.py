@@ -1,0 +1,164 @@
+"""posthorn under test: the repo's build/posthorn, run in the foreground with
+its own data directory under the benchmark's temp directory.
+
+Only the fixed command-line interface is used:
+  posthorn --data DIR domain add DOMAIN
+  echo PASSWORD | posthorn --data DIR user add USER
+  posthorn --data DIR --set ... serve
+"""
+
+import os
+import shutil
+import subprocess
+
+from .common import BenchError, log, run, wait_port, port_is_free, kill_pids, process_tree
+from .clients import pop3_session, pop3_count
+
+SMTP_PORT = 21025
+POP3_PORT = 21110
+DOMAIN = "bench.test"
+USER = "bench@bench.test"
+PASSWORD = "bench-Passw0rd"
+
+
+class Posthorn:
+    name = "posthorn"
+    smtp_port = SMTP_PORT
+    pop3_port = POP3_PORT
+    user = USER
+    password = PASSWORD
+
+    def __init__(self, base, binary, idle_users=()):
+        self.base = os.path.join(base, "posthorn")
+        # Extra users for the POP3 memory test (one session each: posthorn
+        # locks a maildrop while a POP3 session holds it, as RFC 1939 says).
+        self.idle_users = list(idle_users)
+        self.binary = binary
+        self.logdir = os.path.join(self.base, "log")
+        self.generation = 0     # data dirs are numbered: a fresh one per restart
+        self.data = None
+        self.proc = None
+        self.log_path = os.path.join(self.logdir, "posthorn.log")
+
+    def _cli(self, *args, input=None, timeout=120):
+        return run([self.binary, "--data", self.data] + list(args),
+                   input=input, timeout=timeout)
+
+    def setup(self):
+        if not os.access(self.binary, os.X_OK):
+            raise BenchError("%s not found or not executable (run make first)"
+                             % self.binary)
+        os.makedirs(self.logdir, exist_ok=True)
+
+    def notes(self):
+        return ["posthorn: build/posthorn serve, privileges kept (server.user "
+                "empty), SMTP %d / POP3 %d on 127.0.0.1, other listeners off, "
+                "server.max_connections_per_ip = 5000, all other settings at "
+                "their defaults." % (SMTP_PORT, POP3_PORT)]
+
+    def _fresh_data(self):
+        """A new, empty data directory with the bench domain and user(s)."""
+        self.generation += 1
+        self.data = os.path.join(self.base, "data%d" % self.generation)
+        shutil.rmtree(self.data, ignore_errors=True)
+        os.makedirs(self.data)
+        self._cli("domain", "add", DOMAIN)
+        # The password goes on stdin (not a terminal): one line.
+        self._cli("user", "add", USER, input=PASSWORD + "\n")
+        # The idle-session users only on the first data directory: the
+        # memory test runs first, before any restart could happen.
+        if self.generation == 1 and self.idle_users:
+            log("posthorn: adding %d users for the POP3 memory test"
+                % len(self.idle_users))
+            for u in self.idle_users:
+                self._cli("user", "add", u, input=PASSWORD + "\n")
+
+    def start(self, fresh=True):
+        for port in (SMTP_PORT, POP3_PORT):
+            if not port_is_free("127.0.0.1", port):
+                raise BenchError("port %d is already in use (a leftover "
+                                 "instance of an earlier run?)" % port)
+        if fresh or self.data is None:
+            # Drop the previous generation's data: 100 KB runs leave
+            # hundreds of MB behind.
+            if self.data:
+                shutil.rmtree(self.data, ignore_errors=True)
+            self._fresh_data()
+        cmd = [self.binary, "--data", self.data,
+               "--set", "server.user=",
+               "--set", "listen.smtp=127.0.0.1:%d" % SMTP_PORT,
+               "--set", "listen.pop3=127.0.0.1:%d" % POP3_PORT,
+               "--set", "listen.submission=",
+               "--set", "listen.submissions=",
+               "--set", "listen.imap=",
+               "--set", "listen.imaps=",
+               "--set", "listen.pop3s=",
+               "--set", "listen.http=",
+               "--set", "server.max_connections_per_ip=5000",
+               "serve"]
+        logf = open(self.log_path, "ab")
+        logf.write(b"\n=== bench: " + " ".join(cmd).encode() + b"\n")
+        logf.flush()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                     stdout=logf, stderr=subprocess.STDOUT)
+        logf.close()
+        alive = lambda: self.proc.poll() is None
+        wait_port("127.0.0.1", SMTP_PORT, 30, alive=alive)
+        wait_port("127.0.0.1", POP3_PORT, 30, alive=alive)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            tree = process_tree(self.proc.pid)
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                log("posthorn did not exit on SIGTERM within 15s; killing it")
+                self.proc.kill()
+                self.proc.wait(5)
+            kill_pids(tree[1:], timeout=5)     # helpers it may have forked
+        self.exit_code = self.proc.returncode
+        self.proc = None
+
+    # One process (plus whatever it may fork) serves both protocols.
+    def smtp_root(self):
+        return self.proc.pid if self.proc else None
+
+    pop3_root = smtp_root
+
+    # -- mailbox ----------------------------------------------------------
+    def delivered(self):
+        """(messages in the mailbox per POP3 STAT, nothing known pending)."""
+        return pop3_count(POP3_PORT, USER, PASSWORD), 0
+
+    def empty_mailbox(self):
+        """DELE every message over POP3 (and QUIT to commit).  If that does
+        not leave an empty mailbox, restart on a fresh data directory so the
+        next measurement still starts clean."""
+        try:
+            c = pop3_session(POP3_PORT, USER, PASSWORD)
+            try:
+                n = c.stat()
+                if n:
+                    c.dele_all(n)
+                else:
+                    c.quit()
+            finally:
+                c.close()
+            if pop3_count(POP3_PORT, USER, PASSWORD) == 0:
+                return
+            why = "messages left after DELE+QUIT"
+        except (BenchError, OSError) as e:
+            why = str(e)
+        log("posthorn: emptying the mailbox over POP3 failed (%s); "
+            "restarting on a fresh data directory" % why)
+        self.stop()
+        self.start(fresh=True)
+
+    def log_files(self):
+        return [self.log_path]

@@ -1,0 +1,69 @@
+#include "auth/auth.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/auth_cache.h"
+#include "auth/auth_pass.h"
+#include "core/config.h"
+#include "core/xalloc.h"
+#include "mime/addr.h"
+
+#define AUTH_CACHE_SLOTS 4096
+
+struct auth {
+	struct store *store;
+	struct auth_cache *cache;
+	/* Verified against when the user does not exist, so that a wrong
+	 * address costs as much time as a wrong password. */
+	char *dummy_hash;
+};
+
+struct auth *auth_new(struct store *store, const struct config *cfg)
+{
+	struct auth *a = xcalloc(1, sizeof(*a));
+	a->store = store;
+	a->cache = auth_cache_new(cfg->auth.cache_ttl, AUTH_CACHE_SLOTS);
+	struct auth_pass_params params = {cfg->auth.argon2_memory,
+					  cfg->auth.argon2_passes};
+	a->dummy_hash = auth_pass_hash("posthorn", 8, &params);
+	return a;
+}
+
+void auth_free(struct auth **ap)
+{
+	struct auth *a = *ap;
+	if (a == NULL)
+		return;
+	auth_cache_free(&a->cache);
+	free(a->dummy_hash);
+	free(a);
+	*ap = NULL;
+}
+
+int auth_login(struct auth *a, const char *username, size_t ulen,
+	       const char *password, size_t plen, struct store_user *user_r)
+{
+	struct addr addr;
+	const char *err;
+	char canon[ADDR_TEXT_MAX];
+	memset(user_r, 0, sizeof(*user_r));
+	if (addr_parse(username, ulen, ADDR_UTF8, &addr, &err) < 0 ||
+	    addr.literal)
+		return 0;
+	addr_format(&addr, canon);
+	int rc = store_user_lookup(a->store, canon, user_r);
+	if (rc == 0 && a->dummy_hash != NULL)
+		auth_pass_verify(password, plen, a->dummy_hash);
+	if (rc <= 0)
+		return rc;
+	if (auth_cache_hit(a->cache, canon, password, plen, user_r->password))
+		return 1;
+	if (auth_pass_verify(password, plen, user_r->password) == 1) {
+		auth_cache_add(a->cache, canon, password, plen,
+			       user_r->password);
+		return 1;
+	}
+	store_user_clear(user_r);
+	return 0;
+}

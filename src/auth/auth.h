@@ -1,0 +1,22 @@
+/* auth: checking a user's credentials against the store, with the
+ * verification cache in front of the slow hash.  Blocks: call it on a
+ * worker thread. */
+#ifndef POSTHORN_AUTH_H
+#define POSTHORN_AUTH_H
+
+#include <stddef.h>
+
+#include "store/store.h"
+
+struct auth;
+struct config;
+
+struct auth *auth_new(struct store *store, const struct config *cfg);
+void auth_free(struct auth **auth);
+
+/* Returns 1 and fills *user_r (caller clears) when the address and
+ * password match, 0 when they do not, -1 when the store failed. */
+int auth_login(struct auth *auth, const char *username, size_t ulen,
+	       const char *password, size_t plen, struct store_user *user_r);
+
+#endif

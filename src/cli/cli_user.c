@@ -1,0 +1,172 @@
+/* posthorn user add|remove|list|passwd (import is in cli_import.c) */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/auth_pass.h"
+#include "cli/cli.h"
+#include "cli/cli_import.h"
+#include "core/config.h"
+#include "store/store.h"
+
+static void print_user(const struct store_user *u, void *ctx)
+{
+	(void)ctx;
+	printf("%s", u->address);
+	if (u->quota)
+		printf(" quota=%llu", (unsigned long long)u->quota);
+	if (u->name[0])
+		printf(" name=\"%s\"", u->name);
+	printf("\n");
+}
+
+/* Reads the password and returns its argon2id hash (malloc'ed). */
+static char *new_hash(const struct config *cfg)
+{
+	char pw[1024];
+	long n = cli_read_password(pw, sizeof(pw));
+	if (n < 0)
+		return NULL;
+	if (auth_pass_init() < 0) {
+		fprintf(stderr, "posthorn: cannot initialize libsodium\n");
+		return NULL;
+	}
+	struct auth_pass_params params = {cfg->auth.argon2_memory,
+					  cfg->auth.argon2_passes};
+	char *hash = auth_pass_hash(pw, (size_t)n, &params);
+	sodium_memzero(pw, sizeof(pw));
+	if (hash == NULL)
+		fprintf(stderr, "posthorn: cannot hash the password (not "
+				"enough memory for auth.argon2_memory?)\n");
+	return hash;
+}
+
+static int user_add(struct cli *cli, int argc, char **argv)
+{
+	char address[ADDR_TEXT_MAX];
+	unsigned long long quota = 0;
+	const char *name = "";
+	const char *err = NULL;
+	struct store *store;
+
+	if (cli_address(argv[0], "address", address) < 0)
+		return 1;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--quota") == 0 && i + 1 < argc) {
+			if (cli_parse_size(argv[++i], &quota) < 0) {
+				fprintf(stderr, "posthorn: bad quota '%s' "
+						"(bytes, or with K/M/G/T)\n",
+					argv[i]);
+				return 1;
+			}
+		} else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
+			name = argv[++i];
+		} else {
+			fprintf(stderr, "posthorn: unknown option '%s'\n",
+				argv[i]);
+			return 2;
+		}
+	}
+	if ((store = cli_store(cli)) == NULL)
+		return 1;
+	char *hash = new_hash(cli->cfg);
+	if (hash == NULL)
+		return 1;
+	struct store_user u = {0, address, hash, quota, (char *)name};
+	int rc = store_user_add(store, &u, &err);
+	free(hash);
+	if (rc <= 0) {
+		if (rc == 0)
+			fprintf(stderr, "posthorn: %s already exists\n",
+				address);
+		else
+			fprintf(stderr, "posthorn: %s\n", err);
+		return 1;
+	}
+	printf("added user %s\n", address);
+	return 0;
+}
+
+static int user_passwd(struct cli *cli, const char *text)
+{
+	char address[ADDR_TEXT_MAX];
+	struct store *store;
+	if (cli_address(text, "address", address) < 0 ||
+	    (store = cli_store(cli)) == NULL)
+		return 1;
+	struct store_user u;
+	int rc = store_user_lookup(store, address, &u);
+	store_user_clear(&u);
+	if (rc <= 0) {
+		fprintf(stderr, rc ? "posthorn: cannot read the store\n"
+				   : "posthorn: no user %s\n", address);
+		return 1;
+	}
+	char *hash = new_hash(cli->cfg);
+	if (hash == NULL)
+		return 1;
+	rc = store_user_set_password(store, address, hash);
+	free(hash);
+	if (rc <= 0) {
+		fprintf(stderr, "posthorn: cannot set the password\n");
+		return 1;
+	}
+	printf("changed password of %s\n", address);
+	return 0;
+}
+
+static int user_remove(struct cli *cli, const char *text)
+{
+	char address[ADDR_TEXT_MAX];
+	const char *err = NULL;
+	struct store *store;
+	if (cli_address(text, "address", address) < 0 ||
+	    (store = cli_store(cli)) == NULL)
+		return 1;
+	int rc = store_user_remove(store, address, &err);
+	if (rc <= 0) {
+		if (rc == 0)
+			fprintf(stderr, "posthorn: no user %s\n", address);
+		else
+			fprintf(stderr, "posthorn: %s\n", err);
+		return 1;
+	}
+	printf("removed user %s and all its mail\n", address);
+	return 0;
+}
+
+static int user_list(struct cli *cli, const char *domain_text)
+{
+	char domain[ADDR_DOMAIN_MAX + 1];
+	struct store *store;
+	if (domain_text != NULL && cli_domain_name(domain_text, domain) < 0)
+		return 1;
+	if ((store = cli_store(cli)) == NULL)
+		return 1;
+	return store_user_list(store, domain_text ? domain : NULL, print_user,
+			       NULL) < 0;
+}
+
+int cli_user(struct cli *cli, int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[0], "add") == 0)
+		return user_add(cli, argc - 1, argv + 1);
+	if (argc == 2 && strcmp(argv[0], "remove") == 0)
+		return user_remove(cli, argv[1]);
+	if (argc == 2 && strcmp(argv[0], "passwd") == 0)
+		return user_passwd(cli, argv[1]);
+	if ((argc == 1 || argc == 2) && strcmp(argv[0], "list") == 0)
+		return user_list(cli, argc == 2 ? argv[1] : NULL);
+	if (argc == 2 && strcmp(argv[0], "import") == 0)
+		return cli_import(cli, argv[1]);
+	fprintf(stderr,
+		"usage: posthorn user add ADDRESS [--quota SIZE] [--name NAME]\n"
+		"       posthorn user remove ADDRESS\n"
+		"       posthorn user passwd ADDRESS\n"
+		"       posthorn user list [DOMAIN]\n"
+		"       posthorn user import FILE\n"
+		"The password is read from standard input (one line), or "
+		"prompted for on a terminal.\n");
+	return 2;
+}

@@ -1,0 +1,282 @@
+#include "core/conn.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/loop.h"
+#include "core/net.h"
+#include "core/xalloc.h"
+
+/* While a session is paused the socket is still read, but only up to this
+ * much, so a client cannot make us buffer without bound. */
+#define CONN_INPUT_HIGH (1024 * 1024)
+
+struct conn {
+	struct bufferevent *bev;
+	struct loop *loop;
+	const struct conn_handler *handler;
+	void *ctx;
+	void (*release)(void *arg);
+	void *release_arg;
+	struct sockaddr_storage peer;
+	char peer_text[46];
+	char id[12];
+	bool paused;
+	bool closing;
+	bool skipping; /* discarding the rest of an over-long line */
+};
+
+static atomic_uint_fast64_t conn_counter;
+
+static void conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *conn = arg;
+	(void)bev;
+	if (conn->closing) {
+		evbuffer_drain(bufferevent_get_input(conn->bev),
+			       evbuffer_get_length(
+				       bufferevent_get_input(conn->bev)));
+		return;
+	}
+	if (!conn->paused)
+		conn->handler->input(conn->ctx);
+}
+
+static void conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *conn = arg;
+	(void)bev;
+	if (conn->closing) {
+		if (evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0)
+			conn->handler->event(conn->ctx, CONN_FLUSHED);
+		return;
+	}
+	if (conn->handler->drained != NULL)
+		conn->handler->drained(conn->ctx);
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *conn = arg;
+	(void)bev;
+	if (what & BEV_EVENT_TIMEOUT)
+		conn->handler->event(conn->ctx, conn->closing ? CONN_ERROR
+							      : CONN_TIMEOUT);
+	else if (what & BEV_EVENT_EOF)
+		conn->handler->event(conn->ctx, CONN_EOF);
+	else if (what & BEV_EVENT_ERROR)
+		conn->handler->event(conn->ctx, CONN_ERROR);
+}
+
+struct conn *conn_new(struct loop *loop, int fd, const struct sockaddr *peer,
+		      socklen_t peerlen, const struct conn_handler *handler,
+		      void *ctx)
+{
+	struct conn *conn = xcalloc(1, sizeof(*conn));
+	conn->loop = loop;
+	conn->handler = handler;
+	conn->ctx = ctx;
+	if (peerlen > sizeof(conn->peer))
+		peerlen = sizeof(conn->peer);
+	memcpy(&conn->peer, peer, peerlen);
+	net_addr_text(peer, conn->peer_text, sizeof(conn->peer_text));
+	snprintf(conn->id, sizeof(conn->id), "%06llx",
+		 (unsigned long long)atomic_fetch_add(&conn_counter, 1) + 1);
+	/* Deferred callbacks run from the loop, never from inside our own
+	 * calls, so a handler may free the session in any callback. */
+	conn->bev = bufferevent_socket_new(loop_base(loop), fd,
+					   BEV_OPT_CLOSE_ON_FREE |
+						   BEV_OPT_DEFER_CALLBACKS);
+	bufferevent_setcb(conn->bev, conn_read_cb, conn_write_cb, conn_event_cb,
+			  conn);
+	bufferevent_setwatermark(conn->bev, EV_READ, 0, CONN_INPUT_HIGH);
+	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+	return conn;
+}
+
+void conn_free(struct conn **connp)
+{
+	struct conn *conn = *connp;
+	if (conn == NULL)
+		return;
+	bufferevent_free(conn->bev);
+	if (conn->release != NULL)
+		conn->release(conn->release_arg);
+	free(conn);
+	*connp = NULL;
+}
+
+void conn_set_release(struct conn *conn, void (*fn)(void *arg), void *arg)
+{
+	conn->release = fn;
+	conn->release_arg = arg;
+}
+
+struct loop *conn_loop(struct conn *conn)
+{
+	return conn->loop;
+}
+
+const struct sockaddr *conn_peer(const struct conn *conn)
+{
+	return (const struct sockaddr *)&conn->peer;
+}
+
+const char *conn_peer_text(const struct conn *conn)
+{
+	return conn->peer_text;
+}
+
+bool conn_peer_is_loopback(const struct conn *conn)
+{
+	return net_is_loopback(conn_peer(conn));
+}
+
+const char *conn_id(const struct conn *conn)
+{
+	return conn->id;
+}
+
+int conn_read_line(struct conn *conn, size_t max, struct str *line_r)
+{
+	struct evbuffer *in = bufferevent_get_input(conn->bev);
+	size_t eol_len;
+	for (;;) {
+		struct evbuffer_ptr p = evbuffer_search_eol(
+			in, NULL, &eol_len, EVBUFFER_EOL_CRLF_STRICT);
+		if (p.pos < 0) {
+			size_t have = evbuffer_get_length(in);
+			if (have > max) {
+				/* Keep a trailing CR: it may start the CRLF. */
+				evbuffer_drain(in, have - 1);
+				if (!conn->skipping) {
+					conn->skipping = true;
+					return -1;
+				}
+			}
+			return 0;
+		}
+		if (conn->skipping) {
+			evbuffer_drain(in, (size_t)p.pos + eol_len);
+			conn->skipping = false;
+			continue;
+		}
+		if ((size_t)p.pos > max) {
+			evbuffer_drain(in, (size_t)p.pos + eol_len);
+			return -1;
+		}
+		str_clear(line_r);
+		char *dst = str_reserve(line_r, (size_t)p.pos);
+		evbuffer_remove(in, dst, (size_t)p.pos);
+		str_commit(line_r, (size_t)p.pos);
+		evbuffer_drain(in, eol_len);
+		return 1;
+	}
+}
+
+int conn_read_body_line(struct conn *conn, size_t chunk, struct str *out,
+			size_t *appended_r)
+{
+	struct evbuffer *in = bufferevent_get_input(conn->bev);
+	size_t eol_len, n;
+	int rc;
+	struct evbuffer_ptr p =
+		evbuffer_search_eol(in, NULL, &eol_len,
+				    EVBUFFER_EOL_CRLF_STRICT);
+	if (p.pos >= 0) {
+		n = (size_t)p.pos + eol_len;
+		rc = 1;
+	} else {
+		size_t have = evbuffer_get_length(in);
+		if (have <= chunk)
+			return 0;
+		n = have - 1;
+		rc = 2;
+	}
+	char *dst = str_reserve(out, n);
+	evbuffer_remove(in, dst, n);
+	str_commit(out, n);
+	*appended_r = n;
+	return rc;
+}
+
+size_t conn_read_bytes(struct conn *conn, size_t n, struct str *out)
+{
+	struct evbuffer *in = bufferevent_get_input(conn->bev);
+	size_t have = evbuffer_get_length(in);
+	if (n > have)
+		n = have;
+	if (n == 0)
+		return 0;
+	char *dst = str_reserve(out, n);
+	evbuffer_remove(in, dst, n);
+	str_commit(out, n);
+	return n;
+}
+
+size_t conn_input_len(const struct conn *conn)
+{
+	return evbuffer_get_length(bufferevent_get_input(conn->bev));
+}
+
+void conn_write(struct conn *conn, const void *p, size_t n)
+{
+	if (!conn->closing)
+		bufferevent_write(conn->bev, p, n);
+}
+
+void conn_printf(struct conn *conn, const char *fmt, ...)
+{
+	va_list ap;
+	if (conn->closing)
+		return;
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(bufferevent_get_output(conn->bev), fmt, ap);
+	va_end(ap);
+}
+
+size_t conn_output_len(const struct conn *conn)
+{
+	return evbuffer_get_length(bufferevent_get_output(conn->bev));
+}
+
+void conn_set_drain_mark(struct conn *conn, size_t low)
+{
+	bufferevent_setwatermark(conn->bev, EV_WRITE, low, 0);
+}
+
+void conn_set_timeout(struct conn *conn, unsigned seconds)
+{
+	struct timeval tv = {(time_t)seconds, 0};
+	bufferevent_set_timeouts(conn->bev, seconds ? &tv : NULL,
+				 seconds ? &tv : NULL);
+}
+
+void conn_pause(struct conn *conn)
+{
+	conn->paused = true;
+}
+
+void conn_resume(struct conn *conn)
+{
+	conn->paused = false;
+}
+
+void conn_close_after_write(struct conn *conn)
+{
+	if (conn->closing)
+		return;
+	conn->closing = true;
+	bufferevent_setwatermark(conn->bev, EV_WRITE, 0, 0);
+	/* Guard against a client that never reads what we still owe it. */
+	struct timeval tv = {30, 0};
+	bufferevent_set_timeouts(conn->bev, &tv, &tv);
+	bufferevent_trigger(conn->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+}

@@ -1,0 +1,151 @@
+#include "deliver/deliver.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/str.h"
+#include "core/xalloc.h"
+#include "store/store.h"
+
+/* Aliases may point at aliases; this bounds the chain (and any loop). */
+#define ALIAS_DEPTH_MAX 8
+
+void deliver_targets_clear(struct deliver_targets *t)
+{
+	free(t->ids);
+	memset(t, 0, sizeof(*t));
+}
+
+static void targets_add(struct deliver_targets *t, int64_t id)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->ids[i] == id)
+			return;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 4;
+		t->ids = xreallocarray(t->ids, t->cap, sizeof(*t->ids));
+	}
+	t->ids[t->n++] = id;
+}
+
+struct walk {
+	struct store *store;
+	struct deliver_targets *t;
+	int depth;
+	int found;	/* accounts reached */
+	int failed;	/* store errors */
+	struct str names; /* alias targets collected, NUL-separated */
+};
+
+static int resolve_name(struct walk *w, const char *address);
+
+static void collect_target(const char *target, void *ctx)
+{
+	struct walk *w = ctx;
+	str_append(&w->names, target, strlen(target) + 1);
+}
+
+/* Resolve an exact canonical address: a user, or an alias whose targets
+ * are resolved in turn.  Returns 1 if the name exists, 0 if not, -1. */
+static int resolve_name(struct walk *w, const char *address)
+{
+	struct store_user u;
+	int rc = store_user_lookup(w->store, address, &u);
+	if (rc != 0) {
+		if (rc > 0) {
+			targets_add(w->t, u.id);
+			w->found++;
+			store_user_clear(&u);
+		}
+		return rc;
+	}
+	if (w->depth >= ALIAS_DEPTH_MAX)
+		return 0;
+	struct walk sub = {w->store, w->t, w->depth + 1, 0, 0, STR_INIT};
+	rc = store_alias_targets(w->store, address, collect_target, &sub);
+	for (size_t off = 0; rc > 0 && off < sub.names.len;) {
+		const char *name = sub.names.data + off;
+		off += strlen(name) + 1;
+		if (resolve_name(&sub, name) < 0)
+			sub.failed++;
+	}
+	str_free(&sub.names);
+	w->found += sub.found;
+	w->failed += sub.failed;
+	return rc;
+}
+
+enum deliver_resolve_result deliver_resolve(struct store *store,
+					    const struct addr *rcpt,
+					    const char *delimiter,
+					    struct deliver_targets *t)
+{
+	char text[ADDR_TEXT_MAX];
+	if (rcpt->literal)
+		return DELIVER_NOT_LOCAL;
+	int rc = store_domain_exists(store, rcpt->domain);
+	if (rc <= 0)
+		return rc < 0 ? DELIVER_TEMPFAIL : DELIVER_NOT_LOCAL;
+
+	struct walk w = {store, t, 0, 0, 0, STR_INIT};
+	addr_format(rcpt, text);
+	rc = resolve_name(&w, text);
+	if (rc == 0 && !rcpt->quoted && delimiter[0] != '\0') {
+		/* user+tag@domain reaches user@domain. */
+		char *sep = strpbrk(rcpt->local, delimiter);
+		if (sep != NULL && sep != rcpt->local) {
+			struct addr base = *rcpt;
+			base.local[sep - rcpt->local] = '\0';
+			addr_format(&base, text);
+			rc = resolve_name(&w, text);
+		}
+	}
+	if (rc == 0) {
+		snprintf(text, sizeof(text), "@%s", rcpt->domain);
+		rc = resolve_name(&w, text);
+	}
+	if (rc < 0 || w.failed > 0)
+		return DELIVER_TEMPFAIL;
+	return w.found > 0 ? DELIVER_LOCAL : DELIVER_UNKNOWN;
+}
+
+static int deliver_one(struct store *store, int64_t id,
+		       const struct iovec *iov, int iovcnt)
+{
+	struct store_account *acct;
+	struct store_mailbox mbox;
+	uint32_t uid;
+	int rc = -1;
+	if (store_account_open(store, id, &acct) < 0)
+		return -1;
+	if (store_mailbox_find(acct, "INBOX", &mbox) > 0)
+		rc = store_msg_deliver(acct, mbox.id, iov, iovcnt, time(NULL),
+				       &uid);
+	store_account_unref(&acct);
+	return rc > 0 ? 1 : -1;
+}
+
+size_t deliver_message(struct store *store,
+		       const struct deliver_targets *targets,
+		       const char *sender, const void *data, size_t len,
+		       int *results)
+{
+	struct str rp = STR_INIT;
+	size_t stored = 0;
+	/* RFC 5321 4.4: the final delivery adds Return-Path. */
+	str_printf(&rp, "Return-Path: <%s>\r\n", sender);
+	struct iovec iov[2] = {{rp.data, rp.len}, {(void *)data, len}};
+	for (size_t i = 0; i < targets->n; i++) {
+		results[i] = deliver_one(store, targets->ids[i], iov, 2);
+		if (results[i] > 0)
+			stored++;
+		else
+			log_error("deliver: account=%lld result=failed",
+				  (long long)targets->ids[i]);
+	}
+	str_free(&rp);
+	return stored;
+}

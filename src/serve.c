@@ -1,0 +1,363 @@
+/* `posthorn serve`: bind the listeners, leave root, open the store, and run
+ * one event loop per thread; each accepted connection goes to its
+ * protocol's session on the loop that accepted it. */
+#include "serve.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "auth/auth_pass.h"
+#include "core/config.h"
+#include "core/conn.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/net.h"
+#include "core/priv.h"
+#include "core/worker.h"
+#include "core/xalloc.h"
+#include "pop3/pop3_session.h"
+#include "smtp/smtp_session.h"
+#include "store/store.h"
+
+enum proto { PROTO_SMTP, PROTO_POP3 };
+
+#define IP_BUCKETS 1024
+
+/* Connections per client address, across all loops and listeners. */
+struct ip_count {
+	struct ip_count *next;
+	unsigned char addr[16];
+	unsigned count;
+	struct serve *serve;
+};
+
+struct listener {
+	struct listener *next;
+	int fd;
+	enum proto proto;
+	const char *key;
+	char text[64];
+};
+
+struct serve {
+	const struct config *cfg;
+	struct store *store;
+	struct auth *auth;
+	struct worker_pool *workers;
+	struct smtp_env smtp_env;
+	struct pop3_env pop3_env;
+	unsigned nloops;
+	struct loop **loops;
+	struct listener *listeners;
+	pthread_mutex_t ip_lock;
+	struct ip_count *ips[IP_BUCKETS];
+	unsigned connections;
+};
+
+/* One per (listener, loop): what the accept callback needs. */
+struct accept_ctx {
+	struct serve *serve;
+	struct listener *listener;
+	struct loop *loop;
+	struct evconnlistener *ev;
+};
+
+static void ip_key(const struct sockaddr *sa, unsigned char key[16])
+{
+	memset(key, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)sa;
+		key[10] = key[11] = 0xff; /* as a v4-mapped v6 address */
+		memcpy(key + 12, &sin->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		memcpy(key, &((const struct sockaddr_in6 *)(const void *)sa)
+				       ->sin6_addr, 16);
+	}
+}
+
+static unsigned ip_bucket(const unsigned char key[16])
+{
+	unsigned h = 2166136261u;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 16777619u;
+	return h % IP_BUCKETS;
+}
+
+/* Count a new connection; NULL when a limit says no. */
+static struct ip_count *ip_take(struct serve *sv, const struct sockaddr *sa)
+{
+	unsigned char key[16];
+	ip_key(sa, key);
+	unsigned b = ip_bucket(key);
+	struct ip_count *e;
+	pthread_mutex_lock(&sv->ip_lock);
+	if (sv->connections >= sv->cfg->server.max_connections) {
+		pthread_mutex_unlock(&sv->ip_lock);
+		return NULL;
+	}
+	for (e = sv->ips[b]; e != NULL; e = e->next)
+		if (memcmp(e->addr, key, 16) == 0)
+			break;
+	if (e == NULL) {
+		e = xcalloc(1, sizeof(*e));
+		memcpy(e->addr, key, 16);
+		e->serve = sv;
+		e->next = sv->ips[b];
+		sv->ips[b] = e;
+	}
+	if (e->count >= sv->cfg->server.max_connections_per_ip) {
+		pthread_mutex_unlock(&sv->ip_lock);
+		return NULL;
+	}
+	e->count++;
+	sv->connections++;
+	pthread_mutex_unlock(&sv->ip_lock);
+	return e;
+}
+
+static void ip_release(void *arg)
+{
+	struct ip_count *e = arg;
+	struct serve *sv = e->serve;
+	pthread_mutex_lock(&sv->ip_lock);
+	sv->connections--;
+	if (--e->count == 0) {
+		struct ip_count **pp = &sv->ips[ip_bucket(e->addr)];
+		while (*pp != e)
+			pp = &(*pp)->next;
+		*pp = e->next;
+		free(e);
+	}
+	pthread_mutex_unlock(&sv->ip_lock);
+}
+
+static void refuse(int fd, enum proto proto, const struct sockaddr *sa)
+{
+	static const char smtp[] = "421 4.7.0 Too many connections, try "
+				   "again later\r\n";
+	static const char pop3[] = "-ERR [SYS/TEMP] Too many connections\r\n";
+	char peer[64];
+	net_addr_text(sa, peer, sizeof(peer));
+	log_warn("refused client=%s reason=connection-limit", peer);
+	/* Best effort on a fresh socket; the client may not read it. */
+	ssize_t n = proto == PROTO_SMTP ? write(fd, smtp, sizeof(smtp) - 1)
+					: write(fd, pop3, sizeof(pop3) - 1);
+	(void)n;
+	close(fd);
+}
+
+static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd,
+		      struct sockaddr *sa, int salen, void *arg)
+{
+	struct accept_ctx *ac = arg;
+	struct serve *sv = ac->serve;
+	struct conn *conn;
+	(void)ev;
+	struct ip_count *slot = ip_take(sv, sa);
+	if (slot == NULL) {
+		refuse(fd, ac->listener->proto, sa);
+		return;
+	}
+	if (ac->listener->proto == PROTO_SMTP)
+		conn = smtp_session_start(ac->loop, fd, sa, (socklen_t)salen,
+					  &sv->smtp_env);
+	else
+		conn = pop3_session_start(ac->loop, fd, sa, (socklen_t)salen,
+					  &sv->pop3_env);
+	conn_set_release(conn, ip_release, slot);
+}
+
+static void accept_error_cb(struct evconnlistener *ev, void *arg)
+{
+	(void)ev;
+	(void)arg;
+	/* EMFILE and friends: the listener retries on the next event. */
+	log_warn("accept failed: %s", strerror(errno));
+}
+
+struct bind_ctx {
+	struct serve *sv;
+	enum proto proto;
+	const char *key;
+	int failed;
+};
+
+static int bind_one(const struct sockaddr *sa, socklen_t len, void *arg)
+{
+	struct bind_ctx *bc = arg;
+	struct listener *l = xcalloc(1, sizeof(*l));
+	int one = 1;
+	net_hostport_text(sa, l->text, sizeof(l->text));
+	l->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
+					      SOCK_CLOEXEC, 0);
+	if (l->fd < 0 ||
+	    setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    (sa->sa_family == AF_INET6 &&
+	     setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	    bind(l->fd, sa, len) < 0 || listen(l->fd, 1024) < 0) {
+		log_error("listen.%s: cannot listen on %s: %s", bc->key,
+			  l->text, strerror(errno));
+		if (l->fd >= 0)
+			close(l->fd);
+		free(l);
+		bc->failed = 1;
+		return 0;
+	}
+	l->proto = bc->proto;
+	l->key = bc->key;
+	l->next = bc->sv->listeners;
+	bc->sv->listeners = l;
+	return 0;
+}
+
+static int bind_listeners(struct serve *sv)
+{
+	const struct config *cfg = sv->cfg;
+	const char *err;
+	const struct {
+		const char *key, *value;
+		int proto; /* -1: not in this version */
+	} all[] = {
+		{"smtp", cfg->listen.smtp, PROTO_SMTP},
+		{"pop3", cfg->listen.pop3, PROTO_POP3},
+		{"submission", cfg->listen.submission, -1},
+		{"submissions", cfg->listen.submissions, -1},
+		{"imap", cfg->listen.imap, -1},
+		{"imaps", cfg->listen.imaps, -1},
+		{"pop3s", cfg->listen.pop3s, -1},
+		{"http", cfg->listen.http, -1},
+	};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (all[i].value[0] == '\0')
+			continue;
+		if (all[i].proto < 0) {
+			log_info("listen.%s=%s: not served by this version "
+				 "of posthorn yet; ignored",
+				 all[i].key, all[i].value);
+			continue;
+		}
+		struct bind_ctx bc = {sv, (enum proto)all[i].proto, all[i].key,
+				      0};
+		net_parse_listen_list(all[i].value, bind_one, &bc, &err);
+		if (bc.failed)
+			return -1;
+	}
+	if (sv->listeners == NULL) {
+		log_error("no listeners configured");
+		return -1;
+	}
+	return 0;
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct serve *sv = arg;
+	(void)what;
+	log_info("signal %d: shutting down", (int)sig);
+	for (unsigned i = 0; i < sv->nloops; i++)
+		loop_stop(sv->loops[i]);
+}
+
+static int start_loops(struct serve *sv, struct accept_ctx **acs_r)
+{
+	unsigned nl = 0;
+	for (struct listener *l = sv->listeners; l; l = l->next)
+		nl++;
+	struct accept_ctx *acs = xcalloc((size_t)nl * sv->nloops, sizeof(*acs));
+	size_t k = 0;
+	/* Every loop accepts on every listening socket: the kernel hands
+	 * each connection to one of them, which spreads the load. */
+	for (unsigned i = 0; i < sv->nloops; i++) {
+		for (struct listener *l = sv->listeners; l; l = l->next, k++) {
+			acs[k] = (struct accept_ctx){sv, l, sv->loops[i], NULL};
+			acs[k].ev = evconnlistener_new(
+				loop_base(sv->loops[i]), accept_cb, &acs[k],
+				LEV_OPT_REUSEABLE, 0, l->fd);
+			if (acs[k].ev == NULL)
+				return -1;
+			evconnlistener_set_error_cb(acs[k].ev, accept_error_cb);
+		}
+	}
+	*acs_r = acs;
+	return (int)k;
+}
+
+int serve_main(const struct config *cfg)
+{
+	struct serve sv = {0};
+	const char *err;
+	struct accept_ctx *acs = NULL;
+
+	sv.cfg = cfg;
+	pthread_mutex_init(&sv.ip_lock, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
+	if (auth_pass_init() < 0)
+		log_fatal("cannot initialize libsodium");
+	if (bind_listeners(&sv) < 0)
+		return 1;
+	if (priv_drop(cfg->server.user, cfg->server.data_dir) < 0)
+		return 1;
+	if (store_open(cfg->server.data_dir, &sv.store, &err) < 0) {
+		log_error("cannot open the store: %s", err);
+		return 1;
+	}
+	sv.auth = auth_new(sv.store, cfg);
+	sv.workers = worker_pool_new(cfg->server.workers);
+	sv.smtp_env = (struct smtp_env){cfg, sv.store, sv.workers};
+	sv.pop3_env = (struct pop3_env){cfg, sv.store, sv.auth, sv.workers};
+
+	loop_init_threads();
+	sv.nloops = cfg->server.threads;
+	sv.loops = xcalloc(sv.nloops, sizeof(*sv.loops));
+	for (unsigned i = 0; i < sv.nloops; i++)
+		sv.loops[i] = loop_new();
+	int nacs = start_loops(&sv, &acs);
+	if (nacs < 0)
+		log_fatal("cannot create listeners");
+	struct event *sigterm = evsignal_new(loop_base(sv.loops[0]), SIGTERM,
+					     on_signal, &sv);
+	struct event *sigint = evsignal_new(loop_base(sv.loops[0]), SIGINT,
+					    on_signal, &sv);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+
+	for (struct listener *l = sv.listeners; l; l = l->next)
+		log_info("listening listen.%s=%s", l->key, l->text);
+	log_info("posthorn ready hostname=%s data=%s threads=%u workers=%u",
+		 cfg->server.hostname, cfg->server.data_dir, sv.nloops,
+		 cfg->server.workers);
+	for (unsigned i = 1; i < sv.nloops; i++)
+		if (loop_start_thread(sv.loops[i]) < 0)
+			log_fatal("cannot start loop thread");
+	loop_run(sv.loops[0]);
+	for (unsigned i = 1; i < sv.nloops; i++)
+		loop_join(sv.loops[i]);
+	/* Sessions still open are cut off here, as by a crash: every
+	 * message that got its 250 is already on disk. */
+	for (int i = 0; i < nacs; i++)
+		evconnlistener_free(acs[i].ev);
+	event_free(sigterm);
+	event_free(sigint);
+	log_info("stopped");
+	return 0;
+}

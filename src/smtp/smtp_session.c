@@ -1,0 +1,494 @@
+/* The SMTP state machine: command dispatch, the envelope commands, and the
+ * session's life.  Message data (DATA, BDAT) is in smtp_data.c. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/worker.h"
+#include "core/xalloc.h"
+#include "smtp/smtp_private.h"
+
+#define ST(x) (1u << SMTP_S_##x)
+#define ANY_STATE (ST(INIT) | ST(READY) | ST(MAIL) | ST(RCPT) | ST(BDAT))
+
+struct smtp_command {
+	void (*handler)(struct smtp_session *s);
+	unsigned states;	/* where the verb is allowed */
+};
+
+static void cmd_helo(struct smtp_session *s);
+static void cmd_mail(struct smtp_session *s);
+static void cmd_rcpt(struct smtp_session *s);
+static void cmd_rset(struct smtp_session *s);
+static void cmd_noop(struct smtp_session *s);
+static void cmd_quit(struct smtp_session *s);
+static void cmd_help(struct smtp_session *s);
+static void cmd_vrfy(struct smtp_session *s);
+static void cmd_not_here(struct smtp_session *s);
+
+static const struct smtp_command commands[SMTP_VERB_COUNT] = {
+	[SMTP_HELO] = {cmd_helo, ANY_STATE & ~ST(BDAT)},
+	[SMTP_EHLO] = {cmd_helo, ANY_STATE & ~ST(BDAT)},
+	[SMTP_MAIL] = {cmd_mail, ST(READY)},
+	[SMTP_RCPT] = {cmd_rcpt, ST(MAIL) | ST(RCPT)},
+	[SMTP_DATA] = {smtp_cmd_data, ST(RCPT)},
+	/* BDAT checks state itself: it must read the chunk whatever. */
+	[SMTP_BDAT] = {smtp_cmd_bdat, ANY_STATE},
+	[SMTP_RSET] = {cmd_rset, ANY_STATE},
+	[SMTP_NOOP] = {cmd_noop, ANY_STATE},
+	[SMTP_QUIT] = {cmd_quit, ANY_STATE},
+	[SMTP_HELP] = {cmd_help, ANY_STATE},
+	[SMTP_VRFY] = {cmd_vrfy, ANY_STATE},
+	[SMTP_EXPN] = {cmd_not_here, ANY_STATE},
+	[SMTP_STARTTLS] = {cmd_not_here, ANY_STATE},
+	[SMTP_AUTH] = {cmd_not_here, ANY_STATE},
+};
+
+static const char *const state_names[SMTP_S_STATE_COUNT] = {
+	"init", "ready", "mail", "rcpt", "bdat"};
+
+static void smtp_process(struct smtp_session *s);
+
+void smtp_reply(struct smtp_session *s, const char *fmt, ...)
+{
+	/* Our longest reply (an address of ADDR_TEXT_MAX in a rejection)
+	 * fits; anything longer is cut, but always ends in CRLF. */
+	char r[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(r, sizeof(r) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof(r) - 3)
+		n = (int)sizeof(r) - 3;
+	if (log_enabled(LOG_DEBUG))
+		log_debug("smtp[%s] reply=\"%.*s\"", conn_id(s->conn), n, r);
+	r[n] = '\r';
+	r[n + 1] = '\n';
+	conn_write(s->conn, r, (size_t)n + 2);
+}
+
+void smtp_set_state(struct smtp_session *s, enum smtp_state state)
+{
+	if (s->state != state && log_enabled(LOG_DEBUG))
+		log_debug("smtp[%s] state %s -> %s", conn_id(s->conn),
+			  state_names[s->state], state_names[state]);
+	s->state = state;
+}
+
+void smtp_tx_reset(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	str_free(&tx->rcpts);
+	str_free(&tx->msg);
+	deliver_targets_clear(&tx->targets);
+	memset(tx, 0, sizeof(*tx));
+	smtp_set_state(s, s->helo[0] ? SMTP_S_READY : SMTP_S_INIT);
+}
+
+/* Counts a client error; after too many the session ends.  Returns true
+ * when the session is over. */
+bool smtp_count_error(struct smtp_session *s)
+{
+	if (++s->errors < s->env->cfg->smtp.max_errors)
+		return false;
+	log_info("smtp[%s] client=%s result=too-many-errors",
+		 conn_id(s->conn), conn_peer_text(s->conn));
+	smtp_reply(s, "421 4.7.0 %s Too many errors, closing connection",
+		   s->env->cfg->server.hostname);
+	s->quitting = true;
+	conn_close_after_write(s->conn);
+	return true;
+}
+
+static void session_free(struct smtp_session *s)
+{
+	log_info("smtp[%s] disconnect client=%s messages=%u errors=%u",
+		 conn_id(s->conn), conn_peer_text(s->conn), s->messages,
+		 s->errors);
+	smtp_tx_reset(s);
+	str_free(&s->line);
+	conn_free(&s->conn);
+	free(s);
+}
+
+void smtp_run_job(struct smtp_session *s, void (*run)(void *),
+		  void (*done)(void *))
+{
+	s->busy = true;
+	conn_pause(s->conn);
+	s->job.run = run;
+	s->job.done = done;
+	s->job.arg = s;
+	worker_submit(s->env->workers, conn_loop(s->conn), &s->job);
+}
+
+/* Called by every job's done callback after it wrote its reply: go on
+ * with pipelined input already buffered. */
+void smtp_job_finished(struct smtp_session *s)
+{
+	s->busy = false;
+	if (s->gone) {
+		session_free(s);
+		return;
+	}
+	conn_resume(s->conn);
+	smtp_process(s);
+}
+
+/* ---- envelope commands ---- */
+
+static void cmd_helo(struct smtp_session *s)
+{
+	const struct config *cfg = s->env->cfg;
+	size_t n = s->cmd.arglen < sizeof(s->helo) - 1 ? s->cmd.arglen
+						       : sizeof(s->helo) - 1;
+	memcpy(s->helo, s->cmd.arg, n);
+	s->helo[n] = '\0';
+	s->esmtp = s->cmd.verb == SMTP_EHLO;
+	smtp_tx_reset(s);
+	if (!s->esmtp) {
+		smtp_reply(s, "250 %s", cfg->server.hostname);
+		return;
+	}
+	smtp_reply(s,
+		   "250-%s\r\n"
+		   "250-PIPELINING\r\n"
+		   "250-SIZE %llu\r\n"
+		   "250-8BITMIME\r\n"
+		   "250-SMTPUTF8\r\n"
+		   "250-ENHANCEDSTATUSCODES\r\n"
+		   "250 CHUNKING",
+		   cfg->server.hostname,
+		   (unsigned long long)cfg->smtp.max_message_size);
+}
+
+/* MAIL parameters: SIZE (RFC 1870), BODY (RFC 6152), SMTPUTF8 (RFC 6531).
+ * Returns false after replying to a bad one. */
+static bool mail_params(struct smtp_session *s)
+{
+	const struct smtp_cmd *c = &s->cmd;
+	for (unsigned i = 0; i < c->nparams; i++) {
+		const struct smtp_param *p = &c->params[i];
+		if (smtp_param_is(p, "SIZE") && p->value != NULL) {
+			uint64_t size = 0;
+			size_t k;
+			for (k = 0; k < p->valuelen && k < 19; k++) {
+				if (p->value[k] < '0' || p->value[k] > '9')
+					break;
+				size = size * 10 + (uint64_t)(p->value[k] - '0');
+			}
+			if (k != p->valuelen) {
+				smtp_reply(s, "501 5.5.4 Bad SIZE value");
+				return false;
+			}
+			if (size > s->env->cfg->smtp.max_message_size) {
+				smtp_reply(s, "552 5.3.4 Message size exceeds "
+					      "fixed maximum message size");
+				return false;
+			}
+		} else if (smtp_param_is(p, "BODY") && p->value != NULL &&
+			   ((p->valuelen == 4 &&
+			     strncasecmp(p->value, "7BIT", 4) == 0) ||
+			    (p->valuelen == 8 &&
+			     strncasecmp(p->value, "8BITMIME", 8) == 0))) {
+			continue;
+		} else if (smtp_param_is(p, "SMTPUTF8") && p->value == NULL) {
+			s->tx.utf8 = true;
+		} else {
+			smtp_reply(s, "555 5.5.4 Unsupported parameter %.*s",
+				   (int)p->keylen, p->key);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void cmd_mail(struct smtp_session *s)
+{
+	struct addr a;
+	const char *err;
+	if (!s->esmtp && s->cmd.nparams > 0) {
+		smtp_reply(s, "555 5.5.4 Parameters need EHLO");
+		return;
+	}
+	if (!mail_params(s)) {
+		s->tx.utf8 = false;
+		smtp_count_error(s);
+		return;
+	}
+	unsigned flags = s->tx.utf8 ? ADDR_UTF8 : 0;
+	if (s->cmd.pathlen > 0) {
+		if (addr_parse(s->cmd.path, s->cmd.pathlen, flags, &a, &err) <
+		    0) {
+			bool u8 = addr_is_utf8(s->cmd.path, s->cmd.pathlen);
+			smtp_reply(s, "553 %s Bad sender address: %s",
+				   u8 && !s->tx.utf8 ? "5.6.7" : "5.1.7", err);
+			s->tx.utf8 = false;
+			smtp_count_error(s);
+			return;
+		}
+		addr_format(&a, s->tx.sender);
+	}
+	smtp_set_state(s, SMTP_S_MAIL);
+	smtp_reply(s, "250 2.1.0 Ok");
+}
+
+static void rcpt_run(void *arg)
+{
+	struct smtp_session *s = arg;
+	s->resolved = deliver_resolve(s->env->store, &s->rcpt,
+				      s->env->cfg->delivery.recipient_delimiter,
+				      &s->tx.targets);
+}
+
+static void rcpt_reject_log(struct smtp_session *s, const char *code,
+			    const char *rcpt)
+{
+	log_info("smtp[%s] reject client=%s from=<%s> to=<%s> code=%s",
+		 conn_id(s->conn), conn_peer_text(s->conn), s->tx.sender, rcpt,
+		 code);
+}
+
+static void rcpt_done(void *arg)
+{
+	struct smtp_session *s = arg;
+	char text[ADDR_TEXT_MAX];
+	addr_format(&s->rcpt, text);
+	switch (s->resolved) {
+	case DELIVER_LOCAL:
+		if (s->tx.nrcpt++ == 0)
+			memcpy(s->tx.first_rcpt, text, sizeof(text));
+		str_printf(&s->tx.rcpts, "%s<%s>", s->tx.rcpts.len ? "," : "",
+			   text);
+		smtp_set_state(s, SMTP_S_RCPT);
+		smtp_reply(s, "250 2.1.5 Ok");
+		break;
+	case DELIVER_UNKNOWN:
+		rcpt_reject_log(s, "550", text);
+		smtp_reply(s, "550 5.1.1 <%s>: Recipient address rejected: "
+			      "User unknown", text);
+		smtp_count_error(s);
+		break;
+	case DELIVER_NOT_LOCAL:
+		rcpt_reject_log(s, "554", text);
+		smtp_reply(s, "554 5.7.1 <%s>: Relay access denied", text);
+		smtp_count_error(s);
+		break;
+	case DELIVER_TEMPFAIL:
+		rcpt_reject_log(s, "451", text);
+		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure, try "
+			      "again later", text);
+		break;
+	}
+	smtp_job_finished(s);
+}
+
+static void cmd_rcpt(struct smtp_session *s)
+{
+	const char *err;
+	if (s->cmd.nparams > 0) {
+		smtp_reply(s, "555 5.5.4 Unsupported parameter %.*s",
+			   (int)s->cmd.params[0].keylen, s->cmd.params[0].key);
+		smtp_count_error(s);
+		return;
+	}
+	if (s->tx.nrcpt >= s->env->cfg->smtp.max_recipients) {
+		smtp_reply(s, "452 4.5.3 Too many recipients");
+		return;
+	}
+	unsigned flags = s->tx.utf8 ? ADDR_UTF8 : 0;
+	int rc;
+	if (s->cmd.pathlen == 10 &&
+	    strncasecmp(s->cmd.path, "postmaster", 10) == 0) {
+		/* RFC 5321 4.5.1: <postmaster> without a domain must work;
+		 * it means the postmaster of this host. */
+		const char *host = s->env->cfg->server.hostname;
+		memset(&s->rcpt, 0, sizeof(s->rcpt));
+		memcpy(s->rcpt.local, "postmaster", 11);
+		rc = addr_domain_canon(host, strlen(host), 0, s->rcpt.domain,
+				       &err);
+	} else {
+		rc = addr_parse(s->cmd.path, s->cmd.pathlen, flags, &s->rcpt,
+				&err);
+	}
+	if (rc < 0) {
+		bool u8 = addr_is_utf8(s->cmd.path, s->cmd.pathlen);
+		smtp_reply(s, "553 %s Bad recipient address: %s",
+			   u8 && !s->tx.utf8 ? "5.6.7" : "5.1.3", err);
+		smtp_count_error(s);
+		return;
+	}
+	smtp_run_job(s, rcpt_run, rcpt_done);
+}
+
+static void cmd_rset(struct smtp_session *s)
+{
+	smtp_tx_reset(s);
+	smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void cmd_noop(struct smtp_session *s)
+{
+	smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void cmd_quit(struct smtp_session *s)
+{
+	smtp_reply(s, "221 2.0.0 Bye");
+	s->quitting = true;
+	conn_close_after_write(s->conn);
+}
+
+static void cmd_help(struct smtp_session *s)
+{
+	smtp_reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT "
+		      "RSET NOOP QUIT HELP VRFY");
+}
+
+static void cmd_vrfy(struct smtp_session *s)
+{
+	/* Never tell who has an account (RFC 5321 3.5.3 allows 252). */
+	smtp_reply(s, "252 2.5.2 Cannot VRFY user, but will accept message "
+		      "and attempt delivery");
+}
+
+static void cmd_not_here(struct smtp_session *s)
+{
+	smtp_reply(s, "502 5.5.1 %s not available",
+		   smtp_verb_name(s->cmd.verb));
+	smtp_count_error(s);
+}
+
+/* ---- dispatch ---- */
+
+static void bad_sequence(struct smtp_session *s)
+{
+	const char *why = "Bad sequence of commands";
+	if (s->state == SMTP_S_INIT)
+		why = "Send HELO/EHLO first";
+	else if (s->cmd.verb == SMTP_MAIL)
+		why = "Nested MAIL command";
+	else if (s->cmd.verb == SMTP_RCPT)
+		why = "Need MAIL command first";
+	else if (s->cmd.verb == SMTP_DATA && s->state == SMTP_S_MAIL)
+		why = "No valid recipients";
+	else if (s->cmd.verb == SMTP_DATA)
+		why = "Need RCPT command first";
+	else if (s->state == SMTP_S_BDAT)
+		why = "Only BDAT, RSET, NOOP or QUIT within a BDAT sequence";
+	if (s->cmd.verb == SMTP_DATA && s->state == SMTP_S_MAIL)
+		smtp_reply(s, "554 5.5.1 %s", why);
+	else
+		smtp_reply(s, "503 5.5.1 %s", why);
+	smtp_count_error(s);
+}
+
+static void handle_line(struct smtp_session *s)
+{
+	if (smtp_parse_command(s->line.data, s->line.len, &s->cmd) < 0) {
+		switch (s->cmd.error) {
+		case SMTP_PARSE_UNKNOWN:
+			smtp_reply(s, "500 5.5.2 Command unrecognized");
+			break;
+		case SMTP_PARSE_PARAM:
+			smtp_reply(s, "555 5.5.4 %s", s->cmd.reason);
+			break;
+		default:
+			if (s->cmd.verb == SMTP_BDAT) {
+				/* Without a size we cannot stay in step
+				 * with the client's bytes. */
+				smtp_reply(s, "501 5.5.4 %s; closing",
+					   s->cmd.reason);
+				s->quitting = true;
+				conn_close_after_write(s->conn);
+				return;
+			}
+			smtp_reply(s, "501 5.5.4 %s", s->cmd.reason);
+		}
+		smtp_count_error(s);
+		return;
+	}
+	const struct smtp_command *c = &commands[s->cmd.verb];
+	if (!(c->states & (1u << s->state))) {
+		bad_sequence(s);
+		return;
+	}
+	c->handler(s);
+}
+
+static void smtp_process(struct smtp_session *s)
+{
+	const struct config *cfg = s->env->cfg;
+	while (!s->busy && !s->quitting) {
+		if (s->mode == SMTP_M_DATA) {
+			if (!smtp_read_data(s))
+				break;
+			continue;
+		}
+		if (s->mode == SMTP_M_CHUNK) {
+			if (!smtp_read_chunk(s))
+				break;
+			continue;
+		}
+		int rc = conn_read_line(s->conn, cfg->smtp.max_line_length,
+					&s->line);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			smtp_reply(s, "500 5.5.2 Line too long");
+			smtp_count_error(s);
+			continue;
+		}
+		handle_line(s);
+	}
+	/* An idle session keeps no line buffer. */
+	if (!s->busy && s->mode == SMTP_M_COMMAND)
+		str_free(&s->line);
+}
+
+/* ---- connection events ---- */
+
+static void on_input(void *ctx)
+{
+	smtp_process(ctx);
+}
+
+static void on_event(void *ctx, enum conn_event ev)
+{
+	struct smtp_session *s = ctx;
+	if (ev == CONN_TIMEOUT && !s->quitting) {
+		log_info("smtp[%s] client=%s result=timeout", conn_id(s->conn),
+			 conn_peer_text(s->conn));
+		smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded",
+			   s->env->cfg->server.hostname);
+		s->quitting = true;
+		conn_close_after_write(s->conn);
+		return;
+	}
+	if (s->busy) {
+		s->gone = true;
+		return;
+	}
+	session_free(s);
+}
+
+static const struct conn_handler smtp_handler = {on_input, NULL, on_event};
+
+struct conn *smtp_session_start(struct loop *loop, int fd,
+				const struct sockaddr *peer, socklen_t peerlen,
+				const struct smtp_env *env)
+{
+	struct smtp_session *s = xcalloc(1, sizeof(*s));
+	s->env = env;
+	s->conn = conn_new(loop, fd, peer, peerlen, &smtp_handler, s);
+	conn_set_timeout(s->conn, env->cfg->smtp.timeout);
+	log_info("smtp[%s] connect client=%s", conn_id(s->conn),
+		 conn_peer_text(s->conn));
+	smtp_reply(s, "220 %s ESMTP posthorn", env->cfg->server.hostname);
+	return s->conn;
+}

@@ -1,0 +1,28 @@
+/* smtp_session: one inbound SMTP connection (RFC 5321, the MX role) with
+ * PIPELINING, 8BITMIME, SMTPUTF8, SIZE, ENHANCEDSTATUSCODES and CHUNKING.
+ *
+ * The session owns its conn; it frees itself when the connection ends. */
+#ifndef POSTHORN_SMTP_SESSION_H
+#define POSTHORN_SMTP_SESSION_H
+
+#include <sys/socket.h>
+
+struct config;
+struct loop;
+struct store;
+struct worker_pool;
+
+/* What sessions share, read-only. */
+struct smtp_env {
+	const struct config *cfg;
+	struct store *store;
+	struct worker_pool *workers;
+};
+
+/* Start a session on an accepted socket (takes fd); the greeting is sent
+ * at once.  Returns the conn so the caller can hook its release. */
+struct conn *smtp_session_start(struct loop *loop, int fd,
+				const struct sockaddr *peer, socklen_t peerlen,
+				const struct smtp_env *env);
+
+#endif

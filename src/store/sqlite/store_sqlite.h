@@ -1,0 +1,42 @@
+/* store_sqlite: what the SQLite back end's files share.  Private to
+ * src/store/sqlite/. */
+#ifndef POSTHORN_STORE_SQLITE_H
+#define POSTHORN_STORE_SQLITE_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+struct store_account_cache;
+
+struct store {
+	char *data_dir;
+	/* accounts.db: one connection, used under `lock` */
+	sqlite3 *db;
+	pthread_mutex_t lock;
+	struct store_account_cache *accounts;
+};
+
+/* Open a database file with the pragmas every posthorn database uses
+ * (WAL, synchronous=FULL, foreign keys, a busy timeout so the CLI and the
+ * server can share it) and run `schema` if user_version is below
+ * `version`.  Returns 0 or -1 with the reason in err_r. */
+int sqlite_db_open(const char *path, const char *schema, int version,
+		   sqlite3 **db_r, const char **err_r);
+
+/* Format a message for an admin into this thread's scratch buffer. */
+const char *sqlite_errf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+int sqlite_begin(sqlite3 *db);
+int sqlite_commit(sqlite3 *db);
+void sqlite_rollback(sqlite3 *db);
+
+/* Account handle cache (store_sqlite_mail.c). */
+struct store_account_cache *sqlite_account_cache_new(void);
+void sqlite_account_cache_free(struct store_account_cache **cache);
+/* Path of DATA/mail/<id>. */
+char *sqlite_account_dir(const struct store *store, int64_t user_id);
+
+#endif

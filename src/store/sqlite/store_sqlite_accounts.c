@@ -1,0 +1,444 @@
+/* Domains, users and aliases in accounts.db. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/xalloc.h"
+#include "store/sqlite/store_sqlite.h"
+
+/* Run one statement whose parameters are all text (NULL binds NULL).
+ * Returns the sqlite3_step() result, or SQLITE_ERROR if it didn't
+ * prepare.  The caller holds store->lock. */
+static int run(sqlite3 *db, const char *sql, int n, const char **args)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return SQLITE_ERROR;
+	for (int i = 0; i < n; i++)
+		sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Same, for a query that returns one integer (or none: *v_r = -1). */
+static int query_int(sqlite3 *db, const char *sql, int n, const char **args,
+		     int64_t *v_r)
+{
+	sqlite3_stmt *st;
+	*v_r = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	for (int i = 0; i < n; i++)
+		sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*v_r = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+static const char *domain_of(const char *address)
+{
+	const char *at = strrchr(address, '@');
+	return at ? at + 1 : address;
+}
+
+/* ---- domains ---- */
+
+int store_domain_add(struct store *store, const char *domain,
+		     const char **err_r)
+{
+	char now[32];
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	const char *args[] = {domain, now};
+	*err_r = NULL;
+	pthread_mutex_lock(&store->lock);
+	int rc = run(store->db,
+		     "INSERT OR IGNORE INTO domain(name, created) VALUES(?, ?)",
+		     2, args);
+	int changed = sqlite3_changes(store->db);
+	if (rc != SQLITE_DONE)
+		*err_r = sqlite_errf("%s", sqlite3_errmsg(store->db));
+	pthread_mutex_unlock(&store->lock);
+	return rc != SQLITE_DONE ? -1 : changed ? 1 : 0;
+}
+
+int store_domain_remove(struct store *store, const char *domain,
+			const char **err_r)
+{
+	int64_t users, aliases;
+	int result = -1;
+	*err_r = NULL;
+	pthread_mutex_lock(&store->lock);
+	if (sqlite_begin(store->db) < 0)
+		goto out;
+	if (query_int(store->db, "SELECT count(*) FROM user WHERE domain=?",
+		      1, &domain, &users) < 0 ||
+	    query_int(store->db, "SELECT count(*) FROM alias WHERE domain=?",
+		      1, &domain, &aliases) < 0)
+		goto out;
+	if (users > 0 || aliases > 0) {
+		*err_r = sqlite_errf("domain %s still has %lld user(s) and "
+				     "%lld alias target(s); remove them first",
+				     domain, (long long)users,
+				     (long long)aliases);
+		goto out;
+	}
+	if (run(store->db, "DELETE FROM domain WHERE name=?", 1, &domain) !=
+	    SQLITE_DONE)
+		goto out;
+	result = sqlite3_changes(store->db) ? 1 : 0;
+	if (sqlite_commit(store->db) < 0)
+		result = -1;
+out:
+	if (result < 0 && *err_r == NULL)
+		*err_r = sqlite_errf("%s", sqlite3_errmsg(store->db));
+	sqlite_rollback(store->db);
+	pthread_mutex_unlock(&store->lock);
+	return result;
+}
+
+int store_domain_exists(struct store *store, const char *domain)
+{
+	int64_t v;
+	pthread_mutex_lock(&store->lock);
+	int rc = query_int(store->db, "SELECT 1 FROM domain WHERE name=?", 1,
+			   &domain, &v);
+	pthread_mutex_unlock(&store->lock);
+	return rc < 0 ? -1 : v == 1;
+}
+
+int store_domain_list(struct store *store,
+		      void (*fn)(const char *domain, void *ctx), void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc;
+	pthread_mutex_lock(&store->lock);
+	if (sqlite3_prepare_v2(store->db,
+			       "SELECT name FROM domain ORDER BY name", -1, &st,
+			       NULL) != SQLITE_OK) {
+		pthread_mutex_unlock(&store->lock);
+		return -1;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(st, 0), ctx);
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&store->lock);
+	return rc == SQLITE_DONE ? 1 : -1;
+}
+
+/* ---- users ---- */
+
+void store_user_clear(struct store_user *user)
+{
+	free(user->address);
+	free(user->password);
+	free(user->name);
+	memset(user, 0, sizeof(*user));
+}
+
+/* One insert, inside the caller's transaction.  Returns 1, 0 when the
+ * address is taken, -1 with err_r set. */
+static int user_insert(struct store *store, const struct store_user *u,
+		       const char **err_r)
+{
+	const char *domain = domain_of(u->address);
+	int64_t v;
+	if (query_int(store->db, "SELECT 1 FROM domain WHERE name=?", 1,
+		      &domain, &v) < 0)
+		return -1;
+	if (v != 1) {
+		*err_r = sqlite_errf("%s: domain %s is not one of ours; add "
+				     "it first", u->address, domain);
+		return -1;
+	}
+	const char *addr = u->address;
+	if (query_int(store->db,
+		      "SELECT 1 FROM user WHERE address=?1 UNION ALL "
+		      "SELECT 1 FROM alias WHERE address=?1",
+		      1, &addr, &v) < 0)
+		return -1;
+	if (v == 1)
+		return 0;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(store->db,
+			       "INSERT INTO user(address, domain, password, "
+			       "quota, name, created) VALUES(?,?,?,?,?,?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, u->address, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, domain, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, u->password, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)u->quota);
+	sqlite3_bind_text(st, 5, u->name ? u->name : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 1 : -1;
+}
+
+int store_user_import(struct store *store, const struct store_user *users,
+		      size_t n, size_t *bad_r, const char **err_r)
+{
+	int result = -1;
+	*err_r = NULL;
+	pthread_mutex_lock(&store->lock);
+	if (sqlite_begin(store->db) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		int rc = user_insert(store, &users[i], err_r);
+		if (rc <= 0) {
+			*bad_r = i;
+			if (rc == 0)
+				*err_r = sqlite_errf("%s already exists",
+						     users[i].address);
+			goto out;
+		}
+	}
+	if (sqlite_commit(store->db) == 0)
+		result = 1;
+out:
+	if (result < 0 && *err_r == NULL)
+		*err_r = sqlite_errf("%s", sqlite3_errmsg(store->db));
+	sqlite_rollback(store->db);
+	pthread_mutex_unlock(&store->lock);
+	return result;
+}
+
+int store_user_add(struct store *store, const struct store_user *user,
+		   const char **err_r)
+{
+	size_t bad;
+	const char *err = NULL;
+	int rc = store_user_import(store, user, 1, &bad, &err);
+	if (rc < 0 && err != NULL && strstr(err, "already exists") != NULL)
+		return 0;
+	*err_r = err;
+	return rc;
+}
+
+static void remove_tree(const char *dir)
+{
+	static const char *const files[] = {"index.db", "index.db-wal",
+					     "index.db-shm"};
+	char path[4200];
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+int store_user_remove(struct store *store, const char *address,
+		      const char **err_r)
+{
+	int64_t id;
+	int result = -1;
+	pthread_mutex_lock(&store->lock);
+	if (query_int(store->db, "SELECT id FROM user WHERE address=?", 1,
+		      &address, &id) < 0)
+		goto out;
+	if (id < 0) {
+		result = 0;
+		goto out;
+	}
+	if (run(store->db, "DELETE FROM user WHERE address=?", 1, &address) !=
+	    SQLITE_DONE)
+		goto out;
+	result = 1;
+out:
+	if (result < 0)
+		*err_r = sqlite_errf("%s", sqlite3_errmsg(store->db));
+	pthread_mutex_unlock(&store->lock);
+	if (result == 1) {
+		/* The row is gone first: a crash in between leaves an orphan
+		 * directory that no id will ever name again, never a user
+		 * without a mailbox. */
+		char *dir = sqlite_account_dir(store, id);
+		remove_tree(dir);
+		free(dir);
+	}
+	return result;
+}
+
+static void user_from_row(sqlite3_stmt *st, struct store_user *u)
+{
+	u->id = sqlite3_column_int64(st, 0);
+	u->address = xstrdup((const char *)sqlite3_column_text(st, 1));
+	u->password = xstrdup((const char *)sqlite3_column_text(st, 2));
+	u->quota = (uint64_t)sqlite3_column_int64(st, 3);
+	u->name = xstrdup((const char *)sqlite3_column_text(st, 4));
+}
+
+int store_user_lookup(struct store *store, const char *address,
+		      struct store_user *user_r)
+{
+	sqlite3_stmt *st;
+	int result = -1;
+	memset(user_r, 0, sizeof(*user_r));
+	pthread_mutex_lock(&store->lock);
+	if (sqlite3_prepare_v2(store->db,
+			       "SELECT id, address, password, quota, name "
+			       "FROM user WHERE address=?",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			user_from_row(st, user_r);
+			result = 1;
+		} else if (rc == SQLITE_DONE) {
+			result = 0;
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&store->lock);
+	return result;
+}
+
+int store_user_set_password(struct store *store, const char *address,
+			    const char *password)
+{
+	const char *args[] = {password, address};
+	pthread_mutex_lock(&store->lock);
+	int rc = run(store->db, "UPDATE user SET password=? WHERE address=?",
+		     2, args);
+	int changed = sqlite3_changes(store->db);
+	pthread_mutex_unlock(&store->lock);
+	return rc != SQLITE_DONE ? -1 : changed ? 1 : 0;
+}
+
+int store_user_list(struct store *store, const char *domain,
+		    void (*fn)(const struct store_user *user, void *ctx),
+		    void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc;
+	pthread_mutex_lock(&store->lock);
+	if (sqlite3_prepare_v2(store->db,
+			       "SELECT id, address, password, quota, name "
+			       "FROM user WHERE ?1 IS NULL OR domain=?1 "
+			       "ORDER BY domain, address",
+			       -1, &st, NULL) != SQLITE_OK) {
+		pthread_mutex_unlock(&store->lock);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_user u;
+		user_from_row(st, &u);
+		fn(&u, ctx);
+		store_user_clear(&u);
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&store->lock);
+	return rc == SQLITE_DONE ? 1 : -1;
+}
+
+/* ---- aliases ---- */
+
+int store_alias_add(struct store *store, const char *alias,
+		    const char *const *targets, size_t ntargets,
+		    const char **err_r)
+{
+	const char *domain = domain_of(alias);
+	int64_t v;
+	int result = -1;
+	*err_r = NULL;
+	pthread_mutex_lock(&store->lock);
+	if (sqlite_begin(store->db) < 0)
+		goto out;
+	if (query_int(store->db, "SELECT 1 FROM domain WHERE name=?", 1,
+		      &domain, &v) < 0)
+		goto out;
+	if (v != 1) {
+		*err_r = sqlite_errf("domain %s is not one of ours; add it "
+				     "first", domain);
+		goto out;
+	}
+	if (query_int(store->db, "SELECT 1 FROM user WHERE address=?", 1,
+		      &alias, &v) < 0)
+		goto out;
+	if (v == 1) {
+		*err_r = sqlite_errf("%s is a user", alias);
+		goto out;
+	}
+	result = 0;
+	for (size_t i = 0; i < ntargets; i++) {
+		const char *args[] = {alias, targets[i], domain};
+		if (run(store->db,
+			"INSERT OR IGNORE INTO alias(address, target, domain) "
+			"VALUES(?, ?, ?)",
+			3, args) != SQLITE_DONE) {
+			result = -1;
+			goto out;
+		}
+		if (sqlite3_changes(store->db))
+			result = 1;
+	}
+	if (sqlite_commit(store->db) < 0)
+		result = -1;
+out:
+	if (result < 0 && *err_r == NULL)
+		*err_r = sqlite_errf("%s", sqlite3_errmsg(store->db));
+	sqlite_rollback(store->db);
+	pthread_mutex_unlock(&store->lock);
+	return result;
+}
+
+int store_alias_remove(struct store *store, const char *alias)
+{
+	pthread_mutex_lock(&store->lock);
+	int rc = run(store->db, "DELETE FROM alias WHERE address=?", 1, &alias);
+	int changed = sqlite3_changes(store->db);
+	pthread_mutex_unlock(&store->lock);
+	return rc != SQLITE_DONE ? -1 : changed ? 1 : 0;
+}
+
+int store_alias_targets(struct store *store, const char *alias,
+			void (*fn)(const char *target, void *ctx), void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc, found = 0;
+	pthread_mutex_lock(&store->lock);
+	if (sqlite3_prepare_v2(store->db,
+			       "SELECT target FROM alias WHERE address=? "
+			       "ORDER BY target",
+			       -1, &st, NULL) != SQLITE_OK) {
+		pthread_mutex_unlock(&store->lock);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, alias, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		found = 1;
+		fn((const char *)sqlite3_column_text(st, 0), ctx);
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&store->lock);
+	return rc == SQLITE_DONE ? found : -1;
+}
+
+int store_alias_list(struct store *store,
+		     void (*fn)(const char *alias, const char *target,
+				void *ctx),
+		     void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc;
+	pthread_mutex_lock(&store->lock);
+	if (sqlite3_prepare_v2(store->db,
+			       "SELECT address, target FROM alias "
+			       "ORDER BY domain, address, target",
+			       -1, &st, NULL) != SQLITE_OK) {
+		pthread_mutex_unlock(&store->lock);
+		return -1;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(st, 0),
+		   (const char *)sqlite3_column_text(st, 1), ctx);
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&store->lock);
+	return rc == SQLITE_DONE ? 1 : -1;
+}

@@ -1,0 +1,154 @@
+/* store: accounts, mailboxes and messages, behind one interface.
+ *
+ * Nothing outside src/store/ sees SQL or file layout.  The embedded back end
+ * (SQLite + one database per account) implements this today; a PostgreSQL
+ * back end will implement the same functions, selected by store.backend.
+ *
+ * Threads: every function may be called from any thread.  Functions that
+ * touch the disk block, so protocol sessions call them from worker threads,
+ * never from an event loop.
+ *
+ * Addresses passed in are canonical (see mime/addr.h): the store compares
+ * them byte for byte.
+ *
+ * Return convention: -1 error, 0 not found / already there, 1 done.  Where
+ * an `err_r` is given, an error comes with a sentence for the admin, valid
+ * until the next call on the same thread. */
+#ifndef POSTHORN_STORE_H
+#define POSTHORN_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct store;
+struct store_account;
+
+/* Open (creating if needed) the store under data_dir. */
+int store_open(const char *data_dir, struct store **store_r,
+	       const char **err_r);
+void store_free(struct store **store);
+
+/* ---- domains ---- */
+
+int store_domain_add(struct store *store, const char *domain,
+		     const char **err_r);
+/* Refuses (-1) while users or aliases of the domain remain. */
+int store_domain_remove(struct store *store, const char *domain,
+			const char **err_r);
+int store_domain_exists(struct store *store, const char *domain);
+/* Calls fn for each domain in sorted order; returns -1 or 1. */
+int store_domain_list(struct store *store,
+		      void (*fn)(const char *domain, void *ctx), void *ctx);
+
+/* ---- users ---- */
+
+struct store_user {
+	int64_t id;	  /* assigned by the store, never reused */
+	char *address;	  /* canonical local@domain */
+	char *password;	  /* a hash string, see auth/auth_pass.h */
+	uint64_t quota;	  /* bytes, 0 = none */
+	char *name;	  /* display name, may be empty */
+};
+
+void store_user_clear(struct store_user *user);
+
+/* The user's domain must exist.  Returns 1, 0 if the address is already a
+ * user or an alias, -1 on error. */
+int store_user_add(struct store *store, const struct store_user *user,
+		   const char **err_r);
+/* All or nothing, in one transaction.  On a conflict returns -1 with the
+ * index of the offending entry in *bad_r. */
+int store_user_import(struct store *store, const struct store_user *users,
+		      size_t n, size_t *bad_r, const char **err_r);
+/* Removes the user and all its mail. */
+int store_user_remove(struct store *store, const char *address,
+		      const char **err_r);
+/* Fills *user_r (caller clears it). */
+int store_user_lookup(struct store *store, const char *address,
+		      struct store_user *user_r);
+int store_user_set_password(struct store *store, const char *address,
+			    const char *password);
+/* domain may be NULL for all users. */
+int store_user_list(struct store *store, const char *domain,
+		    void (*fn)(const struct store_user *user, void *ctx),
+		    void *ctx);
+
+/* ---- aliases ----
+ * An alias is "local@domain", or "@domain" for the domain's catch-all. */
+
+int store_alias_add(struct store *store, const char *alias,
+		    const char *const *targets, size_t ntargets,
+		    const char **err_r);
+int store_alias_remove(struct store *store, const char *alias);
+/* Calls fn for each target; returns 1 if the alias exists, 0 if not. */
+int store_alias_targets(struct store *store, const char *alias,
+			void (*fn)(const char *target, void *ctx), void *ctx);
+int store_alias_list(struct store *store,
+		     void (*fn)(const char *alias, const char *target,
+				void *ctx),
+		     void *ctx);
+
+/* ---- mail ----
+ * An account handle is shared by all sessions of that account in this
+ * process and ref-counted. */
+
+int store_account_open(struct store *store, int64_t user_id,
+		       struct store_account **acct_r);
+void store_account_unref(struct store_account **acct);
+
+/* An in-process exclusive claim on the account, e.g. for a POP3 maildrop.
+ * Returns 1 when taken, 0 when someone else holds it. */
+int store_account_try_lock(struct store_account *acct);
+void store_account_unlock(struct store_account *acct);
+
+/* IMAP system flags as bits; keywords are kept apart. */
+enum {
+	STORE_FLAG_SEEN = 1 << 0,
+	STORE_FLAG_ANSWERED = 1 << 1,
+	STORE_FLAG_FLAGGED = 1 << 2,
+	STORE_FLAG_DELETED = 1 << 3,
+	STORE_FLAG_DRAFT = 1 << 4,
+};
+
+struct store_mailbox {
+	int64_t id;
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	uint32_t messages;
+};
+
+int store_mailbox_find(struct store_account *acct, const char *name,
+		       struct store_mailbox *mbox_r);
+
+struct store_msg {
+	uint32_t uid;
+	uint64_t size;
+};
+
+/* The mailbox's messages in UID order; *msgs_r is malloc'ed (caller
+ * frees).  Returns -1 or 1. */
+int store_msg_list(struct store_account *acct, int64_t mailbox_id,
+		   struct store_msg **msgs_r, size_t *n_r);
+
+/* Store a message, given as pieces to be joined, durably: returns 1 only
+ * after the transaction holding its bytes and index row is on disk.
+ * Deliveries to one account that arrive while a commit is syncing share the
+ * next commit. */
+int store_msg_deliver(struct store_account *acct, int64_t mailbox_id,
+		      const struct iovec *iov, int iovcnt,
+		      int64_t internaldate, uint32_t *uid_r);
+
+/* Read up to n bytes of a message from offset; *got_r = 0 at the end.
+ * Returns 1, 0 if the message is gone, -1 on error. */
+int store_msg_read(struct store_account *acct, int64_t mailbox_id,
+		   uint32_t uid, uint64_t offset, void *buf, size_t n,
+		   size_t *got_r);
+
+/* Remove messages for good (POP3 DELE at QUIT, IMAP EXPUNGE). */
+int store_msg_expunge(struct store_account *acct, int64_t mailbox_id,
+		      const uint32_t *uids, size_t n);
+
+#endif
