@@ -11,6 +11,7 @@ CLANG   ?= clang
 PYTHON  ?= /usr/bin/python3
 PKGS    := libevent_core libevent_pthreads sqlite3 libsodium inih libidn2 libcrypt
 FUZZ_TIME ?= 20
+BUILD   ?= build
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -27,64 +28,64 @@ ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 SRCS := $(shell find src -name '*.c' | sort)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
 
-OBJS      := $(SRCS:%.c=build/obj/%.o)
-ASAN_OBJS := $(SRCS:%.c=build/asan/obj/%.o)
-ASAN_LIB_OBJS := $(LIB_SRCS:%.c=build/asan/obj/%.o)
+OBJS      := $(SRCS:%.c=$(BUILD)/obj/%.o)
+ASAN_OBJS := $(SRCS:%.c=$(BUILD)/asan/obj/%.o)
+ASAN_LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/asan/obj/%.o)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
-UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/asan/tests/%)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/tests/%)
 
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=build/fuzz/obj/%.o)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
 
 .PHONY: all asan deps deps-check run check unit integration fuzz fuzz-smoke \
 	bench soak clean
 
-all: build/posthorn
+all: $(BUILD)/posthorn
 
-build/posthorn: $(OBJS)
+$(BUILD)/posthorn: $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-build/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-asan: build/asan/posthorn
+asan: $(BUILD)/asan/posthorn
 
-build/asan/posthorn: $(ASAN_OBJS)
+$(BUILD)/asan/posthorn: $(ASAN_OBJS)
 	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
 
-build/asan/obj/%.o: %.c
+$(BUILD)/asan/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) -Isrc $(PKG_CFLAGS) $(ASAN_FLAGS) -MMD -MP -c -o $@ $<
 
-build/asan/libposthorn.a: $(ASAN_LIB_OBJS)
+$(BUILD)/asan/libposthorn.a: $(ASAN_LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-build/asan/tests/%: tests/unit/%.c build/asan/libposthorn.a
+$(BUILD)/asan/tests/%: tests/unit/%.c $(BUILD)/asan/libposthorn.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) -Isrc $(PKG_CFLAGS) $(ASAN_FLAGS) -o $@ $< \
-		build/asan/libposthorn.a $(LDLIBS) -lcmocka
+		$(BUILD)/asan/libposthorn.a $(LDLIBS) -lcmocka
 
 # Fuzzers: clang + libFuzzer, with ASan and UBSan.
 FUZZ_CFLAGS := $(CSTD) -Isrc $(PKG_CFLAGS) -g -O1 -fno-omit-frame-pointer \
 	       -fsanitize=fuzzer-no-link,address,undefined
 
-build/fuzz/obj/%.o: %.c
+$(BUILD)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 
-build/fuzz/libposthorn.a: $(FUZZ_LIB_OBJS)
+$(BUILD)/fuzz/libposthorn.a: $(FUZZ_LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-build/fuzz/%: tests/fuzz/%.c build/fuzz/libposthorn.a
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/fuzz/libposthorn.a
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CSTD) -Isrc $(PKG_CFLAGS) -g -O1 \
 		-fsanitize=fuzzer,address,undefined -o $@ $< \
-		build/fuzz/libposthorn.a $(LDLIBS)
+		$(BUILD)/fuzz/libposthorn.a $(LDLIBS)
 
 deps:
 	@tools/deps.sh build
@@ -106,21 +107,21 @@ check: deps-check
 unit: $(UNIT_BINS)
 	@tools/run-unit.sh $(UNIT_BINS)
 
-integration: build/asan/posthorn build/posthorn
-	cd tests/integration && POSTHORN_BIN=$(CURDIR)/build/asan/posthorn \
+integration: $(BUILD)/asan/posthorn $(BUILD)/posthorn
+	cd tests/integration && POSTHORN_BIN=$(CURDIR)/$(BUILD)/asan/posthorn \
 		$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) .
 
 # A short run of every fuzzer over its corpus plus fresh inputs.
 fuzz-smoke: $(FUZZ_BINS)
-	@tools/run-fuzz.sh 10 $(FUZZ_BINS)
+	@BUILD=$(BUILD) tools/run-fuzz.sh 10 $(FUZZ_BINS)
 
 fuzz: $(FUZZ_BINS)
-	@tools/run-fuzz.sh $(FUZZ_TIME) $(FUZZ_BINS)
+	@BUILD=$(BUILD) tools/run-fuzz.sh $(FUZZ_TIME) $(FUZZ_BINS)
 
 bench: all
 	bench/run $(BENCH_ARGS)
 
 clean:
-	rm -rf build
+	rm -rf $(BUILD)
 
 -include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d)

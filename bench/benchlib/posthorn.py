@@ -41,8 +41,11 @@ class Posthorn:
         self.log_path = os.path.join(self.logdir, "posthorn.log")
 
     def _cli(self, *args, input=None, timeout=120):
-        return run([self.binary, "--data", self.data] + list(args),
-                   input=input, timeout=timeout)
+        # server.user= here too: as root, every command (not only serve)
+        # insists on the configured unprivileged user existing, and this
+        # data directory belongs to root anyway.
+        return run([self.binary, "--data", self.data, "--set", "server.user="]
+                   + list(args), input=input, timeout=timeout)
 
     def setup(self):
         if not os.access(self.binary, os.X_OK):

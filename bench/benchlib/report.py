@@ -69,7 +69,7 @@ def failures(rows):
                 if (side, v) in seen:
                     continue
                 seen.add((side, v))
-                out.append("%s, %s: %s" % (side, r.label, v))
+                out.append("%s, %s: %s" % (side, r.label, " ".join(v.split())))
     return out
 
 
