@@ -231,8 +231,11 @@ static void login_done(void *arg)
 		pop3_reply(s, "-ERR [SYS/TEMP] Temporary failure, try again "
 			      "later");
 	}
+	struct str user = STR_INIT;
+	str_append_sanitized(&user, s->user, strlen(s->user), 128);
 	log_info("pop3[%s] login client=%s user=%s result=%s",
-		 conn_id(s->conn), conn_peer_text(s->conn), s->user, result);
+		 conn_id(s->conn), conn_peer_text(s->conn), user.data, result);
+	str_free(&user);
 	if (s->login_result != 1) {
 		s->user[0] = '\0';
 		if (s->login_result == 0)

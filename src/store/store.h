@@ -117,9 +117,9 @@ struct store_mailbox {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;
-	uint32_t messages;
 };
 
+/* A mailbox's identity and counters (cheap: no message is looked at). */
 int store_mailbox_find(struct store_account *acct, const char *name,
 		       struct store_mailbox *mbox_r);
 

@@ -135,6 +135,26 @@ fail:
 	return -1;
 }
 
+static const char *const cached_sql[SQ_COUNT] = {
+	[SQ_DOMAIN_EXISTS] = "SELECT 1 FROM domain WHERE name=?",
+	[SQ_USER_LOOKUP] = "SELECT id, address, password, quota, name "
+			   "FROM user WHERE address=?",
+	[SQ_ALIAS_TARGETS] = "SELECT target FROM alias WHERE address=? "
+			     "ORDER BY target",
+};
+
+sqlite3_stmt *sqlite_cached(struct store *store, int which)
+{
+	if (store->sq[which] == NULL &&
+	    sqlite3_prepare_v3(store->db, cached_sql[which], -1,
+			       SQLITE_PREPARE_PERSISTENT, &store->sq[which],
+			       NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_reset(store->sq[which]);
+	sqlite3_clear_bindings(store->sq[which]);
+	return store->sq[which];
+}
+
 static int make_dir(const char *path, const char **err_r)
 {
 	if (mkdir(path, 0700) == 0 || errno == EEXIST)
@@ -180,6 +200,8 @@ void store_free(struct store **storep)
 	if (store == NULL)
 		return;
 	sqlite_account_cache_free(&store->accounts);
+	for (int i = 0; i < SQ_COUNT; i++)
+		sqlite3_finalize(store->sq[i]);
 	sqlite3_close(store->db);
 	pthread_mutex_destroy(&store->lock);
 	free(store->data_dir);

@@ -10,13 +10,23 @@
 
 struct store_account_cache;
 
+/* Statements on accounts.db prepared once, for the lookups every SMTP
+ * recipient and every login makes. */
+enum { SQ_DOMAIN_EXISTS, SQ_USER_LOOKUP, SQ_ALIAS_TARGETS, SQ_COUNT };
+
 struct store {
 	char *data_dir;
 	/* accounts.db: one connection, used under `lock` */
 	sqlite3 *db;
 	pthread_mutex_t lock;
+	sqlite3_stmt *sq[SQ_COUNT];
 	struct store_account_cache *accounts;
 };
+
+/* The cached statement `which`, reset and ready for binding; NULL if it
+ * cannot be prepared.  Caller holds store->lock and calls sqlite3_reset()
+ * when done. */
+sqlite3_stmt *sqlite_cached(struct store *store, int which);
 
 /* Open a database file with the pragmas every posthorn database uses
  * (WAL, synchronous=FULL, foreign keys, a busy timeout so the CLI and the

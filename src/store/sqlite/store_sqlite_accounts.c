@@ -103,12 +103,17 @@ out:
 
 int store_domain_exists(struct store *store, const char *domain)
 {
-	int64_t v;
+	int result = -1;
 	pthread_mutex_lock(&store->lock);
-	int rc = query_int(store->db, "SELECT 1 FROM domain WHERE name=?", 1,
-			   &domain, &v);
+	sqlite3_stmt *st = sqlite_cached(store, SQ_DOMAIN_EXISTS);
+	if (st != NULL) {
+		sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
+		int rc = sqlite3_step(st);
+		result = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+		sqlite3_reset(st);
+	}
 	pthread_mutex_unlock(&store->lock);
-	return rc < 0 ? -1 : v == 1;
+	return result;
 }
 
 int store_domain_list(struct store *store,
@@ -276,14 +281,11 @@ static void user_from_row(sqlite3_stmt *st, struct store_user *u)
 int store_user_lookup(struct store *store, const char *address,
 		      struct store_user *user_r)
 {
-	sqlite3_stmt *st;
 	int result = -1;
 	memset(user_r, 0, sizeof(*user_r));
 	pthread_mutex_lock(&store->lock);
-	if (sqlite3_prepare_v2(store->db,
-			       "SELECT id, address, password, quota, name "
-			       "FROM user WHERE address=?",
-			       -1, &st, NULL) == SQLITE_OK) {
+	sqlite3_stmt *st = sqlite_cached(store, SQ_USER_LOOKUP);
+	if (st != NULL) {
 		sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
 		int rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW) {
@@ -292,7 +294,7 @@ int store_user_lookup(struct store *store, const char *address,
 		} else if (rc == SQLITE_DONE) {
 			result = 0;
 		}
-		sqlite3_finalize(st);
+		sqlite3_reset(st);
 	}
 	pthread_mutex_unlock(&store->lock);
 	return result;
@@ -400,22 +402,17 @@ int store_alias_remove(struct store *store, const char *alias)
 int store_alias_targets(struct store *store, const char *alias,
 			void (*fn)(const char *target, void *ctx), void *ctx)
 {
-	sqlite3_stmt *st;
-	int rc, found = 0;
+	int rc = SQLITE_ERROR, found = 0;
 	pthread_mutex_lock(&store->lock);
-	if (sqlite3_prepare_v2(store->db,
-			       "SELECT target FROM alias WHERE address=? "
-			       "ORDER BY target",
-			       -1, &st, NULL) != SQLITE_OK) {
-		pthread_mutex_unlock(&store->lock);
-		return -1;
+	sqlite3_stmt *st = sqlite_cached(store, SQ_ALIAS_TARGETS);
+	if (st != NULL) {
+		sqlite3_bind_text(st, 1, alias, -1, SQLITE_STATIC);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			found = 1;
+			fn((const char *)sqlite3_column_text(st, 0), ctx);
+		}
+		sqlite3_reset(st);
 	}
-	sqlite3_bind_text(st, 1, alias, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		found = 1;
-		fn((const char *)sqlite3_column_text(st, 0), ctx);
-	}
-	sqlite3_finalize(st);
 	pthread_mutex_unlock(&store->lock);
 	return rc == SQLITE_DONE ? found : -1;
 }

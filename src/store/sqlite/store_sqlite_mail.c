@@ -243,9 +243,7 @@ int store_mailbox_find(struct store_account *a, const char *name,
 	int result = -1;
 	pthread_mutex_lock(&a->rlock);
 	if (sqlite3_prepare_v2(a->rdb,
-			       "SELECT id, uidvalidity, uidnext, highestmodseq,"
-			       " (SELECT count(*) FROM message"
-			       "  WHERE mailbox_id=mailbox.id)"
+			       "SELECT id, uidvalidity, uidnext, highestmodseq"
 			       " FROM mailbox WHERE name=?",
 			       -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -257,7 +255,6 @@ int store_mailbox_find(struct store_account *a, const char *name,
 			mbox_r->uidnext = (uint32_t)sqlite3_column_int64(st, 2);
 			mbox_r->highestmodseq =
 				(uint64_t)sqlite3_column_int64(st, 3);
-			mbox_r->messages = (uint32_t)sqlite3_column_int64(st, 4);
 			result = 1;
 		} else if (rc == SQLITE_DONE) {
 			result = 0;
