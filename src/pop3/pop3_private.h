@@ -46,11 +46,14 @@ struct pop3_session {
 	struct job job;
 
 	char user[ADDR_TEXT_MAX];
-	char password[1024];
+	char *password;		/* only while a login is being checked */
 	size_t password_len;
 	int login_result;
 
-	struct store_account *acct;
+	/* The claim on the maildrop is held from login to the end; the
+	 * account handle is taken only around each store call, so an idle
+	 * session holds no database connection. */
+	int64_t user_id;	/* 0 before login */
 	int64_t mailbox_id;
 	uint32_t uidvalidity;
 	struct store_msg *msgs;	/* the maildrop as of login */
@@ -79,6 +82,8 @@ void pop3_run_job(struct pop3_session *s, void (*run)(void *),
 bool pop3_job_finished(struct pop3_session *s);
 void pop3_continue(struct pop3_session *s);
 struct pop3_msg_ref pop3_lookup(struct pop3_session *s, uint32_t n);
+
+#define POP3_PASSWORD_MAX 1024
 
 /* pop3_retr.c */
 void pop3_cmd_retr(struct pop3_session *s);

@@ -21,11 +21,16 @@ static void read_run(void *arg)
 {
 	struct pop3_session *s = arg;
 	struct pop3_stream *st = &s->stream;
+	struct store_account *acct;
 	str_clear(&s->piece);
 	char *buf = str_reserve(&s->piece, PIECE);
-	st->read_result = store_msg_read(s->acct, s->mailbox_id,
+	st->read_result = -1;
+	if (store_account_open(s->env->store, s->user_id, &acct) < 0)
+		return;
+	st->read_result = store_msg_read(acct, s->mailbox_id,
 					 s->msgs[st->index].uid, st->offset,
 					 buf, PIECE, &st->got);
+	store_account_unref(&acct);
 	if (st->read_result > 0)
 		str_commit(&s->piece, st->got);
 }

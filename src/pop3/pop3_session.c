@@ -86,21 +86,36 @@ bool pop3_count_error(struct pop3_session *s)
 	return true;
 }
 
+static void forget_password(struct pop3_session *s)
+{
+	if (s->password != NULL) {
+		sodium_memzero(s->password, POP3_PASSWORD_MAX);
+		free(s->password);
+		s->password = NULL;
+	}
+}
+
+static void keep_password(struct pop3_session *s, const void *p, size_t n)
+{
+	forget_password(s);
+	s->password = xmalloc(POP3_PASSWORD_MAX);
+	memcpy(s->password, p, n);
+	s->password_len = n;
+}
+
 static void session_free(struct pop3_session *s)
 {
 	log_info("pop3[%s] disconnect client=%s user=%s retrieved=%u "
 		 "deleted=%u",
 		 conn_id(s->conn), conn_peer_text(s->conn),
 		 s->user[0] ? s->user : "-", s->retrieved, s->expunged);
-	if (s->acct != NULL) {
-		store_account_unlock(s->acct);
-		store_account_unref(&s->acct);
-	}
+	if (s->user_id != 0)
+		store_account_release(s->env->store, s->user_id);
+	forget_password(s);
 	free(s->msgs);
 	free(s->deleted);
 	str_free(&s->line);
 	str_free(&s->piece);
-	sodium_memzero(s->password, sizeof(s->password));
 	conn_free(&s->conn);
 	free(s);
 }
@@ -182,28 +197,29 @@ static void cmd_user(struct pop3_session *s)
 static void login_run(void *arg)
 {
 	struct pop3_session *s = arg;
+	struct store *store = s->env->store;
+	struct store_account *acct = NULL;
+	struct store_mailbox mbox;
 	struct store_user u;
 	s->login_result = auth_login(s->env->auth, s->user, strlen(s->user),
 				     s->password, s->password_len, &u);
-	sodium_memzero(s->password, sizeof(s->password));
+	forget_password(s);
 	if (s->login_result <= 0)
 		return;
 	snprintf(s->user, sizeof(s->user), "%s", u.address);
-	struct store_mailbox mbox;
-	if (store_account_open(s->env->store, u.id, &s->acct) < 0 ||
-	    store_mailbox_find(s->acct, "INBOX", &mbox) <= 0) {
-		s->login_result = -1;
-	} else if (!store_account_try_lock(s->acct)) {
+	if (!store_account_claim(store, u.id)) {
 		s->login_result = 2;	/* in use */
-	} else if (store_msg_list(s->acct, mbox.id, &s->msgs, &s->nmsgs) < 0) {
-		store_account_unlock(s->acct);
+	} else if (store_account_open(store, u.id, &acct) < 0 ||
+		   store_mailbox_find(acct, "INBOX", &mbox) <= 0 ||
+		   store_msg_list(acct, mbox.id, &s->msgs, &s->nmsgs) < 0) {
+		store_account_release(store, u.id);
 		s->login_result = -1;
 	} else {
+		s->user_id = u.id;
 		s->mailbox_id = mbox.id;
 		s->uidvalidity = mbox.uidvalidity;
 	}
-	if (s->login_result != 1)
-		store_account_unref(&s->acct);
+	store_account_unref(&acct);
 	store_user_clear(&u);
 }
 
@@ -259,13 +275,12 @@ static void cmd_pass(struct pop3_session *s)
 		pop3_count_error(s);
 		return;
 	}
-	if (s->cmd.arglens[0] >= sizeof(s->password)) {
+	if (s->cmd.arglens[0] >= POP3_PASSWORD_MAX) {
 		pop3_reply(s, "-ERR [AUTH] Authentication failed");
 		pop3_count_error(s);
 		return;
 	}
-	memcpy(s->password, s->cmd.args[0], s->cmd.arglens[0]);
-	s->password_len = s->cmd.arglens[0];
+	keep_password(s, s->cmd.args[0], s->cmd.arglens[0]);
 	start_login(s);
 }
 
@@ -293,12 +308,11 @@ static void auth_plain_response(struct pop3_session *s, const char *b64,
 	size_t plen = n - (size_t)(nul2 + 1 - buf);
 	if ((zlen != 0 && (zlen != clen || memcmp(buf, authc, clen) != 0)) ||
 	    clen == 0 || clen >= sizeof(s->user) ||
-	    plen >= sizeof(s->password))
+	    plen >= POP3_PASSWORD_MAX)
 		goto bad;
 	memcpy(s->user, authc, clen);
 	s->user[clen] = '\0';
-	memcpy(s->password, nul2 + 1, plen);
-	s->password_len = plen;
+	keep_password(s, nul2 + 1, plen);
 	sodium_memzero(buf, sizeof(buf));
 	start_login(s);
 	return;
@@ -437,8 +451,16 @@ static void update_run(void *arg)
 	for (size_t i = 0; i < s->nmsgs; i++)
 		if (s->deleted[i])
 			uids[n++] = s->msgs[i].uid;
-	s->update_result = n == 0 ? 1
-		: store_msg_expunge(s->acct, s->mailbox_id, uids, n);
+	s->update_result = 1;
+	if (n > 0) {
+		struct store_account *acct;
+		s->update_result = -1;
+		if (store_account_open(s->env->store, s->user_id, &acct) > 0) {
+			s->update_result = store_msg_expunge(
+				acct, s->mailbox_id, uids, n);
+			store_account_unref(&acct);
+		}
+	}
 	if (s->update_result > 0)
 		s->expunged = (unsigned)n;
 	free(uids);

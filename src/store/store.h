@@ -98,10 +98,12 @@ int store_account_open(struct store *store, int64_t user_id,
 		       struct store_account **acct_r);
 void store_account_unref(struct store_account **acct);
 
-/* An in-process exclusive claim on the account, e.g. for a POP3 maildrop.
+/* An in-process exclusive claim on an account, e.g. for a POP3 maildrop.
+ * It is kept apart from account handles, so a session can hold the claim
+ * without holding a handle (and its database connection) while idle.
  * Returns 1 when taken, 0 when someone else holds it. */
-int store_account_try_lock(struct store_account *acct);
-void store_account_unlock(struct store_account *acct);
+int store_account_claim(struct store *store, int64_t user_id);
+void store_account_release(struct store *store, int64_t user_id);
 
 /* IMAP system flags as bits; keywords are kept apart. */
 enum {

@@ -69,8 +69,8 @@ struct store_account {
 	struct store_account *next;
 	struct store_account_cache *cache;
 	int64_t id;
+	char *path;
 	unsigned refs;	     /* under the cache lock */
-	bool claimed;	     /* store_account_try_lock(), same lock */
 	uint64_t last_used;  /* same lock */
 
 	pthread_mutex_t rlock;
@@ -88,6 +88,9 @@ struct store_account_cache {
 	pthread_mutex_t lock;
 	struct store_account *head;
 	uint64_t clock;
+	/* store_account_claim(): claimed account ids, unsorted */
+	int64_t *claims;
+	size_t nclaims, capclaims;
 };
 
 struct store_account_cache *sqlite_account_cache_new(void)
@@ -106,6 +109,7 @@ static void account_close(struct store_account *a)
 	pthread_mutex_destroy(&a->rlock);
 	pthread_mutex_destroy(&a->wlock);
 	pthread_cond_destroy(&a->wcond);
+	free(a->path);
 	free(a);
 }
 
@@ -120,6 +124,7 @@ void sqlite_account_cache_free(struct store_account_cache **cp)
 		account_close(a);
 	}
 	pthread_mutex_destroy(&c->lock);
+	free(c->claims);
 	free(c);
 	*cp = NULL;
 }
@@ -128,32 +133,50 @@ static struct store_account *account_load(struct store *store, int64_t id)
 {
 	const char *err;
 	char *dir = sqlite_account_dir(store, id);
-	char path[4200];
+	size_t n = strlen(dir) + sizeof("/index.db");
 	struct store_account *a = xcalloc(1, sizeof(*a));
 	a->id = id;
 	pthread_mutex_init(&a->rlock, NULL);
 	pthread_mutex_init(&a->wlock, NULL);
 	pthread_cond_init(&a->wcond, NULL);
 	a->pending_tail = &a->pending;
-	snprintf(path, sizeof(path), "%s/index.db", dir);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		free(dir);
+	a->path = xmalloc(n);
+	snprintf(a->path, n, "%s/index.db", dir);
+	int rc = mkdir(dir, 0700) < 0 && errno != EEXIST ? -1 : 0;
+	free(dir);
+	/* The reader creates the schema; the writer is opened on the first
+	 * write, so an account that is only read (a POP3 session between
+	 * commands) holds one connection. */
+	if (rc < 0 ||
+	    sqlite_db_open(a->path, index_schema, 1, &a->rdb, &err) < 0) {
 		account_close(a);
 		return NULL;
 	}
-	free(dir);
-	if (sqlite_db_open(path, index_schema, 1, &a->wdb, &err) < 0 ||
-	    sqlite_db_open(path, "", 1, &a->rdb, &err) < 0)
-		goto fail;
-	for (int i = 0; i < ST_COUNT; i++)
+	return a;
+}
+
+/* The writer connection, opened on first use; only the holder of the
+ * writer baton calls this. */
+static sqlite3 *writer_db(struct store_account *a)
+{
+	const char *err;
+	if (a->wdb != NULL)
+		return a->wdb;
+	if (sqlite_db_open(a->path, index_schema, 1, &a->wdb, &err) < 0)
+		return NULL;
+	for (int i = 0; i < ST_COUNT; i++) {
 		if (sqlite3_prepare_v3(a->wdb, write_sql[i], -1,
 				       SQLITE_PREPARE_PERSISTENT, &a->st[i],
-				       NULL) != SQLITE_OK)
-			goto fail;
-	return a;
-fail:
-	account_close(a);
-	return NULL;
+				       NULL) != SQLITE_OK) {
+			for (int k = 0; k < ST_COUNT; k++)
+				sqlite3_finalize(a->st[k]);
+			memset(a->st, 0, sizeof(a->st));
+			sqlite3_close(a->wdb);
+			a->wdb = NULL;
+			return NULL;
+		}
+	}
+	return a->wdb;
 }
 
 /* Close the least recently used unreferenced handle once too many idle
@@ -218,20 +241,37 @@ void store_account_unref(struct store_account **acctp)
 	*acctp = NULL;
 }
 
-int store_account_try_lock(struct store_account *a)
+int store_account_claim(struct store *store, int64_t user_id)
 {
-	pthread_mutex_lock(&a->cache->lock);
-	int taken = !a->claimed;
-	a->claimed = true;
-	pthread_mutex_unlock(&a->cache->lock);
+	struct store_account_cache *c = store->accounts;
+	int taken = 1;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->nclaims; i++)
+		if (c->claims[i] == user_id)
+			taken = 0;
+	if (taken) {
+		if (c->nclaims == c->capclaims) {
+			c->capclaims = c->capclaims ? c->capclaims * 2 : 16;
+			c->claims = xreallocarray(c->claims, c->capclaims,
+						  sizeof(*c->claims));
+		}
+		c->claims[c->nclaims++] = user_id;
+	}
+	pthread_mutex_unlock(&c->lock);
 	return taken;
 }
 
-void store_account_unlock(struct store_account *a)
+void store_account_release(struct store *store, int64_t user_id)
 {
-	pthread_mutex_lock(&a->cache->lock);
-	a->claimed = false;
-	pthread_mutex_unlock(&a->cache->lock);
+	struct store_account_cache *c = store->accounts;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->nclaims; i++) {
+		if (c->claims[i] == user_id) {
+			c->claims[i] = c->claims[--c->nclaims];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* ---- reading ---- */
@@ -436,11 +476,12 @@ static int insert_one(struct store_account *a, struct delivery *d)
 	return 0;
 }
 
-/* One transaction, one fsync, for the whole batch. */
-static void commit_batch(struct store_account *a, struct delivery *batch)
+/* One transaction, one fsync, for the whole batch.  Returns the status
+ * of all its deliveries; the caller hands it out under wlock. */
+static int commit_batch(struct store_account *a, struct delivery *batch)
 {
 	int status = -1;
-	if (sqlite_begin(a->wdb) == 0) {
+	if (writer_db(a) != NULL && sqlite_begin(a->wdb) == 0) {
 		struct delivery *d;
 		for (d = batch; d != NULL; d = d->next)
 			if (insert_one(a, d) < 0)
@@ -450,8 +491,7 @@ static void commit_batch(struct store_account *a, struct delivery *batch)
 		else
 			sqlite_rollback(a->wdb);
 	}
-	for (struct delivery *d = batch; d != NULL; d = d->next)
-		d->status = status;
+	return status;
 }
 
 int store_msg_deliver(struct store_account *a, int64_t mailbox_id,
@@ -482,8 +522,12 @@ int store_msg_deliver(struct store_account *a, int64_t mailbox_id,
 		a->pending = NULL;
 		a->pending_tail = &a->pending;
 		pthread_mutex_unlock(&a->wlock);
-		commit_batch(a, batch);
+		int status = commit_batch(a, batch);
 		pthread_mutex_lock(&a->wlock);
+		/* Under the lock: a waiter that sees its status may return
+		 * and free its node, so nobody may touch the node after. */
+		for (struct delivery *b = batch; b != NULL; b = b->next)
+			b->status = status;
 		a->writing = false;
 		pthread_cond_broadcast(&a->wcond);
 	}
@@ -499,7 +543,7 @@ int store_msg_expunge(struct store_account *a, int64_t mailbox_id,
 	sqlite3_stmt *del_body = NULL, *del_msg = NULL;
 	int result = -1;
 	writer_enter(a);
-	if (sqlite_begin(a->wdb) < 0)
+	if (writer_db(a) == NULL || sqlite_begin(a->wdb) < 0)
 		goto out;
 	if (sqlite3_prepare_v2(a->wdb,
 			       "DELETE FROM body WHERE id=(SELECT body_id "
