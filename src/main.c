@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "core/config.h"
@@ -73,6 +74,9 @@ int main(int argc, char **argv)
 	const char *file = NULL, *data = NULL;
 	char **sets = calloc((size_t)argc, sizeof(char *));
 	int nsets = 0, c, rc;
+
+	/* Mail and password hashes are nobody else's business. */
+	umask(077);
 
 	/* "+": stop at the first non-option, the command. */
 	while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
