@@ -1,5 +1,6 @@
 /* posthorn: subcommand dispatch. */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,10 @@ int main(int argc, char **argv)
 
 	/* Mail and password hashes are nobody else's business. */
 	umask(077);
+	/* A fixed threshold keeps big buffers (argon2id's 19 MiB, large
+	 * messages) in mmap and gives them back when freed; glibc's sliding
+	 * default would keep them in each worker thread's heap for good. */
+	mallopt(M_MMAP_THRESHOLD, 512 * 1024);
 
 	/* "+": stop at the first non-option, the command. */
 	while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {

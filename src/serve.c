@@ -7,6 +7,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -168,6 +169,11 @@ static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd,
 		refuse(fd, ac->listener->proto, sa);
 		return;
 	}
+	/* Replies are written whole, each when it is ready; Nagle would only
+	 * hold the last one back waiting for an ACK (a 40 ms stall in
+	 * pipelined POP3). */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (ac->listener->proto == PROTO_SMTP)
 		conn = smtp_session_start(ac->loop, fd, sa, (socklen_t)salen,
 					  &sv->smtp_env);

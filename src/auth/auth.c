@@ -1,6 +1,8 @@
 #include "auth/auth.h"
 
+#include <semaphore.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "auth/auth_cache.h"
@@ -17,6 +19,9 @@ struct auth {
 	/* Verified against when the user does not exist, so that a wrong
 	 * address costs as much time as a wrong password. */
 	char *dummy_hash;
+	/* Hashes run at once at most one per CPU: they are CPU-bound, and
+	 * each holds argon2_memory. */
+	sem_t slots;
 };
 
 struct auth *auth_new(struct store *store, const struct config *cfg)
@@ -24,6 +29,8 @@ struct auth *auth_new(struct store *store, const struct config *cfg)
 	struct auth *a = xcalloc(1, sizeof(*a));
 	a->store = store;
 	a->cache = auth_cache_new(cfg->auth.cache_ttl, AUTH_CACHE_SLOTS);
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	sem_init(&a->slots, 0, ncpu > 0 ? (unsigned)ncpu : 1);
 	struct auth_pass_params params = {cfg->auth.argon2_memory,
 					  cfg->auth.argon2_passes};
 	a->dummy_hash = auth_pass_hash("posthorn", 8, &params);
@@ -36,9 +43,19 @@ void auth_free(struct auth **ap)
 	if (a == NULL)
 		return;
 	auth_cache_free(&a->cache);
+	sem_destroy(&a->slots);
 	free(a->dummy_hash);
 	free(a);
 	*ap = NULL;
+}
+
+static int verify(struct auth *a, const char *password, size_t plen,
+		  const char *stored)
+{
+	sem_wait(&a->slots);
+	int rc = auth_pass_verify(password, plen, stored);
+	sem_post(&a->slots);
+	return rc;
 }
 
 int auth_login(struct auth *a, const char *username, size_t ulen,
@@ -54,12 +71,12 @@ int auth_login(struct auth *a, const char *username, size_t ulen,
 	addr_format(&addr, canon);
 	int rc = store_user_lookup(a->store, canon, user_r);
 	if (rc == 0 && a->dummy_hash != NULL)
-		auth_pass_verify(password, plen, a->dummy_hash);
+		verify(a, password, plen, a->dummy_hash);
 	if (rc <= 0)
 		return rc;
 	if (auth_cache_hit(a->cache, canon, password, plen, user_r->password))
 		return 1;
-	if (auth_pass_verify(password, plen, user_r->password) == 1) {
+	if (verify(a, password, plen, user_r->password) == 1) {
 		auth_cache_add(a->cache, canon, password, plen,
 			       user_r->password);
 		return 1;

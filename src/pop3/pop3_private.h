@@ -28,6 +28,7 @@ struct pop3_stream {
 	uint32_t lines_left;	/* TOP: body lines still to send */
 	bool bol;		/* at the start of a line */
 	bool last_cr;		/* last byte sent was CR */
+	bool crlf;		/* the last line ended in CRLF */
 	uint64_t line_bytes;	/* bytes of the current line so far */
 	bool started;		/* "+OK" sent */
 	int read_result;
@@ -66,6 +67,14 @@ struct pop3_session {
 	bool wait_drain;
 	struct pop3_stream stream;
 	struct str piece;
+
+	/* Pipelined RETR/TOP of small messages, answered by one worker job;
+	 * see pop3_retr.c. */
+	struct pop3_batch *batch;
+	/* A line read ahead while batching that was not for the batch: it is
+	 * the next command.  held_rc is conn_read_line()'s result for it. */
+	struct str held;
+	int held_rc;
 };
 
 struct pop3_msg_ref {
@@ -73,7 +82,10 @@ struct pop3_msg_ref {
 	bool ok;
 };
 
-/* pop3_session.c */
+/* pop3_session.c: the next command line into s->line (1), none (0), or
+ * an over-long one (-1); takes a held line first. */
+int pop3_next_line(struct pop3_session *s);
+
 void pop3_reply(struct pop3_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 bool pop3_count_error(struct pop3_session *s);
@@ -84,9 +96,13 @@ void pop3_continue(struct pop3_session *s);
 struct pop3_msg_ref pop3_lookup(struct pop3_session *s, uint32_t n);
 
 #define POP3_PASSWORD_MAX 1024
+/* RFC 1939 allows 512-octet lines; AUTH PLAIN with a long password in
+ * base64 needs a little more. */
+#define POP3_LINE_MAX 2048
 
 /* pop3_retr.c */
 void pop3_cmd_retr(struct pop3_session *s);
+void pop3_batch_free(struct pop3_session *s);
 void pop3_drained(void *ctx);
 
 #endif

@@ -1,12 +1,30 @@
 /* RETR and TOP: the message streams from the store in pieces, each read
  * on a worker, and the next piece is read only once the client has taken
  * most of the previous one, so a session never holds a whole message. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "core/xalloc.h"
 #include "pop3/pop3_private.h"
 
 #define PIECE (64 * 1024)
+/* A batch stops at this many commands or this many message bytes. */
+#define BATCH_MAX 64
+#define BATCH_BYTES (256 * 1024)
+
+struct pop3_batch {
+	struct {
+		size_t index;
+		bool top;
+		uint32_t lines;
+	} items[BATCH_MAX];
+	size_t n;
+	uint64_t bytes;
+	unsigned retrieved;
+	struct str out;
+};
 
 static void read_run(void *arg);
 static void read_done(void *arg);
@@ -35,8 +53,11 @@ static void read_run(void *arg)
 		str_commit(&s->piece, st->got);
 }
 
-/* Dot-stuff (RFC 1939 3) one piece into out.  Only CRLF ends a line.
- * Returns true when TOP has sent all the lines it was asked for. */
+/* Dot-stuff (RFC 1939 3) one piece into out.  A line here ends at any LF,
+ * not only CRLF: a stored message can hold a bare-LF "." line (an SMTP
+ * smuggling attempt leaves one), and clients that take LF as a line end
+ * would otherwise stop reading there and take what follows for our
+ * replies.  Returns true when TOP has sent all the lines asked for. */
 static bool stuff(struct pop3_stream *st, const char *p, size_t n,
 		  struct str *out)
 {
@@ -53,14 +74,15 @@ static bool stuff(struct pop3_stream *st, const char *p, size_t n,
 		size_t end = nl ? (size_t)(nl - p) + 1 : n;
 		size_t seg = end - i;
 		str_append(out, p + i, seg);
-		bool cr = seg >= 2 ? p[end - 2] == '\r' : st->last_cr;
 		st->line_bytes += seg;
-		if (nl != NULL && cr) {
+		if (nl != NULL) {
+			bool cr = seg >= 2 ? p[end - 2] == '\r' : st->last_cr;
 			if (st->top && !st->in_body)
-				st->in_body = st->line_bytes == 2;
+				st->in_body = st->line_bytes == (cr ? 2u : 1u);
 			else if (st->top)
 				st->lines_left--;
 			st->bol = true;
+			st->crlf = cr;
 			st->line_bytes = 0;
 		}
 		st->last_cr = p[end - 1] == '\r';
@@ -69,10 +91,16 @@ static bool stuff(struct pop3_stream *st, const char *p, size_t n,
 	return false;
 }
 
+/* The terminator must follow a CRLF (RFC 1939 3). */
+static bool needs_crlf(const struct pop3_stream *st, uint64_t sent)
+{
+	return sent > 0 && !(st->bol && st->crlf);
+}
+
 static void finish(struct pop3_session *s)
 {
 	struct pop3_stream *st = &s->stream;
-	if (st->offset > 0 && !st->bol)
+	if (needs_crlf(st, st->offset))
 		conn_write(s->conn, "\r\n", 2);
 	conn_write(s->conn, ".\r\n", 3);
 	if (!st->top)
@@ -129,11 +157,118 @@ void pop3_drained(void *ctx)
 		read_next(s);
 }
 
+void pop3_batch_free(struct pop3_session *s)
+{
+	if (s->batch != NULL) {
+		str_free(&s->batch->out);
+		free(s->batch);
+		s->batch = NULL;
+	}
+}
+
+static void batch_item_run(struct pop3_session *s, struct store_account *acct,
+			   size_t k)
+{
+	struct pop3_batch *b = s->batch;
+	const struct store_msg *m = &s->msgs[b->items[k].index];
+	struct pop3_stream st = {0};
+	size_t got = 0;
+	str_clear(&s->piece);
+	char *buf = str_reserve(&s->piece, m->size);
+	if (acct == NULL || store_msg_read(acct, s->mailbox_id, m->uid, 0, buf,
+					   m->size, &got) <= 0) {
+		str_appends(&b->out, "-ERR [SYS/TEMP] Cannot read message\r\n");
+		return;
+	}
+	str_printf(&b->out, "+OK %llu octets\r\n", (unsigned long long)m->size);
+	st.top = b->items[k].top;
+	st.lines_left = b->items[k].lines;
+	st.bol = true;
+	stuff(&st, buf, got, &b->out);
+	if (needs_crlf(&st, got))
+		str_append(&b->out, "\r\n", 2);
+	str_append(&b->out, ".\r\n", 3);
+	if (!st.top)
+		b->retrieved++;
+}
+
+static void batch_run(void *arg)
+{
+	struct pop3_session *s = arg;
+	struct store_account *acct = NULL;
+	if (store_account_open(s->env->store, s->user_id, &acct) < 0)
+		acct = NULL;
+	for (size_t k = 0; k < s->batch->n; k++)
+		batch_item_run(s, acct, k);
+	store_account_unref(&acct);
+	str_free(&s->piece);
+}
+
+static void batch_done(void *arg)
+{
+	struct pop3_session *s = arg;
+	if (!pop3_job_finished(s))
+		return;
+	conn_write(s->conn, s->batch->out.data, s->batch->out.len);
+	s->retrieved += s->batch->retrieved;
+	pop3_batch_free(s);
+	pop3_continue(s);
+}
+
+/* Whether the parsed command is a RETR/TOP the batch can take. */
+static bool batchable(struct pop3_session *s, const struct pop3_cmd *cmd)
+{
+	struct pop3_batch *b = s->batch;
+	if ((cmd->verb != POP3_RETR && cmd->verb != POP3_TOP) ||
+	    cmd->msg == 0 || cmd->msg > s->nmsgs || s->deleted[cmd->msg - 1])
+		return false;
+	uint64_t size = s->msgs[cmd->msg - 1].size;
+	return size <= PIECE && b->n < BATCH_MAX &&
+	       b->bytes + size <= BATCH_BYTES;
+}
+
+static void batch_add(struct pop3_session *s, const struct pop3_cmd *cmd)
+{
+	struct pop3_batch *b = s->batch;
+	b->items[b->n].index = cmd->msg - 1;
+	b->items[b->n].top = cmd->verb == POP3_TOP;
+	b->items[b->n].lines = cmd->lines;
+	b->bytes += s->msgs[cmd->msg - 1].size;
+	b->n++;
+}
+
+/* Answer this small RETR/TOP and the ones pipelined right behind it with
+ * one worker job: one round trip to a worker instead of one per message.
+ * The first line that does not fit is held as the next command. */
+static void start_batch(struct pop3_session *s)
+{
+	struct pop3_cmd next;
+	s->batch = xcalloc(1, sizeof(*s->batch));
+	batch_add(s, &s->cmd);
+	while (s->held_rc == 0 && s->batch->n < BATCH_MAX) {
+		int rc = conn_read_line(s->conn, POP3_LINE_MAX, &s->held);
+		if (rc == 0)
+			break;
+		if (rc == 1 && pop3_parse_command(s->held.data, s->held.len,
+						  &next) > 0 &&
+		    batchable(s, &next)) {
+			batch_add(s, &next);
+			continue;
+		}
+		s->held_rc = rc;
+	}
+	pop3_run_job(s, batch_run, batch_done);
+}
+
 void pop3_cmd_retr(struct pop3_session *s)
 {
 	struct pop3_msg_ref r = pop3_lookup(s, s->cmd.msg);
 	if (!r.ok) {
 		pop3_count_error(s);
+		return;
+	}
+	if (s->msgs[r.index].size <= PIECE) {
+		start_batch(s);
 		return;
 	}
 	memset(&s->stream, 0, sizeof(s->stream));

@@ -15,10 +15,6 @@
 #include "core/xalloc.h"
 #include "pop3/pop3_private.h"
 
-/* RFC 1939 allows 512-octet lines; AUTH PLAIN with a long password in
- * base64 needs a little more. */
-#define POP3_LINE_MAX 2048
-
 #define ST(x) (1u << POP3_S_##x)
 
 struct pop3_command {
@@ -115,7 +111,9 @@ static void session_free(struct pop3_session *s)
 	free(s->msgs);
 	free(s->deleted);
 	str_free(&s->line);
+	str_free(&s->held);
 	str_free(&s->piece);
+	pop3_batch_free(s);
 	conn_free(&s->conn);
 	free(s);
 }
@@ -469,6 +467,10 @@ static void update_run(void *arg)
 static void update_done(void *arg)
 {
 	struct pop3_session *s = arg;
+	/* Release the maildrop before saying goodbye: a client that logs in
+	 * again the moment it reads "+OK" must not find it still taken. */
+	store_account_release(s->env->store, s->user_id);
+	s->user_id = 0;
 	if (s->update_result > 0)
 		pop3_reply(s, "+OK Bye");
 	else
@@ -524,10 +526,23 @@ static void handle_line(struct pop3_session *s)
 		sodium_memzero(s->line.data, s->line.len);
 }
 
+int pop3_next_line(struct pop3_session *s)
+{
+	if (s->held_rc != 0) {
+		int rc = s->held_rc;
+		struct str tmp = s->line;
+		s->line = s->held;
+		s->held = tmp;
+		s->held_rc = 0;
+		return rc;
+	}
+	return conn_read_line(s->conn, POP3_LINE_MAX, &s->line);
+}
+
 static void pop3_process(struct pop3_session *s)
 {
 	while (!s->busy && !s->quitting && !s->streaming) {
-		int rc = conn_read_line(s->conn, POP3_LINE_MAX, &s->line);
+		int rc = pop3_next_line(s);
 		if (rc == 0)
 			break;
 		if (rc < 0) {
@@ -537,8 +552,10 @@ static void pop3_process(struct pop3_session *s)
 		}
 		handle_line(s);
 	}
-	if (!s->busy && !s->streaming)
+	if (!s->busy && !s->streaming) {
 		str_free(&s->line);
+		str_free(&s->held);
+	}
 }
 
 static void on_input(void *ctx)

@@ -52,6 +52,14 @@ static const char *const write_sql[ST_COUNT] = {
 		    "WHERE id=?",
 };
 
+enum { RT_BODY_ID, RT_DATA, RT_COUNT };
+
+static const char *const read_sql[RT_COUNT] = {
+	[RT_BODY_ID] = "SELECT body_id, size FROM message "
+		       "WHERE mailbox_id=? AND uid=?",
+	[RT_DATA] = "SELECT data FROM body WHERE id=?",
+};
+
 struct delivery {
 	struct delivery *next;
 	int64_t mailbox_id;
@@ -75,6 +83,7 @@ struct store_account {
 
 	pthread_mutex_t rlock;
 	sqlite3 *rdb;
+	sqlite3_stmt *rst[RT_COUNT];
 
 	pthread_mutex_t wlock;
 	pthread_cond_t wcond;
@@ -104,6 +113,8 @@ static void account_close(struct store_account *a)
 {
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(a->st[i]);
+	for (int i = 0; i < RT_COUNT; i++)
+		sqlite3_finalize(a->rst[i]);
 	sqlite3_close(a->wdb);
 	sqlite3_close(a->rdb);
 	pthread_mutex_destroy(&a->rlock);
@@ -339,30 +350,48 @@ int store_msg_list(struct store_account *a, int64_t mailbox_id,
 	return 1;
 }
 
-/* Incremental blob I/O: a message is read in the caller's pieces, never
- * loaded whole. */
-int store_msg_read(struct store_account *a, int64_t mailbox_id, uint32_t uid,
-		   uint64_t offset, void *buf, size_t n, size_t *got_r)
+/* A reader statement, prepared once; caller holds rlock and resets it. */
+static sqlite3_stmt *reader_stmt(struct store_account *a, int which)
 {
-	sqlite3_stmt *st;
+	if (a->rst[which] == NULL &&
+	    sqlite3_prepare_v3(a->rdb, read_sql[which], -1,
+			       SQLITE_PREPARE_PERSISTENT, &a->rst[which],
+			       NULL) != SQLITE_OK)
+		return NULL;
+	return a->rst[which];
+}
+
+/* Whole message in one step: cheaper than opening a blob handle, which
+ * compiles a statement each time. */
+static int read_whole(struct store_account *a, int64_t body, void *buf,
+		      size_t n, size_t *got_r)
+{
+	sqlite3_stmt *st = reader_stmt(a, RT_DATA);
+	int result = -1;
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, body);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const void *p = sqlite3_column_blob(st, 0);
+		size_t len = (size_t)sqlite3_column_bytes(st, 0);
+		if (len <= n) {
+			if (len > 0)
+				memcpy(buf, p, len);
+			*got_r = len;
+			result = 1;
+		}
+	}
+	sqlite3_reset(st);
+	return result;
+}
+
+/* Incremental blob I/O for the rest: a large message is read in the
+ * caller's pieces, never loaded whole. */
+static int read_piece(struct store_account *a, int64_t body, uint64_t offset,
+		      void *buf, size_t n, size_t *got_r)
+{
 	sqlite3_blob *blob = NULL;
 	int result = -1;
-	*got_r = 0;
-	pthread_mutex_lock(&a->rlock);
-	if (sqlite3_prepare_v2(a->rdb,
-			       "SELECT body_id FROM message "
-			       "WHERE mailbox_id=? AND uid=?",
-			       -1, &st, NULL) != SQLITE_OK)
-		goto out;
-	sqlite3_bind_int64(st, 1, mailbox_id);
-	sqlite3_bind_int64(st, 2, uid);
-	int rc = sqlite3_step(st);
-	int64_t body = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-	sqlite3_finalize(st);
-	if (rc == SQLITE_DONE)
-		result = 0;
-	if (body < 0)
-		goto out;
 	if (sqlite3_blob_open(a->rdb, "main", "body", "data", body, 0,
 			      &blob) != SQLITE_OK)
 		goto out;
@@ -377,6 +406,36 @@ int store_msg_read(struct store_account *a, int64_t mailbox_id, uint32_t uid,
 	result = 1;
 out:
 	sqlite3_blob_close(blob);
+	return result;
+}
+
+int store_msg_read(struct store_account *a, int64_t mailbox_id, uint32_t uid,
+		   uint64_t offset, void *buf, size_t n, size_t *got_r)
+{
+	int result = -1;
+	*got_r = 0;
+	pthread_mutex_lock(&a->rlock);
+	sqlite3_stmt *st = reader_stmt(a, RT_BODY_ID);
+	if (st == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, uid);
+	int rc = sqlite3_step(st);
+	int64_t body = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	uint64_t size = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 1)
+					 : 0;
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		result = 0;
+	if (body < 0)
+		goto out;
+	if (offset == 0 && size <= n)
+		result = read_whole(a, body, buf, n, got_r);
+	else if (offset >= size)
+		result = 1;
+	else
+		result = read_piece(a, body, offset, buf, n, got_r);
+out:
 	pthread_mutex_unlock(&a->rlock);
 	return result;
 }
