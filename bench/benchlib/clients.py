@@ -4,13 +4,12 @@ holder of many idle sessions for the memory measurement.
 The same client code runs against posthorn and the reference, so the client's
 own cost is the same on both sides of the table."""
 
-import os
 import selectors
 import socket
 import subprocess
 import time
 
-from .common import BenchError, log
+from .common import BenchError
 
 SMTP_SOURCE = "/usr/sbin/smtp-source"
 

@@ -112,6 +112,12 @@ class Posthorn:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def exit_status(self):
+        rc = self.proc.poll() if self.proc else None
+        if rc is None:
+            return "not started"
+        return "killed by signal %d" % -rc if rc < 0 else "exit status %d" % rc
+
     def stop(self):
         if self.proc is None:
             return
@@ -125,7 +131,6 @@ class Posthorn:
                 self.proc.kill()
                 self.proc.wait(5)
             kill_pids(tree[1:], timeout=5)     # helpers it may have forked
-        self.exit_code = self.proc.returncode
         self.proc = None
 
     # One process (plus whatever it may fork) serves both protocols.

@@ -101,7 +101,7 @@ def install():
         made_policy = True
     try:
         run(["apt-get", "update", "-q"], timeout=300, env=env)
-        run(["apt-get", "install", "-y", "-q", "--no-install-recommends"] + PACKAGES,
+        run(["apt-get", "install", "-y", "-q"] + PACKAGES,
             timeout=600, env=env)
     finally:
         if made_policy:
@@ -334,6 +334,14 @@ class Reference:
     def alive(self):
         return (self.dovecot_proc is not None and self.dovecot_proc.poll() is None
                 and pid_alive(self.postfix_pid() or 0))
+
+    def exit_status(self):
+        gone = []
+        if not pid_alive(self.postfix_pid() or 0):
+            gone.append("postfix master gone")
+        if self.dovecot_proc is None or self.dovecot_proc.poll() is not None:
+            gone.append("dovecot gone")
+        return ", ".join(gone) or "running"
 
     def stop(self):
         if not self.started:
