@@ -74,8 +74,13 @@ static const struct {
 char *auth_pass_import(const char *field, const char **err_r)
 {
 	if (strncmp(field, "{ARGON2ID}", 10) == 0) {
-		if (strncmp(field + 10, "$argon2id$", 10) != 0) {
-			*err_r = "{ARGON2ID} hash must start with $argon2id$";
+		/* needs_rehash() parses the whole string: -1 means it is
+		 * not a hash libsodium can verify. */
+		if (strncmp(field + 10, "$argon2id$", 10) != 0 ||
+		    crypto_pwhash_str_needs_rehash(
+			    field + 10, crypto_pwhash_OPSLIMIT_MIN,
+			    crypto_pwhash_MEMLIMIT_MIN) < 0) {
+			*err_r = "{ARGON2ID} value is not a valid $argon2id$ hash";
 			return NULL;
 		}
 		return xstrdup(field + 10);

@@ -66,8 +66,11 @@ int import_parse_line(const char *s, size_t len, struct import_line *r,
 	char fields[4][IMPORT_FIELD_MAX];
 	int nf = 0;
 	struct addr a;
-	size_t skip = strspn(s, " \t");
+	size_t skip = 0;
 
+	/* s is not NUL-terminated: stay within len. */
+	while (skip < len && (s[skip] == ' ' || s[skip] == '\t'))
+		skip++;
 	memset(r, 0, sizeof(*r));
 	if (skip >= len || s[skip] == '#')
 		return 0;

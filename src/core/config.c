@@ -125,8 +125,11 @@ static const char *key_assign(struct config *cfg, const struct key *k,
 
 	switch (k->type) {
 	case T_LISTEN:
+		/* err says what is wrong, not what is wanted; the admin sees
+		 * the bad value itself in the message. */
 		if (net_parse_listen_list(v, NULL, NULL, &err) < 0)
-			return err;
+			return "a list of ADDRESS:PORT (IPv6 as "
+			       "[ADDRESS]:PORT)";
 		/* fall through */
 	case T_STR:
 		free(*(char **)field);
@@ -205,13 +208,32 @@ struct file_ctx {
 };
 
 /* inih's handler does not get a line number from Debian's build, so we feed
- * it line by line ourselves and count. */
+ * it line by line ourselves and count.  inih's line buffer is small: a
+ * longer line would reach it in pieces, each parsed (and counted) as a line
+ * of its own, so we drop the rest of it here, and report it unless it is a
+ * comment. */
 static char *counting_reader(char *buf, int size, void *stream)
 {
 	struct file_ctx *fc = stream;
 	char *r = fgets(buf, size, fc->fp);
-	if (r != NULL)
-		fc->line++;
+	if (r == NULL)
+		return NULL;
+	fc->line++;
+	size_t n = strlen(buf);
+	if (n + 1 < (size_t)size || buf[n - 1] == '\n')
+		return r;
+	int c = getc(fc->fp);
+	if (c == '\n' || c == EOF)
+		return r; /* it just fit */
+	while (c != '\n' && c != EOF)
+		c = getc(fc->fp);
+	const char *p = buf + strspn(buf, " \t");
+	if (*p == ';' || *p == '#')
+		return r;
+	fprintf(fc->errf, "%s:%d: line too long (at most %d bytes)\n",
+		fc->path, fc->line, size - 1);
+	fc->problems++;
+	buf[0] = '\0';
 	return r;
 }
 

@@ -30,6 +30,8 @@ int net_parse_hostport(const char *text, size_t len,
 	const char *colon;
 	size_t hlen;
 	unsigned port;
+	/* IPv6 only in brackets, IPv4 only bare: "::1:25" is ambiguous. */
+	int family = len > 0 && text[0] == '[' ? AF_INET6 : AF_INET;
 
 	memset(ss_r, 0, sizeof(*ss_r));
 	if (len > 0 && text[0] == '[') {
@@ -66,13 +68,15 @@ int net_parse_hostport(const char *text, size_t len,
 	}
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss_r;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss_r;
-	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+	if (family == AF_INET &&
+	    inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons((uint16_t)port);
 		*sslen_r = sizeof(*sin);
 		return 0;
 	}
-	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+	if (family == AF_INET6 &&
+	    inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons((uint16_t)port);
 		*sslen_r = sizeof(*sin6);

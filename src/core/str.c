@@ -1,5 +1,6 @@
 #include "core/str.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,11 +111,15 @@ void str_append_sanitized(struct str *s, const void *p, size_t n,
 	const unsigned char *b = p;
 	size_t start = s->len;
 	for (size_t i = 0; i < n; i++) {
-		if (s->len - start + 4 > max) {
+		bool plain = b[i] >= 0x20 && b[i] < 0x7f && b[i] != '\\';
+		/* Unless this is the last byte, leave room for the "..."
+		 * that may have to follow it, so the result stays in max. */
+		size_t need = (plain ? 1 : 4) + (i + 1 < n ? 3 : 0);
+		if (s->len - start + need > max) {
 			str_appends(s, "...");
 			return;
 		}
-		if (b[i] >= 0x20 && b[i] < 0x7f && b[i] != '\\')
+		if (plain)
 			str_appendc(s, (char)b[i]);
 		else
 			str_printf(s, "\\x%02x", b[i]);

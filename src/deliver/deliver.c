@@ -10,8 +10,10 @@
 #include "core/xalloc.h"
 #include "store/store.h"
 
-/* Aliases may point at aliases; this bounds the chain (and any loop). */
+/* Aliases may point at aliases; these bound the chain and the whole walk,
+ * so an alias loop with many targets cannot cost k^depth lookups. */
 #define ALIAS_DEPTH_MAX 8
+#define NAMES_MAX 1000
 
 void deliver_targets_clear(struct deliver_targets *t)
 {
@@ -34,6 +36,7 @@ static void targets_add(struct deliver_targets *t, int64_t id)
 struct walk {
 	struct store *store;
 	struct deliver_targets *t;
+	unsigned *names_left;	/* shared by the whole walk */
 	int depth;
 	int found;	/* accounts reached */
 	int failed;	/* store errors */
@@ -53,6 +56,9 @@ static void collect_target(const char *target, void *ctx)
 static int resolve_name(struct walk *w, const char *address)
 {
 	struct store_user u;
+	if (*w->names_left == 0)
+		return 0;
+	(*w->names_left)--;
 	int rc = store_user_lookup(w->store, address, &u);
 	if (rc != 0) {
 		if (rc > 0) {
@@ -64,7 +70,8 @@ static int resolve_name(struct walk *w, const char *address)
 	}
 	if (w->depth >= ALIAS_DEPTH_MAX)
 		return 0;
-	struct walk sub = {w->store, w->t, w->depth + 1, 0, 0, STR_INIT};
+	struct walk sub = {w->store, w->t, w->names_left, w->depth + 1, 0, 0,
+			   STR_INIT};
 	rc = store_alias_targets(w->store, address, collect_target, &sub);
 	for (size_t off = 0; rc > 0 && off < sub.names.len;) {
 		const char *name = sub.names.data + off;
@@ -90,7 +97,8 @@ enum deliver_resolve_result deliver_resolve(struct store *store,
 	if (rc <= 0)
 		return rc < 0 ? DELIVER_TEMPFAIL : DELIVER_NOT_LOCAL;
 
-	struct walk w = {store, t, 0, 0, 0, STR_INIT};
+	unsigned names_left = NAMES_MAX;
+	struct walk w = {store, t, &names_left, 0, 0, 0, STR_INIT};
 	addr_format(rcpt, text);
 	rc = resolve_name(&w, text);
 	if (rc == 0 && !rcpt->quoted && delimiter[0] != '\0') {

@@ -177,6 +177,11 @@ static int parse_literal(const char *s, size_t len, struct addr *r,
 	}
 	memcpy(buf, s + 1, len - 2);
 	buf[len - 2] = '\0';
+	/* inet_pton() would stop at a NUL and accept what precedes it. */
+	if (memchr(buf, '\0', len - 2) != NULL) {
+		*err_r = "bad address literal";
+		return -1;
+	}
 	if (strncasecmp(buf, "IPv6:", 5) == 0) {
 		if (inet_pton(AF_INET6, buf + 5, bin) != 1) {
 			*err_r = "bad IPv6 address literal";

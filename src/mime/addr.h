@@ -2,10 +2,11 @@
  * the canonical form in which the store keeps addresses.
  *
  * Canonical: ASCII letters of the local part in lower case (we treat local
- * parts case-insensitively, as nearly every server does), quotes only where
- * the local part needs them, and the domain as lower-case A-labels
- * (IDNA2008), so "Ü@BÜCHER.example" and "ü@xn--bcher-kva.example" are the
- * same account.  Pure functions: no I/O, no allocation. */
+ * parts case-insensitively, as nearly every server does; non-ASCII letters
+ * are compared as they are), quotes only where the local part needs them,
+ * and the domain as lower-case A-labels (IDNA2008), so "Anna@BÜCHER.example"
+ * and "anna@xn--bcher-kva.example" are the same account.  Pure functions:
+ * no I/O, no allocation. */
 #ifndef POSTHORN_ADDR_H
 #define POSTHORN_ADDR_H
 

@@ -78,7 +78,9 @@ static int parse_params(const char *s, size_t len, struct smtp_cmd *cmd)
 		p->keylen = (size_t)(s + i - p->key);
 		p->value = NULL;
 		p->valuelen = 0;
-		if (p->keylen == 0)
+		/* A bad keyword octet makes a bad parameter (555), the same
+		 * as a bad value, not a syntax error in the command. */
+		if (p->keylen == 0 || (i < len && s[i] != '=' && s[i] != ' '))
 			return fail(cmd, SMTP_PARSE_PARAM, "bad parameter");
 		if (i < len && s[i] == '=') {
 			p->value = s + ++i;
@@ -118,14 +120,17 @@ static int parse_mail_rcpt(const char *s, size_t len, const char *prefix,
 		return fail(cmd, SMTP_PARSE_SYNTAX, "unterminated <address>");
 	const char *path = s + i + 1;
 	size_t pathlen = (size_t)end - 1;
-	/* A-d-l ":" Mailbox: the route is obsolete and ignored. */
+	/* A-d-l ":" Mailbox: the route is obsolete and ignored.  A route
+	 * holds only domains: a quote means the ':' may sit inside the
+	 * mailbox's quoted local part, and what follows must not be a
+	 * route again. */
 	if (pathlen > 0 && path[0] == '@') {
 		const char *colon = memchr(path, ':', pathlen);
-		if (colon == NULL)
+		if (colon == NULL || memchr(path, '"', (size_t)(colon - path)))
 			return fail(cmd, SMTP_PARSE_SYNTAX, "bad source route");
 		pathlen -= (size_t)(colon + 1 - path);
 		path = colon + 1;
-		if (pathlen == 0)
+		if (pathlen == 0 || path[0] == '@')
 			return fail(cmd, SMTP_PARSE_SYNTAX, "bad source route");
 	}
 	cmd->path = path;
@@ -185,7 +190,7 @@ int smtp_parse_command(const char *line, size_t len, struct smtp_cmd *cmd)
 		return fail(cmd, SMTP_PARSE_UNKNOWN, "command unrecognized");
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)line[i];
-		if (c < 32 && c != '\t')
+		if ((c < 32 && c != '\t') || c == 127)
 			return fail(cmd, SMTP_PARSE_SYNTAX,
 				    "control character in command");
 	}

@@ -25,7 +25,8 @@
 struct store;
 struct store_account;
 
-/* Open (creating if needed) the store under data_dir. */
+/* Open (creating if needed) the store under data_dir.  Returns 1, or -1
+ * with the reason in err_r. */
 int store_open(const char *data_dir, struct store **store_r,
 	       const char **err_r);
 void store_free(struct store **store);

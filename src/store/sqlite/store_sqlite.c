@@ -199,7 +199,7 @@ int store_open(const char *data_dir, struct store **store_r,
 	pthread_mutex_init(&store->lock, NULL);
 	store->accounts = sqlite_account_cache_new();
 	*store_r = store;
-	return 0;
+	return 1;
 }
 
 void store_free(struct store **storep)

@@ -1,0 +1,308 @@
+/* deliver: recipient resolution against a real store, each case an
+ * address and the accounts it must reach; then delivery, read back. */
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "deliver/deliver.h"
+#include "store/store.h"
+
+struct fixture {
+	char dir[256];
+	struct store *store;
+	int64_t bob, alice, carol, dave;
+};
+
+static int64_t add_user(struct store *store, const char *address)
+{
+	struct store_user u = {0, (char *)address, (char *)"$argon2id$x", 0,
+			       (char *)""}, got;
+	const char *err;
+	assert_int_equal(store_user_add(store, &u, &err), 1);
+	assert_int_equal(store_user_lookup(store, address, &got), 1);
+	int64_t id = got.id;
+	store_user_clear(&got);
+	return id;
+}
+
+static void add_alias(struct store *store, const char *alias,
+		      const char *t1, const char *t2)
+{
+	const char *targets[] = {t1, t2};
+	const char *err;
+	assert_int_equal(store_alias_add(store, alias, targets, t2 ? 2 : 1,
+					 &err), 1);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	const char *tmp = getenv("TMPDIR");
+	const char *err = NULL;
+	snprintf(f->dir, sizeof(f->dir), "%s/posthorn-test-deliver-XXXXXX",
+		 tmp && tmp[0] ? tmp : "/tmp");
+	if (mkdtemp(f->dir) == NULL ||
+	    store_open(f->dir, &f->store, &err) < 0)
+		return -1;
+	struct store *s = f->store;
+	store_domain_add(s, "example.com", &err);
+	store_domain_add(s, "catch.org", &err);
+	store_domain_add(s, "xn--bcher-kva.example", &err);
+	f->bob = add_user(s, "bob@example.com");
+	f->alice = add_user(s, "alice@example.com");
+	f->carol = add_user(s, "carol@catch.org");
+	f->dave = add_user(s, "dave@xn--bcher-kva.example");
+	add_alias(s, "info@example.com", "bob@example.com", NULL);
+	add_alias(s, "team@example.com", "info@example.com",
+		  "alice@example.com");
+	add_alias(s, "all@example.com", "team@example.com", "info@example.com");
+	add_alias(s, "dup@example.com", "bob@example.com", "info@example.com");
+	add_alias(s, "loop-a@example.com", "loop-b@example.com", NULL);
+	add_alias(s, "loop-b@example.com", "loop-a@example.com", NULL);
+	add_alias(s, "loop-c@example.com", "loop-c@example.com",
+		  "alice@example.com");
+	add_alias(s, "away@example.com", "someone@remote.example", NULL);
+	add_alias(s, "@catch.org", "carol@catch.org", NULL);
+	add_alias(s, "sales@catch.org", "bob@example.com", NULL);
+	*state = f;
+	return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	store_free(&f->store);
+	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+enum who { NOBODY, BOB, ALICE, CAROL, DAVE };
+
+struct resolve_case {
+	const char *rcpt;
+	const char *delimiter;
+	enum deliver_resolve_result result;
+	enum who who[3];	/* accounts, in order, NOBODY-terminated */
+};
+
+static const struct resolve_case cases[] = {
+	{"bob@example.com", "+", DELIVER_LOCAL, {BOB}},
+	{"BOB@Example.COM", "+", DELIVER_LOCAL, {BOB}},
+	{"info@example.com", "+", DELIVER_LOCAL, {BOB}},
+	{"team@example.com", "+", DELIVER_LOCAL, {ALICE, BOB}},
+	{"all@example.com", "+", DELIVER_LOCAL, {ALICE, BOB}},
+	{"dup@example.com", "+", DELIVER_LOCAL, {BOB}},
+	/* a loop ends; with nobody at the end of it, nobody gets it */
+	{"loop-a@example.com", "+", DELIVER_UNKNOWN, {NOBODY}},
+	{"loop-c@example.com", "+", DELIVER_LOCAL, {ALICE}},
+	/* plus-addresses */
+	{"bob+tag@example.com", "+", DELIVER_LOCAL, {BOB}},
+	{"bob+tag+more@example.com", "+", DELIVER_LOCAL, {BOB}},
+	{"info+lists@example.com", "+", DELIVER_LOCAL, {BOB}},
+	{"bob-tag@example.com", "-+", DELIVER_LOCAL, {BOB}},
+	{"bob+tag@example.com", "", DELIVER_UNKNOWN, {NOBODY}},
+	{"bob+tag@example.com", "-", DELIVER_UNKNOWN, {NOBODY}},
+	{"+tag@example.com", "+", DELIVER_UNKNOWN, {NOBODY}},
+	{"nobody+bob@example.com", "+", DELIVER_UNKNOWN, {NOBODY}},
+	{"\"bob+x y\"@example.com", "+", DELIVER_UNKNOWN, {NOBODY}},
+	/* catch-all only when nothing matches exactly */
+	{"carol@catch.org", "+", DELIVER_LOCAL, {CAROL}},
+	{"sales@catch.org", "+", DELIVER_LOCAL, {BOB}},
+	{"anything@catch.org", "+", DELIVER_LOCAL, {CAROL}},
+	{"\"odd one\"@catch.org", "+", DELIVER_LOCAL, {CAROL}},
+	/* unknown in a local domain, and not local at all */
+	{"nobody@example.com", "+", DELIVER_UNKNOWN, {NOBODY}},
+	{"away@example.com", "+", DELIVER_UNKNOWN, {NOBODY}},
+	{"bob@elsewhere.net", "+", DELIVER_NOT_LOCAL, {NOBODY}},
+	{"bob@sub.example.com", "+", DELIVER_NOT_LOCAL, {NOBODY}},
+	{"bob@[192.0.2.1]", "+", DELIVER_NOT_LOCAL, {NOBODY}},
+	{"bob@[IPv6:::1]", "+", DELIVER_NOT_LOCAL, {NOBODY}},
+	/* international domain, by either spelling */
+	{"dave@b\xc3\xbc" "cher.example", "+", DELIVER_LOCAL, {DAVE}},
+	{"dave@XN--BCHER-KVA.example", "+", DELIVER_LOCAL, {DAVE}},
+};
+
+static int64_t id_of(const struct fixture *f, enum who w)
+{
+	const int64_t ids[] = {0, f->bob, f->alice, f->carol, f->dave};
+	return ids[w];
+}
+
+static void test_resolve(void **state)
+{
+	struct fixture *f = *state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct resolve_case *c = &cases[i];
+		struct addr a;
+		const char *err;
+		struct deliver_targets t = {0};
+		if (addr_parse(c->rcpt, strlen(c->rcpt), ADDR_UTF8, &a, &err) <
+		    0)
+			fail_msg("%s: %s", c->rcpt, err);
+		enum deliver_resolve_result r =
+			deliver_resolve(f->store, &a, c->delimiter, &t);
+		if (r != c->result)
+			fail_msg("%s (delimiter \"%s\"): result %d, want %d",
+				 c->rcpt, c->delimiter, r, c->result);
+		size_t n = 0;
+		while (n < 3 && c->who[n] != NOBODY)
+			n++;
+		if (t.n != n)
+			fail_msg("%s: %zu targets, want %zu", c->rcpt, t.n, n);
+		/* Order is not part of the contract: compare as sets. */
+		for (size_t k = 0; k < n; k++) {
+			bool found = false;
+			for (size_t j = 0; j < t.n; j++)
+				found |= t.ids[j] == id_of(f, c->who[k]);
+			if (!found)
+				fail_msg("%s: account %d missing", c->rcpt,
+					 c->who[k]);
+		}
+		deliver_targets_clear(&t);
+		assert_null(t.ids);
+		assert_int_equal(t.n, 0);
+	}
+}
+
+/* Several recipients of one message add up, without duplicates. */
+static void test_accumulate(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const rcpts[] = {
+		"bob@example.com", "info@example.com", "team@example.com",
+		"bob+x@example.com", "nobody@example.com", "x@catch.org",
+	};
+	struct deliver_targets t = {0};
+	for (size_t i = 0; i < sizeof(rcpts) / sizeof(rcpts[0]); i++) {
+		struct addr a;
+		const char *err;
+		assert_int_equal(addr_parse(rcpts[i], strlen(rcpts[i]), 0, &a,
+					    &err), 1);
+		deliver_resolve(f->store, &a, "+", &t);
+	}
+	assert_int_equal(t.n, 3);
+	assert_int_equal(t.ids[0], f->bob);
+	assert_int_equal(t.ids[1], f->alice);
+	assert_int_equal(t.ids[2], f->carol);
+	deliver_targets_clear(&t);
+}
+
+/* The bytes of the newest message in the account's INBOX. */
+static size_t read_newest(struct store *store, int64_t id, char *out,
+			  size_t cap)
+{
+	struct store_account *acct;
+	struct store_mailbox mbox;
+	struct store_msg *msgs;
+	size_t n, off = 0, got;
+	assert_int_equal(store_account_open(store, id, &acct), 1);
+	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox), 1);
+	assert_int_equal(store_msg_list(acct, mbox.id, &msgs, &n), 1);
+	assert_true(n > 0);
+	do {
+		assert_int_equal(store_msg_read(acct, mbox.id, msgs[n - 1].uid,
+						off, out + off, 5, &got),
+				 1);
+		off += got;
+		assert_true(off + 5 <= cap);
+	} while (got > 0);
+	assert_int_equal(msgs[n - 1].size, off);
+	free(msgs);
+	store_account_unref(&acct);
+	return off;
+}
+
+static void test_deliver_message(void **state)
+{
+	struct fixture *f = *state;
+	static const char data[] = "Subject: hello\r\n\r\nbody\r\n";
+	static const struct {
+		const char *sender;
+		const char *want_head;
+	} t[] = {
+		{"sender@remote.example",
+		 "Return-Path: <sender@remote.example>\r\n"},
+		{"", "Return-Path: <>\r\n"},
+		{"\"a b\"@x.example", "Return-Path: <\"a b\"@x.example>\r\n"},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct deliver_targets targets = {0};
+		struct addr a;
+		const char *err;
+		int results[2] = {0, 0};
+		char got[256], want[256];
+		assert_int_equal(addr_parse("team@example.com", 16, 0, &a,
+					    &err), 1);
+		assert_int_equal(deliver_resolve(f->store, &a, "+", &targets),
+				 DELIVER_LOCAL);
+		assert_int_equal(targets.n, 2);
+		assert_int_equal(deliver_message(f->store, &targets,
+						 t[i].sender, data,
+						 sizeof(data) - 1, results),
+				 2);
+		assert_int_equal(results[0], 1);
+		assert_int_equal(results[1], 1);
+		int wl = snprintf(want, sizeof(want), "%s%s", t[i].want_head,
+				  data);
+		for (size_t k = 0; k < targets.n; k++) {
+			size_t n = read_newest(f->store, targets.ids[k], got,
+					       sizeof(got));
+			assert_int_equal(n, (size_t)wl);
+			assert_memory_equal(got, want, n);
+		}
+		deliver_targets_clear(&targets);
+	}
+}
+
+/* Binary-safe: the message is len bytes, NULs included. */
+static void test_deliver_binary(void **state)
+{
+	struct fixture *f = *state;
+	static const char data[] = "X: 1\r\n\r\n\0\x01\xff\0end";
+	struct deliver_targets targets = {0};
+	int results[1];
+	char got[128];
+	struct addr a;
+	const char *err;
+	assert_int_equal(addr_parse("bob@example.com", 15, 0, &a, &err), 1);
+	assert_int_equal(deliver_resolve(f->store, &a, "+", &targets),
+			 DELIVER_LOCAL);
+	assert_int_equal(deliver_message(f->store, &targets, "s@x", data,
+					 sizeof(data) - 1, results), 1);
+	size_t n = read_newest(f->store, f->bob, got, sizeof(got));
+	size_t head = strlen("Return-Path: <s@x>\r\n");
+	assert_int_equal(n, head + sizeof(data) - 1);
+	assert_memory_equal(got + head, data, sizeof(data) - 1);
+	deliver_targets_clear(&targets);
+	/* No targets: nothing stored, nothing to report. */
+	assert_int_equal(deliver_message(f->store, &targets, "s@x", data, 3,
+					 results), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_accumulate, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_message, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_binary, setup,
+						teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,629 @@
+/* store: the SQLite back end in a fresh directory per test.  Accounts,
+ * aliases and mail as the CLI, SMTP and POP3 use them, including many
+ * threads delivering into one mailbox at once. */
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store/store.h"
+
+struct fixture {
+	char dir[256];
+	char data[300];
+	struct store *store;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	const char *tmp = getenv("TMPDIR");
+	const char *err = NULL;
+	snprintf(f->dir, sizeof(f->dir), "%s/posthorn-test-store-XXXXXX",
+		 tmp && tmp[0] ? tmp : "/tmp");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	/* store_open creates the data directory itself. */
+	snprintf(f->data, sizeof(f->data), "%s/data", f->dir);
+	if (store_open(f->data, &f->store, &err) < 0) {
+		fprintf(stderr, "store_open: %s\n", err);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	store_free(&f->store);
+	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static int add_user(struct store *store, const char *address)
+{
+	struct store_user u = {0, (char *)address, (char *)"$argon2id$x", 0,
+			       (char *)""};
+	const char *err = NULL;
+	return store_user_add(store, &u, &err);
+}
+
+static int64_t user_id(struct store *store, const char *address)
+{
+	struct store_user u;
+	assert_int_equal(store_user_lookup(store, address, &u), 1);
+	int64_t id = u.id;
+	store_user_clear(&u);
+	return id;
+}
+
+/* ---- domains ---- */
+
+static void collect_line(const char *s, void *ctx)
+{
+	char *out = ctx;
+	strcat(out, s);
+	strcat(out, "\n");
+}
+
+static void test_domains(void **state)
+{
+	struct fixture *f = *state;
+	const char *err = NULL;
+	char list[256] = "";
+
+	assert_int_equal(store_domain_exists(f->store, "example.com"), 0);
+	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
+	assert_int_equal(store_domain_add(f->store, "example.com", &err), 0);
+	assert_int_equal(store_domain_add(f->store, "b.example", &err), 1);
+	assert_int_equal(store_domain_add(f->store, "a.example", &err), 1);
+	assert_int_equal(store_domain_exists(f->store, "example.com"), 1);
+	assert_int_equal(store_domain_exists(f->store, "Example.com"), 0);
+	assert_int_equal(store_domain_exists(f->store, "example.co"), 0);
+	assert_int_equal(store_domain_list(f->store, collect_line, list), 1);
+	assert_string_equal(list, "a.example\nb.example\nexample.com\n");
+
+	/* Refused while a user remains, then allowed. */
+	assert_int_equal(add_user(f->store, "bob@a.example"), 1);
+	assert_int_equal(store_domain_remove(f->store, "a.example", &err), -1);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "a.example"));
+	assert_int_equal(store_domain_exists(f->store, "a.example"), 1);
+	assert_int_equal(store_user_remove(f->store, "bob@a.example", &err), 1);
+	assert_int_equal(store_domain_remove(f->store, "a.example", &err), 1);
+	assert_int_equal(store_domain_exists(f->store, "a.example"), 0);
+	assert_int_equal(store_domain_remove(f->store, "a.example", &err), 0);
+
+	/* Likewise while an alias remains. */
+	const char *targets[] = {"x@example.com"};
+	assert_int_equal(store_alias_add(f->store, "info@b.example", targets, 1,
+					 &err), 1);
+	assert_int_equal(store_domain_remove(f->store, "b.example", &err), -1);
+	assert_int_equal(store_alias_remove(f->store, "info@b.example"), 1);
+	assert_int_equal(store_domain_remove(f->store, "b.example", &err), 1);
+}
+
+/* ---- users ---- */
+
+static void collect_user(const struct store_user *u, void *ctx)
+{
+	char *out = ctx;
+	char line[256];
+	snprintf(line, sizeof(line), "%s %llu %s\n", u->address,
+		 (unsigned long long)u->quota, u->name);
+	strcat(out, line);
+}
+
+static void test_users(void **state)
+{
+	struct fixture *f = *state;
+	const char *err = NULL;
+	struct store_user got;
+	char list[512] = "";
+
+	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
+	assert_int_equal(store_domain_add(f->store, "other.org", &err), 1);
+	struct store_user bob = {0, "bob@example.com", "$argon2id$bob",
+				 1000000, "Bob Smith"};
+	assert_int_equal(store_user_add(f->store, &bob, &err), 1);
+	assert_int_equal(store_user_add(f->store, &bob, &err), 0);
+	struct store_user nodomain = {0, "x@nowhere.net", "h", 0, ""};
+	assert_int_equal(store_user_add(f->store, &nodomain, &err), -1);
+	assert_non_null(strstr(err, "nowhere.net"));
+	assert_int_equal(add_user(f->store, "alice@example.com"), 1);
+	assert_int_equal(add_user(f->store, "carol@other.org"), 1);
+
+	assert_int_equal(store_user_lookup(f->store, "bob@example.com", &got),
+			 1);
+	assert_true(got.id > 0);
+	assert_string_equal(got.address, "bob@example.com");
+	assert_string_equal(got.password, "$argon2id$bob");
+	assert_int_equal(got.quota, 1000000);
+	assert_string_equal(got.name, "Bob Smith");
+	int64_t bob_id = got.id;
+	store_user_clear(&got);
+	assert_null(got.address);
+	assert_int_equal(store_user_lookup(f->store, "nobody@example.com",
+					   &got), 0);
+	assert_null(got.address);
+	store_user_clear(&got);
+
+	assert_int_equal(store_user_list(f->store, NULL, collect_user, list),
+			 1);
+	assert_string_equal(list, "alice@example.com 0 \n"
+				  "bob@example.com 1000000 Bob Smith\n"
+				  "carol@other.org 0 \n");
+	list[0] = '\0';
+	assert_int_equal(store_user_list(f->store, "other.org", collect_user,
+					 list), 1);
+	assert_string_equal(list, "carol@other.org 0 \n");
+
+	assert_int_equal(store_user_set_password(f->store, "bob@example.com",
+						 "$argon2id$new"), 1);
+	assert_int_equal(store_user_lookup(f->store, "bob@example.com", &got),
+			 1);
+	assert_string_equal(got.password, "$argon2id$new");
+	assert_int_equal(got.id, bob_id);
+	store_user_clear(&got);
+	assert_int_equal(store_user_set_password(f->store, "no@example.com",
+						 "x"), 0);
+
+	/* Removing takes the mail with it. */
+	struct store_account *acct;
+	char maildir[512];
+	struct stat st;
+	assert_int_equal(store_account_open(f->store, bob_id, &acct), 1);
+	store_account_unref(&acct);
+	snprintf(maildir, sizeof(maildir), "%s/mail/%lld", f->data,
+		 (long long)bob_id);
+	assert_int_equal(stat(maildir, &st), 0);
+	assert_int_equal(store_user_remove(f->store, "bob@example.com", &err),
+			 1);
+	assert_int_equal(stat(maildir, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(store_user_lookup(f->store, "bob@example.com", &got),
+			 0);
+	assert_int_equal(store_user_remove(f->store, "bob@example.com", &err),
+			 0);
+
+	/* A new user never gets a removed user's id. */
+	assert_int_equal(add_user(f->store, "bob@example.com"), 1);
+	assert_true(user_id(f->store, "bob@example.com") > bob_id);
+}
+
+static void test_import(void **state)
+{
+	struct fixture *f = *state;
+	const char *err = NULL;
+	size_t bad = 99;
+	struct store_user u;
+
+	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
+	assert_int_equal(add_user(f->store, "taken@example.com"), 1);
+	const char *targets[] = {"taken@example.com"};
+	assert_int_equal(store_alias_add(f->store, "alias@example.com",
+					 targets, 1, &err), 1);
+
+	static const struct {
+		const char *addr[3];
+		size_t bad;	/* 3: all imported */
+		const char *why;
+	} t[] = {
+		{{"a@example.com", "b@example.com", "taken@example.com"}, 2,
+		 "already exists"},
+		{{"a@example.com", "alias@example.com", "b@example.com"}, 1,
+		 "already exists"},
+		{{"a@example.com", "a@example.com", "b@example.com"}, 1,
+		 "already exists"},
+		{{"a@example.com", "b@nowhere.net", "c@example.com"}, 1,
+		 "nowhere.net"},
+		{{"a@example.com", "b@example.com", "c@example.com"}, 3, NULL},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct store_user users[3];
+		for (int k = 0; k < 3; k++)
+			users[k] = (struct store_user){0, (char *)t[i].addr[k],
+						       (char *)"h", 0,
+						       (char *)""};
+		int rc = store_user_import(f->store, users, 3, &bad, &err);
+		if (t[i].bad == 3) {
+			assert_int_equal(rc, 1);
+			for (int k = 0; k < 3; k++) {
+				assert_int_equal(store_user_lookup(
+					f->store, t[i].addr[k], &u), 1);
+				store_user_clear(&u);
+			}
+			continue;
+		}
+		assert_int_equal(rc, -1);
+		assert_int_equal(bad, t[i].bad);
+		assert_non_null(strstr(err, t[i].why));
+		/* All or nothing: not even the entries before the bad one. */
+		assert_int_equal(store_user_lookup(f->store, "a@example.com",
+						   &u), 0);
+		assert_int_equal(store_user_lookup(f->store, "b@example.com",
+						   &u), 0);
+	}
+}
+
+/* ---- aliases ---- */
+
+static void collect_target(const char *target, void *ctx)
+{
+	collect_line(target, ctx);
+}
+
+static void collect_alias(const char *alias, const char *target, void *ctx)
+{
+	char *out = ctx;
+	strcat(out, alias);
+	strcat(out, " ");
+	strcat(out, target);
+	strcat(out, "\n");
+}
+
+static void test_aliases(void **state)
+{
+	struct fixture *f = *state;
+	const char *err = NULL;
+	char list[512] = "";
+
+	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
+	assert_int_equal(add_user(f->store, "bob@example.com"), 1);
+	const char *two[] = {"bob@example.com", "alice@remote.example"};
+	assert_int_equal(store_alias_add(f->store, "info@example.com", two, 2,
+					 &err), 1);
+	/* All targets already there: nothing new. */
+	assert_int_equal(store_alias_add(f->store, "info@example.com", two, 2,
+					 &err), 0);
+	const char *three[] = {"carol@example.com"};
+	assert_int_equal(store_alias_add(f->store, "info@example.com", three,
+					 1, &err), 1);
+	assert_int_equal(store_alias_targets(f->store, "info@example.com",
+					     collect_target, list), 1);
+	assert_string_equal(list, "alice@remote.example\nbob@example.com\n"
+				  "carol@example.com\n");
+	list[0] = '\0';
+	assert_int_equal(store_alias_targets(f->store, "none@example.com",
+					     collect_target, list), 0);
+	assert_string_equal(list, "");
+
+	/* An alias may not shadow a user, nor live in a foreign domain. */
+	assert_int_equal(store_alias_add(f->store, "bob@example.com", three, 1,
+					 &err), -1);
+	assert_non_null(strstr(err, "is a user"));
+	assert_int_equal(store_alias_add(f->store, "x@nowhere.net", three, 1,
+					 &err), -1);
+	assert_non_null(strstr(err, "nowhere.net"));
+	/* A user may not shadow an alias either. */
+	assert_int_equal(add_user(f->store, "info@example.com"), 0);
+
+	/* The domain's catch-all. */
+	const char *catchall[] = {"bob@example.com"};
+	assert_int_equal(store_alias_add(f->store, "@example.com", catchall, 1,
+					 &err), 1);
+	list[0] = '\0';
+	assert_int_equal(store_alias_targets(f->store, "@example.com",
+					     collect_target, list), 1);
+	assert_string_equal(list, "bob@example.com\n");
+
+	list[0] = '\0';
+	assert_int_equal(store_alias_list(f->store, collect_alias, list), 1);
+	assert_string_equal(list,
+			    "@example.com bob@example.com\n"
+			    "info@example.com alice@remote.example\n"
+			    "info@example.com bob@example.com\n"
+			    "info@example.com carol@example.com\n");
+
+	assert_int_equal(store_alias_remove(f->store, "info@example.com"), 1);
+	assert_int_equal(store_alias_remove(f->store, "info@example.com"), 0);
+	assert_int_equal(store_alias_targets(f->store, "info@example.com",
+					     collect_target, list), 0);
+}
+
+/* ---- mail ---- */
+
+#define THREADS 8
+#define PER_THREAD 50
+#define TOTAL (THREADS * PER_THREAD)
+
+/* The message thread t delivers as its i-th: a header and a body of a
+ * size that varies (0 included), so pieces and lengths differ. */
+static size_t message(int t, int i, char *head, size_t *headlen,
+		      char *body)
+{
+	int n = t * PER_THREAD + i;
+	*headlen = (size_t)snprintf(head, 128,
+				    "From: t%d@example.com\r\n"
+				    "Subject: %d of %d\r\n\r\n", t, i, n);
+	size_t bodylen = (size_t)(n * 37) % 301;
+	for (size_t k = 0; k < bodylen; k++)
+		body[k] = (char)(' ' + (k * 7 + (size_t)n) % 94);
+	return bodylen;
+}
+
+struct deliverer {
+	struct store *store;
+	int64_t user_id;
+	int t;
+	int rc[PER_THREAD];
+	uint32_t uid[PER_THREAD];
+};
+
+static void *deliver_thread(void *arg)
+{
+	struct deliverer *d = arg;
+	struct store_account *acct;
+	struct store_mailbox mbox;
+	if (store_account_open(d->store, d->user_id, &acct) != 1)
+		return NULL;
+	if (store_mailbox_find(acct, "INBOX", &mbox) == 1) {
+		for (int i = 0; i < PER_THREAD; i++) {
+			char head[128], body[512];
+			size_t headlen;
+			size_t bodylen = message(d->t, i, head, &headlen, body);
+			struct iovec iov[2] = {{head, headlen},
+					       {body, bodylen}};
+			d->rc[i] = store_msg_deliver(acct, mbox.id, iov, 2,
+						     1700000000 + i,
+						     &d->uid[i]);
+		}
+	}
+	store_account_unref(&acct);
+	return NULL;
+}
+
+/* Read a whole message in pieces of `piece` bytes. */
+static size_t read_all(struct store_account *acct, int64_t mbox,
+		       uint32_t uid, size_t piece, char *out, size_t cap)
+{
+	size_t off = 0, got;
+	for (;;) {
+		assert_true(off + piece <= cap);
+		assert_int_equal(store_msg_read(acct, mbox, uid, off, out + off,
+						piece, &got), 1);
+		if (got == 0)
+			return off;
+		assert_true(got <= piece);
+		off += got;
+	}
+}
+
+static void check_messages(struct store_account *acct, int64_t mbox,
+			   const int (*who)[2], size_t expect_n)
+{
+	struct store_msg *msgs;
+	size_t n;
+	assert_int_equal(store_msg_list(acct, mbox, &msgs, &n), 1);
+	assert_int_equal(n, expect_n);
+	for (size_t k = 0; k < n; k++) {
+		char head[128], body[512], want[640], got[700];
+		size_t headlen;
+		uint32_t uid = msgs[k].uid;
+		assert_true(k == 0 || uid > msgs[k - 1].uid);
+		assert_true(uid >= 1 && uid <= TOTAL);
+		size_t bodylen = message(who[uid][0], who[uid][1], head,
+					 &headlen, body);
+		memcpy(want, head, headlen);
+		memcpy(want + headlen, body, bodylen);
+		assert_int_equal(msgs[k].size, headlen + bodylen);
+		size_t len = read_all(acct, mbox, uid, 7, got, sizeof(got));
+		assert_int_equal(len, headlen + bodylen);
+		assert_memory_equal(got, want, len);
+	}
+	free(msgs);
+}
+
+static void test_mail_concurrent(void **state)
+{
+	struct fixture *f = *state;
+	const char *err;
+	struct store_account *acct;
+	struct store_mailbox mbox, mbox2;
+	static struct deliverer d[THREADS];
+	pthread_t th[THREADS];
+	static int who[TOTAL + 2][2];	/* uid -> thread, index */
+
+	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
+	assert_int_equal(add_user(f->store, "bob@example.com"), 1);
+	int64_t id = user_id(f->store, "bob@example.com");
+	assert_int_equal(store_account_open(f->store, id, &acct), 1);
+	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox), 1);
+	assert_int_equal(mbox.uidnext, 1);
+	assert_true(mbox.uidvalidity != 0);
+	assert_int_equal(store_mailbox_find(acct, "Nope", &mbox2), 0);
+
+	for (int t = 0; t < THREADS; t++) {
+		d[t] = (struct deliverer){f->store, id, t, {0}, {0}};
+		assert_int_equal(pthread_create(&th[t], NULL, deliver_thread,
+						&d[t]), 0);
+	}
+	for (int t = 0; t < THREADS; t++)
+		pthread_join(th[t], NULL);
+
+	/* Every delivery stored, UIDs unique and dense 1..400. */
+	memset(who, 0xff, sizeof(who));
+	for (int t = 0; t < THREADS; t++) {
+		for (int i = 0; i < PER_THREAD; i++) {
+			uint32_t uid = d[t].uid[i];
+			assert_int_equal(d[t].rc[i], 1);
+			assert_true(uid >= 1 && uid <= TOTAL);
+			if (who[uid][0] != -1)
+				fail_msg("uid %u given twice", uid);
+			who[uid][0] = t;
+			who[uid][1] = i;
+			/* One thread's messages get rising UIDs. */
+			assert_true(i == 0 || uid > d[t].uid[i - 1]);
+		}
+	}
+	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox2), 1);
+	assert_int_equal(mbox2.uidnext, TOTAL + 1);
+	assert_int_equal(mbox2.uidvalidity, mbox.uidvalidity);
+	assert_true(mbox2.highestmodseq > mbox.highestmodseq);
+	check_messages(acct, mbox.id, (const int (*)[2])who, TOTAL);
+
+	/* Reading past the end gives nothing; a missing UID is gone. */
+	char buf[16];
+	size_t got = 99;
+	assert_int_equal(store_msg_read(acct, mbox.id, 1, 100000, buf,
+					sizeof(buf), &got), 1);
+	assert_int_equal(got, 0);
+	assert_int_equal(store_msg_read(acct, mbox.id, TOTAL + 5, 0, buf,
+					sizeof(buf), &got), 0);
+
+	/* Expunge, then deliver: UIDs go on, never reused. */
+	const uint32_t gone[] = {1, 200, TOTAL};
+	uint64_t modseq = mbox2.highestmodseq;
+	assert_int_equal(store_msg_expunge(acct, mbox.id, gone, 3), 1);
+	assert_int_equal(store_msg_read(acct, mbox.id, 200, 0, buf,
+					sizeof(buf), &got), 0);
+	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox2), 1);
+	assert_true(mbox2.highestmodseq > modseq);
+	check_messages(acct, mbox.id, (const int (*)[2])who, TOTAL - 3);
+	char head[128], body[512];
+	size_t headlen;
+	size_t bodylen = message(0, 0, head, &headlen, body);
+	struct iovec one = {head, headlen};
+	uint32_t uid = 0;
+	assert_int_equal(store_msg_deliver(acct, mbox.id, &one, 1, 1, &uid),
+			 1);
+	assert_int_equal(uid, TOTAL + 1);
+	struct iovec two[2] = {{head, headlen}, {body, bodylen}};
+	assert_int_equal(store_msg_deliver(acct, mbox.id, two, 2, 1, &uid), 1);
+	assert_int_equal(uid, TOTAL + 2);
+	assert_int_equal(store_msg_deliver(acct, mbox.id, two, 0, 1, &uid),
+			 -1);
+	store_account_unref(&acct);
+	assert_null(acct);
+
+	/* Reopen the whole store: same UIDVALIDITY, same UIDNEXT, mail
+	 * still there. */
+	store_free(&f->store);
+	assert_null(f->store);
+	assert_true(store_open(f->data, &f->store, &err) >= 0);
+	assert_int_equal(store_account_open(f->store, id, &acct), 1);
+	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox2), 1);
+	assert_int_equal(mbox2.uidvalidity, mbox.uidvalidity);
+	assert_int_equal(mbox2.uidnext, TOTAL + 3);
+	struct store_msg *msgs;
+	size_t n;
+	assert_int_equal(store_msg_list(acct, mbox.id, &msgs, &n), 1);
+	assert_int_equal(n, TOTAL - 3 + 2);
+	assert_int_equal(msgs[n - 2].uid, TOTAL + 1);
+	assert_int_equal(msgs[n - 2].size, headlen);
+	assert_int_equal(msgs[n - 1].size, headlen + bodylen);
+	free(msgs);
+	store_account_unref(&acct);
+}
+
+/* A message read into a buffer bigger than itself, and in pieces of
+ * every size from 1 up. */
+static void test_mail_read_pieces(void **state)
+{
+	struct fixture *f = *state;
+	const char *err;
+	struct store_account *acct;
+	struct store_mailbox mbox;
+	static const char text[] = "Subject: x\r\n\r\nline one\r\nline two\r\n";
+	char out[256];
+	uint32_t uid;
+
+	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
+	assert_int_equal(add_user(f->store, "bob@example.com"), 1);
+	int64_t id = user_id(f->store, "bob@example.com");
+	assert_int_equal(store_account_open(f->store, id, &acct), 1);
+	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox), 1);
+	struct iovec iov[3] = {{(char *)text, 5}, {(char *)text + 5, 0},
+			       {(char *)text + 5, sizeof(text) - 6}};
+	assert_int_equal(store_msg_deliver(acct, mbox.id, iov, 3, 0, &uid), 1);
+	for (size_t piece = 1; piece <= sizeof(text) + 1; piece++) {
+		size_t len = read_all(acct, mbox.id, uid, piece, out,
+				      sizeof(out));
+		assert_int_equal(len, sizeof(text) - 1);
+		assert_memory_equal(out, text, len);
+	}
+	/* An empty message is a message. */
+	struct iovec empty = {(char *)"", 0};
+	assert_int_equal(store_msg_deliver(acct, mbox.id, &empty, 1, 0, &uid),
+			 1);
+	size_t got = 9;
+	assert_int_equal(store_msg_read(acct, mbox.id, uid, 0, out, 8, &got),
+			 1);
+	assert_int_equal(got, 0);
+	store_account_unref(&acct);
+}
+
+static void test_account_handles(void **state)
+{
+	struct fixture *f = *state;
+	const char *err;
+	struct store_account *a, *b;
+	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
+	assert_int_equal(add_user(f->store, "bob@example.com"), 1);
+	assert_int_equal(add_user(f->store, "alice@example.com"), 1);
+	int64_t bob = user_id(f->store, "bob@example.com");
+	int64_t alice = user_id(f->store, "alice@example.com");
+	assert_int_equal(store_account_open(f->store, bob, &a), 1);
+	assert_int_equal(store_account_open(f->store, bob, &b), 1);
+	assert_ptr_equal(a, b);	/* one shared handle per account */
+	store_account_unref(&a);
+	store_account_unref(&b);
+	assert_null(a);
+
+	/* The maildrop claim: one holder per account, no handle needed. */
+	static const struct {
+		int op;		/* 1 claim, 0 release */
+		int alice_not_bob;
+		int want;
+	} t[] = {
+		{1, 0, 1}, {1, 0, 0}, {1, 1, 1}, {1, 1, 0}, {0, 0, 0},
+		{1, 0, 1}, {1, 1, 0}, {0, 1, 0}, {0, 1, 0}, {1, 1, 1},
+		{0, 0, 0}, {0, 1, 0}, {1, 0, 1}, {1, 1, 1},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int64_t id = t[i].alice_not_bob ? alice : bob;
+		if (t[i].op == 0) {
+			store_account_release(f->store, id);
+			continue;
+		}
+		if (store_account_claim(f->store, id) != t[i].want)
+			fail_msg("step %zu: claim of %s, want %d", i,
+				 t[i].alice_not_bob ? "alice" : "bob",
+				 t[i].want);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_domains, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_users, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_aliases, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mail_concurrent, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_mail_read_pieces, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_account_handles, setup,
+						teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
