@@ -107,9 +107,11 @@ check: deps-check
 unit: $(UNIT_BINS)
 	@tools/run-unit.sh $(UNIT_BINS)
 
+PYTEST_ARGS ?= .
 integration: $(BUILD)/asan/posthorn $(BUILD)/posthorn
 	cd tests/integration && POSTHORN_BIN=$(CURDIR)/$(BUILD)/asan/posthorn \
-		$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) .
+		POSTHORN_CRASH_BIN=$(CURDIR)/$(BUILD)/posthorn \
+		$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # A short run of every fuzzer over its corpus plus fresh inputs.
 fuzz-smoke: $(FUZZ_BINS)

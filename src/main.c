@@ -121,7 +121,11 @@ int main(int argc, char **argv)
 		rc = cli_user(&cli, cargc, cargv);
 	else if (strcmp(cmd, "alias") == 0)
 		rc = cli_alias(&cli, cargc, cargv);
-	else {
+	else if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "config") == 0) {
+		fprintf(stderr, "posthorn: '%s' takes no arguments\n", cmd);
+		usage(stderr);
+		rc = 2;
+	} else {
 		fprintf(stderr, "posthorn: unknown command '%s'\n", cmd);
 		usage(stderr);
 		rc = 2;

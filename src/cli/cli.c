@@ -140,3 +140,11 @@ int cli_parse_size(const char *text, unsigned long long *r)
 	*r = v << shift;
 	return 0;
 }
+
+int cli_name_ok(const char *name)
+{
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}

@@ -36,6 +36,10 @@ int cli_domain_name(const char *text, char out[ADDR_DOMAIN_MAX + 1]);
  * prompt (twice, to confirm).  Returns its length or -1. */
 long cli_read_password(char *buf, size_t size);
 
+/* Whether a display name is printable text: control characters would let
+ * a name forge lines in `user list` or drive a terminal. */
+int cli_name_ok(const char *name);
+
 /* Parse "123", "10M", "1G" into bytes; -1 when bad. */
 int cli_parse_size(const char *text, unsigned long long *r);
 

@@ -111,8 +111,13 @@ int import_parse_line(const char *s, size_t len, struct import_line *r,
 		*err_r = "bad quota (bytes, or with K/M/G/T)";
 		return -1;
 	}
-	if (nf == 4)
+	if (nf == 4) {
+		if (!cli_name_ok(fields[3])) {
+			*err_r = "control character in name";
+			return -1;
+		}
 		memcpy(r->name, fields[3], sizeof(r->name));
+	}
 	return 1;
 }
 

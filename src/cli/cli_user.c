@@ -62,6 +62,11 @@ static int user_add(struct cli *cli, int argc, char **argv)
 			}
 		} else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
 			name = argv[++i];
+			if (!cli_name_ok(name)) {
+				fprintf(stderr, "posthorn: the name may not "
+						"contain control characters\n");
+				return 1;
+			}
 		} else {
 			fprintf(stderr, "posthorn: unknown option '%s'\n",
 				argv[i]);

@@ -74,6 +74,7 @@ static const struct key keys[] = {
 	K_UINT("auth", "cache_ttl", auth.cache_ttl, "300", 0, 86400),
 	K_STR("delivery", "recipient_delimiter", delivery.recipient_delimiter,
 	      "+"),
+	K_STR("delivery", "postmaster", delivery.postmaster, ""),
 	K_ENUM("store", "backend", store.backend, "sqlite", backend_choices),
 	K_ENUM("log", "level", log.level, "info", level_choices),
 };
@@ -212,6 +213,16 @@ struct file_ctx {
  * longer line would reach it in pieces, each parsed (and counted) as a line
  * of its own, so we drop the rest of it here, and report it unless it is a
  * comment. */
+/* inih takes an indented line for the continuation of the previous value;
+ * an admin who indents a key means a key. */
+static char *unindent(char *buf)
+{
+	size_t skip = strspn(buf, " \t");
+	if (skip > 0)
+		memmove(buf, buf + skip, strlen(buf + skip) + 1);
+	return buf;
+}
+
 static char *counting_reader(char *buf, int size, void *stream)
 {
 	struct file_ctx *fc = stream;
@@ -221,10 +232,10 @@ static char *counting_reader(char *buf, int size, void *stream)
 	fc->line++;
 	size_t n = strlen(buf);
 	if (n + 1 < (size_t)size || buf[n - 1] == '\n')
-		return r;
+		return unindent(r);
 	int c = getc(fc->fp);
 	if (c == '\n' || c == EOF)
-		return r; /* it just fit */
+		return unindent(r); /* it just fit */
 	while (c != '\n' && c != EOF)
 		c = getc(fc->fp);
 	const char *p = buf + strspn(buf, " \t");

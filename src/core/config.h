@@ -50,6 +50,7 @@ enum config_insecure */
 	} auth;
 	struct {
 		char *recipient_delimiter;
+		char *postmaster;
 	} delivery;
 	struct {
 		int backend; /* enum config_backend */

@@ -11,6 +11,7 @@
 struct loop {
 	struct event_base *base;
 	struct event *wake;
+	struct event *stop;
 	pthread_mutex_t lock;
 	struct job *head, *tail; /* posted jobs, oldest first */
 	pthread_t thread;
@@ -42,6 +43,16 @@ static void loop_wake_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Runs inside the loop: a break requested before the loop started would
+ * be forgotten by event_base_loop(), an active event is not. */
+static void loop_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *loop = arg;
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(loop->base);
+}
+
 struct loop *loop_new(void)
 {
 	struct loop *loop = xcalloc(1, sizeof(*loop));
@@ -49,6 +60,7 @@ struct loop *loop_new(void)
 	if (loop->base == NULL)
 		log_fatal("cannot create event base");
 	loop->wake = event_new(loop->base, -1, 0, loop_wake_cb, loop);
+	loop->stop = event_new(loop->base, -1, 0, loop_stop_cb, loop);
 	pthread_mutex_init(&loop->lock, NULL);
 	return loop;
 }
@@ -61,6 +73,7 @@ void loop_free(struct loop **loopp)
 	loop_stop(loop);
 	loop_join(loop);
 	event_free(loop->wake);
+	event_free(loop->stop);
 	event_base_free(loop->base);
 	pthread_mutex_destroy(&loop->lock);
 	free(loop);
@@ -93,7 +106,7 @@ void loop_run(struct loop *loop)
 
 void loop_stop(struct loop *loop)
 {
-	event_base_loopbreak(loop->base);
+	event_active(loop->stop, 0, 0);
 }
 
 void loop_join(struct loop *loop)

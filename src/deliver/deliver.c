@@ -85,9 +85,37 @@ static int resolve_name(struct walk *w, const char *address)
 	return rc;
 }
 
+/* The last resort for postmaster@domain.  Returns like resolve_name. */
+static int resolve_postmaster(struct walk *w, const char *domain,
+			      const char *postmaster)
+{
+	int64_t id;
+	if (postmaster[0] != '\0') {
+		int rc = resolve_name(w, postmaster);
+		if (rc != 0)
+			return rc;
+	}
+	int rc = store_domain_first_user(w->store, domain, &id);
+	if (rc > 0) {
+		targets_add(w->t, id);
+		w->found++;
+	}
+	return rc;
+}
+
+int deliver_postmaster_domain(struct store *store, const char *host,
+			      char *out)
+{
+	const char *err;
+	if (addr_domain_canon(host, strlen(host), 0, out, &err) > 0 &&
+	    store_domain_exists(store, out) == 1)
+		return 1;
+	return store_domain_first(store, out, ADDR_DOMAIN_MAX + 1);
+}
+
 enum deliver_resolve_result deliver_resolve(struct store *store,
 					    const struct addr *rcpt,
-					    const char *delimiter,
+					    const struct deliver_opts *opts,
 					    struct deliver_targets *t)
 {
 	char text[ADDR_TEXT_MAX];
@@ -101,9 +129,9 @@ enum deliver_resolve_result deliver_resolve(struct store *store,
 	struct walk w = {store, t, &names_left, 0, 0, 0, STR_INIT};
 	addr_format(rcpt, text);
 	rc = resolve_name(&w, text);
-	if (rc == 0 && !rcpt->quoted && delimiter[0] != '\0') {
+	if (rc == 0 && !rcpt->quoted && opts->delimiter[0] != '\0') {
 		/* user+tag@domain reaches user@domain. */
-		char *sep = strpbrk(rcpt->local, delimiter);
+		char *sep = strpbrk(rcpt->local, opts->delimiter);
 		if (sep != NULL && sep != rcpt->local) {
 			struct addr base = *rcpt;
 			base.local[sep - rcpt->local] = '\0';
@@ -115,6 +143,8 @@ enum deliver_resolve_result deliver_resolve(struct store *store,
 		snprintf(text, sizeof(text), "@%s", rcpt->domain);
 		rc = resolve_name(&w, text);
 	}
+	if (rc == 0 && !rcpt->quoted && strcmp(rcpt->local, "postmaster") == 0)
+		rc = resolve_postmaster(&w, rcpt->domain, opts->postmaster);
 	if (rc < 0 || w.failed > 0)
 		return DELIVER_TEMPFAIL;
 	return w.found > 0 ? DELIVER_LOCAL : DELIVER_UNKNOWN;

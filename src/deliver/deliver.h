@@ -31,11 +31,26 @@ struct deliver_targets {
 
 void deliver_targets_clear(struct deliver_targets *t);
 
-/* Resolve one recipient and add its accounts to t.  delimiter is the
- * plus-address separator ("" for none). */
+struct deliver_opts {
+	/* Sub-address separators ("+"; "" for none). */
+	const char *delimiter;
+	/* Where postmaster@ a domain goes when the domain has no such user
+	 * or alias and no catch-all: this address, or, when empty or not
+	 * found, the domain's first user (RFC 5321 4.5.1 wants postmaster to
+	 * work with no set-up). */
+	const char *postmaster;
+};
+
+/* The domain a bare RCPT TO:<postmaster> means: `host` if it is one of
+ * ours, else our oldest domain.  Writes it to out (ADDR_DOMAIN_MAX + 1
+ * bytes); returns 1, 0 if we have no domain, -1 on a store error. */
+int deliver_postmaster_domain(struct store *store, const char *host,
+			      char *out);
+
+/* Resolve one recipient and add its accounts to t. */
 enum deliver_resolve_result deliver_resolve(struct store *store,
 					    const struct addr *rcpt,
-					    const char *delimiter,
+					    const struct deliver_opts *opts,
 					    struct deliver_targets *t);
 
 /* Write the message into INBOX of every target, prefixed with a

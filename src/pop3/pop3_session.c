@@ -566,14 +566,11 @@ static void on_input(void *ctx)
 static void on_event(void *ctx, enum conn_event ev)
 {
 	struct pop3_session *s = ctx;
-	if (ev == CONN_TIMEOUT && !s->quitting) {
+	/* RFC 1939 3: on the autologout timer the server closes without a
+	 * response (and without removing messages). */
+	if (ev == CONN_TIMEOUT)
 		log_info("pop3[%s] client=%s result=timeout", conn_id(s->conn),
 			 conn_peer_text(s->conn));
-		pop3_reply(s, "-ERR Autologout; idle for too long");
-		s->quitting = true;
-		conn_close_after_write(s->conn);
-		return;
-	}
 	if (s->busy) {
 		s->gone = true;
 		return;

@@ -65,6 +65,7 @@ struct smtp_session {
 	struct smtp_tx tx;
 	/* RCPT in flight on the worker */
 	struct addr rcpt;
+	bool bare_postmaster;	/* RCPT TO:<postmaster>, no domain */
 	enum deliver_resolve_result resolved;
 };
 

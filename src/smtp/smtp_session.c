@@ -223,8 +223,12 @@ static void cmd_mail(struct smtp_session *s)
 	}
 	unsigned flags = s->tx.utf8 ? ADDR_UTF8 : 0;
 	if (s->cmd.pathlen > 0) {
-		if (addr_parse(s->cmd.path, s->cmd.pathlen, flags, &a, &err) <
-		    0) {
+		if (s->cmd.pathlen >= sizeof(s->tx.sender))
+			err = "address too long";
+		else if (addr_parse(s->cmd.path, s->cmd.pathlen, flags, &a,
+				    &err) > 0)
+			err = NULL;
+		if (err != NULL) {
 			bool u8 = addr_is_utf8(s->cmd.path, s->cmd.pathlen);
 			smtp_reply(s, "553 %s Bad sender address: %s",
 				   u8 && !s->tx.utf8 ? "5.6.7" : "5.1.7", err);
@@ -232,7 +236,13 @@ static void cmd_mail(struct smtp_session *s)
 			smtp_count_error(s);
 			return;
 		}
-		addr_format(&a, s->tx.sender);
+		/* The local part as the client wrote it: a remote local
+		 * part is case-sensitive (RFC 5321 2.4) and bounces must
+		 * reach it.  No domain contains '@', so the last one ends
+		 * the local part. */
+		const char *at = memrchr(s->cmd.path, '@', s->cmd.pathlen);
+		snprintf(s->tx.sender, sizeof(s->tx.sender), "%.*s@%s",
+			 (int)(at - s->cmd.path), s->cmd.path, a.domain);
 	}
 	smtp_set_state(s, SMTP_S_MAIL);
 	smtp_reply(s, "250 2.1.0 Ok");
@@ -241,8 +251,16 @@ static void cmd_mail(struct smtp_session *s)
 static void rcpt_run(void *arg)
 {
 	struct smtp_session *s = arg;
-	s->resolved = deliver_resolve(s->env->store, &s->rcpt,
-				      s->env->cfg->delivery.recipient_delimiter,
+	const struct config *cfg = s->env->cfg;
+	struct deliver_opts opts = {cfg->delivery.recipient_delimiter,
+				    cfg->delivery.postmaster};
+	if (s->bare_postmaster &&
+	    deliver_postmaster_domain(s->env->store, cfg->server.hostname,
+				      s->rcpt.domain) < 0) {
+		s->resolved = DELIVER_TEMPFAIL;
+		return;
+	}
+	s->resolved = deliver_resolve(s->env->store, &s->rcpt, &opts,
 				      &s->tx.targets);
 }
 
@@ -303,15 +321,15 @@ static void cmd_rcpt(struct smtp_session *s)
 	}
 	unsigned flags = s->tx.utf8 ? ADDR_UTF8 : 0;
 	int rc;
+	s->bare_postmaster = false;
 	if (s->cmd.pathlen == 10 &&
 	    strncasecmp(s->cmd.path, "postmaster", 10) == 0) {
 		/* RFC 5321 4.5.1: <postmaster> without a domain must work;
-		 * it means the postmaster of this host. */
-		const char *host = s->env->cfg->server.hostname;
+		 * the worker picks the domain. */
 		memset(&s->rcpt, 0, sizeof(s->rcpt));
 		memcpy(s->rcpt.local, "postmaster", 11);
-		rc = addr_domain_canon(host, strlen(host), 0, s->rcpt.domain,
-				       &err);
+		s->bare_postmaster = true;
+		rc = 1;
 	} else {
 		rc = addr_parse(s->cmd.path, s->cmd.pathlen, flags, &s->rcpt,
 				&err);
@@ -353,7 +371,7 @@ static void cmd_help(struct smtp_session *s)
 static void cmd_vrfy(struct smtp_session *s)
 {
 	/* Never tell who has an account (RFC 5321 3.5.3 allows 252). */
-	smtp_reply(s, "252 2.5.2 Cannot VRFY user, but will accept message "
+	smtp_reply(s, "252 2.0.0 Cannot VRFY user, but will accept message "
 		      "and attempt delivery");
 }
 
@@ -401,9 +419,13 @@ static void handle_line(struct smtp_session *s)
 		default:
 			if (s->cmd.verb == SMTP_BDAT) {
 				/* Without a size we cannot stay in step
-				 * with the client's bytes. */
-				smtp_reply(s, "501 5.5.4 %s; closing",
-					   s->cmd.reason);
+				 * with the client's bytes; RFC 5321 3.8
+				 * wants a 421 before we close. */
+				smtp_reply(s, "501 5.5.4 %s", s->cmd.reason);
+				smtp_reply(s, "421 4.5.0 %s Cannot tell where "
+					   "the BDAT chunk ends, closing "
+					   "connection",
+					   s->env->cfg->server.hostname);
 				s->quitting = true;
 				conn_close_after_write(s->conn);
 				return;

@@ -71,6 +71,12 @@ int store_user_lookup(struct store *store, const char *address,
 		      struct store_user *user_r);
 int store_user_set_password(struct store *store, const char *address,
 			    const char *password);
+/* The domain's first user (lowest id) into *id_r; 1, 0 if none, -1. */
+int store_domain_first_user(struct store *store, const char *domain,
+			    int64_t *id_r);
+/* The oldest domain's name into out (size bytes); 1, 0 if none, -1. */
+int store_domain_first(struct store *store, char *out, size_t size);
+
 /* domain may be NULL for all users. */
 int store_user_list(struct store *store, const char *domain,
 		    void (*fn)(const struct store_user *user, void *ctx),

@@ -83,6 +83,8 @@ class Server:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=30)
+        if self.proc is not None:
+            self.logf.close()
         self.proc = None
 
     def stop(self):
@@ -142,3 +144,233 @@ def make_server(tmp_path):
     yield make
     for srv in made:
         srv.stop()
+
+
+# ---- protocol clients shared by the tests ----
+
+class Client:
+    """A line-oriented SMTP or POP3 client on a real socket.  Every read
+    is bounded by the socket timeout."""
+
+    def __init__(self, port, host="127.0.0.1", source=None, timeout=30):
+        self.sock = socket.socket()
+        self.sock.settimeout(timeout)
+        if source is not None:
+            self.sock.bind((source, 0))
+        self.sock.connect((host, port))
+        self.buf = bytearray()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, data):
+        self.sock.sendall(data.encode() if isinstance(data, str) else data)
+
+    def _fill(self):
+        got = self.sock.recv(1 << 20)
+        if not got:
+            raise EOFError("connection closed; pending %r"
+                           % bytes(self.buf[:200]))
+        self.buf += got
+
+    def line(self):
+        """One line without its CRLF, as bytes; EOFError when closed."""
+        start = 0
+        while True:
+            i = self.buf.find(b"\r\n", start)
+            if i >= 0:
+                break
+            start = max(0, len(self.buf) - 1)
+            self._fill()
+        line = bytes(self.buf[:i])
+        del self.buf[:i + 2]
+        return line
+
+    def reply(self):
+        """One SMTP reply: (code, text of all its lines)."""
+        lines = []
+        while True:
+            line = self.line().decode("utf-8", "replace")
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                return int(line[:3]), "\n".join(lines)
+
+    def cmd(self, text):
+        self.send(text + "\r\n")
+        return self.reply()
+
+    def pop(self, text):
+        """A POP3 command and its status line (str)."""
+        self.send(text + "\r\n")
+        return self.line().decode("utf-8", "replace")
+
+    def multiline(self):
+        """The body of a POP3 multi-line reply, dot-unstuffed, with CRLFs."""
+        start = 0
+        while True:
+            if self.buf.startswith(b".\r\n"):
+                del self.buf[:3]
+                return b""
+            i = self.buf.find(b"\r\n.\r\n", start)
+            if i >= 0:
+                break
+            start = max(0, len(self.buf) - 4)
+            self._fill()
+        body = bytes(self.buf[:i + 2])
+        del self.buf[:i + 5]
+        # Every line that starts with a dot was stuffed with one more.
+        if body.startswith(b"."):
+            body = body[1:]
+        return body.replace(b"\r\n.", b"\r\n")
+
+    def at_eof(self, wait=5):
+        """True if the server closes the connection within `wait` s and
+        sends nothing more."""
+        self.sock.settimeout(wait)
+        try:
+            return self.sock.recv(1) == b"" and not self.buf
+        except ConnectionResetError:
+            return not self.buf
+        except socket.timeout:
+            return False
+
+
+def dot_stuff(message):
+    """A message (bytes, CRLF lines) as DATA wants it, with the end mark."""
+    if not message.endswith(b"\r\n"):
+        message += b"\r\n"
+    lines = message.split(b"\r\n")[:-1]
+    return b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n"
+                    for l in lines) + b".\r\n"
+
+
+def smtp_session(port, **kw):
+    """A connected SMTP client after the greeting and EHLO."""
+    c = Client(port, **kw)
+    code, text = c.reply()
+    assert code == 220, text
+    code, text = c.cmd("EHLO client.test")
+    assert code == 250, text
+    return c
+
+
+def smtp_send(port, rcpts, message, sender="sender@example.org", **kw):
+    """Send one message; returns the reply to its data (code, text).  A
+    refused MAIL or RCPT raises AssertionError."""
+    if isinstance(rcpts, str):
+        rcpts = [rcpts]
+    with smtp_session(port, **kw) as c:
+        code, text = c.cmd("MAIL FROM:<%s>" % sender)
+        assert code == 250, text
+        for r in rcpts:
+            code, text = c.cmd("RCPT TO:<%s>" % r)
+            assert code == 250, "RCPT %s: %s" % (r, text)
+        code, text = c.cmd("DATA")
+        assert code == 354, text
+        c.send(dot_stuff(message))
+        result = c.reply()
+        c.cmd("QUIT")
+        return result
+
+
+def make_message(tag, body=b"Hello.\r\n", rcpt="alice@example.com"):
+    """A small RFC 5322 message whose Subject and Message-Id carry `tag`."""
+    return (("From: sender@example.org\r\nTo: %s\r\nSubject: %s\r\n"
+             "Message-Id: <%s@client.test>\r\n\r\n" % (rcpt, tag, tag))
+            .encode() + body)
+
+
+def pop3_login(port, user, password=PASSWORD, **kw):
+    """A POP3 client in the TRANSACTION state."""
+    c = Client(port, **kw)
+    line = c.line().decode()
+    assert line.startswith("+OK"), line
+    assert c.pop("USER " + user).startswith("+OK")
+    line = c.pop("PASS " + password)
+    if not line.startswith("+OK"):
+        c.close()
+        raise AssertionError("POP3 login %s: %s" % (user, line))
+    return c
+
+
+def pop3_quit(c):
+    """QUIT, then wait for the server to close (RFC 1939 6: it releases the
+    maildrop and then closes, so after this a new session can have it)."""
+    line = c.pop("QUIT")
+    assert line.startswith("+OK"), line
+    c.sock.settimeout(10)
+    try:
+        while c.sock.recv(4096):
+            pass
+    except ConnectionResetError:
+        pass
+
+
+def pop3_can_login(port, user, password=PASSWORD):
+    """True if the login works, False if it is refused as [AUTH]; anything
+    else fails."""
+    with Client(port) as c:
+        assert c.line().startswith(b"+OK")
+        assert c.pop("USER " + user).startswith("+OK")
+        line = c.pop("PASS " + password)
+        if line.startswith("+OK"):
+            pop3_quit(c)
+            return True
+        assert line.startswith("-ERR [AUTH]"), "POP3 login %s: %s" % (
+            user, line)
+        return False
+
+
+def pop3_fetch(port, user, password=PASSWORD, delete=False, **kw):
+    """Every message in the mailbox (bytes, as stored), oldest first."""
+    with pop3_login(port, user, password, **kw) as c:
+        line = c.pop("STAT")
+        assert line.startswith("+OK"), line
+        count = int(line.split()[1])
+        out = []
+        for i in range(1, count + 1):
+            line = c.pop("RETR %d" % i)
+            assert line.startswith("+OK"), line
+            out.append(c.multiline())
+            if delete:
+                assert c.pop("DELE %d" % i).startswith("+OK")
+        pop3_quit(c)
+        return out
+
+
+def pop3_login_wait(port, user, password=PASSWORD, wait=5, **kw):
+    """pop3_login, but a maildrop [IN-USE] by a session that has just
+    ended (answered QUIT, or was dropped) is given `wait` seconds."""
+    deadline = time.time() + wait
+    while True:
+        try:
+            return pop3_login(port, user, password, **kw)
+        except AssertionError as e:
+            if "[IN-USE]" not in str(e) or time.time() > deadline:
+                raise
+        time.sleep(0.05)
+
+
+def pop3_fetch_wait(port, user, password=PASSWORD, delete=False, **kw):
+    """pop3_fetch that logs in with pop3_login_wait and, after QUIT, waits
+    for the server to close the connection: by then (RFC 1939 6) the
+    maildrop lock is released and deletions are done."""
+    with pop3_login_wait(port, user, password, **kw) as c:
+        line = c.pop("STAT")
+        assert line.startswith("+OK"), line
+        out = []
+        for i in range(1, int(line.split()[1]) + 1):
+            line = c.pop("RETR %d" % i)
+            assert line.startswith("+OK"), line
+            out.append(c.multiline())
+            if delete:
+                assert c.pop("DELE %d" % i).startswith("+OK")
+        assert c.pop("QUIT").startswith("+OK")
+        assert c.at_eof(), "no close after QUIT"
+        return out

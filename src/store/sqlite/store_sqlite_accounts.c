@@ -339,6 +339,40 @@ int store_user_list(struct store *store, const char *domain,
 	return rc == SQLITE_DONE ? 1 : -1;
 }
 
+int store_domain_first_user(struct store *store, const char *domain,
+			    int64_t *id_r)
+{
+	pthread_mutex_lock(&store->lock);
+	int rc = query_int(store->db,
+			   "SELECT id FROM user WHERE domain=? ORDER BY id "
+			   "LIMIT 1",
+			   1, &domain, id_r);
+	pthread_mutex_unlock(&store->lock);
+	return rc < 0 ? -1 : *id_r >= 0;
+}
+
+int store_domain_first(struct store *store, char *out, size_t size)
+{
+	sqlite3_stmt *st;
+	int result = -1;
+	pthread_mutex_lock(&store->lock);
+	if (sqlite3_prepare_v2(store->db,
+			       "SELECT name FROM domain ORDER BY created, name "
+			       "LIMIT 1",
+			       -1, &st, NULL) == SQLITE_OK) {
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			snprintf(out, size, "%s", sqlite3_column_text(st, 0));
+			result = 1;
+		} else if (rc == SQLITE_DONE) {
+			result = 0;
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&store->lock);
+	return result;
+}
+
 /* ---- aliases ---- */
 
 int store_alias_add(struct store *store, const char *alias,
