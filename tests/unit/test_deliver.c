@@ -154,7 +154,7 @@ static void test_resolve(void **state)
 		    0)
 			fail_msg("%s: %s", c->rcpt, err);
 		enum deliver_resolve_result r =
-			deliver_resolve(f->store, &a, c->delimiter, &t);
+			deliver_resolve(f->store, &a, &(struct deliver_opts){c->delimiter, ""}, &t);
 		if (r != c->result)
 			fail_msg("%s (delimiter \"%s\"): result %d, want %d",
 				 c->rcpt, c->delimiter, r, c->result);
@@ -192,7 +192,7 @@ static void test_accumulate(void **state)
 		const char *err;
 		assert_int_equal(addr_parse(rcpts[i], strlen(rcpts[i]), 0, &a,
 					    &err), 1);
-		deliver_resolve(f->store, &a, "+", &t);
+		deliver_resolve(f->store, &a, &(struct deliver_opts){"+", ""}, &t);
 	}
 	assert_int_equal(t.n, 3);
 	assert_int_equal(t.ids[0], f->bob);
@@ -247,7 +247,7 @@ static void test_deliver_message(void **state)
 		char got[256], want[256];
 		assert_int_equal(addr_parse("team@example.com", 16, 0, &a,
 					    &err), 1);
-		assert_int_equal(deliver_resolve(f->store, &a, "+", &targets),
+		assert_int_equal(deliver_resolve(f->store, &a, &(struct deliver_opts){"+", ""}, &targets),
 				 DELIVER_LOCAL);
 		assert_int_equal(targets.n, 2);
 		assert_int_equal(deliver_message(f->store, &targets,
@@ -279,7 +279,7 @@ static void test_deliver_binary(void **state)
 	struct addr a;
 	const char *err;
 	assert_int_equal(addr_parse("bob@example.com", 15, 0, &a, &err), 1);
-	assert_int_equal(deliver_resolve(f->store, &a, "+", &targets),
+	assert_int_equal(deliver_resolve(f->store, &a, &(struct deliver_opts){"+", ""}, &targets),
 			 DELIVER_LOCAL);
 	assert_int_equal(deliver_message(f->store, &targets, "s@x", data,
 					 sizeof(data) - 1, results), 1);
