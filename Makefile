@@ -69,8 +69,9 @@ $(BUILD)/asan/tests/%: tests/unit/%.c $(BUILD)/asan/libposthorn.a
 	$(CC) $(CSTD) $(WARN) -Isrc $(PKG_CFLAGS) $(ASAN_FLAGS) -o $@ $< \
 		$(BUILD)/asan/libposthorn.a $(LDLIBS) -lcmocka
 
-# Fuzzers: clang + libFuzzer, with ASan and UBSan.
-FUZZ_CFLAGS := $(CSTD) -Isrc $(PKG_CFLAGS) -g -O1 -fno-omit-frame-pointer \
+# Fuzzers: clang + libFuzzer, with ASan and UBSan.  The library is built
+# with the same warnings as with gcc, so clang must take it cleanly too.
+FUZZ_CFLAGS := $(CSTD) $(WARN) -Isrc $(PKG_CFLAGS) -g -O1 -fno-omit-frame-pointer \
 	       -fsanitize=fuzzer-no-link,address,undefined
 
 $(BUILD)/fuzz/obj/%.o: %.c

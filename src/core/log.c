@@ -34,6 +34,9 @@ bool log_enabled(enum log_level level)
 /* One fprintf call per line: stdio locks the stream for each call, so lines
  * from different threads never interleave. */
 static void log_emit(const char *level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void log_emit(const char *level, const char *fmt, va_list ap)
 {
 	char msg[4096];
 	char stamp[32];
