@@ -1,5 +1,6 @@
 #include "deliver/deliver.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,18 +167,56 @@ static int deliver_one(struct store *store, int64_t id,
 	return rc > 0 ? 1 : -1;
 }
 
+/* Writers for one message to several accounts: each account commits on
+ * its own, so they can sync at the same time. */
+#define FANOUT_MAX 8
+
+struct fanout {
+	struct store *store;
+	const struct deliver_targets *targets;
+	const struct iovec *iov;
+	int *results;
+	pthread_mutex_t lock;
+	size_t next;
+};
+
+static void *fanout_worker(void *arg)
+{
+	struct fanout *f = arg;
+	for (;;) {
+		pthread_mutex_lock(&f->lock);
+		size_t i = f->next++;
+		pthread_mutex_unlock(&f->lock);
+		if (i >= f->targets->n)
+			return NULL;
+		f->results[i] = deliver_one(f->store, f->targets->ids[i],
+					    f->iov, 2);
+	}
+}
+
 size_t deliver_message(struct store *store,
 		       const struct deliver_targets *targets,
 		       const char *sender, const void *data, size_t len,
 		       int *results)
 {
 	struct str rp = STR_INIT;
-	size_t stored = 0;
+	pthread_t threads[FANOUT_MAX - 1];
+	size_t stored = 0, nthreads = 0;
 	/* RFC 5321 4.4: the final delivery adds Return-Path. */
 	str_printf(&rp, "Return-Path: <%s>\r\n", sender);
 	struct iovec iov[2] = {{rp.data, rp.len}, {(void *)data, len}};
+	struct fanout f = {store, targets, iov, results,
+			   PTHREAD_MUTEX_INITIALIZER, 0};
+	/* This thread writes too; helpers only when there is more than one
+	 * account, so the common single-recipient case costs nothing. */
+	size_t want = targets->n < FANOUT_MAX ? targets->n : FANOUT_MAX;
+	while (nthreads + 1 < want &&
+	       pthread_create(&threads[nthreads], NULL, fanout_worker, &f) == 0)
+		nthreads++;
+	fanout_worker(&f);
+	for (size_t i = 0; i < nthreads; i++)
+		pthread_join(threads[i], NULL);
 	for (size_t i = 0; i < targets->n; i++) {
-		results[i] = deliver_one(store, targets->ids[i], iov, 2);
 		if (results[i] > 0)
 			stored++;
 		else

@@ -54,7 +54,8 @@ enum deliver_resolve_result deliver_resolve(struct store *store,
 					    struct deliver_targets *t);
 
 /* Write the message into INBOX of every target, prefixed with a
- * Return-Path for `sender` ("" for the null sender).  results[i] is set to
+ * Return-Path for `sender` ("" for the null sender), into several accounts
+ * at once when there are several.  results[i] is set to
  * 1 (stored, durably) or -1 for targets->ids[i].  Returns how many were
  * stored. */
 size_t deliver_message(struct store *store,
