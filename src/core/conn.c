@@ -66,9 +66,14 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *conn = arg;
 	(void)bev;
-	if (what & BEV_EVENT_TIMEOUT)
+	if (what & BEV_EVENT_TIMEOUT) {
+		/* libevent stops the direction that timed out; turn it back
+		 * on so a handler that lets the timeout pass is not left
+		 * deaf. */
+		bufferevent_enable(conn->bev, what & (EV_READ | EV_WRITE));
 		conn->handler->event(conn->ctx, conn->closing ? CONN_ERROR
 							      : CONN_TIMEOUT);
+	}
 	else if (what & BEV_EVENT_EOF)
 		conn->handler->event(conn->ctx, CONN_EOF);
 	else if (what & BEV_EVENT_ERROR)

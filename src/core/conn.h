@@ -30,7 +30,7 @@ struct conn_handler {
 	void (*drained)(void *ctx);
 	/* The connection is over (or timed out); the handler decides when to
 	 * conn_free().  On CONN_TIMEOUT it may still write a last reply and
-	 * call conn_close_after_write(). */
+	 * call conn_close_after_write(), or ignore it: the timer runs again. */
 	void (*event)(void *ctx, enum conn_event ev);
 };
 

@@ -566,6 +566,9 @@ static void on_input(void *ctx)
 static void on_event(void *ctx, enum conn_event ev)
 {
 	struct pop3_session *s = ctx;
+	/* Busy means the client waits for us, not the other way round. */
+	if (ev == CONN_TIMEOUT && s->busy)
+		return;
 	/* RFC 1939 3: on the autologout timer the server closes without a
 	 * response (and without removing messages). */
 	if (ev == CONN_TIMEOUT)

@@ -483,6 +483,9 @@ static void on_input(void *ctx)
 static void on_event(void *ctx, enum conn_event ev)
 {
 	struct smtp_session *s = ctx;
+	/* The client is waiting for us, not idle: the job's reply comes. */
+	if (ev == CONN_TIMEOUT && s->busy)
+		return;
 	if (ev == CONN_TIMEOUT && !s->quitting) {
 		log_info("smtp[%s] client=%s result=timeout", conn_id(s->conn),
 			 conn_peer_text(s->conn));
