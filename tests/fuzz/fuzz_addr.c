@@ -6,20 +6,9 @@
  * UTF-8 was allowed, has no upper-case ASCII, and parses back (same flags)
  * to the same address and the same text; whatever parses without UTF-8
  * parses the same with it; addr_domain_canon() is idempotent. */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "fuzz.h"
 
 #include "mime/addr.h"
-
-#define CHECK(cond)                                                         \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			fprintf(stderr, "invariant failed: %s\n", #cond);    \
-			abort();                                            \
-		}                                                           \
-	} while (0)
 
 static void check_parsed(const struct addr *a, unsigned flags)
 {
@@ -65,9 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	unsigned flags = (data[0] & 1) ? ADDR_UTF8 : 0;
 	size_t len = size - 1;
-	/* Exactly len bytes, so ASan sees any read past the end. */
-	char *buf = malloc(len ? len : 1);
-	memcpy(buf, data + 1, len);
+	char *buf = fuzz_copy(data + 1, len);
 
 	int rc = addr_parse(buf, len, flags, &a, &err);
 	CHECK(rc == 1 || rc == -1);

@@ -4,20 +4,9 @@
  * non-empty password and fields within IMPORT_FIELD_MAX; 0 only for blank
  * and # lines; -1 always with a reason; and an entry written back as CSV,
  * every field quoted, parses to the same entry. */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "fuzz.h"
 
 #include "cli/cli_import.h"
-
-#define CHECK(cond)                                                         \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			fprintf(stderr, "invariant failed: %s\n", #cond);    \
-			abort();                                            \
-		}                                                           \
-	} while (0)
 
 static size_t put_quoted(char *out, const char *field)
 {
@@ -82,9 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct import_line r;
 	const char *err = NULL;
-	/* Exactly size bytes, so ASan sees any read past the end. */
-	char *buf = malloc(size ? size : 1);
-	memcpy(buf, data, size);
+	char *buf = fuzz_copy(data, size);
 	int rc = import_parse_line(buf, size, &r, &err);
 	CHECK(rc >= -1 && rc <= 1);
 	CHECK((rc == 0) == blank_or_comment(buf, size));

@@ -4,27 +4,9 @@
  * parsed message number is never 0 and equals its digits, and so does a
  * TOP line count; and the command written back with single spaces parses
  * to the same thing. */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "fuzz.h"
 
 #include "pop3/pop3_parse.h"
-
-#define CHECK(cond)                                                         \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			fprintf(stderr, "invariant failed: %s\n", #cond);    \
-			abort();                                            \
-		}                                                           \
-	} while (0)
-
-static void check_within(const char *buf, size_t len, const char *p,
-			 size_t n)
-{
-	CHECK(p >= buf && p <= buf + len);
-	CHECK(n <= (size_t)(buf + len - p));
-}
 
 static uint64_t decimal(const char *s, size_t n)
 {
@@ -99,9 +81,7 @@ static void check_roundtrip(const struct pop3_cmd *cmd)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct pop3_cmd cmd;
-	/* Exactly size bytes, so ASan sees any read past the end. */
-	char *buf = malloc(size ? size : 1);
-	memcpy(buf, data, size);
+	char *buf = fuzz_copy(data, size);
 	int rc = pop3_parse_command(buf, size, &cmd);
 	check_result(buf, size, rc, &cmd);
 	if (rc == 1)

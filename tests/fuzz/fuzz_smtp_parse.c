@@ -4,27 +4,9 @@
  * SMTP_PARAMS_MAX parameters; error, reason and verb agree with the return
  * code; the verb is recognized in any case; and a parsed MAIL/RCPT/BDAT
  * written back in canonical form parses to the same thing. */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "fuzz.h"
 
 #include "smtp/smtp_parse.h"
-
-#define CHECK(cond)                                                         \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			fprintf(stderr, "invariant failed: %s\n", #cond);    \
-			abort();                                            \
-		}                                                           \
-	} while (0)
-
-static void check_within(const char *buf, size_t len, const char *p,
-			 size_t n)
-{
-	CHECK(p >= buf && p <= buf + len);
-	CHECK(n <= (size_t)(buf + len - p));
-}
 
 static void check_result(const char *buf, size_t len, int rc,
 			 const struct smtp_cmd *cmd)
@@ -114,8 +96,7 @@ static void check_case(const char *buf, size_t len, int rc,
 		       const struct smtp_cmd *cmd)
 {
 	struct smtp_cmd again;
-	char *copy = malloc(len ? len : 1);
-	memcpy(copy, buf, len);
+	char *copy = fuzz_copy(buf, len);
 	for (size_t i = 0; i < len && copy[i] != ' '; i++)
 		if ((copy[i] | 0x20) >= 'a' && (copy[i] | 0x20) <= 'z')
 			copy[i] ^= 0x20;
@@ -127,9 +108,7 @@ static void check_case(const char *buf, size_t len, int rc,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct smtp_cmd cmd;
-	/* Exactly size bytes, so ASan sees any read past the end. */
-	char *buf = malloc(size ? size : 1);
-	memcpy(buf, data, size);
+	char *buf = fuzz_copy(data, size);
 	int rc = smtp_parse_command(buf, size, &cmd);
 	check_result(buf, size, rc, &cmd);
 	check_case(buf, size, rc, &cmd);

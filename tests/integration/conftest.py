@@ -146,6 +146,31 @@ def make_server(tmp_path):
         srv.stop()
 
 
+@pytest.fixture
+def custom(make_server):
+    """Factory: a running server with the given settings, domain
+    example.com and users alice and bob; `before_start(srv)`, if given,
+    runs before it starts.  A sanitizer report (non-zero exit) fails the
+    test."""
+    made = []
+
+    def make(*sets, before_start=None):
+        srv = make_server(*sets, name="data%d" % len(made))
+        srv.cli("domain", "add", "example.com")
+        srv.add_user("alice@example.com")
+        srv.add_user("bob@example.com")
+        if before_start:
+            before_start(srv)
+        srv.start()
+        made.append(srv)
+        return srv
+
+    yield make
+    for srv in made:
+        rc = srv.stop()
+        assert rc in (0, None), "server exit %r:\n%s" % (rc, srv.log()[-5000:])
+
+
 # ---- protocol clients shared by the tests ----
 
 class Client:
@@ -330,18 +355,24 @@ def pop3_can_login(port, user, password=PASSWORD):
 def pop3_fetch(port, user, password=PASSWORD, delete=False, **kw):
     """Every message in the mailbox (bytes, as stored), oldest first."""
     with pop3_login(port, user, password, **kw) as c:
-        line = c.pop("STAT")
-        assert line.startswith("+OK"), line
-        count = int(line.split()[1])
-        out = []
-        for i in range(1, count + 1):
-            line = c.pop("RETR %d" % i)
-            assert line.startswith("+OK"), line
-            out.append(c.multiline())
-            if delete:
-                assert c.pop("DELE %d" % i).startswith("+OK")
+        out = pop3_retr_all(c, delete)
         pop3_quit(c)
         return out
+
+
+def pop3_retr_all(c, delete=False):
+    """STAT, then RETR (and DELE, if `delete`) every message; returns them
+    (bytes, as stored), oldest first."""
+    line = c.pop("STAT")
+    assert line.startswith("+OK"), line
+    out = []
+    for i in range(1, int(line.split()[1]) + 1):
+        line = c.pop("RETR %d" % i)
+        assert line.startswith("+OK"), line
+        out.append(c.multiline())
+        if delete:
+            assert c.pop("DELE %d" % i).startswith("+OK")
+    return out
 
 
 def pop3_login_wait(port, user, password=PASSWORD, wait=5, **kw):
@@ -362,15 +393,35 @@ def pop3_fetch_wait(port, user, password=PASSWORD, delete=False, **kw):
     for the server to close the connection: by then (RFC 1939 6) the
     maildrop lock is released and deletions are done."""
     with pop3_login_wait(port, user, password, **kw) as c:
-        line = c.pop("STAT")
-        assert line.startswith("+OK"), line
-        out = []
-        for i in range(1, int(line.split()[1]) + 1):
-            line = c.pop("RETR %d" % i)
-            assert line.startswith("+OK"), line
-            out.append(c.multiline())
-            if delete:
-                assert c.pop("DELE %d" % i).startswith("+OK")
-        assert c.pop("QUIT").startswith("+OK")
-        assert c.at_eof(), "no close after QUIT"
+        out = pop3_retr_all(c, delete)
+        quit_and_close(c)
         return out
+
+
+def quit_and_close(c):
+    """POP3 QUIT, and the server closes the connection."""
+    assert c.pop("QUIT").startswith("+OK")
+    assert c.at_eof(), "no close after QUIT"
+
+
+# ---- stored messages ----
+
+def split_trace(stored):
+    """A delivered message as (Return-Path value, Received header, the
+    rest).  The Received header keeps its folding and final CRLF."""
+    assert stored.startswith(b"Return-Path: "), stored[:200]
+    rp_line, rest = stored.split(b"\r\n", 1)
+    assert rest.startswith(b"Received: "), rest[:200]
+    lines = rest.split(b"\r\n")
+    n = 1
+    while lines[n][:1] in (b" ", b"\t"):
+        n += 1
+    received = b"".join(l + b"\r\n" for l in lines[:n])
+    return rp_line[len(b"Return-Path: "):], received, rest[len(received):]
+
+
+def body_of(stored):
+    """A stored message without the Return-Path and Received headers the
+    server added."""
+    assert stored.startswith(b"Return-Path: <"), stored[:100]
+    return split_trace(stored)[2]

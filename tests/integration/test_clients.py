@@ -12,7 +12,8 @@ from email.message import EmailMessage
 
 import pytest
 
-from conftest import PASSWORD, make_message, pop3_fetch_wait, smtp_send
+from conftest import (PASSWORD, body_of, make_message, pop3_fetch_wait,
+                      smtp_send)
 
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
@@ -26,19 +27,6 @@ def tool(name):
 
 def run(args, timeout=60, **kw):
     return subprocess.run(args, capture_output=True, timeout=timeout, **kw)
-
-
-def body_of(stored):
-    """A stored message without the Return-Path and Received headers the
-    server added."""
-    assert stored.startswith(b"Return-Path: <"), stored[:100]
-    _, rest = stored.split(b"\r\n", 1)
-    assert rest.startswith(b"Received: "), rest[:100]
-    lines = rest.split(b"\r\n")
-    n = 1
-    while lines[n][:1] in (b" ", b"\t"):
-        n += 1
-    return b"\r\n".join(lines[n:])
 
 
 def subject(msg):

@@ -190,22 +190,30 @@ def test_long_command_line_pop3(server):
 
 # ---- binary garbage ----
 
-def garbage_smtp(port, seed):
+def send_garbage(port, seed, greeted, read):
+    """64 KB of garbage (seeded) after the greeting, which `greeted(c)`
+    must accept; returns up to 50 replies, each read by `read(c)`, until
+    the server hangs up."""
     rng = random.Random(seed)
     data = garbage(rng, 64 * 1024)
     with Client(port, timeout=20) as c:
-        code, text = c.reply()
-        assert code == 220
+        assert greeted(c)
         sender = threading.Thread(target=lambda: _send_quietly(c.sock, data),
                                   daemon=True)
         sender.start()
         replies = []
         while len(replies) < 50:
             try:
-                replies.append(c.reply())
+                replies.append(read(c))
             except (EOFError, ConnectionResetError):
                 break
         sender.join(timeout=30)
+    return replies
+
+
+def garbage_smtp(port, seed):
+    replies = send_garbage(port, seed, lambda c: c.reply()[0] == 220,
+                           Client.reply)
     assert replies, "no reply to garbage"
     codes = [code for code, _ in replies]
     assert codes[-1] == 421 and "Too many errors" in replies[-1][1], replies
@@ -239,20 +247,8 @@ def test_binary_garbage_smtp_many_at_once(server):
 
 
 def garbage_pop3(port, seed):
-    rng = random.Random(seed)
-    data = garbage(rng, 64 * 1024)
-    with Client(port, timeout=20) as c:
-        assert c.line().startswith(b"+OK")
-        sender = threading.Thread(target=lambda: _send_quietly(c.sock, data),
-                                  daemon=True)
-        sender.start()
-        replies = []
-        while len(replies) < 50:
-            try:
-                replies.append(c.line())
-            except (EOFError, ConnectionResetError):
-                break
-        sender.join(timeout=30)
+    replies = send_garbage(port, seed,
+                           lambda c: c.line().startswith(b"+OK"), Client.line)
     assert replies[-1] == b"-ERR Too many errors, closing connection", replies
     assert all(r.startswith(b"-ERR") for r in replies), replies
     assert len(replies) - 1 == 10, replies

@@ -13,55 +13,19 @@ import time
 
 import pytest
 
-from conftest import (PASSWORD, Client, make_message, pop3_fetch_wait,
-                      pop3_login, pop3_login_wait, smtp_send)
+from conftest import (PASSWORD, Client, body_of, make_message,
+                      pop3_fetch_wait, pop3_login, pop3_login_wait,
+                      quit_and_close, smtp_send)
 
 ALICE = "alice@example.com"
 
 
 # ---- helpers ----
 
-@pytest.fixture
-def custom(make_server):
-    """Factory: a running server with the given settings, domain
-    example.com and users alice and bob.  A sanitizer report (non-zero
-    exit) fails the test."""
-    made = []
-
-    def make(*sets, before_start=None):
-        srv = make_server(*sets, name="data%d" % len(made))
-        srv.cli("domain", "add", "example.com")
-        srv.add_user("alice@example.com")
-        srv.add_user("bob@example.com")
-        if before_start:
-            before_start(srv)
-        srv.start()
-        made.append(srv)
-        return srv
-
-    yield make
-    for srv in made:
-        rc = srv.stop()
-        assert rc in (0, None), "server exit %r:\n%s" % (rc, srv.log()[-5000:])
-
-
 def deliver(srv, *msgs, rcpt=ALICE):
     for m in msgs:
         code, text = smtp_send(srv.smtp_port, rcpt, m)
         assert code == 250, text
-
-
-def body_of(stored):
-    """A stored message without the Return-Path and Received headers the
-    server added."""
-    assert stored.startswith(b"Return-Path: <"), stored[:100]
-    _, rest = stored.split(b"\r\n", 1)
-    assert rest.startswith(b"Received: "), rest[:100]
-    lines = rest.split(b"\r\n")
-    n = 1
-    while lines[n][:1] in (b" ", b"\t"):
-        n += 1
-    return b"\r\n".join(lines[n:])
 
 
 def popclient(srv, user=ALICE, password=PASSWORD):
@@ -90,11 +54,6 @@ def raw_multi(c):
         out += line
         if line == b".\r\n":
             return out
-
-
-def quit_and_close(c):
-    assert c.pop("QUIT").startswith("+OK")
-    assert c.at_eof(), "no close after QUIT"
 
 
 def stat(srv, user=ALICE):

@@ -10,51 +10,15 @@ import time
 import pytest
 
 from conftest import (Client, dot_stuff, make_message, pop3_fetch_wait,
-                      pop3_login_wait, smtp_send, smtp_session)
+                      pop3_login_wait, smtp_send, smtp_session, split_trace)
 
 
 # ---- helpers ----
-
-@pytest.fixture
-def custom(make_server):
-    """Factory: a running server with the given settings, domain
-    example.com and users alice and bob.  A sanitizer report (non-zero
-    exit) fails the test."""
-    made = []
-
-    def make(*sets):
-        srv = make_server(*sets, name="data%d" % len(made))
-        srv.cli("domain", "add", "example.com")
-        srv.add_user("alice@example.com")
-        srv.add_user("bob@example.com")
-        srv.start()
-        made.append(srv)
-        return srv
-
-    yield make
-    for srv in made:
-        rc = srv.stop()
-        assert rc in (0, None), "server exit %r:\n%s" % (rc, srv.log()[-5000:])
-
 
 def queue_id(text):
     m = re.search(r"queued as ([A-Za-z0-9]+)", text)
     assert m, "no queue id in %r" % text
     return m.group(1)
-
-
-def split_trace(stored):
-    """A delivered message as (Return-Path value, Received header, the
-    rest).  The Received header keeps its folding and final CRLF."""
-    assert stored.startswith(b"Return-Path: "), stored[:200]
-    rp_line, rest = stored.split(b"\r\n", 1)
-    assert rest.startswith(b"Received: "), rest[:200]
-    lines = rest.split(b"\r\n")
-    n = 1
-    while lines[n][:1] in (b" ", b"\t"):
-        n += 1
-    received = b"".join(l + b"\r\n" for l in lines[:n])
-    return rp_line[len(b"Return-Path: "):], received, rest[len(received):]
 
 
 def mailbox(srv, user):
@@ -392,10 +356,10 @@ SMUGGLED = (b"MAIL FROM:<evil@x>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n"
             b"Subject: smuggled\r\n\r\nevil\r\n")
 
 
-@pytest.mark.parametrize("fake_end", [b"\n.\n", b"\r.\r", b"\r.\n", b"\n.\r"])
-def test_smtp_smuggling_fake_end_of_data(server, fake_end):
-    """Only CRLF.CRLF ends DATA: a bare LF or CR version of it is message
-    content, so the commands after it are text in one message."""
+def smuggle(server, fake_end):
+    """Sends alice a message with `fake_end` and SMUGGLED inside, then
+    QUIT: only the message and the QUIT may be answered, and alice gets
+    one message.  Returns (the content sent, the message as stored)."""
     head = make_message("carrier")[:-len(b"Hello.\r\n")]
     content = head + b"line" + fake_end + SMUGGLED + b"tail"
     with smtp_session(server.smtp_port) as c:
@@ -407,7 +371,14 @@ def test_smtp_smuggling_fake_end_of_data(server, fake_end):
         code, text = c.reply()
         assert code == 221, "smuggled commands answered: %s" % text
     assert len(mailbox(server, "alice@example.com")) == 1
-    stored = retr_exact(server, "alice@example.com")
+    return content, retr_exact(server, "alice@example.com")
+
+
+@pytest.mark.parametrize("fake_end", [b"\n.\n", b"\r.\r", b"\r.\n", b"\n.\r"])
+def test_smtp_smuggling_fake_end_of_data(server, fake_end):
+    """Only CRLF.CRLF ends DATA: a bare LF or CR version of it is message
+    content, so the commands after it are text in one message."""
+    content, stored = smuggle(server, fake_end)
     assert split_trace(stored)[2] == content + b"\r\n"
     assert mailbox(server, "bob@example.com") == []
     assert len(wait_log(server, r"message id=")) == 1
@@ -415,19 +386,9 @@ def test_smtp_smuggling_fake_end_of_data(server, fake_end):
 
 @pytest.mark.parametrize("fake_end", [b"\r\n.\n", b"\n.\r\n"])
 def test_smtp_smuggling_half_crlf_end(server, fake_end):
-    head = make_message("carrier")[:-len(b"Hello.\r\n")]
-    content = head + b"line" + fake_end + SMUGGLED + b"tail"
-    with smtp_session(server.smtp_port) as c:
-        raw_transaction(c, ["alice@example.com"])
-        assert c.cmd("DATA")[0] == 354
-        c.send(content + b"\r\n.\r\nQUIT\r\n")
-        assert c.reply()[0] == 250
-        code, text = c.reply()
-        assert code == 221, "smuggled commands answered: %s" % text
-    assert len(mailbox(server, "alice@example.com")) == 1
+    content, stored = smuggle(server, fake_end)
     # "\r\n.\n..." is a CRLF-ended line starting with a dot: the dot goes.
     want = content.replace(b"line\r\n.\n", b"line\r\n\n") + b"\r\n"
-    stored = retr_exact(server, "alice@example.com")
     assert split_trace(stored)[2] == want
     assert mailbox(server, "bob@example.com") == []
 

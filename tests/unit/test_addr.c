@@ -1,57 +1,9 @@
 /* addr: each case is an address, the flags it is parsed with and the
  * canonical text the store would keep (or a refusal).  Every accepted case
  * is also checked to re-parse to itself. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
+#include "unit.h"
 
 #include "mime/addr.h"
-
-static const char *cur;
-
-static const char *esc(const char *s)
-{
-	static char out[2048];
-	size_t o = 0;
-	for (; s != NULL && *s && o + 5 < sizeof(out); s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c >= 0x20 && c < 0x7f)
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, sizeof(out) - o,
-					      "\\x%02x", c);
-	}
-	out[o] = '\0';
-	return out;
-}
-
-#define EXPECT(cond)                                                        \
-	do {                                                                \
-		if (!(cond))                                                \
-			fail_msg("case \"%s\": %s", esc(cur), #cond);        \
-	} while (0)
-#define EXPECT_INT(a, b)                                                    \
-	do {                                                                \
-		long long a_ = (long long)(a), b_ = (long long)(b);         \
-		if (a_ != b_)                                               \
-			fail_msg("case \"%s\": %s is %lld, want %lld",       \
-				 esc(cur), #a, a_, b_);                     \
-	} while (0)
-#define EXPECT_STR(a, want)                                                 \
-	do {                                                                \
-		if (strcmp((a), (want)) != 0) {                             \
-			char a_[2048];                                      \
-			snprintf(a_, sizeof(a_), "%s", esc(a));             \
-			fail_msg("case \"%s\": %s is \"%s\", want \"%s\"",   \
-				 esc(cur), #a, a_, want);                   \
-		}                                                           \
-	} while (0)
 
 #define U ADDR_UTF8
 #define L ADDR_LOCAL_MAX
@@ -152,10 +104,8 @@ static void run_case(const struct addr_case *c)
 	const char *err = NULL;
 	char out[ADDR_TEXT_MAX];
 	size_t len = strlen(c->in);
-	char *buf = malloc(len ? len : 1);
+	char *buf = exact(c->in, len);
 
-	assert_non_null(buf);
-	memcpy(buf, c->in, len);
 	cur = c->in;
 	int rc = addr_parse(buf, len, c->flags, &a, &err);
 	free(buf);

@@ -1,15 +1,8 @@
 /* auth_cache: a remembered login must match user, password and stored
  * hash exactly, and only for ttl seconds. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
-#include <cmocka.h>
+#include "unit.h"
 
 #include "auth/auth_cache.h"
 #include "auth/auth_pass.h"

@@ -1,17 +1,9 @@
 /* auth_pass: our own argon2id hashes and crypt(3) hashes imported from
  * other servers.  Imported hashes are made here with libcrypt, as another
  * server would have made them, and must then verify. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include <crypt.h>
 
-#include <cmocka.h>
+#include "unit.h"
 
 #include "auth/auth_pass.h"
 

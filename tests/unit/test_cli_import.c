@@ -1,53 +1,8 @@
 /* import_parse_line: each case is one CSV line of `posthorn user import`
  * and the entry it gives, or the refusal the admin reads. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
+#include "unit.h"
 
 #include "cli/cli_import.h"
-
-static const char *cur;
-
-static const char *esc(const char *s)
-{
-	static char out[1024];
-	size_t o = 0;
-	for (; s != NULL && *s && o + 5 < sizeof(out); s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c >= 0x20 && c < 0x7f)
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, sizeof(out) - o,
-					      "\\x%02x", c);
-	}
-	out[o] = '\0';
-	return out;
-}
-
-#define EXPECT(cond)                                                        \
-	do {                                                                \
-		if (!(cond))                                                \
-			fail_msg("case \"%s\": %s", esc(cur), #cond);        \
-	} while (0)
-#define EXPECT_INT(a, b)                                                    \
-	do {                                                                \
-		long long a_ = (long long)(a), b_ = (long long)(b);         \
-		if (a_ != b_)                                               \
-			fail_msg("case \"%s\": %s is %lld, want %lld",       \
-				 esc(cur), #a, a_, b_);                     \
-	} while (0)
-#define EXPECT_STR(a, want)                                                 \
-	do {                                                                \
-		if (strcmp((a), (want)) != 0)                               \
-			fail_msg("case \"%s\": %s is \"%s\", want \"%s\"",   \
-				 esc(cur), #a, (a), (want));                \
-	} while (0)
 
 struct import_case {
 	const char *line;
@@ -131,9 +86,7 @@ static void run_case(const struct import_case *c)
 	struct import_line r;
 	const char *err = NULL;
 	size_t len = strlen(c->line);
-	char *buf = malloc(len ? len : 1);	/* exact size, no NUL */
-	assert_non_null(buf);
-	memcpy(buf, c->line, len);
+	char *buf = exact(c->line, len);
 	cur = c->line;
 	int rc = import_parse_line(buf, len, &r, &err);
 	free(buf);

@@ -1,34 +1,14 @@
 /* config: defaults, --set assignments and INI files, each case with the
  * value `posthorn config` would then print or the message an admin would
  * read. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
-#include <cmocka.h>
 #include <ini.h>
+
+#include "unit.h"
 
 #include "core/config.h"
 
-static const char *cur;
-
-#define EXPECT(cond)                                                        \
-	do {                                                                \
-		if (!(cond))                                                \
-			fail_msg("case \"%s\": %s", cur, #cond);             \
-	} while (0)
-#define EXPECT_INT(a, b)                                                    \
-	do {                                                                \
-		long long a_ = (long long)(a), b_ = (long long)(b);         \
-		if (a_ != b_)                                               \
-			fail_msg("case \"%s\": %s is %lld, want %lld", cur,  \
-				 #a, a_, b_);                               \
-	} while (0)
 #define EXPECT_HAS(text, want)                                              \
 	do {                                                                \
 		if (strstr((text), (want)) == NULL)                         \
@@ -60,13 +40,6 @@ static void capture_close(struct capture *c)
 {
 	fclose(c->fp);
 	free(c->text);
-}
-
-static void temp_template(char *buf, size_t size)
-{
-	const char *dir = getenv("TMPDIR");
-	snprintf(buf, size, "%s/posthorn-test-config-XXXXXX",
-		 dir && dir[0] ? dir : "/tmp");
 }
 
 static char *printed(const struct config *cfg)
@@ -113,7 +86,7 @@ static void test_defaults(void **state)
 static void test_print_roundtrip(void **state)
 {
 	char path[256];
-	temp_template(path, sizeof(path));
+	temp_template(path, sizeof(path), "config");
 	struct config *cfg = config_new();
 	struct capture err;
 	capture_open(&err);
@@ -391,7 +364,7 @@ static void test_load_file(void **state)
 	     i++) {
 		const struct file_case *c = &file_cases[i];
 		char path[256], want[512];
-		temp_template(path, sizeof(path));
+		temp_template(path, sizeof(path), "config");
 		int fd = mkstemp(path);
 		assert_true(fd >= 0);
 		close(fd);
@@ -429,7 +402,7 @@ static int load_long_line(size_t n, bool newline, char **hostname_r,
 	memcpy(line, "hostname = ", 11);
 	memset(line + 11, 'h', n - 11);
 	line[n] = '\0';
-	temp_template(path, sizeof(path));
+	temp_template(path, sizeof(path), "config");
 	int fd = mkstemp(path);
 	assert_true(fd >= 0);
 	close(fd);

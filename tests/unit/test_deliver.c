@@ -1,15 +1,6 @@
 /* deliver: recipient resolution against a real store, each case an
  * address and the accounts it must reach; then delivery, read back. */
-#include <ftw.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
+#include "unit.h"
 
 #include "deliver/deliver.h"
 #include "store/store.h"
@@ -44,11 +35,8 @@ static void add_alias(struct store *store, const char *alias,
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *tmp = getenv("TMPDIR");
 	const char *err = NULL;
-	snprintf(f->dir, sizeof(f->dir), "%s/posthorn-test-deliver-XXXXXX",
-		 tmp && tmp[0] ? tmp : "/tmp");
-	if (mkdtemp(f->dir) == NULL ||
+	if (temp_dir(f->dir, sizeof(f->dir), "deliver") < 0 ||
 	    store_open(f->dir, &f->store, &err) < 0)
 		return -1;
 	struct store *s = f->store;
@@ -75,17 +63,11 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	store_free(&f->store);
-	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(f->dir);
 	free(f);
 	return 0;
 }

@@ -1,41 +1,12 @@
 /* net: listen addresses as the config writes them and as logs show them.
  * Each case is the text and the address it must give (or the refusal). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/un.h>
 
-#include <cmocka.h>
+#include "unit.h"
 
 #include "core/net.h"
-
-static const char *cur;
-
-#define EXPECT(cond)                                                        \
-	do {                                                                \
-		if (!(cond))                                                \
-			fail_msg("case \"%s\": %s", cur, #cond);             \
-	} while (0)
-#define EXPECT_INT(a, b)                                                    \
-	do {                                                                \
-		long long a_ = (long long)(a), b_ = (long long)(b);         \
-		if (a_ != b_)                                               \
-			fail_msg("case \"%s\": %s is %lld, want %lld", cur,  \
-				 #a, a_, b_);                               \
-	} while (0)
-#define EXPECT_STR(a, want)                                                 \
-	do {                                                                \
-		if (strcmp((a), (want)) != 0)                               \
-			fail_msg("case \"%s\": %s is \"%s\", want \"%s\"",   \
-				 cur, #a, (a), (want));                     \
-	} while (0)
 
 struct hostport_case {
 	const char *text;
@@ -90,9 +61,7 @@ static void test_hostport(void **state)
 		const char *err = NULL;
 		char text[INET6_ADDRSTRLEN + 8];
 		size_t len = strlen(c->text);
-		char *buf = malloc(len ? len : 1);	/* no NUL after */
-		assert_non_null(buf);
-		memcpy(buf, c->text, len);
+		char *buf = exact(c->text, len);
 		cur = c->text;
 		int rc = net_parse_hostport(buf, len, &ss, &sslen, &err);
 		free(buf);

@@ -1,58 +1,12 @@
 /* smtp_parse: each case is a command line and what the parser must make of
  * it.  Every valid line is also fed cut short at every length, from an
  * exactly sized heap buffer, so a read past `len` trips ASan. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
+#include "unit.h"
 
 #include "smtp/smtp_parse.h"
 
 /* Sentinel for "don't check this field". */
 #define ANY NULL
-
-/* The case being checked, named in any failure. */
-static const char *cur;
-
-static const char *esc(const char *s)
-{
-	static char out[1024];
-	size_t o = 0;
-	for (; s != NULL && *s && o + 5 < sizeof(out); s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c >= 0x20 && c < 0x7f)
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, sizeof(out) - o,
-					      "\\x%02x", c);
-	}
-	out[o] = '\0';
-	return out;
-}
-
-#define EXPECT(cond)                                                        \
-	do {                                                                \
-		if (!(cond))                                                \
-			fail_msg("case \"%s\": %s", esc(cur), #cond);        \
-	} while (0)
-#define EXPECT_INT(a, b)                                                    \
-	do {                                                                \
-		long long a_ = (long long)(a), b_ = (long long)(b);         \
-		if (a_ != b_)                                               \
-			fail_msg("case \"%s\": %s is %lld, want %lld",       \
-				 esc(cur), #a, a_, b_);                     \
-	} while (0)
-#define EXPECT_MEM(p, n, want)                                              \
-	do {                                                                \
-		if ((n) != strlen(want) || memcmp((p), (want), (n)) != 0)    \
-			fail_msg("case \"%s\": %s is \"%.*s\", want \"%s\"", \
-				 esc(cur), #p, (int)(n), (p), (want));      \
-	} while (0)
 
 struct smtp_case {
 	const char *line;
@@ -212,15 +166,6 @@ static const struct smtp_case cases[] = {
 	BAD("\x01QUIT", SMTP_VERB_COUNT, UNK),
 };
 
-/* Copy into a heap buffer of exactly len bytes: no NUL, no slack. */
-static char *exact(const char *s, size_t len)
-{
-	char *p = malloc(len ? len : 1);
-	assert_non_null(p);
-	memcpy(p, s, len);
-	return p;
-}
-
 static void params_text(const struct smtp_cmd *cmd, char *out, size_t size)
 {
 	size_t o = 0;
@@ -234,12 +179,6 @@ static void params_text(const struct smtp_cmd *cmd, char *out, size_t size)
 					      (int)p->valuelen, p->value);
 		assert_true(o < size);
 	}
-}
-
-static void within(const char *buf, size_t len, const char *p, size_t n)
-{
-	EXPECT(p >= buf && p <= buf + len);
-	EXPECT(n <= (size_t)(buf + len - p));
 }
 
 /* What must hold of any result, whatever the input. */

@@ -2,19 +2,11 @@
  * aliases and mail as the CLI, SMTP and POP3 use them, including many
  * threads delivering into one mailbox at once. */
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cmocka.h>
+#include "unit.h"
 
 #include "store/store.h"
 
@@ -27,11 +19,8 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *tmp = getenv("TMPDIR");
 	const char *err = NULL;
-	snprintf(f->dir, sizeof(f->dir), "%s/posthorn-test-store-XXXXXX",
-		 tmp && tmp[0] ? tmp : "/tmp");
-	if (mkdtemp(f->dir) == NULL)
+	if (temp_dir(f->dir, sizeof(f->dir), "store") < 0)
 		return -1;
 	/* store_open creates the data directory itself. */
 	snprintf(f->data, sizeof(f->data), "%s/data", f->dir);
@@ -43,17 +32,11 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	store_free(&f->store);
-	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(f->dir);
 	free(f);
 	return 0;
 }

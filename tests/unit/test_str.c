@@ -1,14 +1,6 @@
 /* str: the growable string every module builds its output in.  Each case
  * is a sequence of operations and the bytes that must result. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
+#include "unit.h"
 
 #include "core/str.h"
 
