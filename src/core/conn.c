@@ -149,6 +149,18 @@ const char *conn_id(const struct conn *conn)
 	return conn->id;
 }
 
+static size_t last_is_cr(struct evbuffer *in)
+{
+	struct evbuffer_ptr at;
+	unsigned char last;
+	size_t have = evbuffer_get_length(in);
+	if (have == 0 ||
+	    evbuffer_ptr_set(in, &at, have - 1, EVBUFFER_PTR_SET) < 0 ||
+	    evbuffer_copyout_from(in, &at, &last, 1) != 1)
+		return 0;
+	return last == '\r';
+}
+
 int conn_read_line(struct conn *conn, size_t max, struct str *line_r)
 {
 	struct evbuffer *in = bufferevent_get_input(conn->bev);
@@ -158,7 +170,9 @@ int conn_read_line(struct conn *conn, size_t max, struct str *line_r)
 			in, NULL, &eol_len, EVBUFFER_EOL_CRLF_STRICT);
 		if (p.pos < 0) {
 			size_t have = evbuffer_get_length(in);
-			if (have > max) {
+			/* A trailing CR may be the first half of the CRLF
+			 * that ends a line of exactly max bytes. */
+			if (have - last_is_cr(in) > max) {
 				/* Keep a trailing CR: it may start the CRLF. */
 				evbuffer_drain(in, have - 1);
 				if (!conn->skipping) {

@@ -569,6 +569,10 @@ static void on_event(void *ctx, enum conn_event ev)
 	/* Busy means the client waits for us, not the other way round. */
 	if (ev == CONN_TIMEOUT && s->busy)
 		return;
+	/* End of input ends the session (without QUIT nothing is deleted).
+	 * Unlike SMTP we do not go on answering after a half-close: a RETR
+	 * may be megabytes, and a client that stopped reading would hold its
+	 * maildrop until the write timeout. */
 	/* RFC 1939 3: on the autologout timer the server closes without a
 	 * response (and without removing messages). */
 	if (ev == CONN_TIMEOUT)

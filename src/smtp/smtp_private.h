@@ -60,6 +60,7 @@ struct smtp_session {
 	unsigned messages;
 	bool busy;		/* a job runs on a worker */
 	bool gone;		/* conn ended while busy: free when it returns */
+	bool peer_eof;		/* client sent all it will send */
 	bool quitting;
 	struct job job;
 	struct smtp_tx tx;

@@ -54,9 +54,10 @@ static void smtp_process(struct smtp_session *s);
 
 void smtp_reply(struct smtp_session *s, const char *fmt, ...)
 {
-	/* Our longest reply (an address of ADDR_TEXT_MAX in a rejection)
-	 * fits; anything longer is cut, but always ends in CRLF. */
-	char r[1024];
+	/* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with its
+	 * CRLF.  Our longest (an ADDR_TEXT_MAX address in a rejection) fits;
+	 * anything longer, e.g. an echoed parameter name, is cut. */
+	char r[512];
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vsnprintf(r, sizeof(r) - 2, fmt, ap);
@@ -471,6 +472,12 @@ static void smtp_process(struct smtp_session *s)
 	/* An idle session keeps no line buffer. */
 	if (!s->busy && s->mode == SMTP_M_COMMAND)
 		str_free(&s->line);
+	/* Everything the client sent before closing its side is answered;
+	 * now we close ours. */
+	if (s->peer_eof && !s->busy && !s->quitting) {
+		s->quitting = true;
+		conn_close_after_write(s->conn);
+	}
 }
 
 /* ---- connection events ---- */
@@ -486,6 +493,14 @@ static void on_event(void *ctx, enum conn_event ev)
 	/* The client is waiting for us, not idle: the job's reply comes. */
 	if (ev == CONN_TIMEOUT && s->busy)
 		return;
+	if (ev == CONN_EOF && !s->quitting) {
+		/* A client may shut down its sending side after its last
+		 * (pipelined) command and still read the replies. */
+		s->peer_eof = true;
+		if (!s->busy)
+			smtp_process(s);
+		return;
+	}
 	if (ev == CONN_TIMEOUT && !s->quitting) {
 		log_info("smtp[%s] client=%s result=timeout", conn_id(s->conn),
 			 conn_peer_text(s->conn));
