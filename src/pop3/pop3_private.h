@@ -75,6 +75,14 @@ struct pop3_session {
 	 * the next command.  held_rc is conn_read_line()'s result for it. */
 	struct str held;
 	int held_rc;
+
+	/* Read-ahead: the message after the last one RETR'd, read on a
+	 * worker while the client takes in the reply, so a client fetching
+	 * one message at a time is answered from memory.  Only small
+	 * messages; dropped as soon as the client asks for something else. */
+	struct str ahead;
+	size_t ahead_index;
+	bool ahead_ok;
 };
 
 struct pop3_msg_ref {

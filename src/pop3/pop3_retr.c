@@ -13,6 +13,8 @@
 /* A batch stops at this many commands or this many message bytes. */
 #define BATCH_MAX 64
 #define BATCH_BYTES (256 * 1024)
+/* Largest message read ahead (held while the session waits). */
+#define AHEAD_MAX (32 * 1024)
 
 struct pop3_batch {
 	struct {
@@ -166,30 +168,62 @@ void pop3_batch_free(struct pop3_session *s)
 	}
 }
 
+/* The whole response to RETR or TOP of a message held in memory. */
+static void respond_whole(const char *buf, size_t got, uint64_t size,
+			  bool top, uint32_t lines, struct str *out)
+{
+	struct pop3_stream st = {0};
+	str_printf(out, "+OK %llu octets\r\n", (unsigned long long)size);
+	st.top = top;
+	st.lines_left = lines;
+	st.bol = true;
+	stuff(&st, buf, got, out);
+	if (needs_crlf(&st, got))
+		str_append(out, "\r\n", 2);
+	str_append(out, ".\r\n", 3);
+}
+
+static int read_whole(struct pop3_session *s, struct store_account *acct,
+		      size_t index, struct str *into)
+{
+	const struct store_msg *m = &s->msgs[index];
+	size_t got = 0;
+	str_clear(into);
+	char *buf = str_reserve(into, m->size);
+	if (acct == NULL || store_msg_read(acct, s->mailbox_id, m->uid, 0, buf,
+					   m->size, &got) <= 0)
+		return -1;
+	str_commit(into, got);
+	return 1;
+}
+
 static void batch_item_run(struct pop3_session *s, struct store_account *acct,
 			   size_t k)
 {
 	struct pop3_batch *b = s->batch;
-	const struct store_msg *m = &s->msgs[b->items[k].index];
-	struct pop3_stream st = {0};
-	size_t got = 0;
-	str_clear(&s->piece);
-	char *buf = str_reserve(&s->piece, m->size);
-	if (acct == NULL || store_msg_read(acct, s->mailbox_id, m->uid, 0, buf,
-					   m->size, &got) <= 0) {
+	size_t index = b->items[k].index;
+	if (read_whole(s, acct, index, &s->piece) < 0) {
 		str_appends(&b->out, "-ERR [SYS/TEMP] Cannot read message\r\n");
 		return;
 	}
-	str_printf(&b->out, "+OK %llu octets\r\n", (unsigned long long)m->size);
-	st.top = b->items[k].top;
-	st.lines_left = b->items[k].lines;
-	st.bol = true;
-	stuff(&st, buf, got, &b->out);
-	if (needs_crlf(&st, got))
-		str_append(&b->out, "\r\n", 2);
-	str_append(&b->out, ".\r\n", 3);
-	if (!st.top)
+	respond_whole(s->piece.data, s->piece.len, s->msgs[index].size,
+		      b->items[k].top, b->items[k].lines, &b->out);
+	if (!b->items[k].top)
 		b->retrieved++;
+}
+
+/* The next message the client is likely to RETR, if it is small. */
+static void read_ahead(struct pop3_session *s, struct store_account *acct,
+		       size_t after)
+{
+	size_t i = after + 1;
+	while (i < s->nmsgs && s->deleted[i])
+		i++;
+	s->ahead_ok = i < s->nmsgs && s->msgs[i].size <= AHEAD_MAX &&
+		      read_whole(s, acct, i, &s->ahead) > 0;
+	s->ahead_index = i;
+	if (!s->ahead_ok)
+		str_free(&s->ahead);
 }
 
 static void batch_run(void *arg)
@@ -200,8 +234,42 @@ static void batch_run(void *arg)
 		acct = NULL;
 	for (size_t k = 0; k < s->batch->n; k++)
 		batch_item_run(s, acct, k);
+	/* One RETR at a time looks like a client fetching in order. */
+	if (s->batch->n == 1 && !s->batch->items[0].top)
+		read_ahead(s, acct, s->batch->items[0].index);
 	store_account_unref(&acct);
 	str_free(&s->piece);
+}
+
+static void ahead_run(void *arg)
+{
+	struct pop3_session *s = arg;
+	struct store_account *acct = NULL;
+	if (store_account_open(s->env->store, s->user_id, &acct) < 0)
+		acct = NULL;
+	read_ahead(s, acct, s->ahead_index);
+	store_account_unref(&acct);
+}
+
+static void ahead_done(void *arg)
+{
+	struct pop3_session *s = arg;
+	if (pop3_job_finished(s))
+		pop3_continue(s);
+}
+
+/* Answer a RETR from the read-ahead buffer, on the loop: no disk is
+ * touched here.  Then read the next one. */
+static void answer_from_ahead(struct pop3_session *s, size_t index)
+{
+	struct str out = STR_INIT;
+	respond_whole(s->ahead.data, s->ahead.len, s->msgs[index].size, false,
+		      0, &out);
+	conn_write(s->conn, out.data, out.len);
+	str_free(&out);
+	s->retrieved++;
+	s->ahead_ok = false;
+	pop3_run_job(s, ahead_run, ahead_done);
 }
 
 static void batch_done(void *arg)
@@ -267,6 +335,13 @@ void pop3_cmd_retr(struct pop3_session *s)
 		pop3_count_error(s);
 		return;
 	}
+	if (s->cmd.verb == POP3_RETR && s->ahead_ok &&
+	    s->ahead_index == r.index) {
+		answer_from_ahead(s, r.index);
+		return;
+	}
+	s->ahead_ok = false;
+	str_free(&s->ahead);
 	if (s->msgs[r.index].size <= PIECE) {
 		start_batch(s);
 		return;

@@ -113,6 +113,7 @@ static void session_free(struct pop3_session *s)
 	str_free(&s->line);
 	str_free(&s->held);
 	str_free(&s->piece);
+	str_free(&s->ahead);
 	pop3_batch_free(s);
 	conn_free(&s->conn);
 	free(s);

@@ -415,11 +415,14 @@ static void settle(struct client *c)
 
 /* Run the loop until the session waits for the client: every job handed
  * to a worker before the barrier jobs has finished and been posted back
- * (jobs are taken in order, and the barrier needs every worker), and
- * every job's done writes a reply, so a round with no new output and an
- * empty output buffer means nothing is in flight. */
+ * (jobs are taken in order, and the barrier needs every worker).  A job's
+ * done usually writes a reply, but not always: the read-ahead after a RETR
+ * finishes silently and then starts the next command's job.  So the
+ * session counts as idle only after two rounds in a row with no new
+ * output and an empty output buffer. */
 static void quiesce(struct client *c)
 {
+	int quiet = 0;
 	for (;;) {
 		settle(c);
 		if (c->eof)
@@ -436,8 +439,12 @@ static void quiesce(struct client *c)
 		if (c->eof)
 			return;
 		if (c->len == before &&
-		    (!c->alive || conn_output_len(c->conn) == 0))
-			return;
+		    (!c->alive || conn_output_len(c->conn) == 0)) {
+			if (++quiet == 2)
+				return;
+		} else {
+			quiet = 0;
+		}
 	}
 }
 
