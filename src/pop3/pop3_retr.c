@@ -235,7 +235,7 @@ static void batch_run(void *arg)
 	for (size_t k = 0; k < s->batch->n; k++)
 		batch_item_run(s, acct, k);
 	/* One RETR at a time looks like a client fetching in order. */
-	if (s->batch->n == 1 && !s->batch->items[0].top)
+	if (s->batch->n == 1 && !s->batch->items[0].top && s->held_rc == 0)
 		read_ahead(s, acct, s->batch->items[0].index);
 	store_account_unref(&acct);
 	str_free(&s->piece);
@@ -269,6 +269,12 @@ static void answer_from_ahead(struct pop3_session *s, size_t index)
 	str_free(&out);
 	s->retrieved++;
 	s->ahead_ok = false;
+	if (s->held_rc != 0 || conn_input_len(s->conn) > 0) {
+		/* Pipelined commands are waiting: they are batched, which
+		 * beats reading ahead one message at a time. */
+		str_free(&s->ahead);
+		return;
+	}
 	pop3_run_job(s, ahead_run, ahead_done);
 }
 
