@@ -364,6 +364,12 @@ int serve_main(const struct config *cfg)
 		evconnlistener_free(acs[i].ev);
 	event_free(sigterm);
 	event_free(sigint);
+	/* Jobs already on a worker run to their end, so a commit under way
+	 * completes; their replies are not sent.  Sessions are left to the
+	 * exit, as a crash would leave them. */
+	worker_pool_free(&sv.workers);
+	auth_free(&sv.auth);
+	store_free(&sv.store);
 	log_info("stopped");
 	return 0;
 }

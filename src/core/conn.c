@@ -4,7 +4,6 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,16 +248,6 @@ void conn_write(struct conn *conn, const void *p, size_t n)
 {
 	if (!conn->closing)
 		bufferevent_write(conn->bev, p, n);
-}
-
-void conn_printf(struct conn *conn, const char *fmt, ...)
-{
-	va_list ap;
-	if (conn->closing)
-		return;
-	va_start(ap, fmt);
-	evbuffer_add_vprintf(bufferevent_get_output(conn->bev), fmt, ap);
-	va_end(ap);
 }
 
 size_t conn_output_len(const struct conn *conn)

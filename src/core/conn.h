@@ -69,8 +69,6 @@ size_t conn_read_bytes(struct conn *conn, size_t n, struct str *out);
 size_t conn_input_len(const struct conn *conn);
 
 void conn_write(struct conn *conn, const void *p, size_t n);
-void conn_printf(struct conn *conn, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 size_t conn_output_len(const struct conn *conn);
 /* Low-water mark at which handler->drained is called. */
 void conn_set_drain_mark(struct conn *conn, size_t low);

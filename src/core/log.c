@@ -14,18 +14,6 @@ void log_set_level(enum log_level level)
 	min_level = level;
 }
 
-int log_level_parse(const char *name, enum log_level *level_r)
-{
-	static const char *const names[] = {"debug", "info", "warn", "error"};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strcmp(name, names[i]) == 0) {
-			*level_r = (enum log_level)i;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 bool log_enabled(enum log_level level)
 {
 	return level >= min_level;

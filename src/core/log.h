@@ -12,8 +12,6 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 /* Set once at start-up, before threads exist. */
 void log_set_level(enum log_level level);
-/* Returns -1 for an unknown name. */
-int log_level_parse(const char *name, enum log_level *level_r);
 bool log_enabled(enum log_level level);
 
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
