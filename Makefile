@@ -66,8 +66,8 @@ $(BUILD)/asan/libposthorn.a: $(ASAN_LIB_OBJS)
 
 $(BUILD)/asan/tests/%: tests/unit/%.c $(BUILD)/asan/libposthorn.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) -Isrc $(PKG_CFLAGS) $(ASAN_FLAGS) -o $@ $< \
-		$(BUILD)/asan/libposthorn.a $(LDLIBS) -lcmocka
+	$(CC) $(CSTD) $(WARN) -Isrc $(PKG_CFLAGS) $(ASAN_FLAGS) -MMD -MP \
+		-o $@ $< $(BUILD)/asan/libposthorn.a $(LDLIBS) -lcmocka
 
 # Fuzzers: clang + libFuzzer, with ASan and UBSan.  The library is built
 # with the same warnings as with gcc, so clang must take it cleanly too.
@@ -84,7 +84,7 @@ $(BUILD)/fuzz/libposthorn.a: $(FUZZ_LIB_OBJS)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/fuzz/libposthorn.a
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CSTD) -Isrc $(PKG_CFLAGS) -g -O1 \
+	$(CLANG) $(CSTD) -Isrc $(PKG_CFLAGS) -g -O1 -MMD -MP \
 		-fsanitize=fuzzer,address,undefined -o $@ $< \
 		$(BUILD)/fuzz/libposthorn.a $(LDLIBS)
 
@@ -127,4 +127,5 @@ bench: all
 clean:
 	rm -rf $(BUILD)
 
--include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d) \
+	$(UNIT_BINS:=.d) $(FUZZ_BINS:=.d)
