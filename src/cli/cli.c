@@ -1,6 +1,5 @@
 #include "cli/cli.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,33 +111,6 @@ long cli_read_password(char *buf, size_t size)
 		return -1;
 	}
 	return n;
-}
-
-int cli_parse_size(const char *text, unsigned long long *r)
-{
-	char *end;
-	if (text[0] < '0' || text[0] > '9')
-		return -1;
-	errno = 0;
-	unsigned long long v = strtoull(text, &end, 10);
-	unsigned shift = 0;
-	if (errno)
-		return -1;
-	if (*end != '\0') {
-		if (end[1] != '\0')
-			return -1;
-		switch (*end) {
-		case 'K': case 'k': shift = 10; break;
-		case 'M': case 'm': shift = 20; break;
-		case 'G': case 'g': shift = 30; break;
-		case 'T': case 't': shift = 40; break;
-		default: return -1;
-		}
-	}
-	if (v > (~0ULL >> shift))
-		return -1;
-	*r = v << shift;
-	return 0;
 }
 
 int cli_name_ok(const char *name)

@@ -40,7 +40,5 @@ long cli_read_password(char *buf, size_t size);
  * a name forge lines in `user list` or drive a terminal. */
 int cli_name_ok(const char *name);
 
-/* Parse "123", "10M", "1G" into bytes; -1 when bad. */
-int cli_parse_size(const char *text, unsigned long long *r);
 
 #endif

@@ -10,6 +10,7 @@
 #include "auth/auth_pass.h"
 #include "cli/cli.h"
 #include "core/config.h"
+#include "core/size.h"
 #include "core/str.h"
 #include "core/xalloc.h"
 #include "store/store.h"
@@ -107,7 +108,7 @@ int import_parse_line(const char *s, size_t len, struct import_line *r,
 	}
 	memcpy(r->password, fields[1], sizeof(r->password));
 	if (nf >= 3 && fields[2][0] != '\0' &&
-	    cli_parse_size(fields[2], &r->quota) < 0) {
+	    size_parse(fields[2], true, &r->quota) < 0) {
 		*err_r = "bad quota (bytes, or with K/M/G/T)";
 		return -1;
 	}

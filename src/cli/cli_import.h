@@ -10,6 +10,7 @@
 #define POSTHORN_CLI_IMPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mime/addr.h"
 
@@ -20,7 +21,7 @@ struct cli;
 struct import_line {
 	char address[ADDR_TEXT_MAX];	/* canonical */
 	char password[IMPORT_FIELD_MAX];
-	unsigned long long quota;
+	uint64_t quota;
 	char name[IMPORT_FIELD_MAX];
 };
 

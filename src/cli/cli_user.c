@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/cli_import.h"
 #include "core/config.h"
+#include "core/size.h"
 #include "store/store.h"
 
 static void print_user(const struct store_user *u, void *ctx)
@@ -45,7 +46,7 @@ static char *new_hash(const struct config *cfg)
 static int user_add(struct cli *cli, int argc, char **argv)
 {
 	char address[ADDR_TEXT_MAX];
-	unsigned long long quota = 0;
+	uint64_t quota = 0;
 	const char *name = "";
 	const char *err = NULL;
 	struct store *store;
@@ -54,7 +55,7 @@ static int user_add(struct cli *cli, int argc, char **argv)
 		return 1;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quota") == 0 && i + 1 < argc) {
-			if (cli_parse_size(argv[++i], &quota) < 0) {
+			if (size_parse(argv[++i], true, &quota) < 0) {
 				fprintf(stderr, "posthorn: bad quota '%s' "
 						"(bytes, or with K/M/G/T)\n",
 					argv[i]);

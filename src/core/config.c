@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "core/net.h"
+#include "core/size.h"
 #include "core/xalloc.h"
 
 enum key_type { T_STR, T_UINT, T_SIZE, T_ENUM, T_LISTEN };
@@ -89,32 +90,6 @@ static const struct key *key_find(const char *section, const char *name)
 	return NULL;
 }
 
-/* Sizes take an optional K, M or G suffix (powers of 1024). */
-static int parse_number(const char *v, bool suffix, uint64_t *r)
-{
-	char *end;
-	if (*v < '0' || *v > '9')
-		return -1;
-	errno = 0;
-	unsigned long long n = strtoull(v, &end, 10);
-	if (errno != 0)
-		return -1;
-	unsigned shift = 0;
-	if (suffix && *end != '\0' && end[1] == '\0') {
-		switch (*end) {
-		case 'k': case 'K': shift = 10; break;
-		case 'm': case 'M': shift = 20; break;
-		case 'g': case 'G': shift = 30; break;
-		default: return -1;
-		}
-		end++;
-	}
-	if (*end != '\0' || n > (UINT64_MAX >> shift))
-		return -1;
-	*r = (uint64_t)n << shift;
-	return 0;
-}
-
 /* Returns NULL when the value is good, else a description of what is
  * wanted. */
 static const char *key_assign(struct config *cfg, const struct key *k,
@@ -138,7 +113,7 @@ static const char *key_assign(struct config *cfg, const struct key *k,
 		return NULL;
 	case T_UINT:
 	case T_SIZE:
-		if (parse_number(v, k->type == T_SIZE, &n) < 0 || n < k->min ||
+		if (size_parse(v, k->type == T_SIZE, &n) < 0 || n < k->min ||
 		    n > k->max)
 			return k->type == T_SIZE ? "a size in range "
 						   "(bytes, or with K/M/G)"
