@@ -2,6 +2,7 @@
 temporary data directory, driven over real sockets."""
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -21,10 +22,35 @@ ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=1",
 PASSWORD = "secret pass"
 
 
+def _ephemeral_start():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_rng = random.Random(os.getpid())
+_given = set()  # never the same port twice in one run
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the ephemeral range: a port the kernel hands out
+    (bind to 0) can meanwhile become the source port of one of the many
+    client connections the tests open, and the server's bind then fails."""
+    top = _ephemeral_start()
+    for _ in range(200):
+        port = _rng.randrange(max(1024, top - 12000), top)
+        if port in _given:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            _given.add(port)
+            return port
+    raise AssertionError("no free port below %d" % top)
 
 
 class Server:
