@@ -19,11 +19,11 @@
 #include "auth/auth.h"
 #include "auth/auth_pass.h"
 #include "core/config.h"
-#include "core/conn.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/net.h"
 #include "core/priv.h"
+#include "core/session.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
 #include "pop3/pop3_session.h"
@@ -33,6 +33,10 @@
 enum proto { PROTO_SMTP, PROTO_POP3 };
 
 #define IP_BUCKETS 1024
+/* Password hashing has its own threads and a bounded queue, so a login
+ * flood waits there, or is refused, and never delays mail. */
+#define AUTH_THREADS 2
+#define AUTH_QUEUE 256
 
 /* Connections per client address, across all loops and listeners. */
 struct ip_count {
@@ -55,10 +59,12 @@ struct serve {
 	struct store *store;
 	struct auth *auth;
 	struct worker_pool *workers;
+	struct worker_pool *auth_workers;
 	struct smtp_env smtp_env;
 	struct pop3_env pop3_env;
 	unsigned nloops;
 	struct loop **loops;
+	struct session_list **sessions;	/* one per loop */
 	struct listener *listeners;
 	pthread_mutex_t ip_lock;
 	struct ip_count *ips[IP_BUCKETS];
@@ -70,6 +76,7 @@ struct accept_ctx {
 	struct serve *serve;
 	struct listener *listener;
 	struct loop *loop;
+	struct session_list *sessions;
 	struct evconnlistener *ev;
 };
 
@@ -162,7 +169,7 @@ static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd,
 {
 	struct accept_ctx *ac = arg;
 	struct serve *sv = ac->serve;
-	struct conn *conn;
+	struct session *sess;
 	(void)ev;
 	struct ip_count *slot = ip_take(sv, sa);
 	if (slot == NULL) {
@@ -175,12 +182,12 @@ static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd,
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (ac->listener->proto == PROTO_SMTP)
-		conn = smtp_session_start(ac->loop, fd, sa, (socklen_t)salen,
-					  &sv->smtp_env);
+		sess = smtp_session_start(ac->loop, ac->sessions, fd, sa,
+					  (socklen_t)salen, &sv->smtp_env);
 	else
-		conn = pop3_session_start(ac->loop, fd, sa, (socklen_t)salen,
-					  &sv->pop3_env);
-	conn_set_release(conn, ip_release, slot);
+		sess = pop3_session_start(ac->loop, ac->sessions, fd, sa,
+					  (socklen_t)salen, &sv->pop3_env);
+	session_set_release(sess, ip_release, slot);
 }
 
 static void accept_error_cb(struct evconnlistener *ev, void *arg)
@@ -294,7 +301,8 @@ static int start_loops(struct serve *sv, struct accept_ctx **acs_r)
 	 * each connection to one of them, which spreads the load. */
 	for (unsigned i = 0; i < sv->nloops; i++) {
 		for (struct listener *l = sv->listeners; l; l = l->next, k++) {
-			acs[k] = (struct accept_ctx){sv, l, sv->loops[i], NULL};
+			acs[k] = (struct accept_ctx){sv, l, sv->loops[i],
+						     sv->sessions[i], NULL};
 			acs[k].ev = evconnlistener_new(
 				loop_base(sv->loops[i]), accept_cb, &acs[k],
 				LEV_OPT_REUSEABLE, 0, l->fd);
@@ -305,6 +313,22 @@ static int start_loops(struct serve *sv, struct accept_ctx **acs_r)
 	}
 	*acs_r = acs;
 	return (int)k;
+}
+
+/* Every open session is ended and freed.  A job already on a worker runs
+ * to its end, so a commit under way completes (its reply is not sent:
+ * the client will retry, and delivery is idempotent enough for that). */
+static void shutdown_sessions(struct serve *sv)
+{
+	for (unsigned i = 0; i < sv->nloops; i++)
+		session_list_end_all(sv->sessions[i]);
+	worker_pool_free(&sv->workers);
+	worker_pool_free(&sv->auth_workers);
+	for (unsigned i = 0; i < sv->nloops; i++) {
+		loop_run_posted(sv->loops[i]);
+		session_list_free(&sv->sessions[i]);
+		loop_free(&sv->loops[i]);
+	}
 }
 
 int serve_main(const struct config *cfg)
@@ -328,15 +352,20 @@ int serve_main(const struct config *cfg)
 		return 1;
 	}
 	sv.auth = auth_new(sv.store, cfg);
-	sv.workers = worker_pool_new(cfg->server.workers);
+	sv.workers = worker_pool_new(cfg->server.workers, 0);
+	sv.auth_workers = worker_pool_new(AUTH_THREADS, AUTH_QUEUE);
 	sv.smtp_env = (struct smtp_env){cfg, sv.store, sv.workers};
-	sv.pop3_env = (struct pop3_env){cfg, sv.store, sv.auth, sv.workers};
+	sv.pop3_env = (struct pop3_env){cfg, sv.store, sv.auth, sv.workers,
+					sv.auth_workers};
 
 	loop_init_threads();
 	sv.nloops = cfg->server.threads;
 	sv.loops = xcalloc(sv.nloops, sizeof(*sv.loops));
-	for (unsigned i = 0; i < sv.nloops; i++)
+	sv.sessions = xcalloc(sv.nloops, sizeof(*sv.sessions));
+	for (unsigned i = 0; i < sv.nloops; i++) {
 		sv.loops[i] = loop_new();
+		sv.sessions[i] = session_list_new();
+	}
 	int nacs = start_loops(&sv, &acs);
 	if (nacs < 0)
 		log_fatal("cannot create listeners");
@@ -358,18 +387,16 @@ int serve_main(const struct config *cfg)
 	loop_run(sv.loops[0]);
 	for (unsigned i = 1; i < sv.nloops; i++)
 		loop_join(sv.loops[i]);
-	/* Sessions still open are cut off here, as by a crash: every
-	 * message that got its 250 is already on disk. */
 	for (int i = 0; i < nacs; i++)
 		evconnlistener_free(acs[i].ev);
+	free(acs);
 	event_free(sigterm);
 	event_free(sigint);
-	/* Jobs already on a worker run to their end, so a commit under way
-	 * completes; their replies are not sent.  Sessions are left to the
-	 * exit, as a crash would leave them. */
-	worker_pool_free(&sv.workers);
+	shutdown_sessions(&sv);
 	auth_free(&sv.auth);
 	store_free(&sv.store);
+	free(sv.loops);
+	free(sv.sessions);
 	log_info("stopped");
 	return 0;
 }

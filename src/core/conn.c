@@ -5,47 +5,91 @@
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/loop.h"
 #include "core/net.h"
 #include "core/xalloc.h"
 
-/* While a session is paused the socket is still read, but only up to this
- * much, so a client cannot make us buffer without bound. */
-#define CONN_INPUT_HIGH (1024 * 1024)
-
 struct conn {
 	struct bufferevent *bev;
+	struct event *timer;
 	struct loop *loop;
 	const struct conn_handler *handler;
 	void *ctx;
 	void (*release)(void *arg);
 	void *release_arg;
+	uint64_t last_progress;	/* ms, CLOCK_MONOTONIC_COARSE */
+	unsigned timeout;	/* seconds, 0 = none */
+	int error;
 	struct sockaddr_storage peer;
 	char peer_text[46];
 	char id[12];
-	bool paused;
 	bool closing;
 	bool skipping; /* discarding the rest of an over-long line */
 };
 
 static atomic_uint_fast64_t conn_counter;
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void arm_timer(struct conn *conn, uint64_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+	evtimer_add(conn->timer, &tv);
+}
+
+/* The timer is not moved on every byte: it fires once per period and
+ * looks at when bytes last moved, which costs a clock read per event
+ * instead of a timer update. */
+static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *conn = arg;
+	(void)fd;
+	(void)what;
+	if (conn->timeout == 0)
+		return;
+	uint64_t period = (uint64_t)conn->timeout * 1000u;
+	uint64_t idle = now_ms() - conn->last_progress;
+	if (idle < period) {
+		arm_timer(conn, period - idle);
+		return;
+	}
+	conn->last_progress = now_ms();
+	arm_timer(conn, period);
+	conn->handler->event(conn->ctx, CONN_TIMEOUT);
+}
+
+/* Bytes left the output buffer for the socket: the peer is reading. */
+static void conn_output_cb(struct evbuffer *buf,
+			   const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *conn = arg;
+	(void)buf;
+	if (info->n_deleted > 0)
+		conn->last_progress = now_ms();
+}
+
 static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *conn = arg;
 	(void)bev;
+	conn->last_progress = now_ms();
 	if (conn->closing) {
-		evbuffer_drain(bufferevent_get_input(conn->bev),
-			       evbuffer_get_length(
-				       bufferevent_get_input(conn->bev)));
+		struct evbuffer *in = bufferevent_get_input(conn->bev);
+		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
-	if (!conn->paused)
-		conn->handler->input(conn->ctx);
+	conn->handler->input(conn->ctx);
 }
 
 static void conn_write_cb(struct bufferevent *bev, void *arg)
@@ -57,31 +101,26 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 			conn->handler->event(conn->ctx, CONN_FLUSHED);
 		return;
 	}
-	if (conn->handler->drained != NULL)
-		conn->handler->drained(conn->ctx);
+	conn->handler->drained(conn->ctx);
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *conn = arg;
 	(void)bev;
-	if (what & BEV_EVENT_TIMEOUT) {
-		/* libevent stops the direction that timed out; turn it back
-		 * on so a handler that lets the timeout pass is not left
-		 * deaf. */
-		bufferevent_enable(conn->bev, what & (EV_READ | EV_WRITE));
-		conn->handler->event(conn->ctx, conn->closing ? CONN_ERROR
-							      : CONN_TIMEOUT);
-	}
-	else if (what & BEV_EVENT_EOF)
-		conn->handler->event(conn->ctx, CONN_EOF);
-	else if (what & BEV_EVENT_ERROR)
+	/* An error wins over end-of-file: a reset after a half-close must
+	 * end the session, not look like a client still reading. */
+	if (what & BEV_EVENT_ERROR) {
+		conn->error = EVUTIL_SOCKET_ERROR();
 		conn->handler->event(conn->ctx, CONN_ERROR);
+	} else if (what & BEV_EVENT_EOF) {
+		conn->handler->event(conn->ctx, CONN_EOF);
+	}
 }
 
 struct conn *conn_new(struct loop *loop, int fd, const struct sockaddr *peer,
-		      socklen_t peerlen, const struct conn_handler *handler,
-		      void *ctx)
+		      socklen_t peerlen, size_t input_max,
+		      const struct conn_handler *handler, void *ctx)
 {
 	struct conn *conn = xcalloc(1, sizeof(*conn));
 	conn->loop = loop;
@@ -94,13 +133,17 @@ struct conn *conn_new(struct loop *loop, int fd, const struct sockaddr *peer,
 	snprintf(conn->id, sizeof(conn->id), "%06llx",
 		 (unsigned long long)atomic_fetch_add(&conn_counter, 1) + 1);
 	/* Deferred callbacks run from the loop, never from inside our own
-	 * calls, so a handler may free the session in any callback. */
+	 * calls, so an owner may free the conn in any callback. */
 	conn->bev = bufferevent_socket_new(loop_base(loop), fd,
 					   BEV_OPT_CLOSE_ON_FREE |
 						   BEV_OPT_DEFER_CALLBACKS);
 	bufferevent_setcb(conn->bev, conn_read_cb, conn_write_cb, conn_event_cb,
 			  conn);
-	bufferevent_setwatermark(conn->bev, EV_READ, 0, CONN_INPUT_HIGH);
+	bufferevent_setwatermark(conn->bev, EV_READ, 0, input_max);
+	evbuffer_add_cb(bufferevent_get_output(conn->bev), conn_output_cb,
+			conn);
+	conn->timer = evtimer_new(loop_base(loop), conn_timer_cb, conn);
+	conn->last_progress = now_ms();
 	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
 	return conn;
 }
@@ -110,6 +153,7 @@ void conn_free(struct conn **connp)
 	struct conn *conn = *connp;
 	if (conn == NULL)
 		return;
+	event_free(conn->timer);
 	bufferevent_free(conn->bev);
 	if (conn->release != NULL)
 		conn->release(conn->release_arg);
@@ -121,6 +165,11 @@ void conn_set_release(struct conn *conn, void (*fn)(void *arg), void *arg)
 {
 	conn->release = fn;
 	conn->release_arg = arg;
+}
+
+int conn_error(const struct conn *conn)
+{
+	return conn->error;
 }
 
 struct loop *conn_loop(struct conn *conn)
@@ -262,29 +311,22 @@ void conn_set_drain_mark(struct conn *conn, size_t low)
 
 void conn_set_timeout(struct conn *conn, unsigned seconds)
 {
-	struct timeval tv = {(time_t)seconds, 0};
-	bufferevent_set_timeouts(conn->bev, seconds ? &tv : NULL,
-				 seconds ? &tv : NULL);
+	conn->timeout = seconds;
+	conn->last_progress = now_ms();
+	if (seconds == 0)
+		evtimer_del(conn->timer);
+	else
+		arm_timer(conn, (uint64_t)seconds * 1000u);
 }
 
-void conn_pause(struct conn *conn)
-{
-	conn->paused = true;
-}
-
-void conn_resume(struct conn *conn)
-{
-	conn->paused = false;
-}
-
-void conn_close_after_write(struct conn *conn)
+void conn_close_after_write(struct conn *conn, unsigned seconds)
 {
 	if (conn->closing)
 		return;
 	conn->closing = true;
+	struct evbuffer *in = bufferevent_get_input(conn->bev);
+	evbuffer_drain(in, evbuffer_get_length(in));
 	bufferevent_setwatermark(conn->bev, EV_WRITE, 0, 0);
-	/* Guard against a client that never reads what we still owe it. */
-	struct timeval tv = {30, 0};
-	bufferevent_set_timeouts(conn->bev, &tv, &tv);
+	conn_set_timeout(conn, seconds);
 	bufferevent_trigger(conn->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
 }

@@ -28,9 +28,13 @@ void loop_init_threads(void)
  * to run, and jobs posted while we run them wake us again. */
 static void loop_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct loop *loop = arg;
 	(void)fd;
 	(void)what;
+	loop_run_posted(arg);
+}
+
+void loop_run_posted(struct loop *loop)
+{
 	pthread_mutex_lock(&loop->lock);
 	struct job *job = loop->head;
 	loop->head = loop->tail = NULL;

@@ -38,5 +38,8 @@ void loop_join(struct loop *loop);
 /* Queue job->done(job->arg) to run on the loop's thread.  Safe from any
  * thread. */
 void loop_post(struct loop *loop, struct job *job);
+/* Run what was posted, on the calling thread: at shutdown, once the loop
+ * is stopped and the workers are joined. */
+void loop_run_posted(struct loop *loop);
 
 #endif

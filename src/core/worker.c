@@ -13,6 +13,7 @@ struct worker_pool {
 	struct job *head, *tail;
 	bool stopping;
 	unsigned nthreads;
+	unsigned queued, max_queued;
 	pthread_t *threads;
 };
 
@@ -24,6 +25,7 @@ static struct job *pool_take(struct worker_pool *pool)
 	struct job *job = pool->head;
 	if (job != NULL) {
 		pool->head = job->next;
+		pool->queued--;
 		if (pool->head == NULL)
 			pool->tail = NULL;
 	}
@@ -42,9 +44,10 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-struct worker_pool *worker_pool_new(unsigned nthreads)
+struct worker_pool *worker_pool_new(unsigned nthreads, unsigned max_queued)
 {
 	struct worker_pool *pool = xcalloc(1, sizeof(*pool));
+	pool->max_queued = max_queued;
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_cond_init(&pool->cond, NULL);
 	pool->threads = xcalloc(nthreads, sizeof(pthread_t));
@@ -74,12 +77,17 @@ void worker_pool_free(struct worker_pool **poolp)
 	*poolp = NULL;
 }
 
-void worker_submit(struct worker_pool *pool, struct loop *loop,
+bool worker_submit(struct worker_pool *pool, struct loop *loop,
 		   struct job *job)
 {
 	job->loop = loop;
 	job->next = NULL;
 	pthread_mutex_lock(&pool->lock);
+	if (pool->max_queued != 0 && pool->queued >= pool->max_queued) {
+		pthread_mutex_unlock(&pool->lock);
+		return false;
+	}
+	pool->queued++;
 	if (pool->tail != NULL)
 		pool->tail->next = job;
 	else
@@ -87,4 +95,5 @@ void worker_submit(struct worker_pool *pool, struct loop *loop,
 	pool->tail = job;
 	pthread_cond_signal(&pool->cond);
 	pthread_mutex_unlock(&pool->lock);
+	return true;
 }

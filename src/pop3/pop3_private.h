@@ -5,8 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/conn.h"
-#include "core/loop.h"
+#include "core/session.h"
 #include "core/str.h"
 #include "mime/addr.h"
 #include "pop3/pop3_parse.h"
@@ -19,7 +18,9 @@ enum pop3_state {
 	POP3_S_UPDATE,	/* after QUIT, while deletions are applied */
 };
 
-/* A RETR or TOP being sent. */
+/* A RETR or TOP being sent: the message is read in pieces on workers,
+ * each dot-stuffed there, and the next piece is read only once the client
+ * has taken most of the last one (see pop3_retr.c). */
 struct pop3_stream {
 	size_t index;
 	uint64_t offset;
@@ -31,20 +32,19 @@ struct pop3_stream {
 	bool crlf;		/* the last line ended in CRLF */
 	uint64_t line_bytes;	/* bytes of the current line so far */
 	bool started;		/* "+OK" sent */
-	int read_result;
-	size_t got;
+	bool finished;		/* the terminating "." is in out */
+	int read_result;	/* of the last piece */
+	struct str out;		/* the piece, ready to send */
 };
 
 struct pop3_session {
-	struct conn *conn;
+	struct session *sess;
 	const struct pop3_env *env;
 	enum pop3_state state;
 	struct str line;
 	struct pop3_cmd cmd;
 	unsigned errors;
-	bool busy, gone, quitting;
 	bool sasl_wait;		/* AUTH PLAIN sent "+ ", response next */
-	struct job job;
 
 	char user[ADDR_TEXT_MAX];
 	char *password;		/* only while a login is being checked */
@@ -64,25 +64,7 @@ struct pop3_session {
 	int update_result;
 
 	bool streaming;
-	bool wait_drain;
 	struct pop3_stream stream;
-	struct str piece;
-
-	/* Pipelined RETR/TOP of small messages, answered by one worker job;
-	 * see pop3_retr.c. */
-	struct pop3_batch *batch;
-	/* A line read ahead while batching that was not for the batch: it is
-	 * the next command.  held_rc is conn_read_line()'s result for it. */
-	struct str held;
-	int held_rc;
-
-	/* Read-ahead: the message after the last one RETR'd, read on a
-	 * worker while the client takes in the reply, so a client fetching
-	 * one message at a time is answered from memory.  Only small
-	 * messages; dropped as soon as the client asks for something else. */
-	struct str ahead;
-	size_t ahead_index;
-	bool ahead_ok;
 };
 
 struct pop3_msg_ref {
@@ -90,17 +72,13 @@ struct pop3_msg_ref {
 	bool ok;
 };
 
-/* pop3_session.c: the next command line into s->line (1), none (0), or
- * an over-long one (-1); takes a held line first. */
-int pop3_next_line(struct pop3_session *s);
-
-void pop3_reply(struct pop3_session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* pop3_session.c */
+#define pop3_reply(s, ...) session_reply((s)->sess, __VA_ARGS__)
 bool pop3_count_error(struct pop3_session *s);
-void pop3_run_job(struct pop3_session *s, void (*run)(void *),
+/* Run a job on the general workers; false after replying when it could
+ * not be queued. */
+bool pop3_run_job(struct pop3_session *s, void (*run)(void *),
 		  void (*done)(void *));
-bool pop3_job_finished(struct pop3_session *s);
-void pop3_continue(struct pop3_session *s);
 struct pop3_msg_ref pop3_lookup(struct pop3_session *s, uint32_t n);
 
 #define POP3_PASSWORD_MAX 1024
@@ -110,7 +88,7 @@ struct pop3_msg_ref pop3_lookup(struct pop3_session *s, uint32_t n);
 
 /* pop3_retr.c */
 void pop3_cmd_retr(struct pop3_session *s);
-void pop3_batch_free(struct pop3_session *s);
-void pop3_drained(void *ctx);
+/* Send the next piece of the message being streamed. */
+void pop3_retr_next(struct pop3_session *s);
 
 #endif

@@ -52,33 +52,14 @@ static const struct pop3_command commands[POP3_VERB_COUNT] = {
 	[POP3_APOP] = {cmd_not_here, ST(AUTH)},
 };
 
-static void pop3_process(struct pop3_session *s);
-
-void pop3_reply(struct pop3_session *s, const char *fmt, ...)
-{
-	char r[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(r, sizeof(r) - 2, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n > sizeof(r) - 3)
-		n = (int)sizeof(r) - 3;
-	r[n] = '\r';
-	r[n + 1] = '\n';
-	conn_write(s->conn, r, (size_t)n + 2);
-}
-
 bool pop3_count_error(struct pop3_session *s)
 {
 	if (++s->errors < s->env->cfg->pop3.max_errors)
 		return false;
 	log_info("pop3[%s] client=%s result=too-many-errors",
-		 conn_id(s->conn), conn_peer_text(s->conn));
+		 session_id(s->sess), session_peer_text(s->sess));
 	pop3_reply(s, "-ERR Too many errors, closing connection");
-	s->quitting = true;
-	conn_close_after_write(s->conn);
+	session_close(s->sess);
 	return true;
 }
 
@@ -99,52 +80,14 @@ static void keep_password(struct pop3_session *s, const void *p, size_t n)
 	s->password_len = n;
 }
 
-static void session_free(struct pop3_session *s)
-{
-	log_info("pop3[%s] disconnect client=%s user=%s retrieved=%u "
-		 "deleted=%u",
-		 conn_id(s->conn), conn_peer_text(s->conn),
-		 s->user[0] ? s->user : "-", s->retrieved, s->expunged);
-	if (s->user_id != 0)
-		store_account_release(s->env->store, s->user_id);
-	forget_password(s);
-	free(s->msgs);
-	free(s->deleted);
-	str_free(&s->line);
-	str_free(&s->held);
-	str_free(&s->piece);
-	str_free(&s->ahead);
-	pop3_batch_free(s);
-	conn_free(&s->conn);
-	free(s);
-}
-
-void pop3_run_job(struct pop3_session *s, void (*run)(void *),
+bool pop3_run_job(struct pop3_session *s, void (*run)(void *),
 		  void (*done)(void *))
 {
-	s->busy = true;
-	conn_pause(s->conn);
-	s->job.run = run;
-	s->job.done = done;
-	s->job.arg = s;
-	worker_submit(s->env->workers, conn_loop(s->conn), &s->job);
-}
-
-/* Returns false when the session was freed. */
-bool pop3_job_finished(struct pop3_session *s)
-{
-	s->busy = false;
-	if (s->gone) {
-		session_free(s);
-		return false;
-	}
-	conn_resume(s->conn);
-	return true;
-}
-
-void pop3_continue(struct pop3_session *s)
-{
-	pop3_process(s);
+	if (session_run(s->sess, s->env->workers, run, done))
+		return true;
+	pop3_reply(s, "-ERR [SYS/TEMP] Server busy, try again later");
+	session_close(s->sess);
+	return false;
 }
 
 /* ---- authorization ---- */
@@ -154,7 +97,7 @@ static bool insecure_ok(struct pop3_session *s)
 	int policy = s->env->cfg->auth.allow_insecure;
 	return policy == CONFIG_INSECURE_YES ||
 	       (policy == CONFIG_INSECURE_LOOPBACK &&
-		conn_peer_is_loopback(s->conn));
+		session_peer_is_loopback(s->sess));
 }
 
 static bool refuse_insecure(struct pop3_session *s)
@@ -249,20 +192,27 @@ static void login_done(void *arg)
 	struct str user = STR_INIT;
 	str_append_sanitized(&user, s->user, strlen(s->user), 128);
 	log_info("pop3[%s] login client=%s user=%s result=%s",
-		 conn_id(s->conn), conn_peer_text(s->conn), user.data, result);
+		 session_id(s->sess), session_peer_text(s->sess), user.data, result);
 	str_free(&user);
 	if (s->login_result != 1) {
 		s->user[0] = '\0';
 		if (s->login_result == 0)
 			pop3_count_error(s);
 	}
-	if (pop3_job_finished(s))
-		pop3_process(s);
 }
 
+/* Logins have a queue of their own: a flood of them, failed or not,
+ * waits there and slows only logins, never mail. */
 static void start_login(struct pop3_session *s)
 {
-	pop3_run_job(s, login_run, login_done);
+	if (session_run(s->sess, s->env->auth_workers, login_run, login_done))
+		return;
+	forget_password(s);
+	log_info("pop3[%s] login client=%s result=busy", session_id(s->sess),
+		 session_peer_text(s->sess));
+	pop3_reply(s, "-ERR [SYS/TEMP] Too many logins at once, try again "
+		      "later");
+	s->user[0] = '\0';
 }
 
 static void cmd_pass(struct pop3_session *s)
@@ -415,7 +365,7 @@ static void cmd_list(struct pop3_session *s)
 		str_append(&out, "\r\n", 2);
 	}
 	str_append(&out, ".\r\n", 3);
-	conn_write(s->conn, out.data, out.len);
+	session_write(s->sess, out.data, out.len);
 	str_free(&out);
 }
 
@@ -477,10 +427,7 @@ static void update_done(void *arg)
 	else
 		pop3_reply(s, "-ERR [SYS/TEMP] Deleted messages were not "
 			      "removed");
-	if (pop3_job_finished(s)) {
-		s->quitting = true;
-		conn_close_after_write(s->conn);
-	}
+	session_close(s->sess);
 }
 
 static void cmd_quit(struct pop3_session *s)
@@ -491,8 +438,7 @@ static void cmd_quit(struct pop3_session *s)
 		return;
 	}
 	pop3_reply(s, "+OK Bye");
-	s->quitting = true;
-	conn_close_after_write(s->conn);
+	session_close(s->sess);
 }
 
 static void cmd_not_here(struct pop3_session *s)
@@ -527,23 +473,15 @@ static void handle_line(struct pop3_session *s)
 		sodium_memzero(s->line.data, s->line.len);
 }
 
-int pop3_next_line(struct pop3_session *s)
+static void pop3_step(void *ctx)
 {
-	if (s->held_rc != 0) {
-		int rc = s->held_rc;
-		struct str tmp = s->line;
-		s->line = s->held;
-		s->held = tmp;
-		s->held_rc = 0;
-		return rc;
+	struct pop3_session *s = ctx;
+	if (s->streaming) {
+		pop3_retr_next(s);
+		return;
 	}
-	return conn_read_line(s->conn, POP3_LINE_MAX, &s->line);
-}
-
-static void pop3_process(struct pop3_session *s)
-{
-	while (!s->busy && !s->quitting && !s->streaming) {
-		int rc = pop3_next_line(s);
+	for (;;) {
+		int rc = session_read_line(s->sess, POP3_LINE_MAX, &s->line);
 		if (rc == 0)
 			break;
 		if (rc < 0) {
@@ -552,53 +490,67 @@ static void pop3_process(struct pop3_session *s)
 			continue;
 		}
 		handle_line(s);
+		if (s->streaming)
+			break;
 	}
-	if (!s->busy && !s->streaming) {
+	/* An idle session keeps no line buffer. */
+	if (!session_busy(s->sess) && !s->streaming)
 		str_free(&s->line);
-		str_free(&s->held);
-	}
 }
 
-static void on_input(void *ctx)
-{
-	pop3_process(ctx);
-}
-
-static void on_event(void *ctx, enum conn_event ev)
+/* RFC 1939 3: on the autologout timer the server closes without a
+ * response (and without removing messages). */
+static void pop3_timeout(void *ctx)
 {
 	struct pop3_session *s = ctx;
-	/* Busy means the client waits for us, not the other way round. */
-	if (ev == CONN_TIMEOUT && s->busy)
-		return;
-	/* End of input ends the session (without QUIT nothing is deleted).
-	 * Unlike SMTP we do not go on answering after a half-close: a RETR
-	 * may be megabytes, and a client that stopped reading would hold its
-	 * maildrop until the write timeout. */
-	/* RFC 1939 3: on the autologout timer the server closes without a
-	 * response (and without removing messages). */
-	if (ev == CONN_TIMEOUT)
-		log_info("pop3[%s] client=%s result=timeout", conn_id(s->conn),
-			 conn_peer_text(s->conn));
-	if (s->busy) {
-		s->gone = true;
-		return;
-	}
-	session_free(s);
+	log_info("pop3[%s] client=%s result=timeout", session_id(s->sess),
+		 session_peer_text(s->sess));
 }
 
-static const struct conn_handler pop3_handler = {on_input, pop3_drained,
-						 on_event};
+static void pop3_free(void *ctx, enum session_end why)
+{
+	struct pop3_session *s = ctx;
+	log_info("pop3[%s] disconnect client=%s user=%s retrieved=%u "
+		 "deleted=%u end=%s",
+		 session_id(s->sess), session_peer_text(s->sess),
+		 s->user[0] ? s->user : "-", s->retrieved, s->expunged,
+		 session_end_name(why));
+	if (s->user_id != 0)
+		store_account_release(s->env->store, s->user_id);
+	forget_password(s);
+	free(s->msgs);
+	free(s->deleted);
+	str_free(&s->line);
+	str_free(&s->stream.out);
+	free(s);
+}
 
-struct conn *pop3_session_start(struct loop *loop, int fd,
-				const struct sockaddr *peer, socklen_t peerlen,
-				const struct pop3_env *env)
+/* End of input ends the session (without QUIT nothing is deleted).
+ * Unlike SMTP we do not go on answering after a half-close: a RETR may
+ * be megabytes, and a client that stopped reading would hold its
+ * maildrop until the timeout. */
+static const struct session_proto pop3_proto = {
+	.name = "pop3",
+	.step = pop3_step,
+	.timeout = pop3_timeout,
+	.free = pop3_free,
+	.answer_after_eof = false,
+	.max_reply = 1022,
+};
+
+struct session *pop3_session_start(struct loop *loop,
+				   struct session_list *list, int fd,
+				   const struct sockaddr *peer,
+				   socklen_t peerlen,
+				   const struct pop3_env *env)
 {
 	struct pop3_session *s = xcalloc(1, sizeof(*s));
 	s->env = env;
-	s->conn = conn_new(loop, fd, peer, peerlen, &pop3_handler, s);
-	conn_set_timeout(s->conn, env->cfg->pop3.timeout);
-	log_info("pop3[%s] connect client=%s", conn_id(s->conn),
-		 conn_peer_text(s->conn));
+	s->sess = session_new(loop, list, fd, peer, peerlen, SESSION_INPUT_MIN,
+			      &pop3_proto, s);
+	session_set_timeout(s->sess, env->cfg->pop3.timeout);
+	log_info("pop3[%s] connect client=%s", session_id(s->sess),
+		 session_peer_text(s->sess));
 	pop3_reply(s, "+OK posthorn POP3 ready");
-	return s->conn;
+	return s->sess;
 }

@@ -1,6 +1,7 @@
 /* pop3_session: one POP3 connection (RFC 1939, CAPA RFC 2449, SASL PLAIN
  * RFC 5034).  Deletions take effect only at QUIT; a maildrop is held by one
- * session at a time.  The session owns its conn and frees itself. */
+ * session at a time.  It stands on core/session.h, which ends and frees
+ * it. */
 #ifndef POSTHORN_POP3_SESSION_H
 #define POSTHORN_POP3_SESSION_H
 
@@ -9,6 +10,8 @@
 struct auth;
 struct config;
 struct loop;
+struct session;
+struct session_list;
 struct store;
 struct worker_pool;
 
@@ -17,10 +20,13 @@ struct pop3_env {
 	struct store *store;
 	struct auth *auth;
 	struct worker_pool *workers;
+	struct worker_pool *auth_workers;	/* password checks only */
 };
 
-struct conn *pop3_session_start(struct loop *loop, int fd,
-				const struct sockaddr *peer, socklen_t peerlen,
-				const struct pop3_env *env);
+struct session *pop3_session_start(struct loop *loop,
+				   struct session_list *list, int fd,
+				   const struct sockaddr *peer,
+				   socklen_t peerlen,
+				   const struct pop3_env *env);
 
 #endif

@@ -13,8 +13,9 @@
 #include "smtp/smtp_private.h"
 
 /* Move long lines into the message in pieces of this size, so no line of
- * any length waits in the input buffer whole. */
-#define DATA_PIECE (64 * 1024)
+ * any length waits in the input buffer whole.  Below the session's input
+ * bound, or a long line could never be taken. */
+#define DATA_PIECE (SESSION_INPUT_MIN / 2)
 
 static void make_queue_id(char id[16])
 {
@@ -40,8 +41,8 @@ static void add_received(struct smtp_session *s)
 	str_appends(&tx->msg, "Received: from ");
 	str_append_sanitized(&tx->msg, s->helo, strlen(s->helo), 255);
 	str_printf(&tx->msg, " (%s%s%s)\r\n\tby %s (posthorn) with %s id %s",
-		   strchr(conn_peer_text(s->conn), ':') ? "[IPv6:" : "[",
-		   conn_peer_text(s->conn), "]", s->env->cfg->server.hostname,
+		   strchr(session_peer_text(s->sess), ':') ? "[IPv6:" : "[",
+		   session_peer_text(s->sess), "]", s->env->cfg->server.hostname,
 		   with, tx->id);
 	if (tx->nrcpt == 1)
 		str_printf(&tx->msg, "\r\n\tfor <%s>", tx->first_rcpt);
@@ -70,7 +71,7 @@ static void deliver_done(void *arg)
 	bool ok = tx->stored == tx->targets.n;
 	log_info("smtp[%s] message id=%s client=%s from=<%s> to=%s size=%llu "
 		 "result=%s",
-		 conn_id(s->conn), tx->id, conn_peer_text(s->conn), tx->sender,
+		 session_id(s->sess), tx->id, session_peer_text(s->sess), tx->sender,
 		 tx->rcpts.data, (unsigned long long)tx->data_bytes,
 		 ok ? "delivered" : "tempfail");
 	if (ok) {
@@ -81,7 +82,6 @@ static void deliver_done(void *arg)
 			      "later");
 	}
 	smtp_tx_reset(s);
-	smtp_job_finished(s);
 }
 
 /* The whole message is in; store it or refuse it. */
@@ -89,11 +89,11 @@ static void finish_message(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
 	s->mode = SMTP_M_COMMAND;
-	conn_set_timeout(s->conn, s->env->cfg->smtp.timeout);
+	session_set_timeout(s->sess, s->env->cfg->smtp.timeout);
 	if (tx->too_big) {
 		log_info("smtp[%s] reject client=%s from=<%s> to=%s code=552 "
 			 "size=%llu",
-			 conn_id(s->conn), conn_peer_text(s->conn), tx->sender,
+			 session_id(s->sess), session_peer_text(s->sess), tx->sender,
 			 tx->rcpts.data, (unsigned long long)tx->data_bytes);
 		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum "
 			      "message size");
@@ -108,7 +108,7 @@ void smtp_cmd_data(struct smtp_session *s)
 	make_queue_id(s->tx.id);
 	add_received(s);
 	s->mode = SMTP_M_DATA;
-	conn_set_timeout(s->conn, s->env->cfg->smtp.data_timeout);
+	session_set_timeout(s->sess, s->env->cfg->smtp.data_timeout);
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
@@ -129,7 +129,7 @@ bool smtp_read_data(struct smtp_session *s)
 	struct smtp_tx *tx = &s->tx;
 	for (;;) {
 		size_t before = tx->msg.len, n;
-		int rc = conn_read_body_line(s->conn, DATA_PIECE, &tx->msg, &n);
+		int rc = session_read_body_line(s->sess, DATA_PIECE, &tx->msg, &n);
 		if (rc == 0)
 			return false;
 		char *p = tx->msg.data + before;
@@ -167,7 +167,7 @@ void smtp_cmd_bdat(struct smtp_session *s)
 	tx->chunk_last = s->cmd.bdat_last;
 	tx->chunk_reply = bad;
 	s->mode = SMTP_M_CHUNK;
-	conn_set_timeout(s->conn, s->env->cfg->smtp.data_timeout);
+	session_set_timeout(s->sess, s->env->cfg->smtp.data_timeout);
 }
 
 bool smtp_read_chunk(struct smtp_session *s)
@@ -176,7 +176,7 @@ bool smtp_read_chunk(struct smtp_session *s)
 	while (tx->chunk_left > 0) {
 		size_t want = tx->chunk_left > DATA_PIECE ? DATA_PIECE
 							  : (size_t)tx->chunk_left;
-		size_t got = conn_read_bytes(s->conn, want, &tx->msg);
+		size_t got = session_read_bytes(s->sess, want, &tx->msg);
 		if (got == 0)
 			return false;
 		tx->chunk_left -= got;
@@ -187,7 +187,7 @@ bool smtp_read_chunk(struct smtp_session *s)
 	}
 	if (tx->chunk_reply != NULL) {
 		s->mode = SMTP_M_COMMAND;
-		conn_set_timeout(s->conn, s->env->cfg->smtp.timeout);
+		session_set_timeout(s->sess, s->env->cfg->smtp.timeout);
 		smtp_reply(s, "%s", tx->chunk_reply);
 		tx->chunk_reply = NULL;
 		smtp_count_error(s);
@@ -198,7 +198,7 @@ bool smtp_read_chunk(struct smtp_session *s)
 		return true;
 	}
 	s->mode = SMTP_M_COMMAND;
-	conn_set_timeout(s->conn, s->env->cfg->smtp.timeout);
+	session_set_timeout(s->sess, s->env->cfg->smtp.timeout);
 	if (tx->too_big) {
 		/* RFC 3030 4.2: a failed chunk fails the transaction. */
 		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum "

@@ -5,8 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/conn.h"
-#include "core/loop.h"
+#include "core/session.h"
 #include "core/str.h"
 #include "deliver/deliver.h"
 #include "mime/addr.h"
@@ -48,7 +47,7 @@ struct smtp_tx {
 };
 
 struct smtp_session {
-	struct conn *conn;
+	struct session *sess;
 	const struct smtp_env *env;
 	enum smtp_state state;
 	enum smtp_mode mode;
@@ -58,11 +57,6 @@ struct smtp_session {
 	bool esmtp;
 	unsigned errors;
 	unsigned messages;
-	bool busy;		/* a job runs on a worker */
-	bool gone;		/* conn ended while busy: free when it returns */
-	bool peer_eof;		/* client sent all it will send */
-	bool quitting;
-	struct job job;
 	struct smtp_tx tx;
 	/* RCPT in flight on the worker */
 	struct addr rcpt;
@@ -71,20 +65,19 @@ struct smtp_session {
 };
 
 /* smtp_session.c */
-void smtp_reply(struct smtp_session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+#define smtp_reply(s, ...) session_reply((s)->sess, __VA_ARGS__)
 void smtp_set_state(struct smtp_session *s, enum smtp_state state);
 void smtp_tx_reset(struct smtp_session *s);
 void smtp_run_job(struct smtp_session *s, void (*run)(void *),
 		  void (*done)(void *));
-void smtp_job_finished(struct smtp_session *s);
 bool smtp_count_error(struct smtp_session *s);
 
 /* smtp_data.c */
 void smtp_cmd_data(struct smtp_session *s);
 void smtp_cmd_bdat(struct smtp_session *s);
 /* Consume message input; returns true when it made progress that may let
- * more input be processed, false when it needs more bytes. */
+ * more input be processed, false when it must stop (needs more bytes, or
+ * the session may not go on). */
 bool smtp_read_data(struct smtp_session *s);
 bool smtp_read_chunk(struct smtp_session *s);
 

@@ -50,33 +50,11 @@ static const struct smtp_command commands[SMTP_VERB_COUNT] = {
 static const char *const state_names[SMTP_S_STATE_COUNT] = {
 	"init", "ready", "mail", "rcpt", "bdat"};
 
-static void smtp_process(struct smtp_session *s);
-
-void smtp_reply(struct smtp_session *s, const char *fmt, ...)
-{
-	/* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with its
-	 * CRLF.  Our longest (an ADDR_TEXT_MAX address in a rejection) fits;
-	 * anything longer, e.g. an echoed parameter name, is cut. */
-	char r[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(r, sizeof(r) - 2, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n > sizeof(r) - 3)
-		n = (int)sizeof(r) - 3;
-	if (log_enabled(LOG_DEBUG))
-		log_debug("smtp[%s] reply=\"%.*s\"", conn_id(s->conn), n, r);
-	r[n] = '\r';
-	r[n + 1] = '\n';
-	conn_write(s->conn, r, (size_t)n + 2);
-}
 
 void smtp_set_state(struct smtp_session *s, enum smtp_state state)
 {
 	if (s->state != state && log_enabled(LOG_DEBUG))
-		log_debug("smtp[%s] state %s -> %s", conn_id(s->conn),
+		log_debug("smtp[%s] state %s -> %s", session_id(s->sess),
 			  state_names[s->state], state_names[state]);
 	s->state = state;
 }
@@ -98,47 +76,21 @@ bool smtp_count_error(struct smtp_session *s)
 	if (++s->errors < s->env->cfg->smtp.max_errors)
 		return false;
 	log_info("smtp[%s] client=%s result=too-many-errors",
-		 conn_id(s->conn), conn_peer_text(s->conn));
+		 session_id(s->sess), session_peer_text(s->sess));
 	smtp_reply(s, "421 4.7.0 %s Too many errors, closing connection",
 		   s->env->cfg->server.hostname);
-	s->quitting = true;
-	conn_close_after_write(s->conn);
+	session_close(s->sess);
 	return true;
-}
-
-static void session_free(struct smtp_session *s)
-{
-	log_info("smtp[%s] disconnect client=%s messages=%u errors=%u",
-		 conn_id(s->conn), conn_peer_text(s->conn), s->messages,
-		 s->errors);
-	smtp_tx_reset(s);
-	str_free(&s->line);
-	conn_free(&s->conn);
-	free(s);
 }
 
 void smtp_run_job(struct smtp_session *s, void (*run)(void *),
 		  void (*done)(void *))
 {
-	s->busy = true;
-	conn_pause(s->conn);
-	s->job.run = run;
-	s->job.done = done;
-	s->job.arg = s;
-	worker_submit(s->env->workers, conn_loop(s->conn), &s->job);
-}
-
-/* Called by every job's done callback after it wrote its reply: go on
- * with pipelined input already buffered. */
-void smtp_job_finished(struct smtp_session *s)
-{
-	s->busy = false;
-	if (s->gone) {
-		session_free(s);
-		return;
+	if (!session_run(s->sess, s->env->workers, run, done)) {
+		smtp_reply(s, "421 4.3.2 %s Service busy, closing connection",
+			   s->env->cfg->server.hostname);
+		session_close(s->sess);
 	}
-	conn_resume(s->conn);
-	smtp_process(s);
 }
 
 /* ---- envelope commands ---- */
@@ -269,7 +221,7 @@ static void rcpt_reject_log(struct smtp_session *s, const char *code,
 			    const char *rcpt)
 {
 	log_info("smtp[%s] reject client=%s from=<%s> to=<%s> code=%s",
-		 conn_id(s->conn), conn_peer_text(s->conn), s->tx.sender, rcpt,
+		 session_id(s->sess), session_peer_text(s->sess), s->tx.sender, rcpt,
 		 code);
 }
 
@@ -304,7 +256,6 @@ static void rcpt_done(void *arg)
 			      "again later", text);
 		break;
 	}
-	smtp_job_finished(s);
 }
 
 static void cmd_rcpt(struct smtp_session *s)
@@ -359,8 +310,7 @@ static void cmd_noop(struct smtp_session *s)
 static void cmd_quit(struct smtp_session *s)
 {
 	smtp_reply(s, "221 2.0.0 Bye");
-	s->quitting = true;
-	conn_close_after_write(s->conn);
+	session_close(s->sess);
 }
 
 static void cmd_help(struct smtp_session *s)
@@ -427,8 +377,7 @@ static void handle_line(struct smtp_session *s)
 					   "the BDAT chunk ends, closing "
 					   "connection",
 					   s->env->cfg->server.hostname);
-				s->quitting = true;
-				conn_close_after_write(s->conn);
+				session_close(s->sess);
 				return;
 			}
 			smtp_reply(s, "501 5.5.4 %s", s->cmd.reason);
@@ -444,10 +393,11 @@ static void handle_line(struct smtp_session *s)
 	c->handler(s);
 }
 
-static void smtp_process(struct smtp_session *s)
+static void smtp_step(void *ctx)
 {
+	struct smtp_session *s = ctx;
 	const struct config *cfg = s->env->cfg;
-	while (!s->busy && !s->quitting) {
+	for (;;) {
 		if (s->mode == SMTP_M_DATA) {
 			if (!smtp_read_data(s))
 				break;
@@ -458,8 +408,8 @@ static void smtp_process(struct smtp_session *s)
 				break;
 			continue;
 		}
-		int rc = conn_read_line(s->conn, cfg->smtp.max_line_length,
-					&s->line);
+		int rc = session_read_line(s->sess, cfg->smtp.max_line_length,
+					   &s->line);
 		if (rc == 0)
 			break;
 		if (rc < 0) {
@@ -470,65 +420,58 @@ static void smtp_process(struct smtp_session *s)
 		handle_line(s);
 	}
 	/* An idle session keeps no line buffer. */
-	if (!s->busy && s->mode == SMTP_M_COMMAND)
+	if (!session_busy(s->sess) && s->mode == SMTP_M_COMMAND)
 		str_free(&s->line);
-	/* Everything the client sent before closing its side is answered;
-	 * now we close ours. */
-	if (s->peer_eof && !s->busy && !s->quitting) {
-		s->quitting = true;
-		conn_close_after_write(s->conn);
-	}
 }
 
-/* ---- connection events ---- */
-
-static void on_input(void *ctx)
-{
-	smtp_process(ctx);
-}
-
-static void on_event(void *ctx, enum conn_event ev)
+static void smtp_timeout(void *ctx)
 {
 	struct smtp_session *s = ctx;
-	/* The client is waiting for us, not idle: the job's reply comes. */
-	if (ev == CONN_TIMEOUT && s->busy)
-		return;
-	if (ev == CONN_EOF && !s->quitting) {
-		/* A client may shut down its sending side after its last
-		 * (pipelined) command and still read the replies. */
-		s->peer_eof = true;
-		if (!s->busy)
-			smtp_process(s);
-		return;
-	}
-	if (ev == CONN_TIMEOUT && !s->quitting) {
-		log_info("smtp[%s] client=%s result=timeout", conn_id(s->conn),
-			 conn_peer_text(s->conn));
-		smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded",
-			   s->env->cfg->server.hostname);
-		s->quitting = true;
-		conn_close_after_write(s->conn);
-		return;
-	}
-	if (s->busy) {
-		s->gone = true;
-		return;
-	}
-	session_free(s);
+	log_info("smtp[%s] client=%s result=timeout", session_id(s->sess),
+		 session_peer_text(s->sess));
+	smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded",
+		   s->env->cfg->server.hostname);
 }
 
-static const struct conn_handler smtp_handler = {on_input, NULL, on_event};
+static void smtp_free(void *ctx, enum session_end why)
+{
+	struct smtp_session *s = ctx;
+	log_info("smtp[%s] disconnect client=%s messages=%u errors=%u end=%s",
+		 session_id(s->sess), session_peer_text(s->sess), s->messages,
+		 s->errors, session_end_name(why));
+	smtp_tx_reset(s);
+	str_free(&s->line);
+	free(s);
+}
 
-struct conn *smtp_session_start(struct loop *loop, int fd,
-				const struct sockaddr *peer, socklen_t peerlen,
-				const struct smtp_env *env)
+static const struct session_proto smtp_proto = {
+	.name = "smtp",
+	.step = smtp_step,
+	.timeout = smtp_timeout,
+	.free = smtp_free,
+	.answer_after_eof = true,
+	/* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with its
+	 * CRLF.  Our longest (an ADDR_TEXT_MAX address in a rejection) fits;
+	 * anything longer, e.g. an echoed parameter name, is cut. */
+	.max_reply = 510,
+};
+
+struct session *smtp_session_start(struct loop *loop,
+				   struct session_list *list, int fd,
+				   const struct sockaddr *peer,
+				   socklen_t peerlen,
+				   const struct smtp_env *env)
 {
 	struct smtp_session *s = xcalloc(1, sizeof(*s));
+	size_t input_max = env->cfg->smtp.max_line_length + 2;
 	s->env = env;
-	s->conn = conn_new(loop, fd, peer, peerlen, &smtp_handler, s);
-	conn_set_timeout(s->conn, env->cfg->smtp.timeout);
-	log_info("smtp[%s] connect client=%s", conn_id(s->conn),
-		 conn_peer_text(s->conn));
+	s->sess = session_new(loop, list, fd, peer, peerlen,
+			      input_max > SESSION_INPUT_MIN ? input_max
+							    : SESSION_INPUT_MIN,
+			      &smtp_proto, s);
+	session_set_timeout(s->sess, env->cfg->smtp.timeout);
+	log_info("smtp[%s] connect client=%s", session_id(s->sess),
+		 session_peer_text(s->sess));
 	smtp_reply(s, "220 %s ESMTP posthorn", env->cfg->server.hostname);
-	return s->conn;
+	return s->sess;
 }

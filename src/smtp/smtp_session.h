@@ -1,7 +1,7 @@
 /* smtp_session: one inbound SMTP connection (RFC 5321, the MX role) with
  * PIPELINING, 8BITMIME, SMTPUTF8, SIZE, ENHANCEDSTATUSCODES and CHUNKING.
  *
- * The session owns its conn; it frees itself when the connection ends. */
+ * It stands on core/session.h, which ends and frees it. */
 #ifndef POSTHORN_SMTP_SESSION_H
 #define POSTHORN_SMTP_SESSION_H
 
@@ -9,6 +9,8 @@
 
 struct config;
 struct loop;
+struct session;
+struct session_list;
 struct store;
 struct worker_pool;
 
@@ -20,9 +22,11 @@ struct smtp_env {
 };
 
 /* Start a session on an accepted socket (takes fd); the greeting is sent
- * at once.  Returns the conn so the caller can hook its release. */
-struct conn *smtp_session_start(struct loop *loop, int fd,
-				const struct sockaddr *peer, socklen_t peerlen,
-				const struct smtp_env *env);
+ * at once.  Returns the session so the caller can hook its release. */
+struct session *smtp_session_start(struct loop *loop,
+				   struct session_list *list, int fd,
+				   const struct sockaddr *peer,
+				   socklen_t peerlen,
+				   const struct smtp_env *env);
 
 #endif

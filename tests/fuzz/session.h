@@ -22,6 +22,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -32,7 +33,7 @@
 
 #include "auth/auth_pass.h"
 #include "core/config.h"
-#include "core/conn.h"
+#include "core/session.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/worker.h"
@@ -43,9 +44,10 @@
 
 /* Starts a session on fd (taking it), as smtp_session_start() or
  * pop3_session_start() with the harness's env. */
-typedef struct conn *session_start_fn(struct loop *loop, int fd,
-				      const struct sockaddr *peer,
-				      socklen_t peerlen);
+typedef struct session *session_start_fn(struct loop *loop,
+					 struct session_list *list, int fd,
+					 const struct sockaddr *peer,
+					 socklen_t peerlen);
 
 /* What every session harness has. */
 static struct {
@@ -55,6 +57,7 @@ static struct {
 	struct store *store;
 	struct worker_pool *workers;
 	struct loop *loop;
+	struct session_list *list;
 	struct event_base *base;
 	struct event *tick;
 	char dir[128];
@@ -68,8 +71,11 @@ static struct {
 struct client {
 	int fd;
 	struct event *ev;
-	struct conn *conn;
-	bool alive;	   /* the server's conn is not freed yet */
+	struct session *sess;
+	bool alive;	   /* the server's session is not freed yet */
+	bool stalled;	   /* not reading until the server pushes back */
+	bool reset;	   /* we closed without waiting: replies may be cut */
+	size_t last_output; /* the server's unsent output, last round */
 	char *out;	   /* everything the server sent */
 	size_t len, cap, max;
 	bool eof;	   /* the server closed its end */
@@ -190,6 +196,9 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 static void session_init(const char *name, const char *tag)
 {
 	sess.name = name;
+	/* As the server does: a write to a reset peer is an error, not a
+	 * signal. */
+	signal(SIGPIPE, SIG_IGN);
 	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : NULL;
 	if (base == NULL)
 		base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -235,7 +244,8 @@ static void session_start_loop(session_start_fn *start)
 	loop_init_threads();
 	sess.loop = loop_new();
 	sess.base = loop_base(sess.loop);
-	sess.workers = worker_pool_new(NWORKERS);
+	sess.list = session_list_new();
+	sess.workers = worker_pool_new(NWORKERS, 0);
 	pthread_barrier_init(&sess.barrier, NULL, NWORKERS);
 	for (int i = 0; i < NWORKERS; i++)
 		sess.bjobs[i] = (struct job){NULL, barrier_run, barrier_done,
@@ -324,13 +334,17 @@ static void quiesce(struct client *c)
 		settle(c);
 		if (c->eof)
 			return;
+		/* A stalled client is not reading: the session is idle
+		 * once its unsent output stops changing. */
+		size_t pending = c->alive ? session_output_len(c->sess) : 0;
 		if (c->len == before &&
-		    (!c->alive || conn_output_len(c->conn) == 0)) {
+		    (pending == 0 || (c->stalled && pending == c->last_output))) {
 			if (++quiet == 2)
 				return;
 		} else {
 			quiet = 0;
 		}
+		c->last_output = pending;
 	}
 }
 
@@ -343,6 +357,12 @@ static void send_all(struct client *c, const uint8_t *p, size_t n)
 			n -= (size_t)w;
 		} else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 				     errno == EINTR)) {
+			/* The server pushes back: a stalled client now reads,
+			 * or both would wait for ever. */
+			if (c->stalled) {
+				c->stalled = false;
+				event_add(c->ev, NULL);
+			}
 			event_base_loop(sess.base, EVLOOP_ONCE);
 			check_deadline(c);
 		} else {
@@ -380,26 +400,34 @@ static size_t split_points(const uint8_t *data, size_t size, size_t cut[3])
 	return n;
 }
 
-/* Feed the input in pieces, each followed by quiescence; then half-close
- * and wait for the server to close too. */
+/* Feed the input in pieces, each followed by quiescence; then, depending
+ * on the input: half-close and wait for the server to close too (most
+ * inputs), or the same with the client not reading until the server
+ * pushes back, or close at once after the last piece without waiting for
+ * anything, as a reset would (a job may still be on a worker).  In every
+ * case the session must end and free everything. */
 static void run_session(struct client *c, const uint8_t *data, size_t size)
 {
 	int sv[2];
+	uint64_t h = size > 0 ? fnv1a(data, size) : 0;
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			 0, sv) == 0);
 	c->fd = sv[0];
 	c->ev = event_new(sess.base, c->fd, EV_READ | EV_PERSIST,
 			  client_read_cb, c);
-	event_add(c->ev, NULL);
+	c->stalled = (h >> 60) == 1;
+	c->reset = (h >> 60) == 2;
+	if (!c->stalled)
+		event_add(c->ev, NULL);
 
 	struct sockaddr_in peer = {0};
 	peer.sin_family = AF_INET;
 	peer.sin_port = htons(40000);
 	peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	c->alive = true;
-	c->conn = sess.start(sess.loop, sv[1], (const struct sockaddr *)&peer,
-			     sizeof(peer));
-	conn_set_release(c->conn, on_release, c);
+	c->sess = sess.start(sess.loop, sess.list, sv[1],
+			     (const struct sockaddr *)&peer, sizeof(peer));
+	session_set_release(c->sess, on_release, c);
 	quiesce(c);
 
 	size_t cut[3], ncut = split_points(data, size, cut), at = 0;
@@ -407,6 +435,25 @@ static void run_session(struct client *c, const uint8_t *data, size_t size)
 		size_t end = i < ncut ? cut[i] : size;
 		send_all(c, data + at, end - at);
 		at = end;
+		if (!(c->reset && i == ncut))
+			quiesce(c);
+	}
+	if (c->reset) {
+		event_del(c->ev);
+		close(c->fd);
+		c->fd = -1;
+		c->eof = true;
+		while (c->alive) {
+			event_base_loop(sess.base, EVLOOP_ONCE);
+			check_deadline(c);
+		}
+		quiesce(c);
+		event_free(c->ev);
+		return;
+	}
+	if (c->stalled) {
+		c->stalled = false;
+		event_add(c->ev, NULL);
 		quiesce(c);
 	}
 	if (!c->eof) {
@@ -421,6 +468,14 @@ static void run_session(struct client *c, const uint8_t *data, size_t size)
 	EXPECT(!c->alive);
 	event_free(c->ev);
 	close(c->fd);
+}
+
+/* After a reset the client may hold a reply cut short: keep only whole
+ * lines, for checks that read lines. */
+static void trim_to_lines(struct client *c)
+{
+	while (c->len > 0 && c->out[c->len - 1] != '\n')
+		c->len--;
 }
 
 #endif

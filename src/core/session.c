@@ -1,0 +1,363 @@
+/* The session core: one life cycle for every protocol session.
+ *
+ * The states a session can be in are few and explicit: open (the
+ * protocol's step may run when no job runs and output is below the mark),
+ * closing (flushing last words; input is discarded), and dead (the
+ * connection ended while a job ran: the session is freed when the job
+ * comes back).  Every path to the end goes through session_end(), and
+ * session_destroy() is the only place that frees. */
+#include "core/session.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/conn.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/worker.h"
+#include "core/xalloc.h"
+
+/* Output low-water mark: the protocol is stepped again when the output
+ * it was stopped by falls to this. */
+#define OUTPUT_LOW (SESSION_OUTPUT_HIGH / 2)
+/* How long last words may take to leave before we give up on a client
+ * that does not read them. */
+#define CLOSE_TIMEOUT 30
+
+struct session_list {
+	struct session *head;
+};
+
+struct session {
+	struct session *prev, *next;	/* in list */
+	struct session_list *list;
+	struct conn *conn;
+	const struct session_proto *proto;
+	void *ctx;
+	struct job job;
+	void (*job_run)(void *ctx);
+	void (*job_done)(void *ctx);
+	enum session_end end;	/* why, once closing or dead */
+	bool busy;		/* a job runs on a worker */
+	bool closing;		/* flushing, then free */
+	bool dead;		/* the connection is over: free after the job */
+	bool peer_eof;		/* the client sent all it will send */
+	bool stepping;		/* inside proto->step */
+	bool wait_drain;	/* stopped by the output mark */
+};
+
+static void session_kick(struct session *s);
+
+struct session_list *session_list_new(void)
+{
+	return xcalloc(1, sizeof(struct session_list));
+}
+
+static void session_destroy(struct session *s)
+{
+	s->proto->free(s->ctx, s->end);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		s->list->head = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	conn_free(&s->conn);
+	free(s);
+}
+
+static void session_end(struct session *s, enum session_end why);
+
+void session_list_end_all(struct session_list *list)
+{
+	struct session *s = list->head, *next;
+	for (; s != NULL; s = next) {
+		next = s->next;
+		session_end(s, SESSION_END_SHUTDOWN);
+	}
+}
+
+void session_list_free(struct session_list **listp)
+{
+	struct session_list *list = *listp;
+	if (list == NULL)
+		return;
+	if (list->head != NULL)
+		log_panic("session %s outlived its loop",
+			  conn_id(list->head->conn));
+	free(list);
+	*listp = NULL;
+}
+
+const char *session_end_name(enum session_end why)
+{
+	static const char *const names[] = {
+		[SESSION_END_CLOSED] = "closed", [SESSION_END_EOF] = "eof",
+		[SESSION_END_RESET] = "reset",
+		[SESSION_END_TIMEOUT] = "timeout",
+		[SESSION_END_SHUTDOWN] = "shutdown"};
+	return names[why];
+}
+
+/* The connection is over for `why`: free now, or once the job is back. */
+static void session_end(struct session *s, enum session_end why)
+{
+	if (!s->closing && !s->dead)
+		s->end = why;
+	s->dead = true;
+	if (!s->busy)
+		session_destroy(s);
+}
+
+static void start_closing(struct session *s, enum session_end why)
+{
+	if (s->closing || s->dead)
+		return;
+	s->closing = true;
+	s->end = why;
+	conn_close_after_write(s->conn, CLOSE_TIMEOUT);
+}
+
+void session_close(struct session *s)
+{
+	start_closing(s, SESSION_END_CLOSED);
+}
+
+bool session_may_go_on(const struct session *s)
+{
+	return !s->busy && !s->closing && !s->dead &&
+	       conn_output_len(s->conn) < SESSION_OUTPUT_HIGH;
+}
+
+/* Let the protocol go on if it may.  Never re-entered: a step that starts
+ * a job whose done runs at once would otherwise recurse. */
+static void session_kick(struct session *s)
+{
+	if (s->stepping || s->busy || s->closing || s->dead)
+		return;
+	if (conn_output_len(s->conn) < SESSION_OUTPUT_HIGH) {
+		s->stepping = true;
+		s->proto->step(s->ctx);
+		s->stepping = false;
+		if (s->busy || s->closing || s->dead)
+			return;
+	}
+	if (conn_output_len(s->conn) >= SESSION_OUTPUT_HIGH) {
+		s->wait_drain = true;
+		return;
+	}
+	/* The step stopped for want of input, and none will come: everything
+	 * the client sent is answered, now we close our side. */
+	if (s->peer_eof)
+		start_closing(s, SESSION_END_EOF);
+}
+
+static void on_input(void *ctx)
+{
+	session_kick(ctx);
+}
+
+static void on_drained(void *ctx)
+{
+	struct session *s = ctx;
+	if (s->wait_drain) {
+		s->wait_drain = false;
+		session_kick(s);
+	}
+}
+
+static void on_timeout(struct session *s)
+{
+	/* The client waits for us, not the other way round. */
+	if (s->busy && !s->dead)
+		return;
+	if (s->closing || s->dead) {
+		session_end(s, SESSION_END_TIMEOUT);
+		return;
+	}
+	if (s->proto->timeout != NULL)
+		s->proto->timeout(s->ctx);
+	start_closing(s, SESSION_END_TIMEOUT);
+}
+
+static void on_event(void *ctx, enum conn_event ev)
+{
+	struct session *s = ctx;
+	switch (ev) {
+	case CONN_TIMEOUT:
+		on_timeout(s);
+		break;
+	case CONN_EOF:
+		if (s->proto->answer_after_eof && !s->closing && !s->dead) {
+			s->peer_eof = true;
+			session_kick(s);
+			break;
+		}
+		session_end(s, SESSION_END_EOF);
+		break;
+	case CONN_ERROR:
+		session_end(s, SESSION_END_RESET);
+		break;
+	case CONN_FLUSHED:
+		session_end(s, s->end);
+		break;
+	}
+}
+
+static const struct conn_handler session_handler = {on_input, on_drained,
+						    on_event};
+
+struct session *session_new(struct loop *loop, struct session_list *list,
+			    int fd, const struct sockaddr *peer,
+			    socklen_t peerlen, size_t input_max,
+			    const struct session_proto *proto, void *ctx)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+	s->proto = proto;
+	s->ctx = ctx;
+	s->list = list;
+	s->next = list->head;
+	if (list->head != NULL)
+		list->head->prev = s;
+	list->head = s;
+	s->conn = conn_new(loop, fd, peer, peerlen, input_max,
+			   &session_handler, s);
+	conn_set_drain_mark(s->conn, OUTPUT_LOW);
+	return s;
+}
+
+void session_set_release(struct session *s, void (*fn)(void *arg),
+			 void *arg)
+{
+	conn_set_release(s->conn, fn, arg);
+}
+
+const char *session_id(const struct session *s)
+{
+	return conn_id(s->conn);
+}
+
+const char *session_peer_text(const struct session *s)
+{
+	return conn_peer_text(s->conn);
+}
+
+const struct sockaddr *session_peer(const struct session *s)
+{
+	return conn_peer(s->conn);
+}
+
+bool session_peer_is_loopback(const struct session *s)
+{
+	return conn_peer_is_loopback(s->conn);
+}
+
+void session_set_timeout(struct session *s, unsigned seconds)
+{
+	if (!s->closing && !s->dead)
+		conn_set_timeout(s->conn, seconds);
+}
+
+int session_read_line(struct session *s, size_t max, struct str *line_r)
+{
+	if (!session_may_go_on(s))
+		return 0;
+	return conn_read_line(s->conn, max, line_r);
+}
+
+int session_read_body_line(struct session *s, size_t chunk, struct str *out,
+			   size_t *appended_r)
+{
+	if (!session_may_go_on(s))
+		return 0;
+	return conn_read_body_line(s->conn, chunk, out, appended_r);
+}
+
+size_t session_read_bytes(struct session *s, size_t n, struct str *out)
+{
+	if (!session_may_go_on(s))
+		return 0;
+	return conn_read_bytes(s->conn, n, out);
+}
+
+size_t session_input_len(const struct session *s)
+{
+	return conn_input_len(s->conn);
+}
+
+void session_write(struct session *s, const void *p, size_t n)
+{
+	if (!s->closing && !s->dead)
+		conn_write(s->conn, p, n);
+}
+
+void session_reply(struct session *s, const char *fmt, ...)
+{
+	char r[1024];
+	size_t max = s->proto->max_reply;
+	if (max == 0 || max > sizeof(r) - 2)
+		max = sizeof(r) - 2;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(r, max + 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > max)
+		n = (int)max;
+	if (log_enabled(LOG_DEBUG))
+		log_debug("%s[%s] reply=\"%.*s\"", s->proto->name,
+			  conn_id(s->conn), n, r);
+	r[n] = '\r';
+	r[n + 1] = '\n';
+	session_write(s, r, (size_t)n + 2);
+}
+
+size_t session_output_len(const struct session *s)
+{
+	return conn_output_len(s->conn);
+}
+
+/* On the worker: run() sees only the protocol's state. */
+static void job_run(void *arg)
+{
+	struct session *s = arg;
+	s->job_run(s->ctx);
+}
+
+static void job_done(void *arg)
+{
+	struct session *s = arg;
+	s->busy = false;
+	s->job_done(s->ctx);
+	if (s->dead) {
+		if (!s->busy)
+			session_destroy(s);
+		return;
+	}
+	session_kick(s);
+}
+
+bool session_run(struct session *s, struct worker_pool *pool,
+		 void (*run)(void *ctx), void (*done)(void *ctx))
+{
+	if (s->busy || s->dead)
+		return false;
+	s->job.run = job_run;
+	s->job.done = job_done;
+	s->job.arg = s;
+	s->job_run = run;
+	s->job_done = done;
+	s->busy = true;
+	if (!worker_submit(pool, conn_loop(s->conn), &s->job)) {
+		s->busy = false;
+		return false;
+	}
+	return true;
+}
+
+bool session_busy(const struct session *s)
+{
+	return s->busy;
+}

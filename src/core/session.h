@@ -1,0 +1,135 @@
+/* session: the one core that every protocol session stands on.
+ *
+ * It owns the connection's life and the plumbing around the protocol's
+ * state machine:
+ * - every way a connection ends (QUIT, EOF, reset, timeout, shutdown), in
+ *   every state (idle, a command on a worker, output pending), frees
+ *   everything exactly once, through the protocol's free hook;
+ * - running a command's blocking part on a worker and coming back;
+ * - writing replies;
+ * - flow control: no new command is read while more than
+ *   SESSION_OUTPUT_HIGH bytes of output wait for the client, and reading
+ *   resumes when they drain;
+ * - one timeout that means "the client made no progress", in either
+ *   direction.
+ *
+ * A protocol keeps only its grammar and state machine: the core calls its
+ * step hook whenever the session may go on, and the step reads commands
+ * with session_read_*(), which say "stop" (0) as soon as the session must
+ * wait: a job was started, the session is closing, or the output is above
+ * the high-water mark.  A session belongs to one loop and is used only on
+ * that loop's thread. */
+#ifndef POSTHORN_SESSION_H
+#define POSTHORN_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "core/str.h"
+
+struct loop;
+struct session;
+struct session_list;
+struct worker_pool;
+
+/* Input buffered ahead of the protocol, at least; more when a protocol's
+ * longest line needs it. */
+#define SESSION_INPUT_MIN (64 * 1024)
+/* Output waiting for the client above which no new command is read. */
+#define SESSION_OUTPUT_HIGH (64 * 1024)
+
+enum session_end {
+	SESSION_END_CLOSED,	/* we closed it: QUIT, too many errors */
+	SESSION_END_EOF,	/* the client closed its side */
+	SESSION_END_RESET,	/* a socket error, e.g. a reset */
+	SESSION_END_TIMEOUT,	/* no progress for the timeout */
+	SESSION_END_SHUTDOWN,	/* the server stopped */
+};
+
+struct session_proto {
+	const char *name;	/* "smtp": log prefix */
+	/* Go on: called when input arrived, a job finished or output
+	 * drained, and only while the session may go on. */
+	void (*step)(void *ctx);
+	/* The client made no progress for the timeout while we waited for
+	 * it: write last words, if the protocol has any (optional).  The
+	 * core closes the session afterwards. */
+	void (*timeout)(void *ctx);
+	/* The session is over: log it and free the protocol's state.
+	 * Called exactly once, never while a job runs; the session's
+	 * getters still work here, writing does nothing. */
+	void (*free)(void *ctx, enum session_end why);
+	/* Answer what the client sent before closing its sending side (SMTP
+	 * clients may half-close after their last pipelined command); if
+	 * false, end of input ends the session at once. */
+	bool answer_after_eof;
+	/* Longest reply line session_reply() writes, without CRLF. */
+	size_t max_reply;
+};
+
+/* The sessions of one loop, so that a shutdown can end them all. */
+struct session_list *session_list_new(void);
+/* Shutdown, once the loop is stopped: ends every session (free hooks run
+ * with SESSION_END_SHUTDOWN); one whose job is still out is freed when
+ * the job's done comes back (loop_run_posted()). */
+void session_list_end_all(struct session_list *list);
+/* Frees an empty list. */
+void session_list_free(struct session_list **list);
+
+/* "closed", "eof", "reset", "timeout", "shutdown": for log lines. */
+const char *session_end_name(enum session_end why);
+
+/* Start a session on an accepted socket (takes fd).  ctx is the
+ * protocol's state, handed to every hook.  input_max bounds the input
+ * buffered ahead of the protocol; it must hold the longest line the
+ * protocol accepts. */
+struct session *session_new(struct loop *loop, struct session_list *list,
+			    int fd, const struct sockaddr *peer,
+			    socklen_t peerlen, size_t input_max,
+			    const struct session_proto *proto, void *ctx);
+/* Called when the session's connection is freed (after the free hook). */
+void session_set_release(struct session *s, void (*fn)(void *arg),
+			 void *arg);
+
+const char *session_id(const struct session *s);
+const char *session_peer_text(const struct session *s);
+const struct sockaddr *session_peer(const struct session *s);
+bool session_peer_is_loopback(const struct session *s);
+
+/* Seconds without progress before the timeout hook; 0 = none. */
+void session_set_timeout(struct session *s, unsigned seconds);
+
+/* Whether the protocol may go on now: no job runs, the session is not
+ * closing and the output is below the high-water mark. */
+bool session_may_go_on(const struct session *s);
+
+/* The input functions of conn.h, returning 0 ("stop") whenever the
+ * session may not go on. */
+int session_read_line(struct session *s, size_t max, struct str *line_r);
+int session_read_body_line(struct session *s, size_t chunk, struct str *out,
+			   size_t *appended_r);
+size_t session_read_bytes(struct session *s, size_t n, struct str *out);
+size_t session_input_len(const struct session *s);
+
+/* Writing does nothing once the session is closing or gone. */
+void session_write(struct session *s, const void *p, size_t n);
+/* One reply line, CRLF added, cut at the protocol's max_reply. */
+void session_reply(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+size_t session_output_len(const struct session *s);
+
+/* Run run(ctx) on a worker of pool, then done(ctx) on the loop; the
+ * protocol's step is not called in between, and is called again after
+ * done.  done runs even when the connection ended meanwhile (writes then
+ * do nothing), so it can log and release what run produced.  Returns
+ * false, running nothing, when the pool's queue is full or the session
+ * is gone. */
+bool session_run(struct session *s, struct worker_pool *pool,
+		 void (*run)(void *ctx), void (*done)(void *ctx));
+bool session_busy(const struct session *s);
+
+/* Flush what was written, then end the session (SESSION_END_CLOSED). */
+void session_close(struct session *s);
+
+#endif
