@@ -248,6 +248,23 @@ int conn_read_line(struct conn *conn, size_t max, struct str *line_r)
 	}
 }
 
+int conn_peek_line(struct conn *conn, size_t max, struct str *line_r)
+{
+	struct evbuffer *in = bufferevent_get_input(conn->bev);
+	size_t eol_len;
+	if (conn->skipping)
+		return 0;
+	struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol_len,
+						    EVBUFFER_EOL_CRLF_STRICT);
+	if (p.pos < 0 || (size_t)p.pos > max)
+		return 0;
+	str_clear(line_r);
+	char *dst = str_reserve(line_r, (size_t)p.pos);
+	evbuffer_copyout(in, dst, (size_t)p.pos);
+	str_commit(line_r, (size_t)p.pos);
+	return 1;
+}
+
 int conn_read_body_line(struct conn *conn, size_t chunk, struct str *out,
 			size_t *appended_r)
 {

@@ -62,6 +62,11 @@ int conn_error(const struct conn *conn);
  * discarded as it arrives, so its tail is never taken for a command. */
 int conn_read_line(struct conn *conn, size_t max, struct str *line_r);
 
+/* The next line as conn_read_line() would return it, left in the buffer:
+ * 1 with a copy in line_r, 0 when no complete line of at most max bytes
+ * is buffered.  conn_read_line() then takes it. */
+int conn_peek_line(struct conn *conn, size_t max, struct str *line_r);
+
 /* For message bodies: append to out the next complete line including its
  * CRLF and return 1; or, when no CRLF is buffered but more than `chunk`
  * bytes are, append a piece of a long line (never splitting a CRLF) and

@@ -281,6 +281,13 @@ size_t session_read_bytes(struct session *s, size_t n, struct str *out)
 	return conn_read_bytes(s->conn, n, out);
 }
 
+int session_peek_line(struct session *s, size_t max, struct str *line_r)
+{
+	if (!session_may_go_on(s))
+		return 0;
+	return conn_peek_line(s->conn, max, line_r);
+}
+
 size_t session_input_len(const struct session *s)
 {
 	return conn_input_len(s->conn);

@@ -110,6 +110,9 @@ int session_read_line(struct session *s, size_t max, struct str *line_r);
 int session_read_body_line(struct session *s, size_t chunk, struct str *out,
 			   size_t *appended_r);
 size_t session_read_bytes(struct session *s, size_t n, struct str *out);
+/* The next command line, left in the buffer, so a protocol can look at
+ * what is pipelined behind the current command before taking it. */
+int session_peek_line(struct session *s, size_t max, struct str *line_r);
 size_t session_input_len(const struct session *s);
 
 /* Writing does nothing once the session is closing or gone. */

@@ -18,12 +18,10 @@ enum pop3_state {
 	POP3_S_UPDATE,	/* after QUIT, while deletions are applied */
 };
 
-/* A RETR or TOP being sent: the message is read in pieces on workers,
- * each dot-stuffed there, and the next piece is read only once the client
- * has taken most of the last one (see pop3_retr.c). */
+/* Where a RETR or TOP answer stands: dot-stuffing state across the
+ * pieces of one message (pop3_retr.c). */
 struct pop3_stream {
-	size_t index;
-	uint64_t offset;
+	uint64_t offset;	/* message bytes sent so far */
 	bool top;
 	bool in_body;		/* TOP: past the header's blank line */
 	uint32_t lines_left;	/* TOP: body lines still to send */
@@ -32,9 +30,6 @@ struct pop3_stream {
 	bool crlf;		/* the last line ended in CRLF */
 	uint64_t line_bytes;	/* bytes of the current line so far */
 	bool started;		/* "+OK" sent */
-	bool finished;		/* the terminating "." is in out */
-	int read_result;	/* of the last piece */
-	struct str out;		/* the piece, ready to send */
 };
 
 struct pop3_session {
@@ -63,8 +58,13 @@ struct pop3_session {
 	unsigned retrieved, expunged;
 	int update_result;
 
-	bool streaming;
-	struct pop3_stream stream;
+	/* RETR/TOP being answered (NULL when none), and the message after
+	 * the last one retrieved, read ahead for a client that fetches one
+	 * at a time (see pop3_retr.c). */
+	struct pop3_retr *retr;
+	struct str ahead;
+	size_t ahead_index;
+	bool ahead_ok;
 };
 
 struct pop3_msg_ref {
@@ -88,7 +88,8 @@ struct pop3_msg_ref pop3_lookup(struct pop3_session *s, uint32_t n);
 
 /* pop3_retr.c */
 void pop3_cmd_retr(struct pop3_session *s);
-/* Send the next piece of the message being streamed. */
+/* Answer the next part of the RETR/TOP under way (s->retr). */
 void pop3_retr_next(struct pop3_session *s);
+void pop3_retr_free(struct pop3_session *s);
 
 #endif

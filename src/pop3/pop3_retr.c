@@ -1,10 +1,22 @@
-/* RETR and TOP: one path for every message, small or large.  The
- * message is read in pieces of PIECE bytes on a worker, which also
- * dot-stuffs the piece; the loop only writes it out.  The core steps the
- * session again once the client has taken most of the output, and the
- * step reads the next piece, so a session never holds more than about
- * one piece plus the output high-water mark, whatever the message size
- * and however slowly the client reads. */
+/* RETR and TOP: one way to answer every message, small or large.
+ *
+ * A command (with the RETR/TOPs pipelined right behind it, when their
+ * messages are small) becomes a list of items, answered by jobs on a
+ * worker: each job reads and dot-stuffs up to PIECE bytes of answers and
+ * the loop only writes them out.  The core steps the session again once
+ * the client has taken most of the output, and the step runs the next
+ * job, so a session never holds more than about one piece plus the
+ * output high-water mark, whatever the message size and however slowly
+ * the client reads.  Batching the pipelined commands makes one worker
+ * round trip answer many; a message wanted before its predecessor's
+ * answer is out can thus never be held up by a large one.
+ *
+ * A client that fetches one message at a time waits for each answer
+ * before it asks for the next, so the job that answers RETR n also reads
+ * message n+1 ahead when it is small, and the next RETR is answered from
+ * memory on the loop, without a round trip; the job for it reads the one
+ * after.  What was read ahead is dropped as soon as the client asks for
+ * something else. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +26,30 @@
 #include "pop3/pop3_private.h"
 
 #define PIECE (64 * 1024)
+/* A batch stops at this many commands or this many message bytes. */
+#define BATCH_MAX 64
+#define BATCH_BYTES (256 * 1024)
+/* Largest message read ahead (held while the session waits). */
+#define AHEAD_MAX (32 * 1024)
+
+struct pop3_retr_item {
+	size_t index;
+	bool top;
+	uint32_t lines;
+};
+
+struct pop3_retr {
+	struct pop3_retr_item items[BATCH_MAX];
+	size_t n;		/* items */
+	size_t done;		/* items answered in full */
+	uint64_t bytes;		/* message bytes of the items */
+	struct pop3_stream st;	/* of items[done] */
+	bool read_ahead;	/* after the items, read the next message */
+	size_t last;		/* the message read ahead follows this one */
+	bool broken;		/* a read failed halfway through an answer */
+	unsigned retrieved;	/* RETRs answered by the last job */
+	struct str out;		/* the last job's answers, to send */
+};
 
 /* Dot-stuff (RFC 1939 3) one piece into out.  A line here ends at any LF,
  * not only CRLF: a stored message can hold a bare-LF "." line (an SMTP
@@ -59,73 +95,122 @@ static bool needs_crlf(const struct pop3_stream *st, uint64_t sent)
 	return sent > 0 && !(st->bol && st->crlf);
 }
 
-static void read_piece(struct pop3_session *s, char *buf, size_t *got_r)
+/* Answer part of a message from the bytes at p (the next n of it):
+ * "+OK" first, then dot-stuffed lines, then the terminator.  Returns
+ * true when the answer is complete. */
+static bool answer(struct pop3_stream *st, uint64_t size, const char *p,
+		   size_t n, struct str *out)
 {
-	struct pop3_stream *st = &s->stream;
-	struct store_account *acct;
-	st->read_result = -1;
-	*got_r = 0;
-	if (store_account_open(s->env->store, s->user_id, &acct) < 0)
-		return;
-	st->read_result = store_msg_read(acct, s->mailbox_id,
-					 s->msgs[st->index].uid, st->offset,
-					 buf, PIECE, got_r);
-	store_account_unref(&acct);
+	if (!st->started) {
+		st->started = true;
+		str_printf(out, "+OK %llu octets\r\n",
+			   (unsigned long long)size);
+	}
+	bool top_done = stuff(st, p, n, out);
+	st->offset += n;
+	if (!top_done && n > 0 && st->offset < size)
+		return false;
+	if (needs_crlf(st, st->offset))
+		str_append(out, "\r\n", 2);
+	str_append(out, ".\r\n", 3);
+	return true;
 }
 
-/* On a worker: the next piece of the response, ready to send. */
+static void stream_init(struct pop3_stream *st, const struct pop3_retr_item *it)
+{
+	memset(st, 0, sizeof(*st));
+	st->top = it->top;
+	st->lines_left = it->lines;
+	st->bol = true;
+}
+
+static int read_at(struct pop3_session *s, struct store_account *acct,
+		   size_t index, uint64_t offset, char *buf, size_t n,
+		   size_t *got_r)
+{
+	*got_r = 0;
+	if (acct == NULL)
+		return -1;
+	return store_msg_read(acct, s->mailbox_id, s->msgs[index].uid, offset,
+			      buf, n, got_r);
+}
+
+/* The next message the client is likely to RETR, if it is small. */
+static void read_ahead(struct pop3_session *s, struct store_account *acct,
+		       size_t after)
+{
+	size_t i = after + 1, got;
+	while (i < s->nmsgs && s->deleted[i])
+		i++;
+	s->ahead_ok = false;
+	s->ahead_index = i;
+	if (i >= s->nmsgs || s->msgs[i].size > AHEAD_MAX)
+		return;
+	str_clear(&s->ahead);
+	char *buf = str_reserve(&s->ahead, s->msgs[i].size);
+	if (read_at(s, acct, i, 0, buf, s->msgs[i].size, &got) > 0) {
+		str_commit(&s->ahead, got);
+		s->ahead_ok = true;
+	}
+}
+
+/* Answer items[done] as far as this job goes; false when it must stop. */
+static bool run_item(struct pop3_session *s, struct store_account *acct,
+		     char *buf)
+{
+	struct pop3_retr *r = s->retr;
+	const struct pop3_retr_item *it = &r->items[r->done];
+	uint64_t size = s->msgs[it->index].size;
+	size_t got;
+	if (read_at(s, acct, it->index, r->st.offset, buf, PIECE, &got) <= 0) {
+		if (r->st.started) {
+			r->broken = true;
+			return false;
+		}
+		str_appends(&r->out, "-ERR [SYS/TEMP] Cannot read message\r\n");
+	} else if (!answer(&r->st, size, buf, got, &r->out)) {
+		return false;	/* a large message: its next piece later */
+	} else if (!it->top) {
+		r->retrieved++;
+	}
+	if (++r->done < r->n)
+		stream_init(&r->st, &r->items[r->done]);
+	return r->out.len < PIECE;
+}
+
 static void retr_run(void *arg)
 {
 	struct pop3_session *s = arg;
-	struct pop3_stream *st = &s->stream;
-	uint64_t size = s->msgs[st->index].size;
-	size_t got;
+	struct pop3_retr *r = s->retr;
+	struct store_account *acct = NULL;
+	if (store_account_open(s->env->store, s->user_id, &acct) < 0)
+		acct = NULL;
 	char *buf = xmalloc(PIECE);
-	str_clear(&st->out);
-	read_piece(s, buf, &got);
-	if (st->read_result <= 0) {
-		free(buf);
-		return;
-	}
-	if (!st->started)
-		str_printf(&st->out, "+OK %llu octets\r\n",
-			   (unsigned long long)size);
-	bool top_done = stuff(st, buf, got, &st->out);
+	str_clear(&r->out);
+	r->retrieved = 0;
+	while (r->done < r->n && run_item(s, acct, buf))
+		;
 	free(buf);
-	st->offset += got;
-	if (top_done || got == 0 || st->offset >= size) {
-		if (needs_crlf(st, st->offset))
-			str_append(&st->out, "\r\n", 2);
-		str_append(&st->out, ".\r\n", 3);
-		st->finished = true;
-	}
+	if (r->done == r->n && r->read_ahead)
+		read_ahead(s, acct, r->last);
+	store_account_unref(&acct);
 }
 
 static void retr_done(void *arg)
 {
 	struct pop3_session *s = arg;
-	struct pop3_stream *st = &s->stream;
-	if (st->read_result <= 0) {
+	struct pop3_retr *r = s->retr;
+	session_write(s->sess, r->out.data, r->out.len);
+	s->retrieved += r->retrieved;
+	if (r->broken) {
+		/* Half an answer was sent: only closing tells the client. */
 		log_error("pop3[%s] user=%s cannot read message uid=%u",
 			  session_id(s->sess), s->user,
-			  s->msgs[st->index].uid);
-		s->streaming = false;
-		if (!st->started) {
-			pop3_reply(s, "-ERR [SYS/TEMP] Cannot read message");
-		} else {
-			/* Half a message was sent: only closing tells. */
-			session_close(s->sess);
-		}
-		str_free(&st->out);
-		return;
-	}
-	st->started = true;
-	session_write(s->sess, st->out.data, st->out.len);
-	if (st->finished) {
-		if (!st->top)
-			s->retrieved++;
-		s->streaming = false;
-		str_free(&st->out);
+			  s->msgs[r->items[r->done].index].uid);
+		session_close(s->sess);
+		pop3_retr_free(s);
+	} else if (r->done == r->n) {
+		pop3_retr_free(s);
 	}
 }
 
@@ -134,18 +219,95 @@ void pop3_retr_next(struct pop3_session *s)
 	pop3_run_job(s, retr_run, retr_done);
 }
 
+void pop3_retr_free(struct pop3_session *s)
+{
+	if (s->retr != NULL) {
+		str_free(&s->retr->out);
+		free(s->retr);
+		s->retr = NULL;
+	}
+}
+
+/* The RETR/TOP in cmd, when it can join a batch. */
+static bool batchable(struct pop3_session *s, const struct pop3_cmd *cmd)
+{
+	struct pop3_retr *r = s->retr;
+	if ((cmd->verb != POP3_RETR && cmd->verb != POP3_TOP) ||
+	    cmd->msg == 0 || cmd->msg > s->nmsgs || s->deleted[cmd->msg - 1])
+		return false;
+	uint64_t size = s->msgs[cmd->msg - 1].size;
+	return size <= PIECE && r->n < BATCH_MAX &&
+	       r->bytes + size <= BATCH_BYTES;
+}
+
+static void add_item(struct pop3_session *s, const struct pop3_cmd *cmd)
+{
+	struct pop3_retr *r = s->retr;
+	r->items[r->n] = (struct pop3_retr_item){cmd->msg - 1,
+						 cmd->verb == POP3_TOP,
+						 cmd->lines};
+	r->bytes += s->msgs[cmd->msg - 1].size;
+	r->n++;
+}
+
+/* Take the small RETR/TOPs pipelined behind the first into the batch;
+ * the first line that does not fit stays in the input for the step. */
+static void take_pipelined(struct pop3_session *s)
+{
+	struct str line = STR_INIT;
+	struct pop3_cmd next;
+	while (session_peek_line(s->sess, POP3_LINE_MAX, &line) > 0 &&
+	       pop3_parse_command(line.data, line.len, &next) > 0 &&
+	       batchable(s, &next)) {
+		add_item(s, &next);
+		session_read_line(s->sess, POP3_LINE_MAX, &line);
+	}
+	str_free(&line);
+}
+
+/* RETR of the message read ahead: answered here, on the loop. */
+static void answer_from_ahead(struct pop3_session *s, size_t index)
+{
+	struct pop3_stream st;
+	struct pop3_retr_item it = {index, false, 0};
+	struct str out = STR_INIT;
+	stream_init(&st, &it);
+	answer(&st, s->msgs[index].size, s->ahead.data, s->ahead.len, &out);
+	session_write(s->sess, out.data, out.len);
+	str_free(&out);
+	s->retrieved++;
+	s->ahead_ok = false;
+}
+
 void pop3_cmd_retr(struct pop3_session *s)
 {
-	struct pop3_msg_ref r = pop3_lookup(s, s->cmd.msg);
-	if (!r.ok) {
+	struct pop3_msg_ref ref = pop3_lookup(s, s->cmd.msg);
+	if (!ref.ok) {
 		pop3_count_error(s);
 		return;
 	}
-	memset(&s->stream, 0, sizeof(s->stream));
-	s->stream.index = r.index;
-	s->stream.top = s->cmd.verb == POP3_TOP;
-	s->stream.lines_left = s->cmd.lines;
-	s->stream.bol = true;
-	s->streaming = true;
+	bool ahead = s->ahead_ok && s->ahead_index == ref.index &&
+		     s->cmd.verb == POP3_RETR;
+	s->ahead_ok = false;
+	s->retr = xcalloc(1, sizeof(*s->retr));
+	if (ahead) {
+		answer_from_ahead(s, ref.index);
+	} else {
+		add_item(s, &s->cmd);
+		if (s->msgs[ref.index].size <= PIECE)
+			take_pipelined(s);
+		stream_init(&s->retr->st, &s->retr->items[0]);
+	}
+	/* One RETR with nothing behind it looks like a client fetching
+	 * in order; pipelined commands are better served by batches. */
+	s->retr->last = ref.index;
+	s->retr->read_ahead = s->retr->n <= 1 && s->cmd.verb == POP3_RETR &&
+			      session_input_len(s->sess) == 0;
+	if (!ahead)
+		str_free(&s->ahead);
+	if (s->retr->n == 0 && !s->retr->read_ahead) {
+		pop3_retr_free(s);
+		return;
+	}
 	pop3_retr_next(s);
 }

@@ -476,7 +476,7 @@ static void handle_line(struct pop3_session *s)
 static void pop3_step(void *ctx)
 {
 	struct pop3_session *s = ctx;
-	if (s->streaming) {
+	if (s->retr != NULL) {
 		pop3_retr_next(s);
 		return;
 	}
@@ -490,11 +490,9 @@ static void pop3_step(void *ctx)
 			continue;
 		}
 		handle_line(s);
-		if (s->streaming)
-			break;
 	}
 	/* An idle session keeps no line buffer. */
-	if (!session_busy(s->sess) && !s->streaming)
+	if (!session_busy(s->sess))
 		str_free(&s->line);
 }
 
@@ -521,7 +519,8 @@ static void pop3_free(void *ctx, enum session_end why)
 	free(s->msgs);
 	free(s->deleted);
 	str_free(&s->line);
-	str_free(&s->stream.out);
+	pop3_retr_free(s);
+	str_free(&s->ahead);
 	free(s);
 }
 
