@@ -188,6 +188,75 @@ def test_idn_canonicalization(make_server):
     assert s.stop() == 0
 
 
+CAFE_NFC = "caf\u00e9@example.com"       # U+00E9
+CAFE_NFD = "cafe\u0301@example.com"      # e + COMBINING ACUTE ACCENT
+
+
+def test_utf8_local_parts_are_one_account_in_nfc(make_server, tmp_path):
+    """RFC 6532 3.1: composed and decomposed spellings are one account, in
+    user add, alias add, import, RCPT and login alike."""
+    s = make_server()
+    s.cli("domain", "add", "example.com")
+    r = s.cli("user", "add", CAFE_NFD, input=PASSWORD + "\n")
+    assert r.stdout.strip() == "added user " + CAFE_NFC
+    assert users(s) == [CAFE_NFC]
+    r = s.cli("user", "add", CAFE_NFC, input="x\n", check=False)
+    assert "already exists" in failed(r)
+    r = s.cli("alias", "add", "rene\u0301@example.com", CAFE_NFD)
+    assert r.stdout.strip() == "added alias ren\u00e9@example.com"
+    assert s.cli("alias", "list").stdout.splitlines() == [
+        "ren\u00e9@example.com " + CAFE_NFC]
+    path = write(tmp_path, "u.csv", "CAFE\u0301@example.com,pw\n")
+    assert "user already exists" in failed(s.cli("user", "import", path,
+                                                 check=False))
+    path = write(tmp_path, "u2.csv", "zoe\u0308@example.com,zoe pw\n")
+    s.cli("user", "import", path)
+    assert addresses(s) == [CAFE_NFC, "zo\u00eb@example.com"]
+    s.start()
+    with smtp_session(s.smtp_port) as c:
+        assert c.cmd("MAIL FROM:<sender@example.org> SMTPUTF8")[0] == 250
+        for rcpt in (CAFE_NFD, "ren\u00e9@example.com"):
+            code, text = c.cmd("RCPT TO:<%s>" % rcpt)
+            assert code == 250, text
+        assert c.cmd("DATA")[0] == 354
+        c.send(b"Subject: nfc\r\n\r\nhi\r\n.\r\n")
+        assert c.reply()[0] == 250
+        c.cmd("QUIT")
+    # Either spelling logs in to the one mailbox, which got the message
+    # once (one account, even through the alias).
+    msgs = pop3_fetch(s.pop3_port, CAFE_NFD)
+    assert len(msgs) == 1 and b"Subject: nfc\r\n" in msgs[0]
+    assert pop3_can_login(s.pop3_port, CAFE_NFC)
+    assert pop3_can_login(s.pop3_port, "zo\u00eb@example.com", "zoe pw")
+    assert s.stop() == 0
+
+
+@pytest.mark.parametrize("raw", [
+    b"caf\xc3@example.com",             # cut sequence
+    b"caf\xc0\xa9@example.com",         # overlong
+    b"caf\xed\xa0\x80@example.com",     # surrogate
+    b"caf\xf4\x90\x80\x80@example.com",  # past U+10FFFF
+])
+def test_invalid_utf8_local_part_refused(make_server, raw):
+    s = make_server()
+    s.cli("domain", "add", "example.com")
+    # What the command echoes of the bad address is not UTF-8 either.
+    r = subprocess.run(s.args() + ["user", "add", raw],
+                       input=(PASSWORD + "\n").encode(), capture_output=True,
+                       env=ENV, timeout=120)
+    assert r.returncode == 1, r
+    assert b"invalid UTF-8 in local part" in r.stderr, r.stderr
+    assert users(s) == []
+    s.start()
+    with smtp_session(s.smtp_port) as c:
+        assert c.cmd("MAIL FROM:<sender@example.org> SMTPUTF8")[0] == 250
+        c.send(b"RCPT TO:<" + raw + b">\r\n")
+        code, text = c.reply()
+        assert code == 553 and "invalid UTF-8 in local part" in text, text
+        c.cmd("QUIT")
+    assert s.stop() == 0
+
+
 def test_user_list_and_list_domain(srv):
     srv.cli("domain", "add", "example.org")
     srv.add_user("zed@example.com")
