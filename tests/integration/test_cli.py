@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from conftest import (BIN, ENV, PASSWORD, make_message, pop3_can_login,
-                      pop3_fetch, smtp_send, smtp_session)
+                      pop3_fetch, server_user, smtp_send, smtp_session)
 
 
 @pytest.fixture
@@ -583,6 +583,24 @@ def test_import_existing_user(server, tmp_path):
     assert pop3_can_login(server.pop3_port, "alice@example.com", PASSWORD)
     assert not pop3_can_login(server.pop3_port, "alice@example.com",
                               "changed")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_import_reads_a_root_only_file(srv, tmp_path):
+    """Run as root, import opens the file before it leaves root."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    path = private / "users.csv"
+    path.write_text("zed@example.com,zed pw\n")
+    path.chmod(0o600)
+    r = srv.cli("user", "import", str(path))
+    assert r.stdout.strip() == "imported 1 user(s)", r.stderr
+    assert addresses(srv) == ["zed@example.com"]
+    # The user the command switches to could not have read it.
+    assert server_user()
+    r = subprocess.run(["cat", str(path)], user=server_user(),
+                       capture_output=True, timeout=60)
+    assert r.returncode != 0 and b"zed" not in r.stdout
 
 
 def test_import_missing_file(srv, tmp_path):
