@@ -372,24 +372,54 @@ def test_root_runs_as_server_user(server):
 
 # ---- the documentation ----
 
-def test_every_key_is_documented():
-    cfg = parse(run("config").stdout)
-    path = os.path.join(ROOT, "docs", "config.md")
-    assert os.path.exists(path), "docs/config.md is missing"
-    with open(path, encoding="utf-8") as f:
+def doc_sections():
+    """docs/config.md split at its "[section]" headings: {section: text}."""
+    with open(os.path.join(ROOT, "docs", "config.md"), encoding="utf-8") as f:
         doc = f.read()
-    # Split the doc at its "[section]" headings.
     parts = {}
     heads = list(re.finditer(r"^#+ .*?\[(\w+)\]", doc, re.M))
     for i, m in enumerate(heads):
         end = heads[i + 1].start() if i + 1 < len(heads) else len(doc)
         parts[m.group(1)] = parts.get(m.group(1), "") + doc[m.start():end]
+    return parts
+
+
+def doc_number(text):
+    """'512M' -> 536870912: the units of docs/config.md's ranges."""
+    m = re.fullmatch(r"(\d+)([KMG]?)", text)
+    assert m, text
+    return int(m.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2)]
+
+
+def test_every_key_is_documented():
+    cfg = parse(run("config").stdout)
+    parts = doc_sections()
     missing = []
     for section, keys in cfg.items():
         for key in keys:
             if "`%s`" % key not in parts.get(section, ""):
                 missing.append("%s.%s" % (section, key))
     assert not missing, "not described in docs/config.md: %s" % missing
+
+
+def test_documented_ranges_are_the_real_ones():
+    """Where docs/config.md gives a key's range, posthorn's own range for
+    it (named when a value is refused) is the same."""
+    checked = 0
+    for section, text in doc_sections().items():
+        for m in re.finditer(r"^\| `(\w+)` \|.*?\bRange (\w+)\.\.(\w+)\b",
+                             text, re.M):
+            key, lo, hi = m.group(1), doc_number(m.group(2)), \
+                doc_number(m.group(3))
+            r = run("--set", "%s.%s=99999999999" % (section, key), "config")
+            assert r.returncode == 1, (key, r.stdout)
+            got = re.search(r" (\d+)\.\.(\d+)$", r.stderr, re.M)
+            assert got, r.stderr
+            assert (int(got.group(1)), int(got.group(2))) == (lo, hi), \
+                "%s.%s: documented %d..%d, real %s" % (
+                    section, key, lo, hi, got.group(0))
+            checked += 1
+    assert checked >= 2
 
 
 # ---- listeners ----

@@ -149,6 +149,12 @@ static const struct set_case set_cases[] = {
 	{"server.threads=1K", -1, "bad value '1K'"},
 	{"server.threads=4294967300", -1, "bad value"},
 	{"server.workers=0", -1, "1..1024"},
+	{"smtp.max_line_length=999", -1,
+	 "bad value '999' for smtp.max_line_length: expected a number in "
+	 "range 1000..1048576"},
+	{"smtp.max_line_length=1000", 0, "max_line_length = 1000\n"},
+	{"smtp.max_line_length=1048576", 0, "max_line_length = 1048576\n"},
+	{"smtp.max_line_length=1048577", -1, "1000..1048576"},
 	{"smtp.max_recipients=99", -1, "100..100000"},
 	{"smtp.max_recipients=100000", 0, "max_recipients = 100000\n"},
 	{"auth.cache_ttl=0", 0, "cache_ttl = 0\n"},
