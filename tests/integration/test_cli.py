@@ -5,7 +5,9 @@ once."""
 import ctypes
 import ctypes.util
 import os
+import re
 import subprocess
+import sys
 
 import pytest
 
@@ -583,6 +585,43 @@ def test_import_existing_user(server, tmp_path):
     assert pop3_can_login(server.pop3_port, "alice@example.com", PASSWORD)
     assert not pop3_can_login(server.pop3_port, "alice@example.com",
                               "changed")
+
+
+def stored_hash(srv, address):
+    """The password hash the store keeps for `address`, read as the
+    server's own user (root opening the database could leave files
+    behind that the server cannot write)."""
+    code = ("import sqlite3, sys\n"
+            "db = sqlite3.connect(sys.argv[1])\n"
+            "print(db.execute('SELECT password FROM user WHERE address=?',"
+            " (sys.argv[2],)).fetchone()[0])\n")
+    r = subprocess.run([sys.executable, "-c", code,
+                        os.path.join(srv.data, "accounts.db"), address],
+                       user=server_user() or None, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_imported_crypt_hash_becomes_argon2id_at_first_login(server,
+                                                             tmp_path):
+    sha512 = openssl_hash("old pw", "-6")
+    path = write(tmp_path, "u.csv",
+                 "olga@example.com,{SHA512-CRYPT}%s\n" % sha512)
+    server.cli("user", "import", path)
+    assert stored_hash(server, "olga@example.com") == "{CRYPT}" + sha512
+    # A wrong password changes nothing.
+    assert not pop3_can_login(server.pop3_port, "olga@example.com", "nope")
+    assert stored_hash(server, "olga@example.com") == "{CRYPT}" + sha512
+    assert pop3_can_login(server.pop3_port, "olga@example.com", "old pw")
+    # With the configured cost (the fixture's auth.argon2_* settings).
+    new = stored_hash(server, "olga@example.com")
+    assert new.startswith("$argon2id$v=19$m=8192,t=1,p=1$"), new
+    assert re.search(r" auth rehash user=olga@example\.com .*result=argon2id",
+                     server.log()), server.log()[-2000:]
+    assert pop3_can_login(server.pop3_port, "olga@example.com", "old pw")
+    assert not pop3_can_login(server.pop3_port, "olga@example.com", "nope")
+    assert stored_hash(server, "olga@example.com") == new
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
