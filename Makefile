@@ -10,6 +10,7 @@ CC      ?= cc
 CLANG   ?= clang
 PYTHON  ?= /usr/bin/python3
 PKGS    := libevent_core libevent_pthreads sqlite3 libsodium inih libidn2 libcrypt
+# libunistring (NFC of UTF-8 local parts) has no .pc file on Debian 12.
 FUZZ_TIME ?= 20
 BUILD   ?= build
 
@@ -20,7 +21,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wno-unused-parameter
 CSTD    := -std=c17 -D_GNU_SOURCE
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = $(CSTD) $(WARN) -Isrc $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
-LDLIBS  := $(PKG_LIBS) -lpthread
+LDLIBS  := $(PKG_LIBS) -lunistring -lpthread
 
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	      -fno-sanitize-recover=undefined

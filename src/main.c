@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/priv.h"
 #include "serve.h"
 
 #define POSTHORN_VERSION "0.1.0"
@@ -112,7 +113,9 @@ int main(int argc, char **argv)
 		return 1;
 	struct cli cli = {cfg, NULL};
 	if (strcmp(cmd, "serve") == 0 && cargc == 0)
-		rc = serve_main(cfg);
+		/* Before a port is bound or a file made: root without an
+		 * unprivileged user to become does not start at all. */
+		rc = priv_check(cfg->server.user) < 0 ? 1 : serve_main(cfg);
 	else if (strcmp(cmd, "config") == 0 && cargc == 0)
 		rc = (config_print(cfg, stdout), 0);
 	else if (strcmp(cmd, "domain") == 0)

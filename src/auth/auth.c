@@ -2,12 +2,13 @@
 
 #include <semaphore.h>
 #include <stdlib.h>
-#include <unistd.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "auth/auth_cache.h"
 #include "auth/auth_pass.h"
 #include "core/config.h"
+#include "core/log.h"
 #include "core/xalloc.h"
 #include "mime/addr.h"
 
@@ -22,6 +23,7 @@ struct auth {
 	/* Hashes run at once at most one per CPU: they are CPU-bound, and
 	 * each holds argon2_memory. */
 	sem_t slots;
+	struct auth_pass_params params;	/* for new hashes */
 };
 
 struct auth *auth_new(struct store *store, const struct config *cfg)
@@ -31,9 +33,9 @@ struct auth *auth_new(struct store *store, const struct config *cfg)
 	a->cache = auth_cache_new(cfg->auth.cache_ttl, AUTH_CACHE_SLOTS);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	sem_init(&a->slots, 0, ncpu > 0 ? (unsigned)ncpu : 1);
-	struct auth_pass_params params = {cfg->auth.argon2_memory,
-					  cfg->auth.argon2_passes};
-	a->dummy_hash = auth_pass_hash("posthorn", 8, &params);
+	a->params = (struct auth_pass_params){cfg->auth.argon2_memory,
+					      cfg->auth.argon2_passes};
+	a->dummy_hash = auth_pass_hash("posthorn", 8, &a->params);
 	return a;
 }
 
@@ -58,6 +60,42 @@ static int verify(struct auth *a, const char *password, size_t plen,
 	return rc;
 }
 
+/* The password just matched user->password.  If that is an imported
+ * crypt(3) hash or a weaker argon2id than configured, store a new hash,
+ * so that old hashes fade out and the time a login takes no longer tells
+ * which users were imported.  Only if the stored hash is still the one we
+ * verified: a password changed meanwhile wins.  A failure here costs the
+ * user nothing; the next login tries again. */
+static void rehash(struct auth *a, const char *address, const char *password,
+		   size_t plen, struct store_user *user)
+{
+	if (!auth_pass_needs_rehash(user->password, &a->params))
+		return;
+	const char *err = "cannot hash (not enough memory for "
+			  "auth.argon2_memory?)";
+	sem_wait(&a->slots);
+	char *hash = auth_pass_hash(password, plen, &a->params);
+	sem_post(&a->slots);
+	int rc = hash == NULL ? -1
+			      : store_user_replace_password(a->store, address,
+							    user->password,
+							    hash, &err);
+	if (rc < 0) {
+		log_warn("auth rehash user=%s error=\"%s\" result=failed",
+			 address, err);
+	} else if (rc == 0) {
+		log_info("auth rehash user=%s result=changed-meanwhile",
+			 address);
+	} else {
+		log_info("auth rehash user=%s result=argon2id", address);
+		auth_cache_add(a->cache, address, password, plen, hash);
+		free(user->password);
+		user->password = hash;
+		hash = NULL;
+	}
+	free(hash);
+}
+
 int auth_login(struct auth *a, const char *username, size_t ulen,
 	       const char *password, size_t plen, struct store_user *user_r)
 {
@@ -79,6 +117,7 @@ int auth_login(struct auth *a, const char *username, size_t ulen,
 	if (verify(a, password, plen, user_r->password) == 1) {
 		auth_cache_add(a->cache, canon, password, plen,
 			       user_r->password);
+		rehash(a, canon, password, plen, user_r);
 		return 1;
 	}
 	store_user_clear(user_r);

@@ -53,6 +53,22 @@ int auth_pass_verify(const char *password, size_t len, const char *stored)
 	return -1;
 }
 
+int auth_pass_needs_rehash(const char *stored,
+			   const struct auth_pass_params *params)
+{
+	unsigned version, memory, passes, lanes;
+	char end;
+	if (strncmp(stored, "$argon2id$", 10) != 0)
+		return 1;
+	/* "$argon2id$v=19$m=19456,t=2,p=1$SALT$HASH".  One we cannot read is
+	 * left alone: it verified, so libsodium can read it. */
+	if (sscanf(stored + 10, "v=%u$m=%u,t=%u,p=%u%c", &version, &memory,
+		   &passes, &lanes, &end) != 5 ||
+	    end != '$')
+		return 0;
+	return memory < params->memory_kib || passes < params->passes;
+}
+
 int auth_pass_is_scheme(const char *field)
 {
 	return field[0] == '{' && strchr(field, '}') != NULL;

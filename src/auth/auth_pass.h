@@ -28,6 +28,13 @@ char *auth_pass_hash(const char *password, size_t len,
  * kind we cannot verify. */
 int auth_pass_verify(const char *password, size_t len, const char *stored);
 
+/* Whether a stored hash that just verified should be replaced by a fresh
+ * argon2id hash with params: 1 for anything but argon2id (imported crypt(3)
+ * hashes) and for an argon2id hash with less memory or fewer passes than
+ * params, else 0.  A stronger argon2id hash is kept. */
+int auth_pass_needs_rehash(const char *stored,
+			   const struct auth_pass_params *params);
+
 /* Check a hash offered for import ("{CRYPT}$6$...", "{SHA512-CRYPT}...",
  * "{BLF-CRYPT}...", "{ARGON2ID}$argon2id$...").  Returns the malloc'ed
  * stored form, or NULL with a reason in err_r. */

@@ -244,15 +244,15 @@ int cli_import(struct cli *cli, const char *path)
 	struct entry *entries = NULL;
 	size_t n = 0;
 	int rc = 1;
-	struct store *store = cli_store(cli);
-	if (store == NULL)
-		return 1;
+	/* Open before cli_store() leaves root: an admin who runs this as
+	 * root may give a file only root can read (/root/users.csv). */
 	FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
 	if (fp == NULL) {
 		perror(path);
 		return 1;
 	}
-	if (auth_pass_init() < 0)
+	struct store *store = cli_store(cli);
+	if (store == NULL || auth_pass_init() < 0)
 		goto out;
 	unsigned bad = read_entries(path, fp, store, &entries, &n);
 	if (bad > 0) {

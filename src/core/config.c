@@ -42,7 +42,8 @@ static const struct key keys[] = {
 	K_STR("server", "hostname", server.hostname, ""),
 	K_STR("server", "data_dir", server.data_dir, "var"),
 	K_STR("server", "user", server.user, "posthorn"),
-	K_UINT("server", "threads", server.threads, "0", 0, 256),
+	K_UINT("server", "threads", server.threads, "0", 0,
+	       CONFIG_THREADS_MAX),
 	K_UINT("server", "workers", server.workers, "32", 1, 1024),
 	K_UINT("server", "max_connections", server.max_connections, "10000",
 	       1, 1000000),
@@ -315,10 +316,16 @@ void config_finish(struct config *cfg)
 		free(cfg->server.hostname);
 		cfg->server.hostname = xstrdup(host);
 	}
-	if (cfg->server.threads == 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		cfg->server.threads = n > 0 && n < 64 ? (unsigned)n : 1;
-	}
+	if (cfg->server.threads == 0)
+		cfg->server.threads =
+			config_auto_threads(sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+unsigned config_auto_threads(long ncpu)
+{
+	if (ncpu <= 0)
+		return 1; /* sysconf() failed: nothing better to go on */
+	return ncpu > CONFIG_THREADS_MAX ? CONFIG_THREADS_MAX : (unsigned)ncpu;
 }
 
 void config_print(const struct config *cfg, FILE *out)

@@ -15,6 +15,9 @@ enum config_backend { CONFIG_BACKEND_SQLITE };
 enum config_insecure { CONFIG_INSECURE_NO, CONFIG_INSECURE_LOOPBACK,
 		       CONFIG_INSECURE_YES };
 
+/* server.threads' upper bound: the most event loops we run. */
+#define CONFIG_THREADS_MAX 256
+
 struct config {
 	struct {
 		char *hostname;
@@ -42,8 +45,7 @@ struct config {
 		unsigned max_errors;
 	} pop3;
 	struct {
-		int allow_insecure; /* enum config_backend { CONFIG_BACKEND_SQLITE };
-enum config_insecure */
+		int allow_insecure; /* enum config_insecure */
 		unsigned argon2_memory;	/* KiB */
 		unsigned argon2_passes;
 		unsigned cache_ttl;	/* seconds */
@@ -73,8 +75,14 @@ int config_load_file(struct config *cfg, const char *path, FILE *errf);
 int config_set(struct config *cfg, const char *assignment, const char *origin,
 	       FILE *errf);
 
-/* Fill values that depend on the machine (hostname) once loading is done. */
+/* Fill values that depend on the machine (hostname, threads = 0) once
+ * loading is done. */
 void config_finish(struct config *cfg);
+
+/* Event loops for server.threads = 0 on a machine with ncpu CPUs: one per
+ * CPU, at most CONFIG_THREADS_MAX, at least 1 (also when ncpu is unknown,
+ * <= 0).  Pure. */
+unsigned config_auto_threads(long ncpu);
 
 /* Print every key as "section.key = value", in the INI syntax. */
 void config_print(const struct config *cfg, FILE *out);

@@ -1,13 +1,19 @@
-/* priv: leaving root.  The server binds its ports first, then calls this;
- * admin commands call it before opening the store, so that every file in
- * the data directory belongs to the same unprivileged user. */
+/* priv: leaving root.  posthorn never runs as root: started as root, the
+ * server binds its ports first, then calls priv_drop(); admin commands call
+ * it before opening the store, so that every file in the data directory
+ * belongs to the same unprivileged user. */
 #ifndef POSTHORN_PRIV_H
 #define POSTHORN_PRIV_H
 
-/* When running as root and `user` is not empty: create data_dir if
- * needed, give it to that user, and switch to the user's uid and gids.
- * Otherwise only creates data_dir.  Returns 0, or -1 after printing why
- * to stderr. */
+/* Whether we could leave root for `user` (server.user): always 0 when not
+ * running as root; as root, -1 after printing why to stderr when `user` is
+ * empty, does not exist, or is root itself (uid 0).  Cheap, no side
+ * effects: call it before binding ports or creating anything. */
+int priv_check(const char *user);
+
+/* Create data_dir if needed.  As root, after priv_check(): give data_dir
+ * to `user` and switch to its uid and gids for good.  Returns 0, or -1
+ * after printing why to stderr. */
 int priv_drop(const char *user, const char *data_dir);
 
 #endif

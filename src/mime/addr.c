@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistr.h>
+#include <uninorm.h>
 
 static bool is_atext(unsigned char c, unsigned flags)
 {
@@ -45,6 +47,63 @@ static bool is_dot_string(const char *s, size_t len, unsigned flags)
 	return true;
 }
 
+static bool fold_all(char *s, size_t len)
+{
+	bool changed = false;
+	for (size_t i = 0; i < len; i++) {
+		char c = fold(s[i]);
+		changed |= c != s[i];
+		s[i] = c;
+	}
+	return changed;
+}
+
+/* NFC of local (ADDR_LOCAL_MAX + 1 bytes, *len used) back into local;
+ * -1 if it no longer fits. */
+static int nfc(char *local, size_t *len, const char **err_r)
+{
+	/* NFC can grow a string (up to three times, in UTF-8). */
+	uint8_t buf[3 * ADDR_LOCAL_MAX + 4];
+	size_t n = sizeof(buf);
+	uint8_t *out = u8_normalize(UNINORM_NFC, (const uint8_t *)local, *len,
+				    buf, &n);
+	if (out != buf || n > ADDR_LOCAL_MAX) {
+		if (out != buf)
+			free(out);
+		*err_r = out == NULL ? "cannot normalize local part"
+				     : "local part too long";
+		return -1;
+	}
+	/* Zero the whole tail: a struct addr compares with memcmp. */
+	memset(local, 0, ADDR_LOCAL_MAX + 1);
+	memcpy(local, buf, n);
+	*len = n;
+	return 0;
+}
+
+/* RFC 6532 3.1: a UTF-8 local part is compared and stored in NFC, so that
+ * composed and decomposed spellings are one account.  ASCII letters are
+ * folded before NFC, because a lower-case letter can compose with a mark
+ * that its capital cannot ("J" + caron has no precomposed form, "j" has),
+ * and again after it, because NFC maps a few characters to ASCII capitals
+ * (KELVIN SIGN to "K"); that second fold may enable a composition, hence
+ * one more NFC.  The result is stable: parsing it again gives itself. */
+static int local_utf8_canon(struct addr *r, size_t len, const char **err_r)
+{
+	if (u8_check((const uint8_t *)r->local, len) != NULL) {
+		*err_r = "invalid UTF-8 in local part";
+		return -1;
+	}
+	if (nfc(r->local, &len, err_r) < 0)
+		return -1;
+	if (fold_all(r->local, len) && nfc(r->local, &len, err_r) < 0)
+		return -1;
+	/* NFC can also turn non-ASCII into ASCII specials (GREEK QUESTION
+	 * MARK is ';'): decide about quotes on the result. */
+	r->quoted = len == 0 || !is_dot_string(r->local, len, ADDR_UTF8);
+	return 1;
+}
+
 /* Local part up to the '@' that ends it; returns bytes consumed or -1. */
 static long parse_local(const char *s, size_t len, unsigned flags,
 			struct addr *r, const char **err_r)
@@ -78,9 +137,9 @@ static long parse_local(const char *s, size_t len, unsigned flags,
 		}
 		i++; /* closing quote */
 		r->local[o] = '\0';
-		r->quoted = !is_dot_string(r->local, o, flags);
-		if (o == 0)
-			r->quoted = true;
+		if ((flags & ADDR_UTF8) && addr_is_utf8(r->local, o))
+			return local_utf8_canon(r, o, err_r) < 0 ? -1 : (long)i;
+		r->quoted = o == 0 || !is_dot_string(r->local, o, flags);
 		return (long)i;
 	}
 	for (i = 0; i < len && s[i] != '@'; i++) {
@@ -98,6 +157,8 @@ static long parse_local(const char *s, size_t len, unsigned flags,
 		return -1;
 	}
 	r->quoted = false;
+	if ((flags & ADDR_UTF8) && addr_is_utf8(r->local, i))
+		return local_utf8_canon(r, i, err_r) < 0 ? -1 : (long)i;
 	return (long)i;
 }
 
@@ -134,6 +195,10 @@ int addr_domain_canon(const char *s, size_t len, unsigned flags, char *out,
 		char *ascii = NULL;
 		if (!(flags & ADDR_UTF8)) {
 			*err_r = "non-ASCII domain without SMTPUTF8";
+			return -1;
+		}
+		if (u8_check((const uint8_t *)in, len) != NULL) {
+			*err_r = "invalid UTF-8 in domain";
 			return -1;
 		}
 		if (idn2_to_ascii_8z(in, &ascii,

@@ -3,10 +3,13 @@
  *
  * Canonical: ASCII letters of the local part in lower case (we treat local
  * parts case-insensitively, as nearly every server does; non-ASCII letters
- * are compared as they are), quotes only where the local part needs them,
- * and the domain as lower-case A-labels (IDNA2008), so "Anna@BÜCHER.example"
- * and "anna@xn--bcher-kva.example" are the same account.  Pure functions:
- * no I/O, no allocation. */
+ * keep their case), a UTF-8 local part in Unicode NFC (RFC 6532 3.1), so
+ * "café" composed and decomposed are one account, quotes only where the
+ * local part needs them, and the domain as lower-case A-labels (IDNA2008),
+ * so "Anna@BÜCHER.example" and "anna@xn--bcher-kva.example" are the same
+ * account.  Malformed UTF-8 (overlong forms, surrogates, code points past
+ * U+10FFFF, cut sequences) is refused.  Pure functions: no I/O; only the
+ * Unicode libraries allocate, and free before returning. */
 #ifndef POSTHORN_ADDR_H
 #define POSTHORN_ADDR_H
 
@@ -24,7 +27,7 @@ enum addr_flags {
 };
 
 struct addr {
-	char local[ADDR_LOCAL_MAX + 1]; /* unquoted, case-folded */
+	char local[ADDR_LOCAL_MAX + 1]; /* unquoted, case-folded, NFC */
 	char domain[ADDR_DOMAIN_MAX + 1];
 	bool literal;	/* domain is an address literal "[...]" */
 	bool quoted;	/* local part is not a dot-string: print quoted */

@@ -71,6 +71,13 @@ int store_user_lookup(struct store *store, const char *address,
 		      struct store_user *user_r);
 int store_user_set_password(struct store *store, const char *address,
 			    const char *password);
+/* Compare-and-set: replace the user's password hash with `password` only
+ * if it is still `old`.  Returns 1 when replaced, 0 when the stored hash
+ * is no longer `old` (changed meanwhile) or the user is gone, -1 with the
+ * reason in err_r. */
+int store_user_replace_password(struct store *store, const char *address,
+				const char *old, const char *password,
+				const char **err_r);
 /* The domain's first user (lowest id) into *id_r; 1, 0 if none, -1. */
 int store_domain_first_user(struct store *store, const char *domain,
 			    int64_t *id_r);

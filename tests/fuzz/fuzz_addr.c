@@ -5,7 +5,11 @@
  * ADDR_DOMAIN_MAX; its canonical text fits ADDR_TEXT_MAX, is ASCII unless
  * UTF-8 was allowed, has no upper-case ASCII, and parses back (same flags)
  * to the same address and the same text; whatever parses without UTF-8
- * parses the same with it; addr_domain_canon() is idempotent. */
+ * parses the same with it; a local part is well-formed UTF-8 in NFC;
+ * addr_domain_canon() is idempotent. */
+#include <unistr.h>
+#include <uninorm.h>
+
 #include "fuzz.h"
 
 #include "mime/addr.h"
@@ -16,7 +20,15 @@ static void check_parsed(const struct addr *a, unsigned flags)
 	struct addr again;
 	const char *err;
 
-	CHECK(strlen(a->local) <= ADDR_LOCAL_MAX);
+	size_t llen = strlen(a->local);
+	CHECK(llen <= ADDR_LOCAL_MAX);
+	CHECK(u8_check((const uint8_t *)a->local, llen) == NULL);
+	uint8_t nfc[4 * ADDR_LOCAL_MAX];
+	size_t nfclen = sizeof(nfc);
+	uint8_t *p = u8_normalize(UNINORM_NFC, (const uint8_t *)a->local, llen,
+				  nfc, &nfclen);
+	CHECK(llen == 0 || (p == nfc && nfclen == llen &&
+			      memcmp(nfc, a->local, llen) == 0));
 	CHECK(strlen(a->domain) <= ADDR_DOMAIN_MAX);
 	CHECK(a->domain[0] != '\0');
 	CHECK(!a->literal || (a->domain[0] == '[' &&

@@ -46,7 +46,7 @@ static void check_roundtrip(const struct import_line *r)
 	size_t o = put_quoted(line, r->address);
 	line[o++] = ',';
 	o += put_quoted(line + o, r->password);
-	o += (size_t)sprintf(line + o, ",%llu,", r->quota);
+	o += (size_t)sprintf(line + o, ",%llu,", (unsigned long long)r->quota);
 	o += put_quoted(line + o, r->name);
 	int rc = import_parse_line(line, o, &again, &err);
 	/* Doubled quotes may push a field past the limit. */

@@ -1,11 +1,15 @@
 """Shared fixtures: a real posthorn process on free loopback ports, with a
 temporary data directory, driven over real sockets."""
 
+import atexit
+import functools
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -53,16 +57,57 @@ def free_port():
     raise AssertionError("no free port below %d" % top)
 
 
+@functools.lru_cache(maxsize=None)
+def server_user():
+    """The server.user the tests run posthorn with.  posthorn refuses to
+    run as root, so as root this is the `posthorn` system user, created
+    the first time as `make run` does; otherwise empty (no switch)."""
+    if os.geteuid() != 0:
+        return ""
+    if subprocess.run(["getent", "passwd", "posthorn"],
+                      capture_output=True).returncode != 0:
+        # Another test run may create it at the same moment: what counts
+        # is that it exists afterwards.
+        subprocess.run(["useradd", "--system", "--no-create-home",
+                        "--home-dir", "/nonexistent", "--shell",
+                        "/usr/sbin/nologin", "posthorn"], capture_output=True)
+        subprocess.run(["getent", "passwd", "posthorn"], check=True,
+                       capture_output=True)
+    return "posthorn"
+
+
+@functools.lru_cache(maxsize=None)
+def data_home():
+    """As root: where data directories go.  The server's user must reach
+    its data directory, and pytest's tmp_path lies under a directory only
+    root may enter, so data directories live under one of our own in the
+    system temp directory (mode 0711: enter, not list), removed when the
+    test run ends."""
+    home = tempfile.mkdtemp(prefix="posthorn-tests-")
+    os.chmod(home, 0o711)
+    atexit.register(shutil.rmtree, home, True)
+    return home
+
+
+def data_dir(wanted):
+    """The data directory to use for a server that asked for `wanted`."""
+    if not server_user():
+        return str(wanted)
+    parent = tempfile.mkdtemp(dir=data_home())
+    os.chmod(parent, 0o711)
+    return os.path.join(parent, os.path.basename(str(wanted)))
+
+
 class Server:
     """One posthorn: `cli()` runs admin commands on its data, `start()` and
     `stop()` run `serve`."""
 
     def __init__(self, data, sets=()):
-        self.data = str(data)
+        self.data = data_dir(data)
         self.smtp_port = free_port()
         self.pop3_port = free_port()
         self.sets = [
-            "server.user=",
+            "server.user=" + server_user(),
             "server.hostname=mx.test",
             "listen.smtp=127.0.0.1:%d" % self.smtp_port,
             "listen.pop3=127.0.0.1:%d" % self.pop3_port,
@@ -72,7 +117,9 @@ class Server:
             "auth.argon2_memory=8192", "auth.argon2_passes=1",
         ] + list(sets)
         self.proc = None
-        self.log_path = os.path.join(self.data + ".log")
+        # The log stays beside what the test asked for, kept with its
+        # tmp_path.
+        self.log_path = str(data) + ".log"
 
     def args(self):
         out = [BIN, "--data", self.data]

@@ -5,12 +5,14 @@ once."""
 import ctypes
 import ctypes.util
 import os
+import re
 import subprocess
+import sys
 
 import pytest
 
 from conftest import (BIN, ENV, PASSWORD, make_message, pop3_can_login,
-                      pop3_fetch, smtp_send, smtp_session)
+                      pop3_fetch, server_user, smtp_send, smtp_session)
 
 
 @pytest.fixture
@@ -185,6 +187,75 @@ def test_idn_canonicalization(make_server):
     msgs = pop3_fetch(s.pop3_port, "Anna@BÜCHER.example")
     assert len(msgs) == 1 and b"Subject: idn\r\n" in msgs[0]
     assert pop3_can_login(s.pop3_port, "anna@xn--bcher-kva.example")
+    assert s.stop() == 0
+
+
+CAFE_NFC = "caf\u00e9@example.com"       # U+00E9
+CAFE_NFD = "cafe\u0301@example.com"      # e + COMBINING ACUTE ACCENT
+
+
+def test_utf8_local_parts_are_one_account_in_nfc(make_server, tmp_path):
+    """RFC 6532 3.1: composed and decomposed spellings are one account, in
+    user add, alias add, import, RCPT and login alike."""
+    s = make_server()
+    s.cli("domain", "add", "example.com")
+    r = s.cli("user", "add", CAFE_NFD, input=PASSWORD + "\n")
+    assert r.stdout.strip() == "added user " + CAFE_NFC
+    assert users(s) == [CAFE_NFC]
+    r = s.cli("user", "add", CAFE_NFC, input="x\n", check=False)
+    assert "already exists" in failed(r)
+    r = s.cli("alias", "add", "rene\u0301@example.com", CAFE_NFD)
+    assert r.stdout.strip() == "added alias ren\u00e9@example.com"
+    assert s.cli("alias", "list").stdout.splitlines() == [
+        "ren\u00e9@example.com " + CAFE_NFC]
+    path = write(tmp_path, "u.csv", "CAFE\u0301@example.com,pw\n")
+    assert "user already exists" in failed(s.cli("user", "import", path,
+                                                 check=False))
+    path = write(tmp_path, "u2.csv", "zoe\u0308@example.com,zoe pw\n")
+    s.cli("user", "import", path)
+    assert addresses(s) == [CAFE_NFC, "zo\u00eb@example.com"]
+    s.start()
+    with smtp_session(s.smtp_port) as c:
+        assert c.cmd("MAIL FROM:<sender@example.org> SMTPUTF8")[0] == 250
+        for rcpt in (CAFE_NFD, "ren\u00e9@example.com"):
+            code, text = c.cmd("RCPT TO:<%s>" % rcpt)
+            assert code == 250, text
+        assert c.cmd("DATA")[0] == 354
+        c.send(b"Subject: nfc\r\n\r\nhi\r\n.\r\n")
+        assert c.reply()[0] == 250
+        c.cmd("QUIT")
+    # Either spelling logs in to the one mailbox, which got the message
+    # once (one account, even through the alias).
+    msgs = pop3_fetch(s.pop3_port, CAFE_NFD)
+    assert len(msgs) == 1 and b"Subject: nfc\r\n" in msgs[0]
+    assert pop3_can_login(s.pop3_port, CAFE_NFC)
+    assert pop3_can_login(s.pop3_port, "zo\u00eb@example.com", "zoe pw")
+    assert s.stop() == 0
+
+
+@pytest.mark.parametrize("raw", [
+    b"caf\xc3@example.com",             # cut sequence
+    b"caf\xc0\xa9@example.com",         # overlong
+    b"caf\xed\xa0\x80@example.com",     # surrogate
+    b"caf\xf4\x90\x80\x80@example.com",  # past U+10FFFF
+])
+def test_invalid_utf8_local_part_refused(make_server, raw):
+    s = make_server()
+    s.cli("domain", "add", "example.com")
+    # What the command echoes of the bad address is not UTF-8 either.
+    r = subprocess.run(s.args() + ["user", "add", raw],
+                       input=(PASSWORD + "\n").encode(), capture_output=True,
+                       env=ENV, timeout=120)
+    assert r.returncode == 1, r
+    assert b"invalid UTF-8 in local part" in r.stderr, r.stderr
+    assert users(s) == []
+    s.start()
+    with smtp_session(s.smtp_port) as c:
+        assert c.cmd("MAIL FROM:<sender@example.org> SMTPUTF8")[0] == 250
+        c.send(b"RCPT TO:<" + raw + b">\r\n")
+        code, text = c.reply()
+        assert code == 553 and "invalid UTF-8 in local part" in text, text
+        c.cmd("QUIT")
     assert s.stop() == 0
 
 
@@ -514,6 +585,61 @@ def test_import_existing_user(server, tmp_path):
     assert pop3_can_login(server.pop3_port, "alice@example.com", PASSWORD)
     assert not pop3_can_login(server.pop3_port, "alice@example.com",
                               "changed")
+
+
+def stored_hash(srv, address):
+    """The password hash the store keeps for `address`, read as the
+    server's own user (root opening the database could leave files
+    behind that the server cannot write)."""
+    code = ("import sqlite3, sys\n"
+            "db = sqlite3.connect(sys.argv[1])\n"
+            "print(db.execute('SELECT password FROM user WHERE address=?',"
+            " (sys.argv[2],)).fetchone()[0])\n")
+    r = subprocess.run([sys.executable, "-c", code,
+                        os.path.join(srv.data, "accounts.db"), address],
+                       user=server_user() or None, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_imported_crypt_hash_becomes_argon2id_at_first_login(server,
+                                                             tmp_path):
+    sha512 = openssl_hash("old pw", "-6")
+    path = write(tmp_path, "u.csv",
+                 "olga@example.com,{SHA512-CRYPT}%s\n" % sha512)
+    server.cli("user", "import", path)
+    assert stored_hash(server, "olga@example.com") == "{CRYPT}" + sha512
+    # A wrong password changes nothing.
+    assert not pop3_can_login(server.pop3_port, "olga@example.com", "nope")
+    assert stored_hash(server, "olga@example.com") == "{CRYPT}" + sha512
+    assert pop3_can_login(server.pop3_port, "olga@example.com", "old pw")
+    # With the configured cost (the fixture's auth.argon2_* settings).
+    new = stored_hash(server, "olga@example.com")
+    assert new.startswith("$argon2id$v=19$m=8192,t=1,p=1$"), new
+    assert re.search(r" auth rehash user=olga@example\.com .*result=argon2id",
+                     server.log()), server.log()[-2000:]
+    assert pop3_can_login(server.pop3_port, "olga@example.com", "old pw")
+    assert not pop3_can_login(server.pop3_port, "olga@example.com", "nope")
+    assert stored_hash(server, "olga@example.com") == new
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_import_reads_a_root_only_file(srv, tmp_path):
+    """Run as root, import opens the file before it leaves root."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    path = private / "users.csv"
+    path.write_text("zed@example.com,zed pw\n")
+    path.chmod(0o600)
+    r = srv.cli("user", "import", str(path))
+    assert r.stdout.strip() == "imported 1 user(s)", r.stderr
+    assert addresses(srv) == ["zed@example.com"]
+    # The user the command switches to could not have read it.
+    assert server_user()
+    r = subprocess.run(["cat", str(path)], user=server_user(),
+                       capture_output=True, timeout=60)
+    assert r.returncode != 0 and b"zed" not in r.stdout
 
 
 def test_import_missing_file(srv, tmp_path):

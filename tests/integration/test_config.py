@@ -3,6 +3,7 @@
 
 import configparser
 import os
+import pwd
 import re
 import socket
 import subprocess
@@ -10,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import BIN, ENV, ROOT, free_port
+from conftest import BIN, ENV, ROOT, Client, free_port, server_user
 
 
 def run(*args, cwd=None, timeout=60):
@@ -56,11 +57,11 @@ def serve_config(tmp_path, extra=""):
     """A file a server could start from, on free loopback ports; returns
     (text, smtp port, pop3 port)."""
     smtp, pop3 = free_port(), free_port()
-    text = ("[server]\nuser =\nhostname = mx.test\ndata_dir = %s\n"
+    text = ("[server]\nuser = %s\nhostname = mx.test\ndata_dir = %s\n"
             "[listen]\nsmtp = 127.0.0.1:%d\npop3 = 127.0.0.1:%d\n"
             "submission =\nsubmissions =\nimap =\nimaps =\npop3s =\nhttp =\n"
             "[auth]\nargon2_memory = 8192\nargon2_passes = 1\n"
-            % (tmp_path / "data", smtp, pop3)) + extra
+            % (server_user(), tmp_path / "data", smtp, pop3)) + extra
     return text, smtp, pop3
 
 
@@ -320,26 +321,105 @@ def test_file_and_set_problems_together(tmp_path):
     assert "2 configuration problem(s)" in r.stderr
 
 
+# ---- root ----
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0,
+                                reason="what posthorn does when run as root")
+
+
+@needs_root
+@pytest.mark.parametrize("user", ["", "root"])
+def test_root_must_name_an_unprivileged_user(tmp_path, user):
+    text, smtp, pop3 = serve_config(tmp_path)
+    path = config_file(tmp_path, text)
+    setting = ["-c", path, "--set", "server.user=" + user]
+    err = serve_must_fail(setting, [smtp, pop3], tmp_path)
+    assert "posthorn does not run as root" in err, err
+    assert "server.user" in err, err
+    # Every command that opens the data is refused the same way, before
+    # it creates anything.
+    csv = config_file(tmp_path, "zed@example.com,pw\n", "u.csv")
+    for args in (["domain", "add", "example.com"], ["domain", "list"],
+                 ["user", "add", "a@example.com"], ["user", "list"],
+                 ["user", "import", csv], ["alias", "list"]):
+        r = subprocess.run([BIN] + setting + args, input="pw\n",
+                           capture_output=True, text=True, env=ENV,
+                           timeout=60)
+        assert r.returncode == 1, (args, r.stdout, r.stderr)
+        assert "posthorn does not run as root" in r.stderr, (args, r.stderr)
+    assert not os.path.exists(tmp_path / "data")
+    # Printing the configuration touches no data: still fine.
+    assert run(*setting, "config").returncode == 0
+
+
+@needs_root
+def test_root_runs_as_server_user(server):
+    """Started as root, the server and the admin commands run as
+    server.user, and the data belongs to it."""
+    want = pwd.getpwnam(server_user()).pw_uid
+    # A greeting means start-up is over (ports are bound, and accept, well
+    # before that), so the fixture's SIGTERM finds the handler in place.
+    with Client(server.smtp_port) as c:
+        assert c.reply()[0] == 220
+    with open("/proc/%d/status" % server.proc.pid) as f:
+        uids = [l.split()[1:] for l in f if l.startswith("Uid:")][0]
+    assert uids == [str(want)] * 4, uids
+    for dirpath, dirnames, filenames in os.walk(server.data):
+        for name in [dirpath] + [os.path.join(dirpath, n)
+                                 for n in filenames]:
+            assert os.stat(name).st_uid == want, name
+
+
 # ---- the documentation ----
 
-def test_every_key_is_documented():
-    cfg = parse(run("config").stdout)
-    path = os.path.join(ROOT, "docs", "config.md")
-    assert os.path.exists(path), "docs/config.md is missing"
-    with open(path, encoding="utf-8") as f:
+def doc_sections():
+    """docs/config.md split at its "[section]" headings: {section: text}."""
+    with open(os.path.join(ROOT, "docs", "config.md"), encoding="utf-8") as f:
         doc = f.read()
-    # Split the doc at its "[section]" headings.
     parts = {}
     heads = list(re.finditer(r"^#+ .*?\[(\w+)\]", doc, re.M))
     for i, m in enumerate(heads):
         end = heads[i + 1].start() if i + 1 < len(heads) else len(doc)
         parts[m.group(1)] = parts.get(m.group(1), "") + doc[m.start():end]
+    return parts
+
+
+def doc_number(text):
+    """'512M' -> 536870912: the units of docs/config.md's ranges."""
+    m = re.fullmatch(r"(\d+)([KMG]?)", text)
+    assert m, text
+    return int(m.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2)]
+
+
+def test_every_key_is_documented():
+    cfg = parse(run("config").stdout)
+    parts = doc_sections()
     missing = []
     for section, keys in cfg.items():
         for key in keys:
             if "`%s`" % key not in parts.get(section, ""):
                 missing.append("%s.%s" % (section, key))
     assert not missing, "not described in docs/config.md: %s" % missing
+
+
+def test_documented_ranges_are_the_real_ones():
+    """Where docs/config.md gives a key's range, posthorn's own range for
+    it (named when a value is refused) is the same."""
+    checked = 0
+    for section, text in doc_sections().items():
+        for m in re.finditer(r"^\| `(\w+)` \|.*?\bRange (\w+)\.\.(\w+)\b",
+                             text, re.M):
+            key, lo, hi = m.group(1), doc_number(m.group(2)), \
+                doc_number(m.group(3))
+            r = run("--set", "%s.%s=99999999999" % (section, key), "config")
+            assert r.returncode == 1, (key, r.stdout)
+            got = re.search(r" (\d+)\.\.(\d+)$", r.stderr, re.M)
+            assert got, r.stderr
+            assert (int(got.group(1)), int(got.group(2))) == (lo, hi), \
+                "%s.%s: documented %d..%d, real %s" % (
+                    section, key, lo, hi, got.group(0))
+            checked += 1
+    assert checked >= 2
 
 
 # ---- listeners ----

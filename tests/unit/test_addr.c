@@ -80,6 +80,44 @@ static const struct addr_case cases[] = {
 	BAD("\"\xc3\xbc x\"@example.com", 0),
 	BAD("user@\xff.example", U),
 
+	/* UTF-8 local parts: well-formed only (RFC 3629), stored in NFC
+	 * (RFC 6532 3.1).  "caf\xc3\xa9" is U+00E9, "cafe\xcc\x81" is
+	 * e + U+0301: one account. */
+	{"caf\xc3\xa9@x", U, "caf\xc3\xa9@x", 0, 0, "caf\xc3\xa9"},
+	{"cafe\xcc\x81@x", U, "caf\xc3\xa9@x", 0, 0, "caf\xc3\xa9"},
+	{"CAFE\xcc\x81@x", U, "caf\xc3\xa9@x", 0, 0, "caf\xc3\xa9"},
+	{"\"cafe\xcc\x81\"@x", U, "caf\xc3\xa9@x", 0, 0, "caf\xc3\xa9"},
+	{"\"cafe\xcc\x81 x\"@x", U, "\"caf\xc3\xa9 x\"@x", 0, 1, NULL},
+	/* Capitals fold before NFC: "J" + caron has no precomposed form,
+	 * "j" + caron does (U+01F0). */
+	GOOD("J\xcc\x8c@x", U, "\xc7\xb0@x"),
+	/* NFC maps KELVIN SIGN to "K", folded like any capital, and GREEK
+	 * QUESTION MARK to ";", which then needs quotes. */
+	GOOD("\xe2\x84\xaa" "elvin@x", U, "kelvin@x"),
+	{"a\xcd\xbe" "b@x", U, "\"a;b\"@x", 0, 1, "a;b"},
+	/* Non-ASCII letters keep their case. */
+	GOOD("\xc3\x89t\xc3\xa9@x", U, "\xc3\x89t\xc3\xa9@x"),
+	/* A lone combining mark is a valid (if odd) local part. */
+	GOOD("\xcc\x81@x", U, "\xcc\x81@x"),
+	GOOD("\xef\xbf\xbf@x", U, "\xef\xbf\xbf@x"),   /* U+FFFF */
+	GOOD("\xf4\x8f\xbf\xbf@x", U, "\xf4\x8f\xbf\xbf@x"), /* U+10FFFF */
+	BAD("\xc3@x", U),		  /* cut sequence */
+	BAD("a\xc3\"@x", U),
+	BAD("\xa9@x", U),		  /* lone continuation byte */
+	BAD("\xc0\x80@x", U),		  /* overlong NUL */
+	BAD("\xc1\xbf@x", U),		  /* overlong DEL */
+	BAD("\xe0\x80\xaf@x", U),	  /* overlong "/" */
+	BAD("\xe0\x9f\xbf@x", U),
+	BAD("\xf0\x80\x80\xaf@x", U),
+	BAD("\xed\xa0\x80@x", U),	  /* U+D800, a surrogate */
+	BAD("\xed\xbf\xbf@x", U),	  /* U+DFFF */
+	BAD("\xf4\x90\x80\x80@x", U),	  /* U+110000 */
+	BAD("\xf5\x80\x80\x80@x", U),
+	BAD("\xf8\x88\x80\x80\x80@x", U), /* 5-octet form */
+	BAD("\xfe@x", U), BAD("\xff@x", U),
+	BAD("\"\xc3\"@x", U), BAD("\"\xed\xa0\x80\"@x", U),
+	BAD("a@b\xc3.example", U), BAD("a@\xed\xa0\x80.example", U),
+
 	/* Address literals, normalized. */
 	{"a@[192.0.2.1]", 0, "a@[192.0.2.1]", 1, 0, "a"},
 	{"a@[IPv6:2001:db8::1]", 0, "a@[IPv6:2001:db8::1]", 1, 0, "a"},
@@ -343,6 +381,66 @@ static void test_embedded_nul(void **state)
 	EXPECT_STR(a.domain, "x");
 }
 
+/* The reason for malformed UTF-8 names it: SMTP sends it in its 553. */
+static void test_utf8_error_text(void **state)
+{
+	static const char *const bad[] = {
+		"\xc3@x", "\xc0\x80@x", "\xed\xa0\x80@x", "\xf4\x90\x80\x80@x",
+		"\"\xc3 \"@x",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct addr a;
+		const char *err = NULL;
+		cur = bad[i];
+		EXPECT_INT(addr_parse(bad[i], strlen(bad[i]), U, &a, &err), -1);
+		EXPECT_STR(err, "invalid UTF-8 in local part");
+	}
+	struct addr a;
+	const char *err = NULL;
+	cur = "a@b\xc3.example";
+	EXPECT_INT(addr_parse(cur, strlen(cur), U, &a, &err), -1);
+	EXPECT_STR(err, "invalid UTF-8 in domain");
+}
+
+/* The 64-octet limit holds for the stored (NFC) form, which can be longer
+ * or shorter than what was sent. */
+static void test_utf8_local_limit(void **state)
+{
+	char in[256], out[ADDR_TEXT_MAX];
+	struct addr a;
+	const char *err;
+	size_t o = 0;
+
+	/* 21 x (e + U+0301): 63 octets sent, 42 stored. */
+	for (int k = 0; k < 21; k++) {
+		memcpy(in + o, "e\xcc\x81", 3);
+		o += 3;
+	}
+	memcpy(in + o, "@x", 3);
+	cur = "21 decomposed e-acute (63 octets, 42 in NFC)";
+	EXPECT_INT(addr_parse(in, strlen(in), U, &a, &err), 1);
+	EXPECT_INT(strlen(a.local), 42);
+	addr_format(&a, out);
+	EXPECT(strlen(out) < ADDR_TEXT_MAX);
+
+	/* U+0958 has no NFC composition: 3 octets become 6.  11 of them
+	 * (33 octets) become 66, past the limit. */
+	o = 0;
+	for (int k = 0; k < 11; k++) {
+		memcpy(in + o, "\xe0\xa5\x98", 3);
+		o += 3;
+	}
+	memcpy(in + o, "@x", 3);
+	cur = "11 x U+0958 (66 octets in NFC)";
+	EXPECT_INT(addr_parse(in, strlen(in), U, &a, &err), -1);
+	EXPECT_STR(err, "local part too long");
+	/* 10 of them (60 octets in NFC) fit. */
+	memmove(in + 30, in + 33, 3);
+	cur = "10 x U+0958 (60 octets in NFC)";
+	EXPECT_INT(addr_parse(in, strlen(in), U, &a, &err), 1);
+	EXPECT_INT(strlen(a.local), 60);
+}
+
 static void test_is_utf8(void **state)
 {
 	assert_false(addr_is_utf8("plain@example.com", 17));
@@ -362,6 +460,8 @@ int main(void)
 		cmocka_unit_test(test_text_max),
 		cmocka_unit_test(test_domain_canon),
 		cmocka_unit_test(test_embedded_nul),
+		cmocka_unit_test(test_utf8_error_text),
+		cmocka_unit_test(test_utf8_local_limit),
 		cmocka_unit_test(test_is_utf8),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

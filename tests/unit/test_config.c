@@ -149,6 +149,12 @@ static const struct set_case set_cases[] = {
 	{"server.threads=1K", -1, "bad value '1K'"},
 	{"server.threads=4294967300", -1, "bad value"},
 	{"server.workers=0", -1, "1..1024"},
+	{"smtp.max_line_length=999", -1,
+	 "bad value '999' for smtp.max_line_length: expected a number in "
+	 "range 1000..1048576"},
+	{"smtp.max_line_length=1000", 0, "max_line_length = 1000\n"},
+	{"smtp.max_line_length=1048576", 0, "max_line_length = 1048576\n"},
+	{"smtp.max_line_length=1048577", -1, "1000..1048576"},
 	{"smtp.max_recipients=99", -1, "100..100000"},
 	{"smtp.max_recipients=100000", 0, "max_recipients = 100000\n"},
 	{"auth.cache_ttl=0", 0, "cache_ttl = 0\n"},
@@ -260,6 +266,37 @@ static void test_finish(void **state)
 	config_finish(cfg);
 	assert_string_equal(cfg->server.hostname, "mx.example");
 	assert_int_equal(cfg->server.threads, 3);
+	config_free(&cfg);
+	capture_close(&err);
+}
+
+/* threads = 0: one loop per CPU, capped at the key's maximum; a big
+ * machine never falls back to one loop. */
+static void test_auto_threads(void **state)
+{
+	static const struct {
+		long ncpu;
+		unsigned want;
+	} t[] = {
+		{1, 1},	    {2, 2},	{8, 8},	    {63, 63},	{64, 64},
+		{65, 65},   {128, 128}, {255, 255}, {256, 256}, {257, 256},
+		{1024, 256}, {0, 1},	{-1, 1},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "ncpu=%ld", t[i].ncpu);
+		cur = name;
+		EXPECT_INT(config_auto_threads(t[i].ncpu), t[i].want);
+	}
+	/* The cap is what server.threads accepts. */
+	struct capture err;
+	capture_open(&err);
+	struct config *cfg = config_new();
+	char set[64];
+	snprintf(set, sizeof(set), "server.threads=%u", CONFIG_THREADS_MAX);
+	assert_int_equal(config_set(cfg, set, "--set", err.fp), 0);
+	snprintf(set, sizeof(set), "server.threads=%u", CONFIG_THREADS_MAX + 1);
+	assert_int_equal(config_set(cfg, set, "--set", err.fp), -1);
 	config_free(&cfg);
 	capture_close(&err);
 }
@@ -474,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_set),
 		cmocka_unit_test(test_set_twice),
 		cmocka_unit_test(test_finish),
+		cmocka_unit_test(test_auto_threads),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_line_limit),
 		cmocka_unit_test(test_load_missing),

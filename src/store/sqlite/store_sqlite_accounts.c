@@ -312,6 +312,25 @@ int store_user_set_password(struct store *store, const char *address,
 	return rc != SQLITE_DONE ? -1 : changed ? 1 : 0;
 }
 
+int store_user_replace_password(struct store *store, const char *address,
+				const char *old, const char *password,
+				const char **err_r)
+{
+	const char *args[] = {password, address, old};
+	*err_r = NULL;
+	pthread_mutex_lock(&store->lock);
+	/* One statement: SQLite runs it atomically, against every writer
+	 * of accounts.db, in this process or another (the CLI). */
+	int rc = run(store->db,
+		     "UPDATE user SET password=? WHERE address=? AND password=?",
+		     3, args);
+	int changed = sqlite3_changes(store->db);
+	if (rc != SQLITE_DONE)
+		*err_r = sqlite_errf("%s", sqlite3_errmsg(store->db));
+	pthread_mutex_unlock(&store->lock);
+	return rc != SQLITE_DONE ? -1 : changed ? 1 : 0;
+}
+
 int store_user_list(struct store *store, const char *domain,
 		    void (*fn)(const struct store_user *user, void *ctx),
 		    void *ctx)
