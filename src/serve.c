@@ -340,6 +340,15 @@ int serve_main(const struct config *cfg)
 	sv.cfg = cfg;
 	pthread_mutex_init(&sv.ip_lock, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* A stop asked for while we start (the ports accept before the loop
+	 * runs) waits until the loop can handle it, instead of killing us
+	 * mid-start.  Threads inherit the mask, so only this one takes
+	 * the signals. */
+	sigset_t stops;
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGTERM);
+	sigaddset(&stops, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stops, NULL);
 	raise_fd_limit();
 	if (auth_pass_init() < 0)
 		log_fatal("cannot initialize libsodium");
@@ -384,6 +393,7 @@ int serve_main(const struct config *cfg)
 	for (unsigned i = 1; i < sv.nloops; i++)
 		if (loop_start_thread(sv.loops[i]) < 0)
 			log_fatal("cannot start loop thread");
+	pthread_sigmask(SIG_UNBLOCK, &stops, NULL);
 	loop_run(sv.loops[0]);
 	for (unsigned i = 1; i < sv.nloops; i++)
 		loop_join(sv.loops[i]);
