@@ -217,11 +217,16 @@ size_t deliver_message(struct store *store,
 	for (size_t i = 0; i < nthreads; i++)
 		pthread_join(threads[i], NULL);
 	for (size_t i = 0; i < targets->n; i++) {
-		if (results[i] > 0)
+		if (results[i] > 0) {
 			stored++;
-		else
-			log_error("deliver: account=%lld result=failed",
+		} else {
+			struct str line = STR_INIT;
+			log_begin(&line, "deliver", NULL, "store");
+			log_field(&line, "account", "%lld",
 				  (long long)targets->ids[i]);
+			log_field(&line, "result", "failed");
+			log_put(LOG_ERROR, &line);
+		}
 	}
 	str_free(&rp);
 	return stored;
