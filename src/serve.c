@@ -156,7 +156,12 @@ static void refuse(int fd, enum proto proto, const struct sockaddr *sa)
 	static const char pop3[] = "-ERR [SYS/TEMP] Too many connections\r\n";
 	char peer[64];
 	net_addr_text(sa, peer, sizeof(peer));
-	log_warn("refused client=%s reason=connection-limit", peer);
+	struct str line = STR_INIT;
+	log_begin(&line, proto == PROTO_SMTP ? "smtp" : "pop3", NULL,
+		  "refused");
+	log_field(&line, "client", "%s", peer);
+	log_field(&line, "result", "connection-limit");
+	log_put(LOG_WARN, &line);
 	/* Best effort on a fresh socket; the client may not read it. */
 	ssize_t n = proto == PROTO_SMTP ? write(fd, smtp, sizeof(smtp) - 1)
 					: write(fd, pop3, sizeof(pop3) - 1);
@@ -195,7 +200,10 @@ static void accept_error_cb(struct evconnlistener *ev, void *arg)
 	(void)ev;
 	(void)arg;
 	/* EMFILE and friends: the listener retries on the next event. */
-	log_warn("accept failed: %s", strerror(errno));
+	struct str line = STR_INIT;
+	log_begin(&line, "serve", NULL, "accept-failed");
+	log_field(&line, "error", "%s", strerror(errno));
+	log_put(LOG_WARN, &line);
 }
 
 struct bind_ctx {
@@ -218,8 +226,12 @@ static int bind_one(const struct sockaddr *sa, socklen_t len, void *arg)
 	    (sa->sa_family == AF_INET6 &&
 	     setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
 	    bind(l->fd, sa, len) < 0 || listen(l->fd, 1024) < 0) {
-		log_error("listen.%s: cannot listen on %s: %s", bc->key,
-			  l->text, strerror(errno));
+		struct str line = STR_INIT;
+		log_begin(&line, "serve", NULL, "listen-failed");
+		log_field(&line, "key", "listen.%s", bc->key);
+		log_field(&line, "address", "%s", l->text);
+		log_field(&line, "error", "%s", strerror(errno));
+		log_put(LOG_ERROR, &line);
 		if (l->fd >= 0)
 			close(l->fd);
 		free(l);
@@ -254,9 +266,13 @@ static int bind_listeners(struct serve *sv)
 		if (all[i].value[0] == '\0')
 			continue;
 		if (all[i].proto < 0) {
-			log_info("listen.%s=%s: not served by this version "
-				 "of posthorn yet; ignored",
-				 all[i].key, all[i].value);
+			struct str line = STR_INIT;
+			log_begin(&line, "serve", NULL, "listen-ignored");
+			log_field(&line, "key", "listen.%s", all[i].key);
+			log_field(&line, "address", "%s", all[i].value);
+			log_field(&line, "reason", "not served by this version "
+				  "of posthorn yet");
+			log_put(LOG_INFO, &line);
 			continue;
 		}
 		struct bind_ctx bc = {sv, (enum proto)all[i].proto, all[i].key,
@@ -266,7 +282,9 @@ static int bind_listeners(struct serve *sv)
 			return -1;
 	}
 	if (sv->listeners == NULL) {
-		log_error("no listeners configured");
+		struct str line = STR_INIT;
+		log_begin(&line, "serve", NULL, "no-listeners");
+		log_put(LOG_ERROR, &line);
 		return -1;
 	}
 	return 0;
@@ -285,7 +303,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct serve *sv = arg;
 	(void)what;
-	log_info("signal %d: shutting down", (int)sig);
+	struct str line = STR_INIT;
+	log_begin(&line, "serve", NULL, "stopping");
+	log_field(&line, "signal", "%d", (int)sig);
+	log_put(LOG_INFO, &line);
 	for (unsigned i = 0; i < sv->nloops; i++)
 		loop_stop(sv->loops[i]);
 }
@@ -331,6 +352,23 @@ static void shutdown_sessions(struct serve *sv)
 	}
 }
 
+static void log_ready(const struct serve *sv)
+{
+	struct str line = STR_INIT;
+	for (struct listener *l = sv->listeners; l; l = l->next) {
+		log_begin(&line, "serve", NULL, "listening");
+		log_field(&line, "key", "listen.%s", l->key);
+		log_field(&line, "address", "%s", l->text);
+		log_put(LOG_INFO, &line);
+	}
+	log_begin(&line, "serve", NULL, "ready");
+	log_field(&line, "hostname", "%s", sv->cfg->server.hostname);
+	log_field(&line, "data", "%s", sv->cfg->server.data_dir);
+	log_field(&line, "threads", "%u", sv->nloops);
+	log_field(&line, "workers", "%u", sv->cfg->server.workers);
+	log_put(LOG_INFO, &line);
+}
+
 int serve_main(const struct config *cfg)
 {
 	struct serve sv = {0};
@@ -357,7 +395,10 @@ int serve_main(const struct config *cfg)
 	if (priv_drop(cfg->server.user, cfg->server.data_dir) < 0)
 		return 1;
 	if (store_open(cfg->server.data_dir, &sv.store, &err) < 0) {
-		log_error("cannot open the store: %s", err);
+		struct str line = STR_INIT;
+		log_begin(&line, "serve", NULL, "store-failed");
+		log_field(&line, "error", "%s", err);
+		log_put(LOG_ERROR, &line);
 		return 1;
 	}
 	sv.auth = auth_new(sv.store, cfg);
@@ -385,11 +426,7 @@ int serve_main(const struct config *cfg)
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
 
-	for (struct listener *l = sv.listeners; l; l = l->next)
-		log_info("listening listen.%s=%s", l->key, l->text);
-	log_info("posthorn ready hostname=%s data=%s threads=%u workers=%u",
-		 cfg->server.hostname, cfg->server.data_dir, sv.nloops,
-		 cfg->server.workers);
+	log_ready(&sv);
 	for (unsigned i = 1; i < sv.nloops; i++)
 		if (loop_start_thread(sv.loops[i]) < 0)
 			log_fatal("cannot start loop thread");
@@ -407,6 +444,8 @@ int serve_main(const struct config *cfg)
 	store_free(&sv.store);
 	free(sv.loops);
 	free(sv.sessions);
-	log_info("stopped");
+	struct str line = STR_INIT;
+	log_begin(&line, "serve", NULL, "stopped");
+	log_put(LOG_INFO, &line);
 	return 0;
 }

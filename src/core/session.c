@@ -243,6 +243,13 @@ const char *session_peer_text(const struct session *s)
 	return conn_peer_text(s->conn);
 }
 
+void session_log_begin(const struct session *s, struct str *line,
+		       const char *event)
+{
+	log_begin(line, s->proto->name, conn_id(s->conn), event);
+	log_field(line, "client", "%s", conn_peer_text(s->conn));
+}
+
 const struct sockaddr *session_peer(const struct session *s)
 {
 	return conn_peer(s->conn);
@@ -313,9 +320,13 @@ void session_reply(struct session *s, const char *fmt, ...)
 		n = 0;
 	if ((size_t)n > max)
 		n = (int)max;
-	if (log_enabled(LOG_DEBUG))
-		log_debug("%s[%s] reply=\"%.*s\"", s->proto->name,
-			  conn_id(s->conn), n, r);
+	if (log_enabled(LOG_DEBUG)) {
+		/* A reply may echo what the client sent. */
+		struct str line = STR_INIT;
+		log_begin(&line, s->proto->name, conn_id(s->conn), "reply");
+		log_value(&line, "text", r, (size_t)n);
+		log_put(LOG_DEBUG, &line);
+	}
 	r[n] = '\r';
 	r[n + 1] = '\n';
 	session_write(s, r, (size_t)n + 2);

@@ -96,6 +96,9 @@ const char *session_id(const struct session *s);
 const char *session_peer_text(const struct session *s);
 const struct sockaddr *session_peer(const struct session *s);
 bool session_peer_is_loopback(const struct session *s);
+/* Start an event line (see log.h) in *line: "proto[id] event client=ADDR". */
+void session_log_begin(const struct session *s, struct str *line,
+		       const char *event);
 
 /* Seconds without progress before the timeout hook; 0 = none. */
 void session_set_timeout(struct session *s, unsigned seconds);

@@ -204,9 +204,13 @@ static void retr_done(void *arg)
 	s->retrieved += r->retrieved;
 	if (r->broken) {
 		/* Half an answer was sent: only closing tells the client. */
-		log_error("pop3[%s] user=%s cannot read message uid=%u",
-			  session_id(s->sess), s->user,
+		struct str line = STR_INIT;
+		session_log_begin(s->sess, &line, "retr");
+		log_field(&line, "uid", "%u",
 			  s->msgs[r->items[r->done].index].uid);
+		log_field(&line, "result", "failed");
+		log_cvalue(&line, "user", s->user);
+		log_put(LOG_ERROR, &line);
 		session_close(s->sess);
 		pop3_retr_free(s);
 	} else if (r->done == r->n) {

@@ -56,8 +56,10 @@ bool pop3_count_error(struct pop3_session *s)
 {
 	if (++s->errors < s->env->cfg->pop3.max_errors)
 		return false;
-	log_info("pop3[%s] client=%s result=too-many-errors",
-		 session_id(s->sess), session_peer_text(s->sess));
+	struct str line = STR_INIT;
+	session_log_begin(s->sess, &line, "drop");
+	log_field(&line, "result", "too-many-errors");
+	log_put(LOG_INFO, &line);
 	pop3_reply(s, "-ERR Too many errors, closing connection");
 	session_close(s->sess);
 	return true;
@@ -189,11 +191,11 @@ static void login_done(void *arg)
 		pop3_reply(s, "-ERR [SYS/TEMP] Temporary failure, try again "
 			      "later");
 	}
-	struct str user = STR_INIT;
-	str_append_sanitized(&user, s->user, strlen(s->user), 128);
-	log_info("pop3[%s] login client=%s user=%s result=%s",
-		 session_id(s->sess), session_peer_text(s->sess), user.data, result);
-	str_free(&user);
+	struct str line = STR_INIT;
+	session_log_begin(s->sess, &line, "login");
+	log_field(&line, "result", "%s", result);
+	log_cvalue(&line, "user", s->user);
+	log_put(LOG_INFO, &line);
 	if (s->login_result != 1) {
 		s->user[0] = '\0';
 		if (s->login_result == 0)
@@ -208,8 +210,11 @@ static void start_login(struct pop3_session *s)
 	if (session_run(s->sess, s->env->auth_workers, login_run, login_done))
 		return;
 	forget_password(s);
-	log_info("pop3[%s] login client=%s result=busy", session_id(s->sess),
-		 session_peer_text(s->sess));
+	struct str line = STR_INIT;
+	session_log_begin(s->sess, &line, "login");
+	log_field(&line, "result", "busy");
+	log_cvalue(&line, "user", s->user);
+	log_put(LOG_INFO, &line);
 	pop3_reply(s, "-ERR [SYS/TEMP] Too many logins at once, try again "
 		      "later");
 	s->user[0] = '\0';
@@ -501,18 +506,23 @@ static void pop3_step(void *ctx)
 static void pop3_timeout(void *ctx)
 {
 	struct pop3_session *s = ctx;
-	log_info("pop3[%s] client=%s result=timeout", session_id(s->sess),
-		 session_peer_text(s->sess));
+	struct str line = STR_INIT;
+	session_log_begin(s->sess, &line, "drop");
+	log_field(&line, "result", "timeout");
+	log_put(LOG_INFO, &line);
 }
 
 static void pop3_free(void *ctx, enum session_end why)
 {
 	struct pop3_session *s = ctx;
-	log_info("pop3[%s] disconnect client=%s user=%s retrieved=%u "
-		 "deleted=%u end=%s",
-		 session_id(s->sess), session_peer_text(s->sess),
-		 s->user[0] ? s->user : "-", s->retrieved, s->expunged,
-		 session_end_name(why));
+	struct str line = STR_INIT;
+	session_log_begin(s->sess, &line, "disconnect");
+	log_field(&line, "retrieved", "%u", s->retrieved);
+	log_field(&line, "deleted", "%u", s->expunged);
+	log_field(&line, "end", "%s", session_end_name(why));
+	if (s->user[0])
+		log_cvalue(&line, "user", s->user);
+	log_put(LOG_INFO, &line);
 	if (s->user_id != 0)
 		store_account_release(s->env->store, s->user_id);
 	forget_password(s);
@@ -548,8 +558,9 @@ struct session *pop3_session_start(struct loop *loop,
 	s->sess = session_new(loop, list, fd, peer, peerlen, SESSION_INPUT_MIN,
 			      &pop3_proto, s);
 	session_set_timeout(s->sess, env->cfg->pop3.timeout);
-	log_info("pop3[%s] connect client=%s", session_id(s->sess),
-		 session_peer_text(s->sess));
+	struct str line = STR_INIT;
+	session_log_begin(s->sess, &line, "connect");
+	log_put(LOG_INFO, &line);
 	pop3_reply(s, "+OK posthorn POP3 ready");
 	return s->sess;
 }

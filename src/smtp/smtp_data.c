@@ -69,11 +69,16 @@ static void deliver_done(void *arg)
 	/* All or nothing: a retry that duplicates mail for some recipients
 	 * beats silently losing it for the others. */
 	bool ok = tx->stored == tx->targets.n;
-	log_info("smtp[%s] message id=%s client=%s from=<%s> to=%s size=%llu "
-		 "result=%s",
-		 session_id(s->sess), tx->id, session_peer_text(s->sess), tx->sender,
-		 tx->rcpts.data, (unsigned long long)tx->data_bytes,
-		 ok ? "delivered" : "tempfail");
+	/* The fields we make first: a long recipient list never pushes the
+	 * size or the result out of the line. */
+	struct str line = STR_INIT;
+	log_begin(&line, "smtp", session_id(s->sess), "message");
+	log_field(&line, "id", "%s", tx->id);
+	log_field(&line, "client", "%s", session_peer_text(s->sess));
+	log_field(&line, "size", "%llu", (unsigned long long)tx->data_bytes);
+	log_field(&line, "result", "%s", ok ? "delivered" : "tempfail");
+	smtp_log_tx(s, &line);
+	log_put(LOG_INFO, &line);
 	if (ok) {
 		s->messages++;
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", tx->id);
@@ -91,10 +96,13 @@ static void finish_message(struct smtp_session *s)
 	s->mode = SMTP_M_COMMAND;
 	session_set_timeout(s->sess, s->env->cfg->smtp.timeout);
 	if (tx->too_big) {
-		log_info("smtp[%s] reject client=%s from=<%s> to=%s code=552 "
-			 "size=%llu",
-			 session_id(s->sess), session_peer_text(s->sess), tx->sender,
-			 tx->rcpts.data, (unsigned long long)tx->data_bytes);
+		struct str line = STR_INIT;
+		session_log_begin(s->sess, &line, "reject");
+		log_field(&line, "code", "552");
+		log_field(&line, "size", "%llu",
+			  (unsigned long long)tx->data_bytes);
+		smtp_log_tx(s, &line);
+		log_put(LOG_INFO, &line);
 		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum "
 			      "message size");
 		smtp_tx_reset(s);

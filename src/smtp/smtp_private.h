@@ -32,7 +32,7 @@ struct smtp_tx {
 	char sender[ADDR_TEXT_MAX];	/* canonical, "" for <> */
 	bool utf8;			/* SMTPUTF8 given */
 	unsigned nrcpt;
-	struct str rcpts;		/* "<a>,<b>" for the log line */
+	struct str rcpts;		/* "<a>\0<b>\0": for the log line */
 	char first_rcpt[ADDR_TEXT_MAX];
 	struct deliver_targets targets;
 	struct str msg;			/* trace header + message */
@@ -71,6 +71,9 @@ void smtp_tx_reset(struct smtp_session *s);
 void smtp_run_job(struct smtp_session *s, void (*run)(void *),
 		  void (*done)(void *));
 bool smtp_count_error(struct smtp_session *s);
+/* Append the transaction's text fields to a log line: helo, from, and
+ * each recipient as "to" (the first ones that fit, then to_more). */
+void smtp_log_tx(const struct smtp_session *s, struct str *line);
 
 /* smtp_data.c */
 void smtp_cmd_data(struct smtp_session *s);

@@ -53,9 +53,13 @@ static const char *const state_names[SMTP_S_STATE_COUNT] = {
 
 void smtp_set_state(struct smtp_session *s, enum smtp_state state)
 {
-	if (s->state != state && log_enabled(LOG_DEBUG))
-		log_debug("smtp[%s] state %s -> %s", session_id(s->sess),
-			  state_names[s->state], state_names[state]);
+	if (s->state != state && log_enabled(LOG_DEBUG)) {
+		struct str line = STR_INIT;
+		log_begin(&line, "smtp", session_id(s->sess), "state");
+		log_field(&line, "old", "%s", state_names[s->state]);
+		log_field(&line, "new", "%s", state_names[state]);
+		log_put(LOG_DEBUG, &line);
+	}
 	s->state = state;
 }
 
@@ -75,8 +79,10 @@ bool smtp_count_error(struct smtp_session *s)
 {
 	if (++s->errors < s->env->cfg->smtp.max_errors)
 		return false;
-	log_info("smtp[%s] client=%s result=too-many-errors",
-		 session_id(s->sess), session_peer_text(s->sess));
+	struct str line = STR_INIT;
+	session_log_begin(s->sess, &line, "drop");
+	log_field(&line, "result", "too-many-errors");
+	log_put(LOG_INFO, &line);
 	smtp_reply(s, "421 4.7.0 %s Too many errors, closing connection",
 		   s->env->cfg->server.hostname);
 	session_close(s->sess);
@@ -217,12 +223,40 @@ static void rcpt_run(void *arg)
 				      &s->tx.targets);
 }
 
+void smtp_log_tx(const struct smtp_session *s, struct str *line)
+{
+	struct str from = STR_INIT;
+	size_t dropped = 0;
+	if (s->helo[0])
+		log_cvalue(line, "helo", s->helo);
+	str_printf(&from, "<%s>", s->tx.sender);
+	log_value(line, "from", from.data, from.len);
+	str_free(&from);
+	/* Entries end in NUL: an address never holds one. */
+	const struct str *r = &s->tx.rcpts;
+	for (size_t at = 0; at < r->len;) {
+		size_t n = strlen(r->data + at);
+		log_item(line, "to", r->data + at, n, &dropped);
+		at += n + 1;
+	}
+	log_more(line, "to", dropped);
+}
+
 static void rcpt_reject_log(struct smtp_session *s, const char *code,
 			    const char *rcpt)
 {
-	log_info("smtp[%s] reject client=%s from=<%s> to=<%s> code=%s",
-		 session_id(s->sess), session_peer_text(s->sess), s->tx.sender, rcpt,
-		 code);
+	struct str line = STR_INIT, addr = STR_INIT;
+	session_log_begin(s->sess, &line, "reject");
+	log_field(&line, "code", "%s", code);
+	if (s->helo[0])
+		log_cvalue(&line, "helo", s->helo);
+	str_printf(&addr, "<%s>", s->tx.sender);
+	log_value(&line, "from", addr.data, addr.len);
+	str_clear(&addr);
+	str_printf(&addr, "<%s>", rcpt);
+	log_value(&line, "to", addr.data, addr.len);
+	str_free(&addr);
+	log_put(LOG_INFO, &line);
 }
 
 static void rcpt_done(void *arg)
@@ -234,8 +268,8 @@ static void rcpt_done(void *arg)
 	case DELIVER_LOCAL:
 		if (s->tx.nrcpt++ == 0)
 			memcpy(s->tx.first_rcpt, text, sizeof(text));
-		str_printf(&s->tx.rcpts, "%s<%s>", s->tx.rcpts.len ? "," : "",
-			   text);
+		str_printf(&s->tx.rcpts, "<%s>", text);
+		str_appendc(&s->tx.rcpts, '\0');
 		smtp_set_state(s, SMTP_S_RCPT);
 		smtp_reply(s, "250 2.1.5 Ok");
 		break;
@@ -427,8 +461,10 @@ static void smtp_step(void *ctx)
 static void smtp_timeout(void *ctx)
 {
 	struct smtp_session *s = ctx;
-	log_info("smtp[%s] client=%s result=timeout", session_id(s->sess),
-		 session_peer_text(s->sess));
+	struct str line = STR_INIT;
+	session_log_begin(s->sess, &line, "drop");
+	log_field(&line, "result", "timeout");
+	log_put(LOG_INFO, &line);
 	smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded",
 		   s->env->cfg->server.hostname);
 }
@@ -436,9 +472,12 @@ static void smtp_timeout(void *ctx)
 static void smtp_free(void *ctx, enum session_end why)
 {
 	struct smtp_session *s = ctx;
-	log_info("smtp[%s] disconnect client=%s messages=%u errors=%u end=%s",
-		 session_id(s->sess), session_peer_text(s->sess), s->messages,
-		 s->errors, session_end_name(why));
+	struct str line = STR_INIT;
+	session_log_begin(s->sess, &line, "disconnect");
+	log_field(&line, "messages", "%u", s->messages);
+	log_field(&line, "errors", "%u", s->errors);
+	log_field(&line, "end", "%s", session_end_name(why));
+	log_put(LOG_INFO, &line);
 	smtp_tx_reset(s);
 	str_free(&s->line);
 	free(s);
@@ -470,8 +509,9 @@ struct session *smtp_session_start(struct loop *loop,
 							    : SESSION_INPUT_MIN,
 			      &smtp_proto, s);
 	session_set_timeout(s->sess, env->cfg->smtp.timeout);
-	log_info("smtp[%s] connect client=%s", session_id(s->sess),
-		 session_peer_text(s->sess));
+	struct str line = STR_INIT;
+	session_log_begin(s->sess, &line, "connect");
+	log_put(LOG_INFO, &line);
 	smtp_reply(s, "220 %s ESMTP posthorn", env->cfg->server.hostname);
 	return s->sess;
 }
