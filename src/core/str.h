@@ -39,8 +39,9 @@ void str_free(struct str *s);
 /* Give up memory beyond what is in use, or all of it when empty. */
 void str_shrink(struct str *s);
 
-/* Append text that came from a peer, made safe for one log line:
- * non-printable bytes become \xNN and the result stops at max bytes. */
+/* Append text that came from a peer, made safe for one line of a header:
+ * non-printable bytes become \xNN and the result stops at max bytes.
+ * Log lines use log_value() (core/log.h) instead, which also quotes. */
 void str_append_sanitized(struct str *s, const void *p, size_t n,
 			  size_t max);
 
