@@ -60,6 +60,18 @@ static int verify(struct auth *a, const char *password, size_t plen,
 	return rc;
 }
 
+static void log_rehash(const char *address, const char *result,
+		       const char *err)
+{
+	struct str line = STR_INIT;
+	log_begin(&line, "auth", NULL, "rehash");
+	log_field(&line, "result", "%s", result);
+	if (err != NULL)
+		log_field(&line, "error", "%s", err);
+	log_cvalue(&line, "user", address);
+	log_put(err != NULL ? LOG_WARN : LOG_INFO, &line);
+}
+
 /* The password just matched user->password.  If that is an imported
  * crypt(3) hash or a weaker argon2id than configured, store a new hash,
  * so that old hashes fade out and the time a login takes no longer tells
@@ -80,14 +92,10 @@ static void rehash(struct auth *a, const char *address, const char *password,
 			      : store_user_replace_password(a->store, address,
 							    user->password,
 							    hash, &err);
-	if (rc < 0) {
-		log_warn("auth rehash user=%s error=\"%s\" result=failed",
-			 address, err);
-	} else if (rc == 0) {
-		log_info("auth rehash user=%s result=changed-meanwhile",
-			 address);
-	} else {
-		log_info("auth rehash user=%s result=argon2id", address);
+	log_rehash(address, rc < 0 ? "failed"
+			       : rc == 0 ? "changed-meanwhile" : "argon2id",
+		   rc < 0 ? err : NULL);
+	if (rc > 0) {
 		auth_cache_add(a->cache, address, password, plen, hash);
 		free(user->password);
 		user->password = hash;
