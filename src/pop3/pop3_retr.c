@@ -45,11 +45,11 @@ static void read_run(void *arg)
 	str_clear(&s->piece);
 	char *buf = str_reserve(&s->piece, PIECE);
 	st->read_result = -1;
-	if (store_account_open(s->env->store, s->user_id, &acct) < 0)
+	if (store_account_open(s->env->store, s->user_id, &acct, NULL) < 0)
 		return;
 	st->read_result = store_msg_read(acct, s->mailbox_id,
 					 s->msgs[st->index].uid, st->offset,
-					 buf, PIECE, &st->got);
+					 buf, PIECE, &st->got, NULL);
 	store_account_unref(&acct);
 	if (st->read_result > 0)
 		str_commit(&s->piece, st->got);
@@ -191,7 +191,7 @@ static int read_whole(struct pop3_session *s, struct store_account *acct,
 	str_clear(into);
 	char *buf = str_reserve(into, m->size);
 	if (acct == NULL || store_msg_read(acct, s->mailbox_id, m->uid, 0, buf,
-					   m->size, &got) <= 0)
+					   m->size, &got, NULL) <= 0)
 		return -1;
 	str_commit(into, got);
 	return 1;
@@ -230,7 +230,7 @@ static void batch_run(void *arg)
 {
 	struct pop3_session *s = arg;
 	struct store_account *acct = NULL;
-	if (store_account_open(s->env->store, s->user_id, &acct) < 0)
+	if (store_account_open(s->env->store, s->user_id, &acct, NULL) < 0)
 		acct = NULL;
 	for (size_t k = 0; k < s->batch->n; k++)
 		batch_item_run(s, acct, k);
@@ -245,7 +245,7 @@ static void ahead_run(void *arg)
 {
 	struct pop3_session *s = arg;
 	struct store_account *acct = NULL;
-	if (store_account_open(s->env->store, s->user_id, &acct) < 0)
+	if (store_account_open(s->env->store, s->user_id, &acct, NULL) < 0)
 		acct = NULL;
 	read_ahead(s, acct, s->ahead_index);
 	store_account_unref(&acct);

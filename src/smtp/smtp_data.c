@@ -50,14 +50,51 @@ static void add_received(struct smtp_session *s)
 	tx->at_bol = true;
 }
 
+/* One reply for the message, from its targets' outcomes: a transient
+ * failure wins over a permanent one, since the retry may go through for
+ * every recipient. */
+static const struct {
+	int status;
+	const char *reply;
+	const char *result;
+} deliver_replies[] = {
+	{DELIVER_FAIL_TEMP, "451 4.3.0 Error storing message, try again later",
+	 "tempfail"},
+	{DELIVER_FAIL_BROKEN, "451 4.3.0 Error storing message, try again "
+			      "later", "tempfail"},
+	{DELIVER_FAIL_FULL, "452 4.3.1 Insufficient system storage, try "
+			    "again later", "full"},
+	{DELIVER_FAIL_QUOTA, "452 4.2.2 Mailbox full, try again later",
+	 "over-quota"},
+	{DELIVER_FAIL_QUOTA_NEVER, "552 5.2.2 Message larger than the "
+				   "mailbox quota", "too-big-for-quota"},
+	{DELIVER_FAIL_GONE, "550 5.1.1 Recipient no longer exists", "gone"},
+};
+
+static int reply_rank(int status)
+{
+	for (size_t i = 0; i < sizeof(deliver_replies) / sizeof(*deliver_replies);
+	     i++)
+		if (deliver_replies[i].status == status)
+			return (int)i;
+	return 0;
+}
+
 static void deliver_run(void *arg)
 {
 	struct smtp_session *s = arg;
 	struct smtp_tx *tx = &s->tx;
-	int *results = xcalloc(tx->targets.n ? tx->targets.n : 1,
-			       sizeof(*results));
+	size_t n = tx->targets.n ? tx->targets.n : 1;
+	struct deliver_result *results = xcalloc(n, sizeof(*results));
+	struct deliver_source src = {tx->msg.data, tx->msg.len, -1, 0};
 	tx->stored = deliver_message(s->env->store, &tx->targets, tx->sender,
-				     tx->msg.data, tx->msg.len, results);
+				     &src, results);
+	tx->status = DELIVER_STORED;
+	for (size_t i = 0; i < tx->targets.n; i++)
+		if (results[i].status != DELIVER_STORED &&
+		    (tx->status == DELIVER_STORED ||
+		     reply_rank(results[i].status) < reply_rank(tx->status)))
+			tx->status = results[i].status;
 	free(results);
 }
 
@@ -67,18 +104,18 @@ static void deliver_done(void *arg)
 	struct smtp_tx *tx = &s->tx;
 	/* All or nothing: a retry that duplicates mail for some recipients
 	 * beats silently losing it for the others. */
-	bool ok = tx->stored == tx->targets.n;
+	bool ok = tx->stored == tx->targets.n && tx->status == DELIVER_STORED;
+	int k = ok ? 0 : reply_rank(tx->status);
 	log_info("smtp[%s] message id=%s client=%s from=<%s> to=%s size=%llu "
 		 "result=%s",
 		 conn_id(s->conn), tx->id, conn_peer_text(s->conn), tx->sender,
 		 tx->rcpts.data, (unsigned long long)tx->data_bytes,
-		 ok ? "delivered" : "tempfail");
+		 ok ? "delivered" : deliver_replies[k].result);
 	if (ok) {
 		s->messages++;
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", tx->id);
 	} else {
-		smtp_reply(s, "451 4.3.0 Error storing message, try again "
-			      "later");
+		smtp_reply(s, "%s", deliver_replies[k].reply);
 	}
 	smtp_tx_reset(s);
 	smtp_job_finished(s);

@@ -45,6 +45,8 @@ struct smtp_tx {
 	bool chunk_last;
 	const char *chunk_reply;	/* error to give after the chunk */
 	size_t stored;			/* accounts written, from the worker */
+	int status;			/* deliver_status for the reply */
+	uint64_t size_hint;		/* MAIL SIZE=, 0 if not given */
 };
 
 struct smtp_session {
@@ -68,6 +70,7 @@ struct smtp_session {
 	struct addr rcpt;
 	bool bare_postmaster;	/* RCPT TO:<postmaster>, no domain */
 	enum deliver_resolve_result resolved;
+	char rcpt_cause[160];		/* why it was refused, for the log */
 };
 
 /* smtp_session.c */

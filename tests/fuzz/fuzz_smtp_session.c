@@ -67,14 +67,14 @@ static size_t count_messages(bool expunge)
 		struct store_mailbox mbox;
 		struct store_msg *msgs = NULL;
 		size_t n = 0;
-		CHECK(store_account_open(sess.store, sess.users[i], &acct) > 0);
-		CHECK(store_mailbox_find(acct, "INBOX", &mbox) > 0);
-		CHECK(store_msg_list(acct, mbox.id, &msgs, &n) > 0);
+		CHECK(store_account_open(sess.store, sess.users[i], &acct, NULL) > 0);
+		CHECK(store_mailbox_find(acct, "INBOX", &mbox, NULL) > 0);
+		CHECK(store_msg_list(acct, mbox.id, &msgs, &n, NULL) > 0);
 		if (expunge && n > 0) {
 			uint32_t *uids = calloc(n, sizeof(*uids));
 			for (size_t k = 0; k < n; k++)
 				uids[k] = msgs[k].uid;
-			CHECK(store_msg_expunge(acct, mbox.id, uids, n) > 0);
+			CHECK(store_msg_expunge(acct, mbox.id, uids, n, NULL) > 0);
 			free(uids);
 			n = 0;
 		}

@@ -136,7 +136,7 @@ static void test_resolve(void **state)
 		    0)
 			fail_msg("%s: %s", c->rcpt, err);
 		enum deliver_resolve_result r =
-			deliver_resolve(f->store, &a, &(struct deliver_opts){c->delimiter, ""}, &t);
+			deliver_resolve(f->store, &a, &(struct deliver_opts){.delimiter = c->delimiter, .postmaster = ""}, &t, NULL);
 		if (r != c->result)
 			fail_msg("%s (delimiter \"%s\"): result %d, want %d",
 				 c->rcpt, c->delimiter, r, c->result);
@@ -174,7 +174,7 @@ static void test_accumulate(void **state)
 		const char *err;
 		assert_int_equal(addr_parse(rcpts[i], strlen(rcpts[i]), 0, &a,
 					    &err), 1);
-		deliver_resolve(f->store, &a, &(struct deliver_opts){"+", ""}, &t);
+		deliver_resolve(f->store, &a, &(struct deliver_opts){.delimiter = "+", .postmaster = ""}, &t, NULL);
 	}
 	assert_int_equal(t.n, 3);
 	assert_int_equal(t.ids[0], f->bob);
@@ -191,13 +191,13 @@ static size_t read_newest(struct store *store, int64_t id, char *out,
 	struct store_mailbox mbox;
 	struct store_msg *msgs;
 	size_t n, off = 0, got;
-	assert_int_equal(store_account_open(store, id, &acct), 1);
-	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox), 1);
-	assert_int_equal(store_msg_list(acct, mbox.id, &msgs, &n), 1);
+	assert_int_equal(store_account_open(store, id, &acct, NULL), 1);
+	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox, NULL), 1);
+	assert_int_equal(store_msg_list(acct, mbox.id, &msgs, &n, NULL), 1);
 	assert_true(n > 0);
 	do {
 		assert_int_equal(store_msg_read(acct, mbox.id, msgs[n - 1].uid,
-						off, out + off, 5, &got),
+						off, out + off, 5, &got, NULL),
 				 1);
 		off += got;
 		assert_true(off + 5 <= cap);
@@ -225,19 +225,19 @@ static void test_deliver_message(void **state)
 		struct deliver_targets targets = {0};
 		struct addr a;
 		const char *err;
-		int results[2] = {0, 0};
+		struct deliver_result results[2];
 		char got[256], want[256];
 		assert_int_equal(addr_parse("team@example.com", 16, 0, &a,
 					    &err), 1);
-		assert_int_equal(deliver_resolve(f->store, &a, &(struct deliver_opts){"+", ""}, &targets),
+		assert_int_equal(deliver_resolve(f->store, &a, &(struct deliver_opts){.delimiter = "+", .postmaster = ""}, &targets, NULL),
 				 DELIVER_LOCAL);
 		assert_int_equal(targets.n, 2);
+		struct deliver_source src = {data, sizeof(data) - 1, -1, 0};
 		assert_int_equal(deliver_message(f->store, &targets,
-						 t[i].sender, data,
-						 sizeof(data) - 1, results),
+						 t[i].sender, &src, results),
 				 2);
-		assert_int_equal(results[0], 1);
-		assert_int_equal(results[1], 1);
+		assert_int_equal(results[0].status, DELIVER_STORED);
+		assert_int_equal(results[1].status, DELIVER_STORED);
 		int wl = snprintf(want, sizeof(want), "%s%s", t[i].want_head,
 				  data);
 		for (size_t k = 0; k < targets.n; k++) {
@@ -256,22 +256,24 @@ static void test_deliver_binary(void **state)
 	struct fixture *f = *state;
 	static const char data[] = "X: 1\r\n\r\n\0\x01\xff\0end";
 	struct deliver_targets targets = {0};
-	int results[1];
+	struct deliver_result results[1];
+	struct deliver_source src = {data, sizeof(data) - 1, -1, 0};
 	char got[128];
 	struct addr a;
 	const char *err;
 	assert_int_equal(addr_parse("bob@example.com", 15, 0, &a, &err), 1);
-	assert_int_equal(deliver_resolve(f->store, &a, &(struct deliver_opts){"+", ""}, &targets),
+	assert_int_equal(deliver_resolve(f->store, &a, &(struct deliver_opts){.delimiter = "+", .postmaster = ""}, &targets, NULL),
 			 DELIVER_LOCAL);
-	assert_int_equal(deliver_message(f->store, &targets, "s@x", data,
-					 sizeof(data) - 1, results), 1);
+	assert_int_equal(deliver_message(f->store, &targets, "s@x", &src,
+					 results), 1);
 	size_t n = read_newest(f->store, f->bob, got, sizeof(got));
 	size_t head = strlen("Return-Path: <s@x>\r\n");
 	assert_int_equal(n, head + sizeof(data) - 1);
 	assert_memory_equal(got + head, data, sizeof(data) - 1);
 	deliver_targets_clear(&targets);
 	/* No targets: nothing stored, nothing to report. */
-	assert_int_equal(deliver_message(f->store, &targets, "s@x", data, 3,
+	src.len = 3;
+	assert_int_equal(deliver_message(f->store, &targets, "s@x", &src,
 					 results), 0);
 }
 

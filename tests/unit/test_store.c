@@ -173,7 +173,7 @@ static void test_users(void **state)
 	struct store_account *acct;
 	char maildir[512];
 	struct stat st;
-	assert_int_equal(store_account_open(f->store, bob_id, &acct), 1);
+	assert_int_equal(store_account_open(f->store, bob_id, &acct, NULL), 1);
 	store_account_unref(&acct);
 	snprintf(maildir, sizeof(maildir), "%s/mail/%lld", f->data,
 		 (long long)bob_id);
@@ -324,6 +324,14 @@ static void test_aliases(void **state)
 
 /* ---- mail ---- */
 
+/* Store the pieces as one message, all from memory. */
+static int deliver_iov(struct store_account *acct, int64_t mbox,
+		       const struct iovec *iov, int iovcnt, uint32_t *uid_r)
+{
+	struct store_source src = {iov, iovcnt, -1, 0};
+	return store_msg_deliver(acct, mbox, &src, 1, uid_r, NULL);
+}
+
 #define THREADS 8
 #define PER_THREAD 50
 #define TOTAL (THREADS * PER_THREAD)
@@ -356,18 +364,19 @@ static void *deliver_thread(void *arg)
 	struct deliverer *d = arg;
 	struct store_account *acct;
 	struct store_mailbox mbox;
-	if (store_account_open(d->store, d->user_id, &acct) != 1)
+	if (store_account_open(d->store, d->user_id, &acct, NULL) != 1)
 		return NULL;
-	if (store_mailbox_find(acct, "INBOX", &mbox) == 1) {
+	if (store_mailbox_find(acct, "INBOX", &mbox, NULL) == 1) {
 		for (int i = 0; i < PER_THREAD; i++) {
 			char head[128], body[512];
 			size_t headlen;
 			size_t bodylen = message(d->t, i, head, &headlen, body);
 			struct iovec iov[2] = {{head, headlen},
 					       {body, bodylen}};
-			d->rc[i] = store_msg_deliver(acct, mbox.id, iov, 2,
+			struct store_source src = {iov, 2, -1, 0};
+			d->rc[i] = store_msg_deliver(acct, mbox.id, &src,
 						     1700000000 + i,
-						     &d->uid[i]);
+						     &d->uid[i], NULL);
 		}
 	}
 	store_account_unref(&acct);
@@ -382,7 +391,7 @@ static size_t read_all(struct store_account *acct, int64_t mbox,
 	for (;;) {
 		assert_true(off + piece <= cap);
 		assert_int_equal(store_msg_read(acct, mbox, uid, off, out + off,
-						piece, &got), 1);
+						piece, &got, NULL), 1);
 		if (got == 0)
 			return off;
 		assert_true(got <= piece);
@@ -395,7 +404,7 @@ static void check_messages(struct store_account *acct, int64_t mbox,
 {
 	struct store_msg *msgs;
 	size_t n;
-	assert_int_equal(store_msg_list(acct, mbox, &msgs, &n), 1);
+	assert_int_equal(store_msg_list(acct, mbox, &msgs, &n, NULL), 1);
 	assert_int_equal(n, expect_n);
 	for (size_t k = 0; k < n; k++) {
 		char head[128], body[512], want[640], got[700];
@@ -428,11 +437,11 @@ static void test_mail_concurrent(void **state)
 	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
 	assert_int_equal(add_user(f->store, "bob@example.com"), 1);
 	int64_t id = user_id(f->store, "bob@example.com");
-	assert_int_equal(store_account_open(f->store, id, &acct), 1);
-	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox), 1);
+	assert_int_equal(store_account_open(f->store, id, &acct, NULL), 1);
+	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox, NULL), 1);
 	assert_int_equal(mbox.uidnext, 1);
 	assert_true(mbox.uidvalidity != 0);
-	assert_int_equal(store_mailbox_find(acct, "Nope", &mbox2), 0);
+	assert_int_equal(store_mailbox_find(acct, "Nope", &mbox2, NULL), 0);
 
 	for (int t = 0; t < THREADS; t++) {
 		d[t] = (struct deliverer){f->store, id, t, {0}, {0}};
@@ -457,7 +466,7 @@ static void test_mail_concurrent(void **state)
 			assert_true(i == 0 || uid > d[t].uid[i - 1]);
 		}
 	}
-	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox2), 1);
+	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox2, NULL), 1);
 	assert_int_equal(mbox2.uidnext, TOTAL + 1);
 	assert_int_equal(mbox2.uidvalidity, mbox.uidvalidity);
 	assert_true(mbox2.highestmodseq > mbox.highestmodseq);
@@ -467,18 +476,18 @@ static void test_mail_concurrent(void **state)
 	char buf[16];
 	size_t got = 99;
 	assert_int_equal(store_msg_read(acct, mbox.id, 1, 100000, buf,
-					sizeof(buf), &got), 1);
+					sizeof(buf), &got, NULL), 1);
 	assert_int_equal(got, 0);
 	assert_int_equal(store_msg_read(acct, mbox.id, TOTAL + 5, 0, buf,
-					sizeof(buf), &got), 0);
+					sizeof(buf), &got, NULL), 0);
 
 	/* Expunge, then deliver: UIDs go on, never reused. */
 	const uint32_t gone[] = {1, 200, TOTAL};
 	uint64_t modseq = mbox2.highestmodseq;
-	assert_int_equal(store_msg_expunge(acct, mbox.id, gone, 3), 1);
+	assert_int_equal(store_msg_expunge(acct, mbox.id, gone, 3, NULL), 1);
 	assert_int_equal(store_msg_read(acct, mbox.id, 200, 0, buf,
-					sizeof(buf), &got), 0);
-	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox2), 1);
+					sizeof(buf), &got, NULL), 0);
+	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox2, NULL), 1);
 	assert_true(mbox2.highestmodseq > modseq);
 	check_messages(acct, mbox.id, (const int (*)[2])who, TOTAL - 3);
 	char head[128], body[512];
@@ -486,14 +495,12 @@ static void test_mail_concurrent(void **state)
 	size_t bodylen = message(0, 0, head, &headlen, body);
 	struct iovec one = {head, headlen};
 	uint32_t uid = 0;
-	assert_int_equal(store_msg_deliver(acct, mbox.id, &one, 1, 1, &uid),
-			 1);
+	assert_int_equal(deliver_iov(acct, mbox.id, &one, 1, &uid), 1);
 	assert_int_equal(uid, TOTAL + 1);
 	struct iovec two[2] = {{head, headlen}, {body, bodylen}};
-	assert_int_equal(store_msg_deliver(acct, mbox.id, two, 2, 1, &uid), 1);
+	assert_int_equal(deliver_iov(acct, mbox.id, two, 2, &uid), 1);
 	assert_int_equal(uid, TOTAL + 2);
-	assert_int_equal(store_msg_deliver(acct, mbox.id, two, 0, 1, &uid),
-			 -1);
+	assert_int_equal(deliver_iov(acct, mbox.id, two, 0, &uid), -1);
 	store_account_unref(&acct);
 	assert_null(acct);
 
@@ -502,13 +509,13 @@ static void test_mail_concurrent(void **state)
 	store_free(&f->store);
 	assert_null(f->store);
 	assert_true(store_open(f->data, &f->store, &err) >= 0);
-	assert_int_equal(store_account_open(f->store, id, &acct), 1);
-	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox2), 1);
+	assert_int_equal(store_account_open(f->store, id, &acct, NULL), 1);
+	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox2, NULL), 1);
 	assert_int_equal(mbox2.uidvalidity, mbox.uidvalidity);
 	assert_int_equal(mbox2.uidnext, TOTAL + 3);
 	struct store_msg *msgs;
 	size_t n;
-	assert_int_equal(store_msg_list(acct, mbox.id, &msgs, &n), 1);
+	assert_int_equal(store_msg_list(acct, mbox.id, &msgs, &n, NULL), 1);
 	assert_int_equal(n, TOTAL - 3 + 2);
 	assert_int_equal(msgs[n - 2].uid, TOTAL + 1);
 	assert_int_equal(msgs[n - 2].size, headlen);
@@ -532,11 +539,11 @@ static void test_mail_read_pieces(void **state)
 	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
 	assert_int_equal(add_user(f->store, "bob@example.com"), 1);
 	int64_t id = user_id(f->store, "bob@example.com");
-	assert_int_equal(store_account_open(f->store, id, &acct), 1);
-	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox), 1);
+	assert_int_equal(store_account_open(f->store, id, &acct, NULL), 1);
+	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox, NULL), 1);
 	struct iovec iov[3] = {{(char *)text, 5}, {(char *)text + 5, 0},
 			       {(char *)text + 5, sizeof(text) - 6}};
-	assert_int_equal(store_msg_deliver(acct, mbox.id, iov, 3, 0, &uid), 1);
+	assert_int_equal(deliver_iov(acct, mbox.id, iov, 3, &uid), 1);
 	for (size_t piece = 1; piece <= sizeof(text) + 1; piece++) {
 		size_t len = read_all(acct, mbox.id, uid, piece, out,
 				      sizeof(out));
@@ -545,10 +552,9 @@ static void test_mail_read_pieces(void **state)
 	}
 	/* An empty message is a message. */
 	struct iovec empty = {(char *)"", 0};
-	assert_int_equal(store_msg_deliver(acct, mbox.id, &empty, 1, 0, &uid),
-			 1);
+	assert_int_equal(deliver_iov(acct, mbox.id, &empty, 1, &uid), 1);
 	size_t got = 9;
-	assert_int_equal(store_msg_read(acct, mbox.id, uid, 0, out, 8, &got),
+	assert_int_equal(store_msg_read(acct, mbox.id, uid, 0, out, 8, &got, NULL),
 			 1);
 	assert_int_equal(got, 0);
 	store_account_unref(&acct);
@@ -564,8 +570,8 @@ static void test_account_handles(void **state)
 	assert_int_equal(add_user(f->store, "alice@example.com"), 1);
 	int64_t bob = user_id(f->store, "bob@example.com");
 	int64_t alice = user_id(f->store, "alice@example.com");
-	assert_int_equal(store_account_open(f->store, bob, &a), 1);
-	assert_int_equal(store_account_open(f->store, bob, &b), 1);
+	assert_int_equal(store_account_open(f->store, bob, &a, NULL), 1);
+	assert_int_equal(store_account_open(f->store, bob, &b, NULL), 1);
 	assert_ptr_equal(a, b);	/* one shared handle per account */
 	store_account_unref(&a);
 	store_account_unref(&b);
