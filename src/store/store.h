@@ -63,7 +63,9 @@ int store_user_add(struct store *store, const struct store_user *user,
  * index of the offending entry in *bad_r. */
 int store_user_import(struct store *store, const struct store_user *users,
 		      size_t n, size_t *bad_r, const char **err_r);
-/* Removes the user and all its mail. */
+/* Removes the user and all its mail.  A delivery to it in flight, in this
+ * process or another, fails (STORE_FAIL_GONE) rather than end in a 250
+ * for a message written into a database about to be deleted. */
 int store_user_remove(struct store *store, const char *address,
 		      const char **err_r);
 /* Fills *user_r (caller clears it). */
@@ -209,6 +211,8 @@ struct store_problem {
 	const char *where;	/* "accounts.db", "mail/7/index.db (bob@x)" */
 	const char *what;	/* what is wrong, one sentence */
 	const char *todo;	/* what to do about it, one sentence or two */
+	bool repaired;		/* STORE_CHECK_REPAIR fixed it: told for
+				   the record, not counted */
 };
 
 enum {
@@ -223,7 +227,7 @@ enum {
  * every message has its bytes and each account's usage figure matches its
  * messages.  fn is called once per problem (the strings are valid during
  * the call).  Returns 1 if all is well, 0 if problems were reported, -1 if
- * the check could not run (err_r). */
+ * the check could not run (err_r).  Repaired problems do not count. */
 int store_check(struct store *store, const char *address, unsigned flags,
 		void (*fn)(const struct store_problem *p, void *ctx),
 		void *ctx, const char **err_r);
