@@ -570,29 +570,46 @@ out:
 	return result;
 }
 
+static int64_t free_pages(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int64_t n = -1;
+	if (sqlite3_prepare_v2(db, "PRAGMA freelist_count", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
 /* Give the pages of what was expunged back to the file system, when there
  * are enough of them to matter: moved to the end and cut off
  * (auto_vacuum=INCREMENTAL), then copied out of the WAL so the file
- * shrinks now.  Best effort: on a full disk this may fail, and then the
- * pages wait for this account's next messages. */
+ * shrinks now.  In steps of COMPACT_PAGES: one big step overflows the page
+ * cache into the WAL with every page it frees, as much as the expunge
+ * freed, which a full disk does not have.  The steps need no sync of
+ * their own; losing one loses nothing.  Best effort: what is left waits
+ * for this account's next messages. */
 static void compact(struct store_account *a)
 {
-	sqlite3_stmt *st;
-	int64_t free_pages = 0;
-	if (sqlite3_prepare_v2(a->wdb, "PRAGMA freelist_count", -1, &st,
-			       NULL) != SQLITE_OK)
+	int64_t left = free_pages(a->wdb);
+	if (left < COMPACT_PAGES)
 		return;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		free_pages = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if (free_pages < COMPACT_PAGES)
-		return;
-	if (sqlite3_exec(a->wdb, "PRAGMA incremental_vacuum", NULL, NULL,
-			 NULL) != SQLITE_OK) {
-		log_debug("store: %s: compacting: %s", a->name,
-			  sqlite3_errmsg(a->wdb));
-		return;
+	sqlite3_exec(a->wdb, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	while (left > 0) {
+		if (sqlite3_exec(a->wdb, "PRAGMA incremental_vacuum(256)", NULL,
+				 NULL, NULL) != SQLITE_OK) {
+			log_debug("store: %s: compacting: %s", a->name,
+				  sqlite3_errmsg(a->wdb));
+			break;
+		}
+		int64_t now = free_pages(a->wdb);
+		if (now < 0 || now >= left)
+			break;
+		left = now;
 	}
+	sqlite3_exec(a->wdb, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 	sqlite3_wal_checkpoint_v2(a->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE,
 				  NULL, NULL);
 }
