@@ -180,28 +180,32 @@ static int apply_schema(sqlite3 *db, const struct sqlite_schema *schema)
 		goto fail;
 	return 0;
 fail:
-	/* errmsg before the rollback resets it. */
+	/* No rollback here: the caller reads the error first. */
 	return -1;
 }
 
+/* auto_vacuum counts only in a new database (before its first table): it
+ * lets an expunge give space back to the file system instead of keeping it
+ * for this account's next messages.  secure_delete=FAST: Debian builds
+ * SQLite to overwrite every freed page, which makes deleting a message
+ * write as much as storing it did, and so fail on a full disk; FAST still
+ * clears what is deleted from the pages it writes anyway.  The WAL file
+ * shrinks back to journal_size_limit after a big transaction. */
+static const char *const pragma_sql[] = {
+	"PRAGMA auto_vacuum=INCREMENTAL",
+	"PRAGMA secure_delete=FAST",
+	"PRAGMA journal_mode=WAL",
+	"PRAGMA synchronous=FULL",
+	"PRAGMA foreign_keys=ON",
+	"PRAGMA journal_size_limit=4194304",
+};
+
 static int pragmas(sqlite3 *db)
 {
-	/* auto_vacuum counts only in a new database (before its first
-	 * table): it lets an expunge give space back to the file system
-	 * instead of keeping it for this account's next messages.  The WAL
-	 * file shrinks back to journal_size_limit after a big transaction.
-	 * secure_delete=FAST: Debian builds SQLite to overwrite every freed
-	 * page, which makes deleting a message write as much as storing it
-	 * did, and so fail on a full disk; FAST still clears what is
-	 * deleted from the pages it writes anyway. */
-	return exec(db, "PRAGMA auto_vacuum=INCREMENTAL") < 0 ||
-			       exec(db, "PRAGMA secure_delete=FAST") < 0 ||
-			       exec(db, "PRAGMA journal_mode=WAL") < 0 ||
-			       exec(db, "PRAGMA synchronous=FULL") < 0 ||
-			       exec(db, "PRAGMA foreign_keys=ON") < 0 ||
-			       exec(db, "PRAGMA journal_size_limit=4194304") < 0
-		       ? -1
-		       : 0;
+	for (size_t i = 0; i < sizeof(pragma_sql) / sizeof(*pragma_sql); i++)
+		if (exec(db, pragma_sql[i]) < 0)
+			return -1;
+	return 0;
 }
 
 int sqlite_db_open(const char *path, const char *where,
