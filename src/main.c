@@ -30,6 +30,9 @@ static void usage(FILE *out)
 		"  user add|remove|list|passwd|import\n"
 		"                               manage accounts\n"
 		"  alias add|remove|list        manage aliases and catch-alls\n"
+		"  check [--full] [--repair] [USER]\n"
+		"                               check the stored mail and say "
+		"what to do\n"
 		"  version                      print the version\n"
 		"\n"
 		"Run 'posthorn COMMAND' without arguments for its usage.\n"
@@ -124,6 +127,8 @@ int main(int argc, char **argv)
 		rc = cli_user(&cli, cargc, cargv);
 	else if (strcmp(cmd, "alias") == 0)
 		rc = cli_alias(&cli, cargc, cargv);
+	else if (strcmp(cmd, "check") == 0)
+		rc = cli_check(&cli, cargc, cargv);
 	else if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "config") == 0) {
 		fprintf(stderr, "posthorn: '%s' takes no arguments\n", cmd);
 		usage(stderr);

@@ -14,10 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "auth/auth.h"
 #include "auth/auth_pass.h"
+#include "core/budget.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -60,6 +62,8 @@ struct serve {
 	struct auth *auth;
 	struct worker_pool *workers;
 	struct worker_pool *auth_workers;
+	struct budget *budget;
+	char *spool_dir;
 	struct smtp_env smtp_env;
 	struct pop3_env pop3_env;
 	unsigned nloops;
@@ -336,6 +340,22 @@ static int start_loops(struct serve *sv, struct accept_ctx **acs_r)
 	return (int)k;
 }
 
+/* DATA/tmp holds the spool files of messages being received; they have
+ * no name, so a crash leaves nothing in it. */
+static int make_spool_dir(struct serve *sv)
+{
+	const char *data = sv->cfg->server.data_dir;
+	size_t n = strlen(data) + sizeof("/tmp");
+	sv->spool_dir = xmalloc(n);
+	snprintf(sv->spool_dir, n, "%s/tmp", data);
+	if (mkdir(sv->spool_dir, 0700) < 0 && errno != EEXIST) {
+		log_error("cannot create %s: %s", sv->spool_dir,
+			  strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Every open session is ended and freed.  A job already on a worker runs
  * to its end, so a commit under way completes (its reply is not sent:
  * the client will retry, and delivery is idempotent enough for that). */
@@ -404,7 +424,11 @@ int serve_main(const struct config *cfg)
 	sv.auth = auth_new(sv.store, cfg);
 	sv.workers = worker_pool_new(cfg->server.workers, 0);
 	sv.auth_workers = worker_pool_new(AUTH_THREADS, AUTH_QUEUE);
-	sv.smtp_env = (struct smtp_env){cfg, sv.store, sv.workers};
+	if (make_spool_dir(&sv) < 0)
+		return 1;
+	sv.budget = budget_new(cfg->server.client_memory);
+	sv.smtp_env = (struct smtp_env){cfg, sv.store, sv.workers, sv.budget,
+					sv.spool_dir};
 	sv.pop3_env = (struct pop3_env){cfg, sv.store, sv.auth, sv.workers,
 					sv.auth_workers};
 
@@ -442,6 +466,8 @@ int serve_main(const struct config *cfg)
 	shutdown_sessions(&sv);
 	auth_free(&sv.auth);
 	store_free(&sv.store);
+	budget_free(&sv.budget);
+	free(sv.spool_dir);
 	free(sv.loops);
 	free(sv.sessions);
 	struct str line = STR_INIT;

@@ -1,6 +1,6 @@
-/* cli: admin subcommands.  Each noun (domain, user, alias) is a file; they
- * call the same store and auth interfaces as the protocols, so they work
- * while the server runs, on the same data.
+/* cli: admin subcommands.  Each noun (domain, user, alias, check) is a
+ * file; they call the same store and auth interfaces as the protocols, so
+ * they work while the server runs, on the same data.
  *
  * Exit codes: 0 done, 1 failed, 2 usage error. */
 #ifndef POSTHORN_CLI_H
@@ -21,6 +21,7 @@ struct cli {
 int cli_domain(struct cli *cli, int argc, char **argv);
 int cli_user(struct cli *cli, int argc, char **argv);
 int cli_alias(struct cli *cli, int argc, char **argv);
+int cli_check(struct cli *cli, int argc, char **argv);
 
 /* Leave root if needed and open the store; prints why on failure. */
 struct store *cli_store(struct cli *cli);

@@ -49,6 +49,8 @@ static const struct key keys[] = {
 	       1, 1000000),
 	K_UINT("server", "max_connections_per_ip",
 	       server.max_connections_per_ip, "50", 1, 1000000),
+	K_SIZE("server", "client_memory", server.client_memory, "256M", 0,
+	       64ull * 1024 * 1024 * 1024),
 	K_LISTEN(smtp, "127.0.0.1:10025"),
 	K_LISTEN(submission, "127.0.0.1:10587"),
 	K_LISTEN(submissions, "127.0.0.1:10465"),

@@ -27,6 +27,7 @@ struct config {
 		unsigned workers;
 		unsigned max_connections;
 		unsigned max_connections_per_ip;
+		uint64_t client_memory;
 	} server;
 	struct {
 		char *smtp, *submission, *submissions, *imap, *imaps;

@@ -114,22 +114,66 @@ int deliver_postmaster_domain(struct store *store, const char *host,
 	return store_domain_first(store, out, ADDR_DOMAIN_MAX + 1);
 }
 
-enum deliver_resolve_result deliver_resolve(struct store *store,
-					    const struct addr *rcpt,
-					    const struct deliver_opts *opts,
-					    struct deliver_targets *t)
+/* The cause of the worst refusal so far, kept apart from the store's
+ * scratch buffer, which the next store call overwrites. */
+static _Thread_local char cause[256];
+
+static void keep_cause(const char *err)
+{
+	snprintf(cause, sizeof(cause), "%s", err != NULL ? err : "");
+}
+
+/* Which refusal of a recipient's accounts decides its reply: one that can
+ * never fit is final; then store errors; then "full for now". */
+static int refusal_rank(enum deliver_resolve_result r)
+{
+	switch (r) {
+	case DELIVER_TOO_BIG_FOR_QUOTA: return 3;
+	case DELIVER_TEMPFAIL: return 2;
+	case DELIVER_OVER_QUOTA: return 1;
+	default: return 0;
+	}
+}
+
+/* Can each account of one recipient take the message now?  Keeps in
+ * `mine` those that can; an account removed meanwhile is dropped, like an
+ * alias target that does not exist. */
+static enum deliver_resolve_result check_room(struct store *store,
+					      struct deliver_targets *mine,
+					      uint64_t size)
+{
+	enum deliver_resolve_result result = DELIVER_LOCAL;
+	size_t kept = 0;
+	for (size_t i = 0; i < mine->n; i++) {
+		const char *err = NULL;
+		int rc = store_account_room(store, mine->ids[i], size, &err);
+		enum deliver_resolve_result r =
+			rc == 1 || rc == STORE_FAIL_GONE ? DELIVER_LOCAL
+			: rc == 0			 ? DELIVER_OVER_QUOTA
+			: rc == STORE_FAIL_QUOTA_NEVER	 ? DELIVER_TOO_BIG_FOR_QUOTA
+							 : DELIVER_TEMPFAIL;
+		if (rc == 1)
+			mine->ids[kept++] = mine->ids[i];
+		if (refusal_rank(r) > refusal_rank(result)) {
+			result = r;
+			keep_cause(err);
+		}
+	}
+	mine->n = kept;
+	return result == DELIVER_LOCAL && kept == 0 ? DELIVER_UNKNOWN : result;
+}
+
+/* The accounts `rcpt` reaches, into mine: 1 some, 0 none, -1 on a store
+ * error. */
+static int resolve_accounts(struct store *store, const struct addr *rcpt,
+			    const struct deliver_opts *opts,
+			    struct deliver_targets *mine)
 {
 	char text[ADDR_TEXT_MAX];
-	if (rcpt->literal)
-		return DELIVER_NOT_LOCAL;
-	int rc = store_domain_exists(store, rcpt->domain);
-	if (rc <= 0)
-		return rc < 0 ? DELIVER_TEMPFAIL : DELIVER_NOT_LOCAL;
-
 	unsigned names_left = NAMES_MAX;
-	struct walk w = {store, t, &names_left, 0, 0, 0, STR_INIT};
+	struct walk w = {store, mine, &names_left, 0, 0, 0, STR_INIT};
 	addr_format(rcpt, text);
-	rc = resolve_name(&w, text);
+	int rc = resolve_name(&w, text);
 	if (rc == 0 && !rcpt->quoted && opts->delimiter[0] != '\0') {
 		/* user+tag@domain reaches user@domain. */
 		char *sep = strpbrk(rcpt->local, opts->delimiter);
@@ -147,24 +191,90 @@ enum deliver_resolve_result deliver_resolve(struct store *store,
 	if (rc == 0 && !rcpt->quoted && strcmp(rcpt->local, "postmaster") == 0)
 		rc = resolve_postmaster(&w, rcpt->domain, opts->postmaster);
 	if (rc < 0 || w.failed > 0)
-		return DELIVER_TEMPFAIL;
-	return w.found > 0 ? DELIVER_LOCAL : DELIVER_UNKNOWN;
+		return -1;
+	return w.found > 0 ? 1 : 0;
 }
 
-static int deliver_one(struct store *store, int64_t id,
-		       const struct iovec *iov, int iovcnt)
+enum deliver_resolve_result deliver_resolve(struct store *store,
+					    const struct addr *rcpt,
+					    const struct deliver_opts *opts,
+					    struct deliver_targets *t,
+					    const char **err_r)
+{
+	struct deliver_targets mine = {0};
+	enum deliver_resolve_result result;
+	cause[0] = '\0';
+	if (rcpt->literal)
+		return DELIVER_NOT_LOCAL;
+	int rc = store_domain_exists(store, rcpt->domain);
+	if (rc == 0)
+		return DELIVER_NOT_LOCAL;
+	if (rc > 0)
+		rc = resolve_accounts(store, rcpt, opts, &mine);
+	if (rc < 0) {
+		keep_cause("cannot read accounts.db");
+		result = DELIVER_TEMPFAIL;
+	} else if (rc == 0) {
+		result = DELIVER_UNKNOWN;
+	} else {
+		result = check_room(store, &mine, opts->size);
+	}
+	if (result == DELIVER_LOCAL)
+		for (size_t i = 0; i < mine.n; i++)
+			targets_add(t, mine.ids[i]);
+	deliver_targets_clear(&mine);
+	if (err_r != NULL)
+		*err_r = cause;
+	return result;
+}
+
+const char *deliver_status_name(int status)
+{
+	return status == DELIVER_STORED ? "stored" : store_fail_name(status);
+}
+
+/* The deliver status for a store result: the classes are the same. */
+static int status_of(int store_rc)
+{
+	switch (store_rc) {
+	case STORE_FAIL_FULL: return DELIVER_FAIL_FULL;
+	case STORE_FAIL_QUOTA: return DELIVER_FAIL_QUOTA;
+	case STORE_FAIL_QUOTA_NEVER: return DELIVER_FAIL_QUOTA_NEVER;
+	case STORE_FAIL_GONE: return DELIVER_FAIL_GONE;
+	case STORE_FAIL_BROKEN: return DELIVER_FAIL_BROKEN;
+	default: return store_rc > 0 ? DELIVER_STORED : DELIVER_FAIL_TEMP;
+	}
+}
+
+static void set_result(struct deliver_result *r, int status,
+		       const char *reason)
+{
+	r->status = status;
+	snprintf(r->reason, sizeof(r->reason), "%s",
+		 reason != NULL && status != DELIVER_STORED ? reason : "");
+}
+
+static void deliver_one(struct store *store, int64_t id,
+			const struct store_source *src,
+			struct deliver_result *result)
 {
 	struct store_account *acct;
 	struct store_mailbox mbox;
+	const char *err = NULL;
 	uint32_t uid;
-	int rc = -1;
-	if (store_account_open(store, id, &acct) < 0)
-		return -1;
-	if (store_mailbox_find(acct, "INBOX", &mbox) > 0)
-		rc = store_msg_deliver(acct, mbox.id, iov, iovcnt, time(NULL),
-				       &uid);
+	int rc = store_account_open(store, id, &acct, &err);
+	if (rc > 0) {
+		rc = store_mailbox_find(acct, "INBOX", &mbox, &err);
+		if (rc == 0) {
+			rc = STORE_FAIL_BROKEN;
+			err = "the account has no INBOX";
+		}
+	}
+	if (rc > 0)
+		rc = store_msg_deliver(acct, mbox.id, src, time(NULL), &uid,
+				       &err);
 	store_account_unref(&acct);
-	return rc > 0 ? 1 : -1;
+	set_result(result, status_of(rc), err);
 }
 
 /* Writers for one message to several accounts: each account commits on
@@ -174,8 +284,8 @@ static int deliver_one(struct store *store, int64_t id,
 struct fanout {
 	struct store *store;
 	const struct deliver_targets *targets;
-	const struct iovec *iov;
-	int *results;
+	const struct store_source *src;
+	struct deliver_result *results;
 	pthread_mutex_t lock;
 	size_t next;
 };
@@ -189,44 +299,102 @@ static void *fanout_worker(void *arg)
 		pthread_mutex_unlock(&f->lock);
 		if (i >= f->targets->n)
 			return NULL;
-		f->results[i] = deliver_one(f->store, f->targets->ids[i],
-					    f->iov, 2);
+		deliver_one(f->store, f->targets->ids[i], f->src,
+			    &f->results[i]);
 	}
+}
+
+static int status_rank(int status)
+{
+	switch (status) {
+	case DELIVER_FAIL_QUOTA_NEVER: return 4;
+	case DELIVER_FAIL_GONE: return 3;
+	case DELIVER_FAIL_QUOTA: return 1;
+	case DELIVER_STORED: return 0;
+	default: return 2;
+	}
+}
+
+/* Before anything is written: can every target take `size` bytes?  If
+ * not, nothing is stored, each target that could have taken it gets the
+ * status of the one that blocks it, and this returns false. */
+static bool precheck(struct store *store,
+		     const struct deliver_targets *targets, uint64_t size,
+		     struct deliver_result *results)
+{
+	int block = DELIVER_STORED;
+	int64_t blocker = 0;
+	for (size_t i = 0; i < targets->n; i++) {
+		const char *err = NULL;
+		int rc = store_account_room(store, targets->ids[i], size, &err);
+		int status = rc == 0 ? DELIVER_FAIL_QUOTA : status_of(rc);
+		set_result(&results[i], status, err);
+		if (status_rank(status) > status_rank(block)) {
+			block = status;
+			blocker = targets->ids[i];
+		}
+	}
+	if (block == DELIVER_STORED)
+		return true;
+	for (size_t i = 0; i < targets->n; i++) {
+		if (results[i].status != DELIVER_STORED)
+			continue;
+		results[i].status = block;
+		snprintf(results[i].reason, sizeof(results[i].reason),
+			 "not stored: account %lld cannot take the message",
+			 (long long)blocker);
+	}
+	return false;
+}
+
+static void log_failure(int64_t id, const struct deliver_result *r)
+{
+	struct str line = STR_INIT;
+	log_begin(&line, "deliver", NULL, "store");
+	log_field(&line, "account", "%lld", (long long)id);
+	log_field(&line, "result", "%s", deliver_status_name(r->status));
+	log_value(&line, "cause", r->reason, strlen(r->reason));
+	/* Quota and removal are the account's state, not trouble. */
+	bool state = r->status == DELIVER_FAIL_QUOTA ||
+		     r->status == DELIVER_FAIL_QUOTA_NEVER ||
+		     r->status == DELIVER_FAIL_GONE;
+	log_put(state ? LOG_INFO : LOG_ERROR, &line);
 }
 
 size_t deliver_message(struct store *store,
 		       const struct deliver_targets *targets,
-		       const char *sender, const void *data, size_t len,
-		       int *results)
+		       const char *sender, const struct deliver_source *src,
+		       struct deliver_result *results)
 {
 	struct str rp = STR_INIT;
 	pthread_t threads[FANOUT_MAX - 1];
 	size_t stored = 0, nthreads = 0;
 	/* RFC 5321 4.4: the final delivery adds Return-Path. */
 	str_printf(&rp, "Return-Path: <%s>\r\n", sender);
-	struct iovec iov[2] = {{rp.data, rp.len}, {(void *)data, len}};
-	struct fanout f = {store, targets, iov, results,
+	struct iovec iov[2] = {{rp.data, rp.len},
+			       {(void *)src->data, src->len}};
+	struct store_source ssrc = {iov, 2, src->fd, src->fd_len};
+	uint64_t size = rp.len + src->len + (src->fd >= 0 ? src->fd_len : 0);
+	struct fanout f = {store, targets, &ssrc, results,
 			   PTHREAD_MUTEX_INITIALIZER, 0};
-	/* This thread writes too; helpers only when there is more than one
-	 * account, so the common single-recipient case costs nothing. */
-	size_t want = targets->n < FANOUT_MAX ? targets->n : FANOUT_MAX;
-	while (nthreads + 1 < want &&
-	       pthread_create(&threads[nthreads], NULL, fanout_worker, &f) == 0)
-		nthreads++;
-	fanout_worker(&f);
-	for (size_t i = 0; i < nthreads; i++)
-		pthread_join(threads[i], NULL);
+	if (precheck(store, targets, size, results)) {
+		/* This thread writes too; helpers only when there is more
+		 * than one account, so the common single-recipient case
+		 * costs nothing. */
+		size_t want = targets->n < FANOUT_MAX ? targets->n : FANOUT_MAX;
+		while (nthreads + 1 < want &&
+		       pthread_create(&threads[nthreads], NULL, fanout_worker,
+				      &f) == 0)
+			nthreads++;
+		fanout_worker(&f);
+		for (size_t i = 0; i < nthreads; i++)
+			pthread_join(threads[i], NULL);
+	}
 	for (size_t i = 0; i < targets->n; i++) {
-		if (results[i] > 0) {
+		if (results[i].status == DELIVER_STORED)
 			stored++;
-		} else {
-			struct str line = STR_INIT;
-			log_begin(&line, "deliver", NULL, "store");
-			log_field(&line, "account", "%lld",
-				  (long long)targets->ids[i]);
-			log_field(&line, "result", "failed");
-			log_put(LOG_ERROR, &line);
-		}
+		else
+			log_failure(targets->ids[i], &results[i]);
 	}
 	str_free(&rp);
 	return stored;

@@ -132,7 +132,7 @@ static int read_at(struct pop3_session *s, struct store_account *acct,
 	if (acct == NULL)
 		return -1;
 	return store_msg_read(acct, s->mailbox_id, s->msgs[index].uid, offset,
-			      buf, n, got_r);
+			      buf, n, got_r, NULL);
 }
 
 /* The next message the client is likely to RETR, if it is small. */
@@ -183,7 +183,7 @@ static void retr_run(void *arg)
 	struct pop3_session *s = arg;
 	struct pop3_retr *r = s->retr;
 	struct store_account *acct = NULL;
-	if (store_account_open(s->env->store, s->user_id, &acct) < 0)
+	if (store_account_open(s->env->store, s->user_id, &acct, NULL) < 0)
 		acct = NULL;
 	char *buf = xmalloc(PIECE);
 	str_clear(&r->out);

@@ -153,9 +153,9 @@ static void login_run(void *arg)
 	snprintf(s->user, sizeof(s->user), "%s", u.address);
 	if (!store_account_claim(store, u.id)) {
 		s->login_result = 2;	/* in use */
-	} else if (store_account_open(store, u.id, &acct) < 0 ||
-		   store_mailbox_find(acct, "INBOX", &mbox) <= 0 ||
-		   store_msg_list(acct, mbox.id, &s->msgs, &s->nmsgs) < 0) {
+	} else if (store_account_open(store, u.id, &acct, NULL) < 0 ||
+		   store_mailbox_find(acct, "INBOX", &mbox, NULL) <= 0 ||
+		   store_msg_list(acct, mbox.id, &s->msgs, &s->nmsgs, NULL) < 0) {
 		store_account_release(store, u.id);
 		s->login_result = -1;
 	} else {
@@ -408,11 +408,21 @@ static void update_run(void *arg)
 	s->update_result = 1;
 	if (n > 0) {
 		struct store_account *acct;
-		s->update_result = -1;
-		if (store_account_open(s->env->store, s->user_id, &acct) > 0) {
+		const char *err = NULL;
+		s->update_result = store_account_open(s->env->store,
+						      s->user_id, &acct, &err);
+		if (s->update_result > 0) {
 			s->update_result = store_msg_expunge(
-				acct, s->mailbox_id, uids, n);
+				acct, s->mailbox_id, uids, n, &err);
 			store_account_unref(&acct);
+		}
+		if (s->update_result < 0) {
+			struct str line = STR_INIT;
+			session_log_begin(s->sess, &line, "expunge");
+			log_field(&line, "result", "failed");
+			log_cvalue(&line, "user", s->user);
+			log_cvalue(&line, "cause", err != NULL ? err : "");
+			log_put(LOG_ERROR, &line);
 		}
 	}
 	if (s->update_result > 0)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/budget.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/xalloc.h"
@@ -47,18 +48,126 @@ static void add_received(struct smtp_session *s)
 	if (tx->nrcpt == 1)
 		str_printf(&tx->msg, "\r\n\tfor <%s>", tx->first_rcpt);
 	str_printf(&tx->msg, ";\r\n\t%s\r\n", date);
-	tx->header_len = tx->msg.len;
 	tx->at_bol = true;
 }
+
+/* One reply for the message, from its targets' outcomes: a transient
+ * failure wins over a permanent one, since the retry may go through for
+ * every recipient. */
+static const struct {
+	int status;
+	const char *reply;
+	const char *result;
+} deliver_replies[] = {
+	{DELIVER_FAIL_TEMP, "451 4.3.0 Error storing message, try again later",
+	 "tempfail"},
+	{DELIVER_FAIL_BROKEN, "451 4.3.0 Error storing message, try again "
+			      "later", "tempfail"},
+	{DELIVER_FAIL_FULL, "452 4.3.1 Insufficient system storage, try "
+			    "again later", "full"},
+	{DELIVER_FAIL_QUOTA, "452 4.2.2 Mailbox full, try again later",
+	 "over-quota"},
+	{DELIVER_FAIL_QUOTA_NEVER, "552 5.2.2 Message larger than the "
+				   "mailbox quota", "too-big-for-quota"},
+	{DELIVER_FAIL_GONE, "550 5.1.1 Recipient no longer exists", "gone"},
+};
+
+static int reply_rank(int status)
+{
+	for (size_t i = 0; i < sizeof(deliver_replies) / sizeof(*deliver_replies);
+	     i++)
+		if (deliver_replies[i].status == status)
+			return (int)i;
+	return 0;
+}
+
+/* ---- the message's bytes: memory, then the spool ---- */
+
+void smtp_msg_drop(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	str_free(&tx->msg);
+	if (tx->held > 0)
+		budget_give(s->env->budget, tx->held);
+	tx->held = 0;
+	spool_free(&tx->spool);
+}
+
+/* On a worker: move what is in memory to the spool. */
+static void spool_out(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	const char *err = NULL;
+	if ((tx->spool == NULL &&
+	     spool_new(s->env->spool_dir, &tx->spool, &err) < 0) ||
+	    spool_write(tx->spool, tx->msg.data, tx->msg.len, &err) < 0) {
+		tx->no_room = true;
+		snprintf(tx->cause, sizeof(tx->cause), "spool: %s", err);
+	}
+}
+
+static void spool_run(void *arg)
+{
+	spool_out(arg);
+}
+
+static void spool_done(void *arg)
+{
+	struct smtp_session *s = arg;
+	struct smtp_tx *tx = &s->tx;
+	str_free(&tx->msg);
+	budget_give(s->env->budget, tx->held);
+	tx->held = 0;
+	if (tx->no_room)
+		spool_free(&tx->spool);
+}
+
+/* Account for n new bytes in memory.  Past SMTP_SPOOL_AT, or when the
+ * server's budget is spent, they go to the spool on a worker; returns
+ * false when that job was started (the session waits for it). */
+static bool hold(struct smtp_session *s, size_t n)
+{
+	struct smtp_tx *tx = &s->tx;
+	if (budget_take(s->env->budget, n)) {
+		tx->held += n;
+		if (tx->msg.len < SMTP_SPOOL_AT)
+			return true;
+	}
+	smtp_run_job(s, spool_run, spool_done);
+	return false;
+}
+
+/* ---- delivery ---- */
 
 static void deliver_run(void *arg)
 {
 	struct smtp_session *s = arg;
 	struct smtp_tx *tx = &s->tx;
-	int *results = xcalloc(tx->targets.n ? tx->targets.n : 1,
-			       sizeof(*results));
+	size_t n = tx->targets.n ? tx->targets.n : 1;
+	struct deliver_source src = {tx->msg.data, tx->msg.len, -1, 0};
+	struct deliver_result *results = xcalloc(n, sizeof(*results));
+	tx->status = DELIVER_STORED;
+	if (tx->spool != NULL) {
+		spool_out(s);
+		src = (struct deliver_source){NULL, 0, spool_fd(tx->spool),
+					      spool_len(tx->spool)};
+	}
+	if (tx->no_room) {
+		tx->status = DELIVER_FAIL_FULL;
+		free(results);
+		return;
+	}
 	tx->stored = deliver_message(s->env->store, &tx->targets, tx->sender,
-				     tx->msg.data, tx->msg.len, results);
+				     &src, results);
+	for (size_t i = 0; i < tx->targets.n; i++) {
+		const struct deliver_result *r = &results[i];
+		if (r->status != DELIVER_STORED &&
+		    (tx->status == DELIVER_STORED ||
+		     reply_rank(r->status) < reply_rank(tx->status))) {
+			tx->status = r->status;
+			snprintf(tx->cause, sizeof(tx->cause), "%s", r->reason);
+		}
+	}
 	free(results);
 }
 
@@ -68,7 +177,8 @@ static void deliver_done(void *arg)
 	struct smtp_tx *tx = &s->tx;
 	/* All or nothing: a retry that duplicates mail for some recipients
 	 * beats silently losing it for the others. */
-	bool ok = tx->stored == tx->targets.n;
+	bool ok = tx->stored == tx->targets.n && tx->status == DELIVER_STORED;
+	int k = ok ? 0 : reply_rank(tx->status);
 	/* The fields we make first: a long recipient list never pushes the
 	 * size or the result out of the line. */
 	struct str line = STR_INIT;
@@ -76,15 +186,17 @@ static void deliver_done(void *arg)
 	log_field(&line, "id", "%s", tx->id);
 	log_field(&line, "client", "%s", session_peer_text(s->sess));
 	log_field(&line, "size", "%llu", (unsigned long long)tx->data_bytes);
-	log_field(&line, "result", "%s", ok ? "delivered" : "tempfail");
+	log_field(&line, "result", "%s",
+		  ok ? "delivered" : deliver_replies[k].result);
+	if (!ok && tx->cause[0])
+		log_cvalue(&line, "cause", tx->cause);
 	smtp_log_tx(s, &line);
 	log_put(LOG_INFO, &line);
 	if (ok) {
 		s->messages++;
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", tx->id);
 	} else {
-		smtp_reply(s, "451 4.3.0 Error storing message, try again "
-			      "later");
+		smtp_reply(s, "%s", deliver_replies[k].reply);
 	}
 	smtp_tx_reset(s);
 }
@@ -108,6 +220,8 @@ static void finish_message(struct smtp_session *s)
 		smtp_tx_reset(s);
 		return;
 	}
+	/* A spool that failed is answered by the delivery job: one place
+	 * for the reply and the log line with its cause. */
 	smtp_run_job(s, deliver_run, deliver_done);
 }
 
@@ -120,16 +234,24 @@ void smtp_cmd_data(struct smtp_session *s)
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
-/* Account for n new message bytes; past the limit keep reading (to stay
- * in step) but drop them. */
-static void count_bytes(struct smtp_session *s, size_t n)
+/* Account for n new message bytes at the end of msg.  Past the limit, or
+ * once the spool failed, keep reading (to stay in step) but drop them.
+ * Returns false when the session must wait (the bytes are being
+ * spooled). */
+static bool count_bytes(struct smtp_session *s, size_t n)
 {
 	struct smtp_tx *tx = &s->tx;
 	tx->data_bytes += n;
-	if (tx->data_bytes > s->env->cfg->smtp.max_message_size)
+	if (tx->data_bytes > s->env->cfg->smtp.max_message_size &&
+	    !tx->too_big) {
 		tx->too_big = true;
-	if (tx->too_big)
-		str_truncate(&tx->msg, tx->header_len);
+		smtp_msg_drop(s);
+	}
+	if (tx->too_big || tx->no_room) {
+		str_free(&tx->msg);
+		return true;
+	}
+	return hold(s, n);
 }
 
 bool smtp_read_data(struct smtp_session *s)
@@ -152,7 +274,8 @@ bool smtp_read_data(struct smtp_session *s)
 			n--;
 		}
 		tx->at_bol = rc == 1;
-		count_bytes(s, n);
+		if (!count_bytes(s, n))
+			return false;
 	}
 }
 
@@ -189,9 +312,9 @@ bool smtp_read_chunk(struct smtp_session *s)
 			return false;
 		tx->chunk_left -= got;
 		if (tx->chunk_reply != NULL)
-			str_truncate(&tx->msg, tx->header_len);
-		else
-			count_bytes(s, got);
+			str_truncate(&tx->msg, tx->msg.len - got);
+		else if (!count_bytes(s, got))
+			return false;
 	}
 	if (tx->chunk_reply != NULL) {
 		s->mode = SMTP_M_COMMAND;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "core/session.h"
+#include "core/spool.h"
 #include "core/str.h"
 #include "deliver/deliver.h"
 #include "mime/addr.h"
@@ -35,8 +36,14 @@ struct smtp_tx {
 	struct str rcpts;		/* "<a>\0<b>\0": for the log line */
 	char first_rcpt[ADDR_TEXT_MAX];
 	struct deliver_targets targets;
-	struct str msg;			/* trace header + message */
-	size_t header_len;		/* bytes of our trace header in msg */
+	/* The message as it arrives: our trace header, then the data.  The
+	 * part in memory (msg) is at most about SMTP_SPOOL_AT bytes, charged
+	 * to the server's budget (held); the rest is in the spool file. */
+	struct str msg;
+	size_t held;
+	struct spool *spool;
+	bool no_room;			/* the spool could not be written */
+	char cause[160];		/* why the message failed, for the log */
 	uint64_t data_bytes;		/* message bytes received */
 	bool at_bol;
 	bool too_big;
@@ -44,6 +51,8 @@ struct smtp_tx {
 	bool chunk_last;
 	const char *chunk_reply;	/* error to give after the chunk */
 	size_t stored;			/* accounts written, from the worker */
+	int status;			/* deliver_status for the reply */
+	uint64_t size_hint;		/* MAIL SIZE=, 0 if not given */
 };
 
 struct smtp_session {
@@ -62,6 +71,7 @@ struct smtp_session {
 	struct addr rcpt;
 	bool bare_postmaster;	/* RCPT TO:<postmaster>, no domain */
 	enum deliver_resolve_result resolved;
+	char rcpt_cause[160];		/* why it was refused, for the log */
 };
 
 /* smtp_session.c */
@@ -75,7 +85,12 @@ bool smtp_count_error(struct smtp_session *s);
  * each recipient as "to" (the first ones that fit, then to_more). */
 void smtp_log_tx(const struct smtp_session *s, struct str *line);
 
+/* A message is held in memory up to this many bytes, then spooled. */
+#define SMTP_SPOOL_AT (128 * 1024)
+
 /* smtp_data.c */
+/* Let go of the message data: memory, budget and spool. */
+void smtp_msg_drop(struct smtp_session *s);
 void smtp_cmd_data(struct smtp_session *s);
 void smtp_cmd_bdat(struct smtp_session *s);
 /* Consume message input; returns true when it made progress that may let

@@ -67,7 +67,7 @@ void smtp_tx_reset(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
 	str_free(&tx->rcpts);
-	str_free(&tx->msg);
+	smtp_msg_drop(s);
 	deliver_targets_clear(&tx->targets);
 	memset(tx, 0, sizeof(*tx));
 	smtp_set_state(s, s->helo[0] ? SMTP_S_READY : SMTP_S_INIT);
@@ -131,6 +131,7 @@ static void cmd_helo(struct smtp_session *s)
 static bool mail_params(struct smtp_session *s)
 {
 	const struct smtp_cmd *c = &s->cmd;
+	s->tx.size_hint = 0;
 	for (unsigned i = 0; i < c->nparams; i++) {
 		const struct smtp_param *p = &c->params[i];
 		if (smtp_param_is(p, "SIZE") && p->value != NULL) {
@@ -145,6 +146,7 @@ static bool mail_params(struct smtp_session *s)
 				smtp_reply(s, "501 5.5.4 Bad SIZE value");
 				return false;
 			}
+			s->tx.size_hint = size;
 			if (size > s->env->cfg->smtp.max_message_size) {
 				smtp_reply(s, "552 5.3.4 Message size exceeds "
 					      "fixed maximum message size");
@@ -212,15 +214,16 @@ static void rcpt_run(void *arg)
 	struct smtp_session *s = arg;
 	const struct config *cfg = s->env->cfg;
 	struct deliver_opts opts = {cfg->delivery.recipient_delimiter,
-				    cfg->delivery.postmaster};
+				    cfg->delivery.postmaster, s->tx.size_hint};
+	const char *cause = "cannot read accounts.db";
 	if (s->bare_postmaster &&
 	    deliver_postmaster_domain(s->env->store, cfg->server.hostname,
-				      s->rcpt.domain) < 0) {
+				      s->rcpt.domain) < 0)
 		s->resolved = DELIVER_TEMPFAIL;
-		return;
-	}
-	s->resolved = deliver_resolve(s->env->store, &s->rcpt, &opts,
-				      &s->tx.targets);
+	else
+		s->resolved = deliver_resolve(s->env->store, &s->rcpt, &opts,
+					      &s->tx.targets, &cause);
+	snprintf(s->rcpt_cause, sizeof(s->rcpt_cause), "%s", cause);
 }
 
 void smtp_log_tx(const struct smtp_session *s, struct str *line)
@@ -256,6 +259,8 @@ static void rcpt_reject_log(struct smtp_session *s, const char *code,
 	str_printf(&addr, "<%s>", rcpt);
 	log_value(&line, "to", addr.data, addr.len);
 	str_free(&addr);
+	if (s->rcpt_cause[0])
+		log_cvalue(&line, "cause", s->rcpt_cause);
 	log_put(LOG_INFO, &line);
 }
 
@@ -288,6 +293,16 @@ static void rcpt_done(void *arg)
 		rcpt_reject_log(s, "451", text);
 		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure, try "
 			      "again later", text);
+		break;
+	case DELIVER_OVER_QUOTA:
+		rcpt_reject_log(s, "452", text);
+		smtp_reply(s, "452 4.2.2 <%s>: Mailbox full, try again later",
+			   text);
+		break;
+	case DELIVER_TOO_BIG_FOR_QUOTA:
+		rcpt_reject_log(s, "552", text);
+		smtp_reply(s, "552 5.2.2 <%s>: Message larger than the mailbox "
+			      "quota", text);
 		break;
 	}
 }

@@ -7,6 +7,7 @@
 
 #include <sys/socket.h>
 
+struct budget;
 struct config;
 struct loop;
 struct session;
@@ -19,6 +20,8 @@ struct smtp_env {
 	const struct config *cfg;
 	struct store *store;
 	struct worker_pool *workers;
+	struct budget *budget;	/* message data held in memory */
+	const char *spool_dir;	/* where larger messages go as they arrive */
 };
 
 /* Start a session on an accepted socket (takes fd); the greeting is sent

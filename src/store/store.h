@@ -63,7 +63,9 @@ int store_user_add(struct store *store, const struct store_user *user,
  * index of the offending entry in *bad_r. */
 int store_user_import(struct store *store, const struct store_user *users,
 		      size_t n, size_t *bad_r, const char **err_r);
-/* Removes the user and all its mail. */
+/* Removes the user and all its mail.  A delivery to it in flight, in this
+ * process or another, fails (STORE_FAIL_GONE) rather than end in a 250
+ * for a message written into a database about to be deleted. */
 int store_user_remove(struct store *store, const char *address,
 		      const char **err_r);
 /* Fills *user_r (caller clears it). */
@@ -106,11 +108,39 @@ int store_alias_list(struct store *store,
 
 /* ---- mail ----
  * An account handle is shared by all sessions of that account in this
- * process and ref-counted. */
+ * process and ref-counted.
+ *
+ * Mail functions fail with a class as well as a sentence: they return one
+ * of these (never plain -1 outside this set) and, when err_r is not NULL,
+ * set *err_r to the cause as SQLite or the OS gave it ("database or disk is
+ * full", "file is not a database"), valid until the next store call on the
+ * same thread.  A caller that only wants "it failed" tests `< 0`. */
+enum store_fail {
+	STORE_FAIL_TEMP = -1,	     /* I/O error, locked: try again later */
+	STORE_FAIL_FULL = -2,	     /* the disk or the database is full */
+	STORE_FAIL_QUOTA = -3,	     /* the account is over its quota */
+	STORE_FAIL_QUOTA_NEVER = -4, /* larger than the account's quota */
+	STORE_FAIL_GONE = -5,	     /* the account was removed meanwhile */
+	STORE_FAIL_BROKEN = -6,	     /* its database is corrupt or unreadable */
+};
 
+/* A short name for a class ("temp", "full", ...), for logs. */
+const char *store_fail_name(int fail);
+
+/* Returns 1 or a store_fail: STORE_FAIL_GONE when the user no longer
+ * exists, STORE_FAIL_BROKEN when its database cannot be read. */
 int store_account_open(struct store *store, int64_t user_id,
-		       struct store_account **acct_r);
+		       struct store_account **acct_r, const char **err_r);
 void store_account_unref(struct store_account **acct);
+
+/* Whether a message of `size` bytes fits in the account's quota now; size
+ * 0 asks whether the account is under its quota at all.  This opens the
+ * account and reads its usage row, so a broken database is found here.
+ * Returns 1 if it fits (always, without a quota), 0 if not now (over
+ * quota; *err_r says by how much), STORE_FAIL_QUOTA_NEVER if size is above
+ * the whole quota, or another store_fail. */
+int store_account_room(struct store *store, int64_t user_id, uint64_t size,
+		       const char **err_r);
 
 /* An in-process exclusive claim on an account, e.g. for a POP3 maildrop.
  * It is kept apart from account handles, so a session can hold the claim
@@ -135,9 +165,10 @@ struct store_mailbox {
 	uint64_t highestmodseq;
 };
 
-/* A mailbox's identity and counters (cheap: no message is looked at). */
+/* A mailbox's identity and counters (cheap: no message is looked at).
+ * Returns 1, 0 if there is no such mailbox, or a store_fail. */
 int store_mailbox_find(struct store_account *acct, const char *name,
-		       struct store_mailbox *mbox_r);
+		       struct store_mailbox *mbox_r, const char **err_r);
 
 struct store_msg {
 	uint32_t uid;
@@ -145,26 +176,67 @@ struct store_msg {
 };
 
 /* The mailbox's messages in UID order; *msgs_r is malloc'ed (caller
- * frees).  Returns -1 or 1. */
+ * frees).  Returns 1 or a store_fail. */
 int store_msg_list(struct store_account *acct, int64_t mailbox_id,
-		   struct store_msg **msgs_r, size_t *n_r);
+		   struct store_msg **msgs_r, size_t *n_r, const char **err_r);
 
-/* Store a message, given as pieces to be joined, durably: returns 1 only
- * after the transaction holding its bytes and index row is on disk.
- * Deliveries to one account that arrive while a commit is syncing share the
- * next commit. */
+/* The bytes of a message to store: the pieces in iov, joined, then, when
+ * fd >= 0, fd_len bytes read from fd at offset 0 (pread: the file offset is
+ * left alone).  The store reads them in pieces, so a large message never
+ * has to be in memory whole. */
+struct store_source {
+	const struct iovec *iov;
+	int iovcnt;
+	int fd;
+	uint64_t fd_len;
+};
+
+/* Store a message durably: returns 1 only after the transaction holding
+ * its bytes and index row is on disk.  Deliveries to one account that
+ * arrive while a commit is syncing share the next commit.  The quota and
+ * whether the account was removed are checked again inside that
+ * transaction.  Returns 1 or a store_fail. */
 int store_msg_deliver(struct store_account *acct, int64_t mailbox_id,
-		      const struct iovec *iov, int iovcnt,
-		      int64_t internaldate, uint32_t *uid_r);
+		      const struct store_source *src, int64_t internaldate,
+		      uint32_t *uid_r, const char **err_r);
 
 /* Read up to n bytes of a message from offset; *got_r = 0 at the end.
- * Returns 1, 0 if the message is gone, -1 on error. */
+ * Returns 1, 0 if the message is gone, or a store_fail. */
 int store_msg_read(struct store_account *acct, int64_t mailbox_id,
 		   uint32_t uid, uint64_t offset, void *buf, size_t n,
-		   size_t *got_r);
+		   size_t *got_r, const char **err_r);
 
-/* Remove messages for good (POP3 DELE at QUIT, IMAP EXPUNGE). */
+/* Remove messages for good (POP3 DELE at QUIT, IMAP EXPUNGE).  This works
+ * on a full disk too: the store keeps a reserve of space that it gives up
+ * for deleting (and logs that it did).  Returns 1 or a store_fail. */
 int store_msg_expunge(struct store_account *acct, int64_t mailbox_id,
-		      const uint32_t *uids, size_t n);
+		      const uint32_t *uids, size_t n, const char **err_r);
+
+/* ---- integrity ---- */
+
+struct store_problem {
+	const char *where;	/* "accounts.db", "mail/7/index.db (bob@x)" */
+	const char *what;	/* what is wrong, one sentence */
+	const char *todo;	/* what to do about it, one sentence or two */
+	bool repaired;		/* STORE_CHECK_REPAIR fixed it: told for
+				   the record, not counted */
+};
+
+enum {
+	STORE_CHECK_FULL = 1 << 0,   /* integrity_check, not quick_check */
+	STORE_CHECK_REPAIR = 1 << 1, /* fix what is safe to fix (usage
+					figures, bodies without a message,
+					messages without their bytes) */
+};
+
+/* Check accounts.db and every account database (or only the one of
+ * `address`, when not NULL): SQLite's own check of each file, then that
+ * every message has its bytes and each account's usage figure matches its
+ * messages.  fn is called once per problem (the strings are valid during
+ * the call).  Returns 1 if all is well, 0 if problems were reported, -1 if
+ * the check could not run (err_r).  Repaired problems do not count. */
+int store_check(struct store *store, const char *address, unsigned flags,
+		void (*fn)(const struct store_problem *p, void *ctx),
+		void *ctx, const char **err_r);
 
 #endif

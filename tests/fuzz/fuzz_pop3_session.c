@@ -118,9 +118,9 @@ static void restore_mailboxes(void)
 		struct store_mailbox mbox;
 		struct store_msg *msgs = NULL;
 		size_t n = 0;
-		CHECK(store_account_open(sess.store, sess.users[u], &acct) > 0);
-		CHECK(store_mailbox_find(acct, "INBOX", &mbox) > 0);
-		CHECK(store_msg_list(acct, mbox.id, &msgs, &n) > 0);
+		CHECK(store_account_open(sess.store, sess.users[u], &acct, NULL) > 0);
+		CHECK(store_mailbox_find(acct, "INBOX", &mbox, NULL) > 0);
+		CHECK(store_msg_list(acct, mbox.id, &msgs, &n, NULL) > 0);
 		bool same = n == NMSG;
 		for (size_t k = 0; same && k < n; k++)
 			same = msgs[k].uid == g.uids[u][k] &&
@@ -131,15 +131,17 @@ static void restore_mailboxes(void)
 				for (size_t k = 0; k < n; k++)
 					uids[k] = msgs[k].uid;
 				CHECK(store_msg_expunge(acct, mbox.id, uids,
-							n) > 0);
+							n, NULL) > 0);
 				free(uids);
 			}
 			for (int k = 0; k < NMSG; k++) {
 				struct iovec iov = {g.msgs[k].data,
 						    g.msgs[k].len};
-				CHECK(store_msg_deliver(acct, mbox.id, &iov, 1,
+				struct store_source src = {&iov, 1, -1, 0};
+				CHECK(store_msg_deliver(acct, mbox.id, &src,
 							1700000000,
-							&g.uids[u][k]) > 0);
+							&g.uids[u][k],
+							NULL) > 0);
 			}
 			g.uidvalidity[u] = mbox.uidvalidity;
 		}
@@ -155,9 +157,9 @@ static void remaining(int u, bool present[NMSG], size_t *n_r)
 	struct store_mailbox mbox;
 	struct store_msg *msgs = NULL;
 	size_t n = 0;
-	CHECK(store_account_open(sess.store, sess.users[u], &acct) > 0);
-	CHECK(store_mailbox_find(acct, "INBOX", &mbox) > 0);
-	CHECK(store_msg_list(acct, mbox.id, &msgs, &n) > 0);
+	CHECK(store_account_open(sess.store, sess.users[u], &acct, NULL) > 0);
+	CHECK(store_mailbox_find(acct, "INBOX", &mbox, NULL) > 0);
+	CHECK(store_msg_list(acct, mbox.id, &msgs, &n, NULL) > 0);
 	for (int k = 0; k < NMSG; k++) {
 		present[k] = false;
 		for (size_t j = 0; j < n; j++)

@@ -23,6 +23,7 @@
 
 #include "session.h"
 
+#include "core/budget.h"
 #include "smtp/smtp_session.h"
 
 #define EXPUNGE_EVERY 1000
@@ -31,6 +32,7 @@
 
 static struct {
 	struct smtp_env env;
+	struct budget *budget;
 	unsigned long iterations;
 } g;
 
@@ -54,7 +56,10 @@ static void setup(void)
 	setting("log.level=error");
 	session_open_store();
 	session_start_loop(start);
-	g.env = (struct smtp_env){sess.cfg, sess.store, sess.workers};
+	/* A small budget, so that messages also take the spool path. */
+	g.budget = budget_new(8 * 1024);
+	g.env = (struct smtp_env){sess.cfg, sess.store, sess.workers,
+				  g.budget, sess.dir};
 }
 
 /* ---- the store ---- */
@@ -68,14 +73,14 @@ static size_t count_messages(bool expunge)
 		struct store_mailbox mbox;
 		struct store_msg *msgs = NULL;
 		size_t n = 0;
-		CHECK(store_account_open(sess.store, sess.users[i], &acct) > 0);
-		CHECK(store_mailbox_find(acct, "INBOX", &mbox) > 0);
-		CHECK(store_msg_list(acct, mbox.id, &msgs, &n) > 0);
+		CHECK(store_account_open(sess.store, sess.users[i], &acct, NULL) > 0);
+		CHECK(store_mailbox_find(acct, "INBOX", &mbox, NULL) > 0);
+		CHECK(store_msg_list(acct, mbox.id, &msgs, &n, NULL) > 0);
 		if (expunge && n > 0) {
 			uint32_t *uids = calloc(n, sizeof(*uids));
 			for (size_t k = 0; k < n; k++)
 				uids[k] = msgs[k].uid;
-			CHECK(store_msg_expunge(acct, mbox.id, uids, n) > 0);
+			CHECK(store_msg_expunge(acct, mbox.id, uids, n, NULL) > 0);
 			free(uids);
 			n = 0;
 		}
@@ -174,6 +179,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * running a single reproducer. */
 	if (getenv("FUZZ_SESSION_DUMP") != NULL)
 		dump_output(&c);
+	/* Every byte held for the session was given back. */
+	EXPECT(budget_used(g.budget) == 0);
 	if (c.reset)
 		trim_to_lines(&c);
 	unsigned queued = check_replies(&c, data, size);

@@ -102,8 +102,10 @@ class Server:
     """One posthorn: `cli()` runs admin commands on its data, `start()` and
     `stop()` run `serve`."""
 
-    def __init__(self, data, sets=()):
-        self.data = data_dir(data)
+    def __init__(self, data, sets=(), exact=False):
+        # exact: use `data` as it is (its parent must let the server's
+        # user in), e.g. on a file system the test mounted.
+        self.data = str(data) if exact else data_dir(data)
         self.smtp_port = free_port()
         self.pop3_port = free_port()
         self.sets = [

@@ -1,5 +1,8 @@
 /* deliver: recipient resolution against a real store, each case an
  * address and the accounts it must reach; then delivery, read back. */
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "unit.h"
 
 #include "deliver/deliver.h"
@@ -136,7 +139,7 @@ static void test_resolve(void **state)
 		    0)
 			fail_msg("%s: %s", c->rcpt, err);
 		enum deliver_resolve_result r =
-			deliver_resolve(f->store, &a, &(struct deliver_opts){c->delimiter, ""}, &t);
+			deliver_resolve(f->store, &a, &(struct deliver_opts){.delimiter = c->delimiter, .postmaster = ""}, &t, NULL);
 		if (r != c->result)
 			fail_msg("%s (delimiter \"%s\"): result %d, want %d",
 				 c->rcpt, c->delimiter, r, c->result);
@@ -174,7 +177,7 @@ static void test_accumulate(void **state)
 		const char *err;
 		assert_int_equal(addr_parse(rcpts[i], strlen(rcpts[i]), 0, &a,
 					    &err), 1);
-		deliver_resolve(f->store, &a, &(struct deliver_opts){"+", ""}, &t);
+		deliver_resolve(f->store, &a, &(struct deliver_opts){.delimiter = "+", .postmaster = ""}, &t, NULL);
 	}
 	assert_int_equal(t.n, 3);
 	assert_int_equal(t.ids[0], f->bob);
@@ -191,13 +194,13 @@ static size_t read_newest(struct store *store, int64_t id, char *out,
 	struct store_mailbox mbox;
 	struct store_msg *msgs;
 	size_t n, off = 0, got;
-	assert_int_equal(store_account_open(store, id, &acct), 1);
-	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox), 1);
-	assert_int_equal(store_msg_list(acct, mbox.id, &msgs, &n), 1);
+	assert_int_equal(store_account_open(store, id, &acct, NULL), 1);
+	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox, NULL), 1);
+	assert_int_equal(store_msg_list(acct, mbox.id, &msgs, &n, NULL), 1);
 	assert_true(n > 0);
 	do {
 		assert_int_equal(store_msg_read(acct, mbox.id, msgs[n - 1].uid,
-						off, out + off, 5, &got),
+						off, out + off, 5, &got, NULL),
 				 1);
 		off += got;
 		assert_true(off + 5 <= cap);
@@ -225,19 +228,19 @@ static void test_deliver_message(void **state)
 		struct deliver_targets targets = {0};
 		struct addr a;
 		const char *err;
-		int results[2] = {0, 0};
+		struct deliver_result results[2];
 		char got[256], want[256];
 		assert_int_equal(addr_parse("team@example.com", 16, 0, &a,
 					    &err), 1);
-		assert_int_equal(deliver_resolve(f->store, &a, &(struct deliver_opts){"+", ""}, &targets),
+		assert_int_equal(deliver_resolve(f->store, &a, &(struct deliver_opts){.delimiter = "+", .postmaster = ""}, &targets, NULL),
 				 DELIVER_LOCAL);
 		assert_int_equal(targets.n, 2);
+		struct deliver_source src = {data, sizeof(data) - 1, -1, 0};
 		assert_int_equal(deliver_message(f->store, &targets,
-						 t[i].sender, data,
-						 sizeof(data) - 1, results),
+						 t[i].sender, &src, results),
 				 2);
-		assert_int_equal(results[0], 1);
-		assert_int_equal(results[1], 1);
+		assert_int_equal(results[0].status, DELIVER_STORED);
+		assert_int_equal(results[1].status, DELIVER_STORED);
 		int wl = snprintf(want, sizeof(want), "%s%s", t[i].want_head,
 				  data);
 		for (size_t k = 0; k < targets.n; k++) {
@@ -256,23 +259,225 @@ static void test_deliver_binary(void **state)
 	struct fixture *f = *state;
 	static const char data[] = "X: 1\r\n\r\n\0\x01\xff\0end";
 	struct deliver_targets targets = {0};
-	int results[1];
+	struct deliver_result results[1];
+	struct deliver_source src = {data, sizeof(data) - 1, -1, 0};
 	char got[128];
 	struct addr a;
 	const char *err;
 	assert_int_equal(addr_parse("bob@example.com", 15, 0, &a, &err), 1);
-	assert_int_equal(deliver_resolve(f->store, &a, &(struct deliver_opts){"+", ""}, &targets),
+	assert_int_equal(deliver_resolve(f->store, &a, &(struct deliver_opts){.delimiter = "+", .postmaster = ""}, &targets, NULL),
 			 DELIVER_LOCAL);
-	assert_int_equal(deliver_message(f->store, &targets, "s@x", data,
-					 sizeof(data) - 1, results), 1);
+	assert_int_equal(deliver_message(f->store, &targets, "s@x", &src,
+					 results), 1);
 	size_t n = read_newest(f->store, f->bob, got, sizeof(got));
 	size_t head = strlen("Return-Path: <s@x>\r\n");
 	assert_int_equal(n, head + sizeof(data) - 1);
 	assert_memory_equal(got + head, data, sizeof(data) - 1);
 	deliver_targets_clear(&targets);
 	/* No targets: nothing stored, nothing to report. */
-	assert_int_equal(deliver_message(f->store, &targets, "s@x", data, 3,
+	src.len = 3;
+	assert_int_equal(deliver_message(f->store, &targets, "s@x", &src,
 					 results), 0);
+}
+
+
+/* ---- quota and broken accounts ---- */
+
+static int64_t add_user_quota(struct store *store, const char *address,
+			      uint64_t quota)
+{
+	struct store_user u = {0, (char *)address, (char *)"$argon2id$x",
+			       quota, (char *)""}, got;
+	const char *err;
+	assert_int_equal(store_user_add(store, &u, &err), 1);
+	assert_int_equal(store_user_lookup(store, address, &got), 1);
+	int64_t id = got.id;
+	store_user_clear(&got);
+	return id;
+}
+
+static size_t count_messages(struct store *store, int64_t id)
+{
+	struct store_account *acct;
+	struct store_mailbox mbox;
+	struct store_msg *msgs;
+	size_t n;
+	assert_int_equal(store_account_open(store, id, &acct, NULL), 1);
+	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox, NULL), 1);
+	assert_int_equal(store_msg_list(acct, mbox.id, &msgs, &n, NULL), 1);
+	free(msgs);
+	store_account_unref(&acct);
+	return n;
+}
+
+static enum deliver_resolve_result resolve(struct store *store,
+					   const char *rcpt, uint64_t size,
+					   struct deliver_targets *t,
+					   const char **err_r)
+{
+	struct addr a;
+	const char *err;
+	assert_int_equal(addr_parse(rcpt, strlen(rcpt), 0, &a, &err), 1);
+	struct deliver_opts opts = {.delimiter = "+", .postmaster = "",
+				    .size = size};
+	return deliver_resolve(store, &a, &opts, t, err_r);
+}
+
+/* Accounts with quotas: "roomy" (1000 bytes, empty), "tight" (1000
+ * bytes, 900 used), and aliases over them. */
+static void setup_quota(struct fixture *f, int64_t *roomy, int64_t *tight)
+{
+	*roomy = add_user_quota(f->store, "roomy@example.com", 1000);
+	*tight = add_user_quota(f->store, "tight@example.com", 1000);
+	add_alias(f->store, "pair@example.com", "roomy@example.com",
+		  "tight@example.com");
+	add_alias(f->store, "withbob@example.com", "roomy@example.com",
+		  "bob@example.com");
+	struct deliver_targets t = {0};
+	struct deliver_result r[1];
+	char *fill = calloc(1, 900);
+	/* 900 bytes with the Return-Path: "Return-Path: <s@x>\r\n" is 20. */
+	struct deliver_source src = {fill, 880, -1, 0};
+	assert_int_equal(resolve(f->store, "tight@example.com", 0, &t, NULL),
+			 DELIVER_LOCAL);
+	assert_int_equal(deliver_message(f->store, &t, "s@x", &src, r), 1);
+	deliver_targets_clear(&t);
+	free(fill);
+}
+
+/* At RCPT: each recipient against the quotas of all its accounts, with
+ * the size the sender declared. */
+static void test_resolve_quota(void **state)
+{
+	struct fixture *f = *state;
+	int64_t roomy, tight;
+	setup_quota(f, &roomy, &tight);
+	static const struct {
+		const char *rcpt;
+		uint64_t size;
+		enum deliver_resolve_result want;
+		size_t targets;
+		const char *why;
+	} t[] = {
+		{"roomy@example.com", 0, DELIVER_LOCAL, 1, NULL},
+		{"roomy@example.com", 1000, DELIVER_LOCAL, 1, NULL},
+		{"roomy@example.com", 1001, DELIVER_TOO_BIG_FOR_QUOTA, 0,
+		 "larger than the quota of 1000"},
+		{"tight@example.com", 0, DELIVER_LOCAL, 1, NULL},
+		{"tight@example.com", 100, DELIVER_LOCAL, 1, NULL},
+		{"tight@example.com", 101, DELIVER_OVER_QUOTA, 0,
+		 "900 of 1000 bytes used"},
+		{"tight+tag@example.com", 101, DELIVER_OVER_QUOTA, 0, NULL},
+		/* an alias is refused whole: neither account is added */
+		{"pair@example.com", 101, DELIVER_OVER_QUOTA, 0, NULL},
+		{"pair@example.com", 100, DELIVER_LOCAL, 2, NULL},
+		/* never fitting wins over "full for now" */
+		{"pair@example.com", 5000, DELIVER_TOO_BIG_FOR_QUOTA, 0, NULL},
+		{"withbob@example.com", 5000, DELIVER_TOO_BIG_FOR_QUOTA, 0,
+		 NULL},
+		{"bob@example.com", 5000, DELIVER_LOCAL, 1, NULL},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct deliver_targets targets = {0};
+		const char *err = NULL;
+		cur = t[i].rcpt;
+		enum deliver_resolve_result r =
+			resolve(f->store, t[i].rcpt, t[i].size, &targets, &err);
+		if (r != t[i].want)
+			fail_msg("%s size %llu: %d, want %d (%s)", t[i].rcpt,
+				 (unsigned long long)t[i].size, r, t[i].want,
+				 err ? err : "");
+		EXPECT_INT(targets.n, t[i].targets);
+		if (t[i].why != NULL)
+			EXPECT(err != NULL && strstr(err, t[i].why) != NULL);
+		deliver_targets_clear(&targets);
+	}
+}
+
+/* At the end of data: one target over its quota means nothing is stored
+ * for any, so the sender's retry stores no duplicates. */
+static void test_deliver_quota(void **state)
+{
+	struct fixture *f = *state;
+	int64_t roomy, tight;
+	setup_quota(f, &roomy, &tight);
+	struct deliver_targets t = {0};
+	struct deliver_result r[3];
+	char body[300];
+	memset(body, 'x', sizeof(body));
+	/* Resolved without a size, as when the client gave no SIZE=. */
+	assert_int_equal(resolve(f->store, "bob@example.com", 0, &t, NULL),
+			 DELIVER_LOCAL);
+	assert_int_equal(resolve(f->store, "pair@example.com", 0, &t, NULL),
+			 DELIVER_LOCAL);
+	assert_int_equal(t.n, 3);
+	size_t bob_before = count_messages(f->store, f->bob);
+	struct deliver_source src = {body, sizeof(body), -1, 0};
+	assert_int_equal(deliver_message(f->store, &t, "s@x", &src, r), 0);
+	for (size_t i = 0; i < t.n; i++) {
+		EXPECT_INT(r[i].status, DELIVER_FAIL_QUOTA);
+		EXPECT(r[i].reason[0] != '\0');
+		if (t.ids[i] == tight)
+			EXPECT(strstr(r[i].reason, "900 of 1000") != NULL);
+		else
+			EXPECT(strstr(r[i].reason, "not stored") != NULL);
+	}
+	assert_int_equal(count_messages(f->store, f->bob), bob_before);
+	assert_int_equal(count_messages(f->store, roomy), 0);
+	/* One that fits them all goes to all. */
+	src.len = 50;
+	assert_int_equal(deliver_message(f->store, &t, "s@x", &src, r), 3);
+	for (size_t i = 0; i < t.n; i++)
+		EXPECT_INT(r[i].status, DELIVER_STORED);
+	/* Larger than a whole quota: permanent, for all. */
+	char *big = calloc(1, 2000);
+	src = (struct deliver_source){big, 2000, -1, 0};
+	assert_int_equal(deliver_message(f->store, &t, "s@x", &src, r), 0);
+	for (size_t i = 0; i < t.n; i++)
+		EXPECT_INT(r[i].status, DELIVER_FAIL_QUOTA_NEVER);
+	free(big);
+	deliver_targets_clear(&t);
+	assert_string_equal(deliver_status_name(DELIVER_STORED), "stored");
+	assert_string_equal(deliver_status_name(DELIVER_FAIL_FULL), "full");
+	assert_string_equal(deliver_status_name(DELIVER_FAIL_QUOTA),
+			    "over-quota");
+}
+
+/* A corrupt account database is found at RCPT, with SQLite's words. */
+static void test_resolve_broken(void **state)
+{
+	struct fixture *f = *state;
+	struct deliver_targets t = {0};
+	struct deliver_result r[1];
+	const char *err = NULL;
+	char path[600];
+	assert_int_equal(count_messages(f->store, f->alice), 0);
+	store_free(&f->store);
+	snprintf(path, sizeof(path), "%s/mail/%lld/index.db", f->dir,
+		 (long long)f->alice);
+	int fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "not a database, not at all", 26, 0), 26);
+	close(fd);
+	assert_int_equal(store_open(f->dir, &f->store, &err), 1);
+
+	assert_int_equal(resolve(f->store, "alice@example.com", 0, &t, &err),
+			 DELIVER_TEMPFAIL);
+	assert_non_null(strstr(err, "file is not a database"));
+	assert_int_equal(t.n, 0);
+	/* team@ reaches alice and bob: refused whole. */
+	assert_int_equal(resolve(f->store, "team@example.com", 0, &t, &err),
+			 DELIVER_TEMPFAIL);
+	assert_int_equal(t.n, 0);
+	/* Had it broken after RCPT: nothing stored, the cause given. */
+	t.ids = calloc(1, sizeof(*t.ids));
+	t.ids[0] = f->alice;
+	t.n = t.cap = 1;
+	struct deliver_source src = {"x\r\n", 3, -1, 0};
+	assert_int_equal(deliver_message(f->store, &t, "s@x", &src, r), 0);
+	assert_int_equal(r[0].status, DELIVER_FAIL_BROKEN);
+	assert_non_null(strstr(r[0].reason, "file is not a database"));
+	deliver_targets_clear(&t);
 }
 
 int main(void)
@@ -284,6 +489,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deliver_message, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_binary, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_resolve_quota, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_quota, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_resolve_broken, setup,
 						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,9 @@
  * aliases and mail as the CLI, SMTP and POP3 use them, including many
  * threads delivering into one mailbox at once. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -173,7 +175,7 @@ static void test_users(void **state)
 	struct store_account *acct;
 	char maildir[512];
 	struct stat st;
-	assert_int_equal(store_account_open(f->store, bob_id, &acct), 1);
+	assert_int_equal(store_account_open(f->store, bob_id, &acct, NULL), 1);
 	store_account_unref(&acct);
 	snprintf(maildir, sizeof(maildir), "%s/mail/%lld", f->data,
 		 (long long)bob_id);
@@ -324,6 +326,14 @@ static void test_aliases(void **state)
 
 /* ---- mail ---- */
 
+/* Store the pieces as one message, all from memory. */
+static int deliver_iov(struct store_account *acct, int64_t mbox,
+		       const struct iovec *iov, int iovcnt, uint32_t *uid_r)
+{
+	struct store_source src = {iov, iovcnt, -1, 0};
+	return store_msg_deliver(acct, mbox, &src, 1, uid_r, NULL);
+}
+
 #define THREADS 8
 #define PER_THREAD 50
 #define TOTAL (THREADS * PER_THREAD)
@@ -356,18 +366,19 @@ static void *deliver_thread(void *arg)
 	struct deliverer *d = arg;
 	struct store_account *acct;
 	struct store_mailbox mbox;
-	if (store_account_open(d->store, d->user_id, &acct) != 1)
+	if (store_account_open(d->store, d->user_id, &acct, NULL) != 1)
 		return NULL;
-	if (store_mailbox_find(acct, "INBOX", &mbox) == 1) {
+	if (store_mailbox_find(acct, "INBOX", &mbox, NULL) == 1) {
 		for (int i = 0; i < PER_THREAD; i++) {
 			char head[128], body[512];
 			size_t headlen;
 			size_t bodylen = message(d->t, i, head, &headlen, body);
 			struct iovec iov[2] = {{head, headlen},
 					       {body, bodylen}};
-			d->rc[i] = store_msg_deliver(acct, mbox.id, iov, 2,
+			struct store_source src = {iov, 2, -1, 0};
+			d->rc[i] = store_msg_deliver(acct, mbox.id, &src,
 						     1700000000 + i,
-						     &d->uid[i]);
+						     &d->uid[i], NULL);
 		}
 	}
 	store_account_unref(&acct);
@@ -382,7 +393,7 @@ static size_t read_all(struct store_account *acct, int64_t mbox,
 	for (;;) {
 		assert_true(off + piece <= cap);
 		assert_int_equal(store_msg_read(acct, mbox, uid, off, out + off,
-						piece, &got), 1);
+						piece, &got, NULL), 1);
 		if (got == 0)
 			return off;
 		assert_true(got <= piece);
@@ -395,7 +406,7 @@ static void check_messages(struct store_account *acct, int64_t mbox,
 {
 	struct store_msg *msgs;
 	size_t n;
-	assert_int_equal(store_msg_list(acct, mbox, &msgs, &n), 1);
+	assert_int_equal(store_msg_list(acct, mbox, &msgs, &n, NULL), 1);
 	assert_int_equal(n, expect_n);
 	for (size_t k = 0; k < n; k++) {
 		char head[128], body[512], want[640], got[700];
@@ -428,11 +439,11 @@ static void test_mail_concurrent(void **state)
 	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
 	assert_int_equal(add_user(f->store, "bob@example.com"), 1);
 	int64_t id = user_id(f->store, "bob@example.com");
-	assert_int_equal(store_account_open(f->store, id, &acct), 1);
-	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox), 1);
+	assert_int_equal(store_account_open(f->store, id, &acct, NULL), 1);
+	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox, NULL), 1);
 	assert_int_equal(mbox.uidnext, 1);
 	assert_true(mbox.uidvalidity != 0);
-	assert_int_equal(store_mailbox_find(acct, "Nope", &mbox2), 0);
+	assert_int_equal(store_mailbox_find(acct, "Nope", &mbox2, NULL), 0);
 
 	for (int t = 0; t < THREADS; t++) {
 		d[t] = (struct deliverer){f->store, id, t, {0}, {0}};
@@ -457,7 +468,7 @@ static void test_mail_concurrent(void **state)
 			assert_true(i == 0 || uid > d[t].uid[i - 1]);
 		}
 	}
-	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox2), 1);
+	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox2, NULL), 1);
 	assert_int_equal(mbox2.uidnext, TOTAL + 1);
 	assert_int_equal(mbox2.uidvalidity, mbox.uidvalidity);
 	assert_true(mbox2.highestmodseq > mbox.highestmodseq);
@@ -467,18 +478,18 @@ static void test_mail_concurrent(void **state)
 	char buf[16];
 	size_t got = 99;
 	assert_int_equal(store_msg_read(acct, mbox.id, 1, 100000, buf,
-					sizeof(buf), &got), 1);
+					sizeof(buf), &got, NULL), 1);
 	assert_int_equal(got, 0);
 	assert_int_equal(store_msg_read(acct, mbox.id, TOTAL + 5, 0, buf,
-					sizeof(buf), &got), 0);
+					sizeof(buf), &got, NULL), 0);
 
 	/* Expunge, then deliver: UIDs go on, never reused. */
 	const uint32_t gone[] = {1, 200, TOTAL};
 	uint64_t modseq = mbox2.highestmodseq;
-	assert_int_equal(store_msg_expunge(acct, mbox.id, gone, 3), 1);
+	assert_int_equal(store_msg_expunge(acct, mbox.id, gone, 3, NULL), 1);
 	assert_int_equal(store_msg_read(acct, mbox.id, 200, 0, buf,
-					sizeof(buf), &got), 0);
-	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox2), 1);
+					sizeof(buf), &got, NULL), 0);
+	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox2, NULL), 1);
 	assert_true(mbox2.highestmodseq > modseq);
 	check_messages(acct, mbox.id, (const int (*)[2])who, TOTAL - 3);
 	char head[128], body[512];
@@ -486,14 +497,12 @@ static void test_mail_concurrent(void **state)
 	size_t bodylen = message(0, 0, head, &headlen, body);
 	struct iovec one = {head, headlen};
 	uint32_t uid = 0;
-	assert_int_equal(store_msg_deliver(acct, mbox.id, &one, 1, 1, &uid),
-			 1);
+	assert_int_equal(deliver_iov(acct, mbox.id, &one, 1, &uid), 1);
 	assert_int_equal(uid, TOTAL + 1);
 	struct iovec two[2] = {{head, headlen}, {body, bodylen}};
-	assert_int_equal(store_msg_deliver(acct, mbox.id, two, 2, 1, &uid), 1);
+	assert_int_equal(deliver_iov(acct, mbox.id, two, 2, &uid), 1);
 	assert_int_equal(uid, TOTAL + 2);
-	assert_int_equal(store_msg_deliver(acct, mbox.id, two, 0, 1, &uid),
-			 -1);
+	assert_int_equal(deliver_iov(acct, mbox.id, two, 0, &uid), -1);
 	store_account_unref(&acct);
 	assert_null(acct);
 
@@ -502,13 +511,13 @@ static void test_mail_concurrent(void **state)
 	store_free(&f->store);
 	assert_null(f->store);
 	assert_true(store_open(f->data, &f->store, &err) >= 0);
-	assert_int_equal(store_account_open(f->store, id, &acct), 1);
-	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox2), 1);
+	assert_int_equal(store_account_open(f->store, id, &acct, NULL), 1);
+	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox2, NULL), 1);
 	assert_int_equal(mbox2.uidvalidity, mbox.uidvalidity);
 	assert_int_equal(mbox2.uidnext, TOTAL + 3);
 	struct store_msg *msgs;
 	size_t n;
-	assert_int_equal(store_msg_list(acct, mbox.id, &msgs, &n), 1);
+	assert_int_equal(store_msg_list(acct, mbox.id, &msgs, &n, NULL), 1);
 	assert_int_equal(n, TOTAL - 3 + 2);
 	assert_int_equal(msgs[n - 2].uid, TOTAL + 1);
 	assert_int_equal(msgs[n - 2].size, headlen);
@@ -532,11 +541,11 @@ static void test_mail_read_pieces(void **state)
 	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
 	assert_int_equal(add_user(f->store, "bob@example.com"), 1);
 	int64_t id = user_id(f->store, "bob@example.com");
-	assert_int_equal(store_account_open(f->store, id, &acct), 1);
-	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox), 1);
+	assert_int_equal(store_account_open(f->store, id, &acct, NULL), 1);
+	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox, NULL), 1);
 	struct iovec iov[3] = {{(char *)text, 5}, {(char *)text + 5, 0},
 			       {(char *)text + 5, sizeof(text) - 6}};
-	assert_int_equal(store_msg_deliver(acct, mbox.id, iov, 3, 0, &uid), 1);
+	assert_int_equal(deliver_iov(acct, mbox.id, iov, 3, &uid), 1);
 	for (size_t piece = 1; piece <= sizeof(text) + 1; piece++) {
 		size_t len = read_all(acct, mbox.id, uid, piece, out,
 				      sizeof(out));
@@ -545,10 +554,9 @@ static void test_mail_read_pieces(void **state)
 	}
 	/* An empty message is a message. */
 	struct iovec empty = {(char *)"", 0};
-	assert_int_equal(store_msg_deliver(acct, mbox.id, &empty, 1, 0, &uid),
-			 1);
+	assert_int_equal(deliver_iov(acct, mbox.id, &empty, 1, &uid), 1);
 	size_t got = 9;
-	assert_int_equal(store_msg_read(acct, mbox.id, uid, 0, out, 8, &got),
+	assert_int_equal(store_msg_read(acct, mbox.id, uid, 0, out, 8, &got, NULL),
 			 1);
 	assert_int_equal(got, 0);
 	store_account_unref(&acct);
@@ -564,8 +572,8 @@ static void test_account_handles(void **state)
 	assert_int_equal(add_user(f->store, "alice@example.com"), 1);
 	int64_t bob = user_id(f->store, "bob@example.com");
 	int64_t alice = user_id(f->store, "alice@example.com");
-	assert_int_equal(store_account_open(f->store, bob, &a), 1);
-	assert_int_equal(store_account_open(f->store, bob, &b), 1);
+	assert_int_equal(store_account_open(f->store, bob, &a, NULL), 1);
+	assert_int_equal(store_account_open(f->store, bob, &b, NULL), 1);
 	assert_ptr_equal(a, b);	/* one shared handle per account */
 	store_account_unref(&a);
 	store_account_unref(&b);
@@ -594,6 +602,429 @@ static void test_account_handles(void **state)
 	}
 }
 
+
+/* ---- messages from a file ---- */
+
+/* A message given as a memory prefix and a file tail, of sizes around the
+ * store's 64 KiB piece, read back whole. */
+static void test_mail_from_file(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		size_t head, tail;
+	} t[] = {
+		{0, 1}, {5, 0}, {5, 1}, {100, 65535}, {1, 65536}, {0, 65537},
+		{7, 200001}, {70000, 70000},
+	};
+	const char *err;
+	struct store_account *acct;
+	struct store_mailbox mbox;
+	char path[400];
+	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
+	assert_int_equal(add_user(f->store, "bob@example.com"), 1);
+	int64_t id = user_id(f->store, "bob@example.com");
+	assert_int_equal(store_account_open(f->store, id, &acct, NULL), 1);
+	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox, NULL), 1);
+	snprintf(path, sizeof(path), "%s/spool", f->dir);
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t len = t[i].head + t[i].tail;
+		char *want = malloc(len + 1), *got = malloc(len + 70000);
+		for (size_t k = 0; k < len; k++)
+			want[k] = (char)('a' + (k * 31 + i) % 26);
+		int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, want + t[i].head, t[i].tail),
+				 (ssize_t)t[i].tail);
+		/* The store reads with pread: the file offset is not its
+		 * business. */
+		struct iovec iov = {want, t[i].head};
+		struct store_source src = {&iov, 1, fd, t[i].tail};
+		uint32_t uid;
+		const char *why = NULL;
+		int rc = store_msg_deliver(acct, mbox.id, &src, 1, &uid, &why);
+		if (rc != 1)
+			fail_msg("case %zu: %d %s", i, rc, why);
+		assert_int_equal(read_all(acct, mbox.id, uid, 65536, got,
+					  len + 70000), len);
+		assert_memory_equal(got, want, len);
+		close(fd);
+		free(want);
+		free(got);
+	}
+	/* A file shorter than it was said to be stores nothing. */
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_int_equal(write(fd, "abc", 3), 3);
+	struct store_source src = {NULL, 0, fd, 10};
+	uint32_t uid;
+	assert_int_equal(store_msg_deliver(acct, mbox.id, &src, 1, &uid, &err),
+			 STORE_FAIL_TEMP);
+	assert_non_null(strstr(err, "reading the message"));
+	close(fd);
+	store_account_unref(&acct);
+}
+
+/* ---- quota ---- */
+
+static int add_user_quota(struct store *store, const char *address,
+			  uint64_t quota)
+{
+	struct store_user u = {0, (char *)address, (char *)"$argon2id$x",
+			       quota, (char *)""};
+	const char *err = NULL;
+	return store_user_add(store, &u, &err);
+}
+
+/* n bytes as a message into the user's INBOX. */
+static int deliver_bytes(struct store *store, int64_t id, size_t n,
+			 uint32_t *uid_r, const char **err_r)
+{
+	struct store_account *acct;
+	struct store_mailbox mbox;
+	char *buf = calloc(1, n + 1);
+	int rc = store_account_open(store, id, &acct, err_r);
+	if (rc > 0)
+		rc = store_mailbox_find(acct, "INBOX", &mbox, err_r);
+	if (rc > 0) {
+		struct iovec iov = {buf, n};
+		struct store_source src = {&iov, 1, -1, 0};
+		rc = store_msg_deliver(acct, mbox.id, &src, 1, uid_r, err_r);
+	}
+	store_account_unref(&acct);
+	free(buf);
+	return rc;
+}
+
+static void test_quota(void **state)
+{
+	struct fixture *f = *state;
+	enum { ROOM, DELIVER, EXPUNGE_FIRST };
+	static const struct {
+		int op;
+		uint64_t size;
+		int want;
+		const char *why; /* in err_r when it fails */
+	} t[] = {
+		{ROOM, 0, 1, NULL},
+		{ROOM, 1000, 1, NULL},
+		{ROOM, 1001, STORE_FAIL_QUOTA_NEVER, "larger than the quota"},
+		{DELIVER, 1001, STORE_FAIL_QUOTA_NEVER, "larger than the quota"},
+		{DELIVER, 600, 1, NULL},
+		{ROOM, 400, 1, NULL},
+		{ROOM, 401, 0, "600 of 1000 bytes used"},
+		{DELIVER, 401, STORE_FAIL_QUOTA, "600 of 1000 bytes used"},
+		{DELIVER, 400, 1, NULL},
+		{ROOM, 0, 0, "1000 of 1000 bytes used"},
+		{ROOM, 1, 0, "over quota"},
+		{EXPUNGE_FIRST, 0, 1, NULL},
+		{ROOM, 0, 1, NULL},
+		{ROOM, 600, 1, NULL},
+		{ROOM, 601, 0, "400 of 1000"},
+	};
+	const char *err;
+	uint32_t first = 0, uid;
+	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
+	assert_int_equal(add_user_quota(f->store, "q@example.com", 1000), 1);
+	assert_int_equal(add_user(f->store, "free@example.com"), 1);
+	int64_t id = user_id(f->store, "q@example.com");
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int rc = 1;
+		err = NULL;
+		if (t[i].op == ROOM)
+			rc = store_account_room(f->store, id, t[i].size, &err);
+		else if (t[i].op == DELIVER)
+			rc = deliver_bytes(f->store, id, t[i].size, &uid, &err);
+		if (t[i].op == DELIVER && rc == 1 && first == 0)
+			first = uid;
+		if (t[i].op == EXPUNGE_FIRST) {
+			struct store_account *acct;
+			struct store_mailbox mbox;
+			assert_int_equal(store_account_open(f->store, id, &acct,
+							    NULL), 1);
+			assert_int_equal(store_mailbox_find(acct, "INBOX",
+							    &mbox, NULL), 1);
+			rc = store_msg_expunge(acct, mbox.id, &first, 1, &err);
+			store_account_unref(&acct);
+		}
+		if (rc != t[i].want)
+			fail_msg("step %zu: %d, want %d (%s)", i, rc, t[i].want,
+				 err ? err : "");
+		if (t[i].why != NULL && (err == NULL ||
+					 strstr(err, t[i].why) == NULL))
+			fail_msg("step %zu: reason \"%s\", want \"%s\"", i,
+				 err ? err : "", t[i].why);
+	}
+	/* No quota, no limit. */
+	int64_t free_id = user_id(f->store, "free@example.com");
+	assert_int_equal(store_account_room(f->store, free_id, 1ull << 40,
+					    &err), 1);
+}
+
+struct quota_writer {
+	struct store *store;
+	int64_t id;
+	int stored, refused, other;
+};
+
+static void *quota_thread(void *arg)
+{
+	struct quota_writer *w = arg;
+	for (int i = 0; i < 10; i++) {
+		uint32_t uid;
+		int rc = deliver_bytes(w->store, w->id, 100, &uid, NULL);
+		if (rc == 1)
+			w->stored++;
+		else if (rc == STORE_FAIL_QUOTA)
+			w->refused++;
+		else
+			w->other++;
+	}
+	return NULL;
+}
+
+/* Deliveries racing for the last room: the check inside the write
+ * transaction lets exactly as many in as fit, group commit or not. */
+static void test_quota_concurrent(void **state)
+{
+	struct fixture *f = *state;
+	const char *err;
+	struct quota_writer w[THREADS];
+	pthread_t th[THREADS];
+	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
+	assert_int_equal(add_user_quota(f->store, "q@example.com", 2500), 1);
+	int64_t id = user_id(f->store, "q@example.com");
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (struct quota_writer){f->store, id, 0, 0, 0};
+		assert_int_equal(pthread_create(&th[i], NULL, quota_thread,
+						&w[i]), 0);
+	}
+	int stored = 0, refused = 0;
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(th[i], NULL);
+		stored += w[i].stored;
+		refused += w[i].refused;
+		assert_int_equal(w[i].other, 0);
+	}
+	assert_int_equal(stored, 25);
+	assert_int_equal(refused, THREADS * 10 - 25);
+	assert_int_equal(store_account_room(f->store, id, 0, &err), 0);
+}
+
+/* ---- broken, old and removed databases ---- */
+
+static void index_path(const struct fixture *f, int64_t id, char *out,
+		       size_t size)
+{
+	snprintf(out, size, "%s/mail/%lld/index.db", f->data, (long long)id);
+}
+
+/* A database that is not one is found when the account is opened, with
+ * SQLite's words for it, and classed as broken. */
+static void test_broken(void **state)
+{
+	struct fixture *f = *state;
+	const char *err;
+	char path[512];
+	uint32_t uid;
+	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
+	assert_int_equal(add_user(f->store, "bob@example.com"), 1);
+	int64_t id = user_id(f->store, "bob@example.com");
+	assert_int_equal(deliver_bytes(f->store, id, 10, &uid, &err), 1);
+	/* Closed first, so no cached page hides the damage. */
+	store_free(&f->store);
+	index_path(f, id, path, sizeof(path));
+	int fd = open(path, O_WRONLY);
+	assert_int_equal(pwrite(fd, "this is no database at all!", 27, 0), 27);
+	close(fd);
+	assert_int_equal(store_open(f->data, &f->store, &err), 1);
+
+	struct store_account *acct = NULL;
+	err = NULL;
+	assert_int_equal(store_account_open(f->store, id, &acct, &err),
+			 STORE_FAIL_BROKEN);
+	assert_null(acct);
+	assert_non_null(strstr(err, "file is not a database"));
+	assert_non_null(strstr(err, "index.db"));
+	err = NULL;
+	assert_int_equal(store_account_room(f->store, id, 0, &err),
+			 STORE_FAIL_BROKEN);
+	assert_non_null(strstr(err, "file is not a database"));
+	assert_int_equal(deliver_bytes(f->store, id, 10, &uid, &err),
+			 STORE_FAIL_BROKEN);
+	assert_int_equal(store_fail_name(STORE_FAIL_BROKEN)[0], 'b');
+}
+
+/* A database from before usage figures gets its figure once, from its
+ * messages. */
+static void test_usage_upgrade(void **state)
+{
+	struct fixture *f = *state;
+	const char *err;
+	char path[512], dir[512];
+	sqlite3 *db;
+	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
+	assert_int_equal(add_user_quota(f->store, "bob@example.com", 1000), 1);
+	int64_t id = user_id(f->store, "bob@example.com");
+	snprintf(dir, sizeof(dir), "%s/mail/%lld", f->data, (long long)id);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	index_path(f, id, path, sizeof(path));
+	/* What the first posthorn made: schema version 1, two messages. */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"CREATE TABLE mailbox (id INTEGER PRIMARY KEY, name TEXT NOT "
+		"NULL UNIQUE, uidvalidity INTEGER NOT NULL, uidnext INTEGER NOT "
+		"NULL, highestmodseq INTEGER NOT NULL, subscribed INTEGER NOT "
+		"NULL DEFAULT 1, special_use TEXT);"
+		"CREATE TABLE message (mailbox_id INTEGER NOT NULL REFERENCES "
+		"mailbox(id), uid INTEGER NOT NULL, modseq INTEGER NOT NULL, "
+		"flags INTEGER NOT NULL DEFAULT 0, keywords TEXT NOT NULL "
+		"DEFAULT '', internaldate INTEGER NOT NULL, size INTEGER NOT "
+		"NULL, body_id INTEGER NOT NULL, PRIMARY KEY (mailbox_id, uid)) "
+		"WITHOUT ROWID;"
+		"CREATE TABLE body (id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+		"INSERT INTO mailbox VALUES(1, 'INBOX', 7, 3, 3, 1, NULL);"
+		"INSERT INTO body VALUES(1, zeroblob(300)), (2, zeroblob(450));"
+		"INSERT INTO message VALUES(1, 1, 2, 0, '', 1, 300, 1),"
+		" (1, 2, 3, 0, '', 1, 450, 2);"
+		"PRAGMA user_version=1;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_account_room(f->store, id, 250, &err), 1);
+	assert_int_equal(store_account_room(f->store, id, 251, &err), 0);
+	assert_non_null(strstr(err, "750 of 1000"));
+}
+
+/* Whether this process holds a deleted file open whose name ends with
+ * `suffix`. */
+static bool holds_deleted(const char *suffix)
+{
+	char link[64], target[1024];
+	for (int fd = 0; fd < 1024; fd++) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		ssize_t n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (strstr(target, suffix) != NULL &&
+		    strstr(target, "(deleted)") != NULL)
+			return true;
+	}
+	return false;
+}
+
+/* A user removed by another process (here: another store on the same
+ * files) while this one holds the account: the next delivery fails as
+ * gone instead of writing into the deleted file, and the handle lets go
+ * of the file at once. */
+static void test_removed_meanwhile(void **state)
+{
+	struct fixture *f = *state;
+	const char *err;
+	struct store *other;
+	struct store_account *acct;
+	struct store_mailbox mbox;
+	uint32_t uid;
+	char suffix[64];
+	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
+	assert_int_equal(add_user(f->store, "bob@example.com"), 1);
+	int64_t id = user_id(f->store, "bob@example.com");
+	assert_int_equal(deliver_bytes(f->store, id, 10, &uid, &err), 1);
+	assert_int_equal(store_account_open(f->store, id, &acct, NULL), 1);
+	assert_int_equal(store_mailbox_find(acct, "INBOX", &mbox, NULL), 1);
+
+	assert_int_equal(store_open(f->data, &other, &err), 1);
+	assert_int_equal(store_user_remove(other, "bob@example.com", &err), 1);
+	store_free(&other);
+
+	struct iovec iov = {(char *)"x", 1};
+	struct store_source src = {&iov, 1, -1, 0};
+	err = NULL;
+	assert_int_equal(store_msg_deliver(acct, mbox.id, &src, 1, &uid, &err),
+			 STORE_FAIL_GONE);
+	assert_non_null(strstr(err, "removed"));
+	snprintf(suffix, sizeof(suffix), "/mail/%lld/index.db", (long long)id);
+	assert_true(holds_deleted(suffix));
+	store_account_unref(&acct);
+	assert_false(holds_deleted(suffix));
+	/* Opening it again does not bring the directory back. */
+	assert_int_equal(store_account_open(f->store, id, &acct, &err),
+			 STORE_FAIL_GONE);
+	assert_int_equal(store_account_room(f->store, id, 0, &err),
+			 STORE_FAIL_GONE);
+	char dir[512];
+	struct stat st;
+	snprintf(dir, sizeof(dir), "%s/mail/%lld", f->data, (long long)id);
+	assert_int_equal(stat(dir, &st), -1);
+}
+
+/* ---- store_check ---- */
+
+struct problems {
+	int n, repaired;
+	char text[2048];
+};
+
+static void collect_problem(const struct store_problem *p, void *ctx)
+{
+	struct problems *out = ctx;
+	out->n++;
+	out->repaired += p->repaired;
+	size_t len = strlen(out->text);
+	snprintf(out->text + len, sizeof(out->text) - len, "%s: %s\n",
+		 p->where, p->what);
+	assert_true(p->todo[0] != '\0');
+}
+
+static void test_check(void **state)
+{
+	struct fixture *f = *state;
+	const char *err;
+	char path[512];
+	uint32_t uid;
+	sqlite3 *db;
+	struct problems p = {0};
+	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
+	assert_int_equal(add_user(f->store, "bob@example.com"), 1);
+	assert_int_equal(add_user(f->store, "alice@example.com"), 1);
+	int64_t bob = user_id(f->store, "bob@example.com");
+	assert_int_equal(deliver_bytes(f->store, bob, 10, &uid, &err), 1);
+	assert_int_equal(store_check(f->store, NULL, 0, collect_problem, &p,
+				     &err), 1);
+	assert_int_equal(p.n, 0);
+
+	/* A wrong usage figure and a body nobody owns. */
+	index_path(f, bob, path, sizeof(path));
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, "UPDATE account SET bytes=5;"
+					  "INSERT INTO body(data) VALUES(x'00')",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_check(f->store, "bob@example.com",
+				     STORE_CHECK_FULL, collect_problem, &p,
+				     &err), 0);
+	assert_int_equal(p.n, 2);
+	assert_non_null(strstr(p.text, "usage figure (5 bytes"));
+	assert_non_null(strstr(p.text, "belong to no message"));
+	assert_non_null(strstr(p.text, "(bob@example.com)"));
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(store_check(f->store, NULL, STORE_CHECK_REPAIR,
+				     collect_problem, &p, &err), 1);
+	assert_int_equal(p.repaired, 2);
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(store_check(f->store, NULL, 0, collect_problem, &p,
+				     &err), 1);
+
+	/* A directory no user owns. */
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s/mail/999", f->data);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(store_check(f->store, NULL, 0, collect_problem, &p,
+				     &err), 0);
+	assert_non_null(strstr(p.text, "mail/999: no user owns"));
+	assert_int_equal(store_check(f->store, "nobody@example.com", 0,
+				     collect_problem, &p, &err), -1);
+	assert_non_null(strstr(err, "no user nobody@example.com"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -607,6 +1038,17 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_account_handles, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_mail_from_file, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quota_concurrent, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_broken, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage_upgrade, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_removed_meanwhile, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,16 +3,20 @@
 #include "store/sqlite/store_sqlite.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "core/xalloc.h"
 
-static const char accounts_schema[] =
+static const char accounts_v1[] =
 	"CREATE TABLE IF NOT EXISTS domain ("
 	" name TEXT PRIMARY KEY,"
 	" created INTEGER NOT NULL) WITHOUT ROWID;"
@@ -34,6 +38,16 @@ static const char accounts_schema[] =
 	" PRIMARY KEY (address, target)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS alias_domain ON alias(domain);";
 
+static const char *const accounts_steps[] = {accounts_v1};
+static const struct sqlite_schema accounts_schema = {accounts_steps, 1};
+
+/* Kept allocated for deleting on a full disk: an expunge or a user removal
+ * writes a few pages to the WAL before anything is freed, and a big one
+ * may move pages; a few MiB covers that many times over. */
+#define RESERVE_BYTES (4ull << 20)
+/* After a delivery, look for a missing reserve at most this often. */
+#define RESERVE_RECHECK_SECONDS 10
+
 const char *sqlite_errf(const char *fmt, ...)
 {
 	/* Per-thread scratch: an error string must outlive the call that
@@ -44,6 +58,69 @@ const char *sqlite_errf(const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	return buf;
+}
+
+const char *store_fail_name(int fail)
+{
+	switch (fail) {
+	case STORE_FAIL_FULL: return "full";
+	case STORE_FAIL_QUOTA: return "over-quota";
+	case STORE_FAIL_QUOTA_NEVER: return "too-big-for-quota";
+	case STORE_FAIL_GONE: return "gone";
+	case STORE_FAIL_BROKEN: return "broken";
+	default: return "temp";
+	}
+}
+
+static bool errno_full(int e)
+{
+	return e == ENOSPC || e == EDQUOT;
+}
+
+int sqlite_fail(sqlite3 *db, int rc, const char *where, const char **err_r)
+{
+	/* A buffer apart from sqlite_errf()'s, so the cause can be one of
+	 * its arguments. */
+	static _Thread_local char cause[256];
+	if (rc == SQLITE_OK)
+		rc = db != NULL ? sqlite3_extended_errcode(db) : SQLITE_NOMEM;
+	int prim = rc & 0xff;
+	int sys = db != NULL ? sqlite3_system_errno(db) : 0;
+	/* The OS's errno means something only for errors that came from a
+	 * system call. */
+	bool os = prim == SQLITE_IOERR || prim == SQLITE_FULL ||
+		  prim == SQLITE_CANTOPEN;
+	const char *msg = db != NULL && sqlite3_errcode(db) != SQLITE_OK
+				  ? sqlite3_errmsg(db)
+				  : sqlite3_errstr(rc);
+	if (os && sys != 0 && strstr(msg, strerror(sys)) == NULL)
+		snprintf(cause, sizeof(cause), "%s (%s)", msg, strerror(sys));
+	else
+		snprintf(cause, sizeof(cause), "%s", msg);
+	sqlite_set_err(err_r, sqlite_errf("%s: %s", where, cause));
+	if (prim == SQLITE_FULL || (os && errno_full(sys)))
+		return STORE_FAIL_FULL;
+	if (prim == SQLITE_CORRUPT || prim == SQLITE_NOTADB)
+		return STORE_FAIL_BROKEN;
+	return STORE_FAIL_TEMP;
+}
+
+int sqlite_fail_errno(int err, const char *where, const char **err_r)
+{
+	static _Thread_local char cause[128];
+	snprintf(cause, sizeof(cause), "%s", strerror(err));
+	sqlite_set_err(err_r, sqlite_errf("%s: %s", where, cause));
+	return errno_full(err) ? STORE_FAIL_FULL : STORE_FAIL_TEMP;
+}
+
+int sqlite_sync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	close(fd);
+	return rc;
 }
 
 static int exec(sqlite3 *db, const char *sql)
@@ -82,32 +159,64 @@ static int user_version(sqlite3 *db)
 	return v;
 }
 
-static int apply_schema(sqlite3 *db, const char *schema, int version)
+static int apply_schema(sqlite3 *db, const struct sqlite_schema *schema)
 {
 	char pragma[64];
 	if (sqlite_begin(db) < 0)
 		return -1;
 	/* Checked again under the write lock: another process may have
-	 * created the schema meanwhile. */
-	if (user_version(db) >= version)
+	 * brought the schema up meanwhile. */
+	int v = user_version(db);
+	if (v < 0)
+		goto fail;
+	if (v >= schema->version)
 		return sqlite_commit(db);
-	snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d", version);
-	if (exec(db, schema) < 0 || exec(db, pragma) < 0 ||
-	    sqlite_commit(db) < 0) {
-		sqlite_rollback(db);
-		return -1;
-	}
+	for (; v < schema->version; v++)
+		if (exec(db, schema->steps[v]) < 0)
+			goto fail;
+	snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d",
+		 schema->version);
+	if (exec(db, pragma) < 0 || sqlite_commit(db) < 0)
+		goto fail;
+	return 0;
+fail:
+	/* No rollback here: the caller reads the error first. */
+	return -1;
+}
+
+/* auto_vacuum counts only in a new database (before its first table): it
+ * lets an expunge give space back to the file system instead of keeping it
+ * for this account's next messages.  secure_delete=FAST: Debian builds
+ * SQLite to overwrite every freed page, which makes deleting a message
+ * write as much as storing it did, and so fail on a full disk; FAST still
+ * clears what is deleted from the pages it writes anyway.  The WAL file
+ * shrinks back to journal_size_limit after a big transaction. */
+static const char *const pragma_sql[] = {
+	"PRAGMA auto_vacuum=INCREMENTAL",
+	"PRAGMA secure_delete=FAST",
+	"PRAGMA journal_mode=WAL",
+	"PRAGMA synchronous=FULL",
+	"PRAGMA foreign_keys=ON",
+	"PRAGMA journal_size_limit=4194304",
+};
+
+static int pragmas(sqlite3 *db)
+{
+	for (size_t i = 0; i < sizeof(pragma_sql) / sizeof(*pragma_sql); i++)
+		if (exec(db, pragma_sql[i]) < 0)
+			return -1;
 	return 0;
 }
 
-int sqlite_db_open(const char *path, const char *schema, int version,
+int sqlite_db_open(const char *path, const char *where,
+		   const struct sqlite_schema *schema, bool create,
 		   sqlite3 **db_r, const char **err_r)
 {
 	sqlite3 *db = NULL;
-	int rc = sqlite3_open_v2(path, &db,
-				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-					 SQLITE_OPEN_NOMUTEX,
-				 NULL);
+	int fail;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+		    (create ? SQLITE_OPEN_CREATE : 0);
+	int rc = sqlite3_open_v2(path, &db, flags, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
 	sqlite3_busy_timeout(db, 10000);
@@ -116,34 +225,35 @@ int sqlite_db_open(const char *path, const char *schema, int version,
 	 * most of what an idle session costs.  The saving in malloc calls is
 	 * not worth it here. */
 	sqlite3_db_config(db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 0, 0);
-	if (exec(db, "PRAGMA journal_mode=WAL") < 0 ||
-	    exec(db, "PRAGMA synchronous=FULL") < 0 ||
-	    exec(db, "PRAGMA foreign_keys=ON") < 0)
+	rc = SQLITE_OK;
+	if (pragmas(db) < 0)
 		goto fail;
 	int v = user_version(db);
 	if (v < 0)
 		goto fail;
-	if (v > version) {
-		*err_r = sqlite_errf("%s: schema version %d is newer than this "
-				     "posthorn (%d)", path, v, version);
+	if (v > schema->version) {
+		sqlite_set_err(err_r, sqlite_errf(
+			"%s: schema version %d is newer than this posthorn "
+			"(%d)", where, v, schema->version));
 		sqlite3_close(db);
-		return -1;
+		return STORE_FAIL_BROKEN;
 	}
-	if (v < version && apply_schema(db, schema, version) < 0)
+	if (v < schema->version && apply_schema(db, schema) < 0)
 		goto fail;
 	*db_r = db;
 	return 0;
 fail:
-	*err_r = sqlite_errf("%s: %s", path,
-			     db ? sqlite3_errmsg(db) : "out of memory");
+	fail = sqlite_fail(db, rc, where, err_r);
+	sqlite_rollback(db);
 	sqlite3_close(db);
-	return -1;
+	return fail;
 }
 
 static const char *const cached_sql[SQ_COUNT] = {
 	[SQ_DOMAIN_EXISTS] = "SELECT 1 FROM domain WHERE name=?",
 	[SQ_USER_LOOKUP] = "SELECT id, address, password, quota, name "
 			   "FROM user WHERE address=?",
+	[SQ_USER_QUOTA] = "SELECT quota FROM user WHERE id=?",
 	[SQ_ALIAS_TARGETS] = "SELECT target FROM alias WHERE address=? "
 			     "ORDER BY target",
 };
@@ -160,12 +270,26 @@ sqlite3_stmt *sqlite_cached(struct store *store, int which)
 	return store->sq[which];
 }
 
+/* mkdir, and when the directory is new, sync its parent so the entry
+ * survives a crash. */
 static int make_dir(const char *path, const char **err_r)
 {
-	if (mkdir(path, 0700) == 0 || errno == EEXIST)
-		return 0;
-	*err_r = sqlite_errf("cannot create %s: %s", path, strerror(errno));
-	return -1;
+	if (mkdir(path, 0700) < 0) {
+		if (errno == EEXIST)
+			return 0;
+		sqlite_set_err(err_r, sqlite_errf("cannot create %s: %s", path,
+						  strerror(errno)));
+		return -1;
+	}
+	char *parent = xstrdup(path);
+	char *slash = strrchr(parent, '/');
+	if (slash == parent)
+		slash[1] = '\0';
+	else if (slash != NULL)
+		*slash = '\0';
+	sqlite_sync_dir(slash != NULL ? parent : ".");
+	free(parent);
+	return 0;
 }
 
 char *sqlite_account_dir(const struct store *store, int64_t user_id)
@@ -174,6 +298,87 @@ char *sqlite_account_dir(const struct store *store, int64_t user_id)
 	char *p = xmalloc(n);
 	snprintf(p, n, "%s/mail/%lld", store->data_dir, (long long)user_id);
 	return p;
+}
+
+/* ---- the reserve ---- */
+
+static char *reserve_path(const struct store *store)
+{
+	size_t n = strlen(store->data_dir) + sizeof("/reserve.tmp");
+	char *p = xmalloc(n);
+	snprintf(p, n, "%s/reserve", store->data_dir);
+	return p;
+}
+
+static bool reserve_present(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && (uint64_t)st.st_size >= RESERVE_BYTES &&
+	       (uint64_t)st.st_blocks * 512 >= RESERVE_BYTES;
+}
+
+/* Room for the reserve and twice as much besides: making it must not be
+ * what fills the disk. */
+static bool reserve_room(const struct store *store)
+{
+	struct statvfs vfs;
+	if (statvfs(store->data_dir, &vfs) < 0)
+		return false;
+	return (uint64_t)vfs.f_bavail * vfs.f_frsize >= 3 * RESERVE_BYTES;
+}
+
+void sqlite_reserve_make(struct store *store)
+{
+	char *path = reserve_path(store);
+	if (reserve_present(path) || !reserve_room(store)) {
+		free(path);
+		return;
+	}
+	size_t n = strlen(path) + 8;
+	char *tmp = xmalloc(n);
+	snprintf(tmp, n, "%s.tmp", path);
+	/* Allocated blocks, not a sparse file: a hole frees nothing.  Made
+	 * under another name, so a crash never leaves a short reserve that
+	 * looks whole. */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	bool ok = fd >= 0 && posix_fallocate(fd, 0, RESERVE_BYTES) == 0;
+	if (fd >= 0)
+		close(fd);
+	if (!ok || rename(tmp, path) < 0)
+		unlink(tmp);
+	free(tmp);
+	free(path);
+}
+
+bool sqlite_reserve_release(struct store *store, const char *what)
+{
+	char *path = reserve_path(store);
+	bool had = unlink(path) == 0;
+	if (had)
+		log_warn("store: the disk holding %s is full; gave up the "
+			 "%llu MiB reserve (%s) so that %s can go on. Free "
+			 "space there: deliveries fail until there is room, "
+			 "and the reserve is made again once there is",
+			 store->data_dir, RESERVE_BYTES >> 20, path, what);
+	free(path);
+	pthread_mutex_lock(&store->reserve_lock);
+	store->reserve_checked = 0;
+	pthread_mutex_unlock(&store->reserve_lock);
+	return had;
+}
+
+void sqlite_reserve_tick(struct store *store)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	pthread_mutex_lock(&store->reserve_lock);
+	bool due = store->reserve_checked == 0 ||
+		   ts.tv_sec - store->reserve_checked >= RESERVE_RECHECK_SECONDS;
+	if (due)
+		store->reserve_checked = ts.tv_sec;
+	pthread_mutex_unlock(&store->reserve_lock);
+	if (due)
+		sqlite_reserve_make(store);
 }
 
 int store_open(const char *data_dir, struct store **store_r,
@@ -191,13 +396,16 @@ int store_open(const char *data_dir, struct store **store_r,
 	struct store *store = xcalloc(1, sizeof(*store));
 	store->data_dir = xstrdup(data_dir);
 	snprintf(path, sizeof(path), "%s/accounts.db", data_dir);
-	if (sqlite_db_open(path, accounts_schema, 1, &store->db, err_r) < 0) {
+	if (sqlite_db_open(path, path, &accounts_schema, true, &store->db,
+			   err_r) < 0) {
 		free(store->data_dir);
 		free(store);
 		return -1;
 	}
 	pthread_mutex_init(&store->lock, NULL);
+	pthread_mutex_init(&store->reserve_lock, NULL);
 	store->accounts = sqlite_account_cache_new();
+	sqlite_reserve_make(store);
 	*store_r = store;
 	return 1;
 }
@@ -212,6 +420,7 @@ void store_free(struct store **storep)
 		sqlite3_finalize(store->sq[i]);
 	sqlite3_close(store->db);
 	pthread_mutex_destroy(&store->lock);
+	pthread_mutex_destroy(&store->reserve_lock);
 	free(store->data_dir);
 	free(store);
 	*storep = NULL;

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 
 #include "store/store.h"
 
@@ -12,7 +13,13 @@ struct store_account_cache;
 
 /* Statements on accounts.db prepared once, for the lookups every SMTP
  * recipient and every login makes. */
-enum { SQ_DOMAIN_EXISTS, SQ_USER_LOOKUP, SQ_ALIAS_TARGETS, SQ_COUNT };
+enum {
+	SQ_DOMAIN_EXISTS,
+	SQ_USER_LOOKUP,
+	SQ_ALIAS_TARGETS,
+	SQ_USER_QUOTA,
+	SQ_COUNT
+};
 
 struct store {
 	char *data_dir;
@@ -21,7 +28,19 @@ struct store {
 	pthread_mutex_t lock;
 	sqlite3_stmt *sq[SQ_COUNT];
 	struct store_account_cache *accounts;
+	/* when the reserve was last looked at (monotonic seconds) */
+	pthread_mutex_t reserve_lock;
+	int64_t reserve_checked;
 };
+
+/* A database's schema as steps: steps[v] takes a database at
+ * user_version v to v + 1. */
+struct sqlite_schema {
+	const char *const *steps;
+	int version;
+};
+
+extern const struct sqlite_schema sqlite_index_schema;
 
 /* The cached statement `which`, reset and ready for binding; NULL if it
  * cannot be prepared.  Caller holds store->lock and calls sqlite3_reset()
@@ -30,23 +49,106 @@ sqlite3_stmt *sqlite_cached(struct store *store, int which);
 
 /* Open a database file with the pragmas every posthorn database uses
  * (WAL, synchronous=FULL, foreign keys, a busy timeout so the CLI and the
- * server can share it) and run `schema` if user_version is below
- * `version`.  Returns 0 or -1 with the reason in err_r. */
-int sqlite_db_open(const char *path, const char *schema, int version,
+ * server can share it) and bring its schema up to date.  Without `create`
+ * a missing file is an error.  Messages name the file as `where`.  Returns 0, or a store_fail with the reason
+ * in err_r (may be NULL). */
+int sqlite_db_open(const char *path, const char *where,
+		   const struct sqlite_schema *schema, bool create,
 		   sqlite3 **db_r, const char **err_r);
 
 /* Format a message for an admin into this thread's scratch buffer. */
 const char *sqlite_errf(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
+/* The last error on db (or `rc` when it is not SQLITE_OK): sets *err_r
+ * (when err_r is not NULL) to "where: cause", the cause as SQLite gives it
+ * with the OS's reason added for I/O errors, and returns its store_fail.
+ * Call it before anything else runs on db, a rollback included. */
+int sqlite_fail(sqlite3 *db, int rc, const char *where, const char **err_r);
+/* The same for a failed system call. */
+int sqlite_fail_errno(int err, const char *where, const char **err_r);
+
+static inline void sqlite_set_err(const char **err_r, const char *err)
+{
+	if (err_r != NULL)
+		*err_r = err;
+}
+
 int sqlite_begin(sqlite3 *db);
 int sqlite_commit(sqlite3 *db);
 void sqlite_rollback(sqlite3 *db);
 
-/* Account handle cache (store_sqlite_mail.c). */
+/* fsync a directory, so an entry just made in it survives a crash. */
+int sqlite_sync_dir(const char *path);
+
+/* The reserve: DATA/reserve, a few MiB kept allocated so that deleting
+ * (which writes to the WAL before it frees anything) still works when the
+ * disk is full.  Release gives it up and logs a warning naming `what` was
+ * being done; it returns true when there was a reserve to give up.  Tick
+ * makes it again when it is missing and there is room, looking at most
+ * every few seconds, so it may be called after every delivery. */
+void sqlite_reserve_make(struct store *store);
+bool sqlite_reserve_release(struct store *store, const char *what);
+void sqlite_reserve_tick(struct store *store);
+
+/* accounts.db: the user's quota into *quota_r (may be NULL).  Returns 1,
+ * 0 if there is no such user (any more), or a store_fail. */
+int sqlite_user_quota(struct store *store, int64_t user_id,
+		      uint64_t *quota_r, const char **err_r);
+
+/* ---- account databases (store_sqlite_handle.c) ---- */
+
+enum { ST_NEXT, ST_BODY, ST_MSG, ST_MBOX, ST_ACCOUNT, ST_SAVE, ST_RELEASE,
+       ST_UNDO, ST_COUNT };
+enum { RT_BODY_ID, RT_DATA, RT_STATE, RT_LIST, RT_MAILBOX, RT_COUNT };
+
+struct delivery;
+
+struct store_account {
+	struct store_account *next;
+	struct store *store;
+	int64_t id;
+	char *path;	     /* DATA/mail/<id>/index.db */
+	char name[48];	     /* mail/<id>/index.db, for messages */
+	unsigned refs;	     /* under the cache lock */
+	uint64_t last_used;  /* same lock */
+	bool gone;	     /* same lock: out of the cache, closed at last unref */
+
+	pthread_mutex_t rlock;
+	sqlite3 *rdb;
+	sqlite3_stmt *rst[RT_COUNT];
+
+	pthread_mutex_t wlock;
+	pthread_cond_t wcond;
+	bool writing;
+	struct delivery *pending, **pending_tail;
+	sqlite3 *wdb;
+	sqlite3_stmt *st[ST_COUNT];
+};
+
 struct store_account_cache *sqlite_account_cache_new(void);
 void sqlite_account_cache_free(struct store_account_cache **cache);
-/* Path of DATA/mail/<id>. */
+/* Path of DATA/mail/<id> (malloc'ed). */
 char *sqlite_account_dir(const struct store *store, int64_t user_id);
+/* Create DATA/mail/<id> if needed (syncing DATA/mail) and open its
+ * index.db.  *created_r tells whether the database is new.  Returns 0 or
+ * a store_fail. */
+int sqlite_index_open(struct store *store, int64_t user_id, sqlite3 **db_r,
+		      bool *created_r, const char **err_r);
+/* Delete DATA/mail/<id> and what is in it. */
+void sqlite_account_remove_files(struct store *store, int64_t user_id);
+/* Take the account's handle out of the cache: it is closed now if unused,
+ * else at its last unref.  For an account that was removed. */
+void sqlite_account_forget(struct store *store, int64_t user_id);
+/* The writer connection, opened on first use, with its statements; only
+ * the holder of the writer baton calls this.  Returns 0 or a store_fail. */
+int sqlite_writer_db(struct store_account *a, const char **err_r);
+/* Whether `size` more bytes fit a quota (0: none) with `used` taken; size
+ * 0 asks whether any room is left.  Returns 1, STORE_FAIL_QUOTA or
+ * STORE_FAIL_QUOTA_NEVER with the sentence in err_r. */
+int sqlite_quota_verdict(uint64_t quota, uint64_t used, uint64_t size,
+			 const char **err_r);
+/* A reader statement, prepared once; caller holds rlock and resets it. */
+sqlite3_stmt *sqlite_reader_stmt(struct store_account *a, int which);
 
 #endif

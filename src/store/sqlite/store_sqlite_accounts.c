@@ -225,47 +225,114 @@ int store_user_add(struct store *store, const struct store_user *user,
 	return rc;
 }
 
-static void remove_tree(const char *dir)
+/* Mark the account's database as removed, under its write lock, so that
+ * a delivery in flight in another process (which checks the mark in its
+ * own write transaction) fails instead of answering 250 for a message
+ * about to be deleted.  The database is created if missing: a server
+ * opening it later then finds the mark.  A database that cannot be read
+ * cannot take mail either, so it needs no mark. */
+static int mark_removed_once(struct store *store, int64_t id,
+			     const char **err_r)
 {
-	static const char *const files[] = {"index.db", "index.db-wal",
-					     "index.db-shm"};
-	char path[4200];
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
+	sqlite3 *db = NULL;
+	bool created;
+	int rc = sqlite_index_open(store, id, &db, &created, err_r);
+	if (rc == STORE_FAIL_BROKEN)
+		return 1;
+	if (rc < 0)
+		return rc;
+	char where[48];
+	snprintf(where, sizeof(where), "mail/%lld/index.db", (long long)id);
+	if (sqlite_begin(db) < 0 ||
+	    sqlite3_exec(db, "UPDATE account SET removed=1", NULL, NULL,
+			 NULL) != SQLITE_OK ||
+	    sqlite_commit(db) < 0) {
+		rc = sqlite_fail(db, SQLITE_OK, where, err_r);
+		sqlite_rollback(db);
+	} else {
+		rc = 1;
 	}
-	rmdir(dir);
+	sqlite3_close(db);
+	return rc == STORE_FAIL_BROKEN ? 1 : rc;
+}
+
+static int mark_removed(struct store *store, int64_t id, const char **err_r)
+{
+	int rc = mark_removed_once(store, id, err_r);
+	if (rc == STORE_FAIL_FULL &&
+	    sqlite_reserve_release(store, "removing a user"))
+		rc = mark_removed_once(store, id, err_r);
+	return rc;
+}
+
+static int delete_user_row(struct store *store, const char *address,
+			   const char **err_r)
+{
+	int rc;
+	pthread_mutex_lock(&store->lock);
+	if (run(store->db, "DELETE FROM user WHERE address=?", 1, &address) ==
+	    SQLITE_DONE)
+		rc = 1;
+	else
+		rc = sqlite_fail(store->db, SQLITE_OK, "accounts.db", err_r);
+	pthread_mutex_unlock(&store->lock);
+	return rc;
 }
 
 int store_user_remove(struct store *store, const char *address,
 		      const char **err_r)
 {
 	int64_t id;
-	int result = -1;
 	pthread_mutex_lock(&store->lock);
-	if (query_int(store->db, "SELECT id FROM user WHERE address=?", 1,
-		      &address, &id) < 0)
-		goto out;
-	if (id < 0) {
-		result = 0;
-		goto out;
-	}
-	if (run(store->db, "DELETE FROM user WHERE address=?", 1, &address) !=
-	    SQLITE_DONE)
-		goto out;
-	result = 1;
-out:
-	if (result < 0)
+	int rc = query_int(store->db, "SELECT id FROM user WHERE address=?", 1,
+			   &address, &id);
+	if (rc < 0)
 		*err_r = sqlite_errf("%s", sqlite3_errmsg(store->db));
 	pthread_mutex_unlock(&store->lock);
-	if (result == 1) {
-		/* The row is gone first: a crash in between leaves an orphan
-		 * directory that no id will ever name again, never a user
-		 * without a mailbox. */
-		char *dir = sqlite_account_dir(store, id);
-		remove_tree(dir);
-		free(dir);
+	if (rc < 0)
+		return -1;
+	if (id < 0)
+		return 0;
+	if (mark_removed(store, id, err_r) < 0)
+		return -1;
+	sqlite_account_forget(store, id);
+	rc = delete_user_row(store, address, err_r);
+	if (rc == STORE_FAIL_FULL &&
+	    sqlite_reserve_release(store, "removing a user"))
+		rc = delete_user_row(store, address, err_r);
+	if (rc < 0)
+		return -1;
+	/* The row is gone first: a crash in between leaves an orphan
+	 * directory that no id will ever name again (posthorn check reports
+	 * it), never a user without a mailbox. */
+	sqlite_account_remove_files(store, id);
+	return 1;
+}
+
+int sqlite_user_quota(struct store *store, int64_t user_id,
+		      uint64_t *quota_r, const char **err_r)
+{
+	int result;
+	pthread_mutex_lock(&store->lock);
+	sqlite3_stmt *st = sqlite_cached(store, SQ_USER_QUOTA);
+	if (st == NULL) {
+		result = sqlite_fail(store->db, SQLITE_OK, "accounts.db", err_r);
+	} else {
+		sqlite3_bind_int64(st, 1, user_id);
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			if (quota_r != NULL)
+				*quota_r = (uint64_t)sqlite3_column_int64(st, 0);
+			result = 1;
+		} else if (rc == SQLITE_DONE) {
+			result = 0;
+		} else {
+			result = sqlite_fail(store->db, rc, "accounts.db",
+					     err_r);
+		}
+		sqlite3_reset(st);
 	}
+	pthread_mutex_unlock(&store->lock);
 	return result;
 }
 

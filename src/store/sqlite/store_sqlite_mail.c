@@ -1,333 +1,78 @@
-/* Per-account databases: DATA/mail/<id>/index.db holds the account's
- * mailboxes, the index rows and the message bytes (table body, apart from
- * the index so scans never touch it).
- *
- * Each account handle has two connections: a writer, through which every
- * change goes under group commit, and a reader, which under WAL never
- * waits for the writer's fsync. */
+/* Messages in an account database: reading through the handle's reader,
+ * and writing through its writer under group commit.  The message bytes
+ * live in table body, apart from the index, so scans never touch them. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
+#include "core/log.h"
 #include "core/xalloc.h"
 #include "store/sqlite/store_sqlite.h"
 
-/* Unused handles kept open, so an account that gets mail often does not
- * reopen its database for each message. */
-#define IDLE_HANDLES_MAX 128
-
-static const char index_schema[] =
-	"CREATE TABLE mailbox ("
-	" id INTEGER PRIMARY KEY,"
-	" name TEXT NOT NULL UNIQUE,"
-	" uidvalidity INTEGER NOT NULL,"
-	" uidnext INTEGER NOT NULL,"
-	" highestmodseq INTEGER NOT NULL,"
-	" subscribed INTEGER NOT NULL DEFAULT 1,"
-	" special_use TEXT);"
-	"CREATE TABLE message ("
-	" mailbox_id INTEGER NOT NULL REFERENCES mailbox(id),"
-	" uid INTEGER NOT NULL,"
-	" modseq INTEGER NOT NULL,"
-	" flags INTEGER NOT NULL DEFAULT 0,"
-	" keywords TEXT NOT NULL DEFAULT '',"
-	" internaldate INTEGER NOT NULL,"
-	" size INTEGER NOT NULL,"
-	" body_id INTEGER NOT NULL,"
-	" PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;"
-	"CREATE TABLE body (id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
-	"INSERT INTO mailbox(name, uidvalidity, uidnext, highestmodseq) "
-	" VALUES('INBOX', CAST(strftime('%s','now') AS INTEGER), 1, 1);";
-
-enum { ST_NEXT, ST_BODY, ST_MSG, ST_MBOX, ST_COUNT };
-
-static const char *const write_sql[ST_COUNT] = {
-	[ST_NEXT] = "SELECT uidnext, highestmodseq FROM mailbox WHERE id=?",
-	[ST_BODY] = "INSERT INTO body(data) VALUES(?)",
-	[ST_MSG] = "INSERT INTO message(mailbox_id, uid, modseq, "
-		   "internaldate, size, body_id) VALUES(?,?,?,?,?,?)",
-	[ST_MBOX] = "UPDATE mailbox SET uidnext=?, highestmodseq=? "
-		    "WHERE id=?",
-};
-
-enum { RT_BODY_ID, RT_DATA, RT_COUNT };
-
-static const char *const read_sql[RT_COUNT] = {
-	[RT_BODY_ID] = "SELECT body_id, size FROM message "
-		       "WHERE mailbox_id=? AND uid=?",
-	[RT_DATA] = "SELECT data FROM body WHERE id=?",
-};
+/* Bytes moved from a message file into its blob at a time. */
+#define SOURCE_PIECE (64 * 1024)
+/* Free pages (4 KiB) past which an expunge gives space back to the file
+ * system: below, the account's next messages reuse them anyway. */
+#define COMPACT_PAGES 256
 
 struct delivery {
 	struct delivery *next;
 	int64_t mailbox_id;
-	const struct iovec *iov;
-	int iovcnt;
-	size_t len;
+	const struct store_source *src;
+	uint64_t len;
 	int64_t internaldate;
 	uint32_t uid;
-	int status; /* 0 pending, 1 stored, -1 failed */
+	/* The committer works on `outcome` without the lock; `status` is
+	 * what the waiter sees, set under wlock once all is decided.  0
+	 * pending; in outcome also 2 for "inserted, not yet committed". */
+	int outcome;
+	int status;
+	char reason[160];
 };
-
-struct store_account_cache;
-
-struct store_account {
-	struct store_account *next;
-	struct store_account_cache *cache;
-	int64_t id;
-	char *path;
-	unsigned refs;	     /* under the cache lock */
-	uint64_t last_used;  /* same lock */
-
-	pthread_mutex_t rlock;
-	sqlite3 *rdb;
-	sqlite3_stmt *rst[RT_COUNT];
-
-	pthread_mutex_t wlock;
-	pthread_cond_t wcond;
-	bool writing;
-	struct delivery *pending, **pending_tail;
-	sqlite3 *wdb;
-	sqlite3_stmt *st[ST_COUNT];
-};
-
-struct store_account_cache {
-	pthread_mutex_t lock;
-	struct store_account *head;
-	uint64_t clock;
-	/* store_account_claim(): claimed account ids, unsorted */
-	int64_t *claims;
-	size_t nclaims, capclaims;
-};
-
-struct store_account_cache *sqlite_account_cache_new(void)
-{
-	struct store_account_cache *c = xcalloc(1, sizeof(*c));
-	pthread_mutex_init(&c->lock, NULL);
-	return c;
-}
-
-static void account_close(struct store_account *a)
-{
-	for (int i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(a->st[i]);
-	for (int i = 0; i < RT_COUNT; i++)
-		sqlite3_finalize(a->rst[i]);
-	sqlite3_close(a->wdb);
-	sqlite3_close(a->rdb);
-	pthread_mutex_destroy(&a->rlock);
-	pthread_mutex_destroy(&a->wlock);
-	pthread_cond_destroy(&a->wcond);
-	free(a->path);
-	free(a);
-}
-
-void sqlite_account_cache_free(struct store_account_cache **cp)
-{
-	struct store_account_cache *c = *cp;
-	if (c == NULL)
-		return;
-	while (c->head != NULL) {
-		struct store_account *a = c->head;
-		c->head = a->next;
-		account_close(a);
-	}
-	pthread_mutex_destroy(&c->lock);
-	free(c->claims);
-	free(c);
-	*cp = NULL;
-}
-
-static struct store_account *account_load(struct store *store, int64_t id)
-{
-	const char *err;
-	char *dir = sqlite_account_dir(store, id);
-	size_t n = strlen(dir) + sizeof("/index.db");
-	struct store_account *a = xcalloc(1, sizeof(*a));
-	a->id = id;
-	pthread_mutex_init(&a->rlock, NULL);
-	pthread_mutex_init(&a->wlock, NULL);
-	pthread_cond_init(&a->wcond, NULL);
-	a->pending_tail = &a->pending;
-	a->path = xmalloc(n);
-	snprintf(a->path, n, "%s/index.db", dir);
-	int rc = mkdir(dir, 0700) < 0 && errno != EEXIST ? -1 : 0;
-	free(dir);
-	/* The reader creates the schema; the writer is opened on the first
-	 * write, so an account that is only read (a POP3 session between
-	 * commands) holds one connection. */
-	if (rc < 0 ||
-	    sqlite_db_open(a->path, index_schema, 1, &a->rdb, &err) < 0) {
-		account_close(a);
-		return NULL;
-	}
-	return a;
-}
-
-/* The writer connection, opened on first use; only the holder of the
- * writer baton calls this. */
-static sqlite3 *writer_db(struct store_account *a)
-{
-	const char *err;
-	if (a->wdb != NULL)
-		return a->wdb;
-	if (sqlite_db_open(a->path, index_schema, 1, &a->wdb, &err) < 0)
-		return NULL;
-	for (int i = 0; i < ST_COUNT; i++) {
-		if (sqlite3_prepare_v3(a->wdb, write_sql[i], -1,
-				       SQLITE_PREPARE_PERSISTENT, &a->st[i],
-				       NULL) != SQLITE_OK) {
-			for (int k = 0; k < ST_COUNT; k++)
-				sqlite3_finalize(a->st[k]);
-			memset(a->st, 0, sizeof(a->st));
-			sqlite3_close(a->wdb);
-			a->wdb = NULL;
-			return NULL;
-		}
-	}
-	return a->wdb;
-}
-
-/* Close the least recently used unreferenced handle once too many idle
- * ones are open.  Called with the cache lock held. */
-static void cache_evict(struct store_account_cache *c)
-{
-	unsigned idle = 0;
-	struct store_account **oldest = NULL;
-	for (struct store_account **pp = &c->head; *pp; pp = &(*pp)->next) {
-		if ((*pp)->refs != 0)
-			continue;
-		idle++;
-		if (oldest == NULL || (*pp)->last_used < (*oldest)->last_used)
-			oldest = pp;
-	}
-	if (idle > IDLE_HANDLES_MAX) {
-		struct store_account *a = *oldest;
-		*oldest = a->next;
-		account_close(a);
-	}
-}
-
-int store_account_open(struct store *store, int64_t user_id,
-		       struct store_account **acct_r)
-{
-	struct store_account_cache *c = store->accounts;
-	pthread_mutex_lock(&c->lock);
-	for (struct store_account *a = c->head; a; a = a->next) {
-		if (a->id == user_id) {
-			a->refs++;
-			a->last_used = ++c->clock;
-			pthread_mutex_unlock(&c->lock);
-			*acct_r = a;
-			return 1;
-		}
-	}
-	/* Opening under the lock keeps two threads from opening the same
-	 * account twice; it happens once per account per process. */
-	struct store_account *a = account_load(store, user_id);
-	if (a != NULL) {
-		a->cache = c;
-		a->refs = 1;
-		a->last_used = ++c->clock;
-		a->next = c->head;
-		c->head = a;
-		cache_evict(c);
-	}
-	pthread_mutex_unlock(&c->lock);
-	*acct_r = a;
-	return a != NULL ? 1 : -1;
-}
-
-void store_account_unref(struct store_account **acctp)
-{
-	struct store_account *a = *acctp;
-	if (a == NULL)
-		return;
-	struct store_account_cache *c = a->cache;
-	pthread_mutex_lock(&c->lock);
-	a->refs--;
-	pthread_mutex_unlock(&c->lock);
-	*acctp = NULL;
-}
-
-int store_account_claim(struct store *store, int64_t user_id)
-{
-	struct store_account_cache *c = store->accounts;
-	int taken = 1;
-	pthread_mutex_lock(&c->lock);
-	for (size_t i = 0; i < c->nclaims; i++)
-		if (c->claims[i] == user_id)
-			taken = 0;
-	if (taken) {
-		if (c->nclaims == c->capclaims) {
-			c->capclaims = c->capclaims ? c->capclaims * 2 : 16;
-			c->claims = xreallocarray(c->claims, c->capclaims,
-						  sizeof(*c->claims));
-		}
-		c->claims[c->nclaims++] = user_id;
-	}
-	pthread_mutex_unlock(&c->lock);
-	return taken;
-}
-
-void store_account_release(struct store *store, int64_t user_id)
-{
-	struct store_account_cache *c = store->accounts;
-	pthread_mutex_lock(&c->lock);
-	for (size_t i = 0; i < c->nclaims; i++) {
-		if (c->claims[i] == user_id) {
-			c->claims[i] = c->claims[--c->nclaims];
-			break;
-		}
-	}
-	pthread_mutex_unlock(&c->lock);
-}
 
 /* ---- reading ---- */
 
 int store_mailbox_find(struct store_account *a, const char *name,
-		       struct store_mailbox *mbox_r)
+		       struct store_mailbox *mbox_r, const char **err_r)
 {
-	sqlite3_stmt *st;
-	int result = -1;
+	int result;
 	pthread_mutex_lock(&a->rlock);
-	if (sqlite3_prepare_v2(a->rdb,
-			       "SELECT id, uidvalidity, uidnext, highestmodseq"
-			       " FROM mailbox WHERE name=?",
-			       -1, &st, NULL) == SQLITE_OK) {
+	sqlite3_stmt *st = sqlite_reader_stmt(a, RT_MAILBOX);
+	int rc = st != NULL ? SQLITE_OK : sqlite3_errcode(a->rdb);
+	if (st != NULL) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		int rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			mbox_r->id = sqlite3_column_int64(st, 0);
-			mbox_r->uidvalidity =
-				(uint32_t)sqlite3_column_int64(st, 1);
-			mbox_r->uidnext = (uint32_t)sqlite3_column_int64(st, 2);
-			mbox_r->highestmodseq =
-				(uint64_t)sqlite3_column_int64(st, 3);
-			result = 1;
-		} else if (rc == SQLITE_DONE) {
-			result = 0;
-		}
-		sqlite3_finalize(st);
+		rc = sqlite3_step(st);
+	}
+	if (rc == SQLITE_ROW) {
+		mbox_r->id = sqlite3_column_int64(st, 0);
+		mbox_r->uidvalidity = (uint32_t)sqlite3_column_int64(st, 1);
+		mbox_r->uidnext = (uint32_t)sqlite3_column_int64(st, 2);
+		mbox_r->highestmodseq = (uint64_t)sqlite3_column_int64(st, 3);
+		result = 1;
+	} else if (rc == SQLITE_DONE) {
+		result = 0;
+	} else {
+		result = sqlite_fail(a->rdb, rc, a->name, err_r);
+	}
+	if (st != NULL) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
 	}
 	pthread_mutex_unlock(&a->rlock);
 	return result;
 }
 
 int store_msg_list(struct store_account *a, int64_t mailbox_id,
-		   struct store_msg **msgs_r, size_t *n_r)
+		   struct store_msg **msgs_r, size_t *n_r, const char **err_r)
 {
-	sqlite3_stmt *st;
 	struct store_msg *msgs = NULL;
 	size_t n = 0, cap = 0;
-	int rc = SQLITE_ERROR;
+	int rc = SQLITE_ERROR, result = 1;
 	pthread_mutex_lock(&a->rlock);
-	if (sqlite3_prepare_v2(a->rdb,
-			       "SELECT uid, size FROM message "
-			       "WHERE mailbox_id=? ORDER BY uid",
-			       -1, &st, NULL) == SQLITE_OK) {
+	sqlite3_stmt *st = sqlite_reader_stmt(a, RT_LIST);
+	if (st != NULL) {
 		sqlite3_bind_int64(st, 1, mailbox_id);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 			if (n == cap) {
@@ -338,40 +83,34 @@ int store_msg_list(struct store_account *a, int64_t mailbox_id,
 			msgs[n].size = (uint64_t)sqlite3_column_int64(st, 1);
 			n++;
 		}
-		sqlite3_finalize(st);
 	}
+	if (rc != SQLITE_DONE)
+		result = sqlite_fail(a->rdb, st != NULL ? rc : SQLITE_OK,
+				     a->name, err_r);
+	if (st != NULL)
+		sqlite3_reset(st);
 	pthread_mutex_unlock(&a->rlock);
-	if (rc != SQLITE_DONE) {
+	if (result < 0) {
 		free(msgs);
-		return -1;
+		return result;
 	}
 	*msgs_r = msgs;
 	*n_r = n;
 	return 1;
 }
 
-/* A reader statement, prepared once; caller holds rlock and resets it. */
-static sqlite3_stmt *reader_stmt(struct store_account *a, int which)
-{
-	if (a->rst[which] == NULL &&
-	    sqlite3_prepare_v3(a->rdb, read_sql[which], -1,
-			       SQLITE_PREPARE_PERSISTENT, &a->rst[which],
-			       NULL) != SQLITE_OK)
-		return NULL;
-	return a->rst[which];
-}
-
 /* Whole message in one step: cheaper than opening a blob handle, which
  * compiles a statement each time. */
 static int read_whole(struct store_account *a, int64_t body, void *buf,
-		      size_t n, size_t *got_r)
+		      size_t n, size_t *got_r, const char **err_r)
 {
-	sqlite3_stmt *st = reader_stmt(a, RT_DATA);
-	int result = -1;
+	sqlite3_stmt *st = sqlite_reader_stmt(a, RT_DATA);
 	if (st == NULL)
-		return -1;
+		return sqlite_fail(a->rdb, SQLITE_OK, a->name, err_r);
+	int result;
 	sqlite3_bind_int64(st, 1, body);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
 		const void *p = sqlite3_column_blob(st, 0);
 		size_t len = (size_t)sqlite3_column_bytes(st, 0);
 		if (len <= n) {
@@ -379,7 +118,19 @@ static int read_whole(struct store_account *a, int64_t body, void *buf,
 				memcpy(buf, p, len);
 			*got_r = len;
 			result = 1;
+		} else {
+			sqlite_set_err(err_r, sqlite_errf(
+				"%s: message body %lld is larger than its "
+				"index row says", a->name, (long long)body));
+			result = STORE_FAIL_BROKEN;
 		}
+	} else if (rc == SQLITE_DONE) {
+		sqlite_set_err(err_r, sqlite_errf("%s: message body %lld is "
+						  "missing", a->name,
+						  (long long)body));
+		result = STORE_FAIL_BROKEN;
+	} else {
+		result = sqlite_fail(a->rdb, rc, a->name, err_r);
 	}
 	sqlite3_reset(st);
 	return result;
@@ -388,53 +139,56 @@ static int read_whole(struct store_account *a, int64_t body, void *buf,
 /* Incremental blob I/O for the rest: a large message is read in the
  * caller's pieces, never loaded whole. */
 static int read_piece(struct store_account *a, int64_t body, uint64_t offset,
-		      void *buf, size_t n, size_t *got_r)
+		      void *buf, size_t n, size_t *got_r, const char **err_r)
 {
 	sqlite3_blob *blob = NULL;
-	int result = -1;
-	if (sqlite3_blob_open(a->rdb, "main", "body", "data", body, 0,
-			      &blob) != SQLITE_OK)
-		goto out;
-	uint64_t size = (uint64_t)sqlite3_blob_bytes(blob);
-	if (offset < size) {
-		size_t want = size - offset < n ? (size_t)(size - offset) : n;
-		if (sqlite3_blob_read(blob, buf, (int)want, (int)offset) !=
-		    SQLITE_OK)
-			goto out;
-		*got_r = want;
+	int rc = sqlite3_blob_open(a->rdb, "main", "body", "data", body, 0,
+				   &blob);
+	if (rc == SQLITE_OK) {
+		uint64_t size = (uint64_t)sqlite3_blob_bytes(blob);
+		if (offset < size) {
+			size_t want = size - offset < n ? (size_t)(size - offset)
+							: n;
+			rc = sqlite3_blob_read(blob, buf, (int)want,
+					       (int)offset);
+			if (rc == SQLITE_OK)
+				*got_r = want;
+		}
 	}
-	result = 1;
-out:
+	int result = rc == SQLITE_OK ? 1 : sqlite_fail(a->rdb, rc, a->name,
+							err_r);
 	sqlite3_blob_close(blob);
 	return result;
 }
 
 int store_msg_read(struct store_account *a, int64_t mailbox_id, uint32_t uid,
-		   uint64_t offset, void *buf, size_t n, size_t *got_r)
+		   uint64_t offset, void *buf, size_t n, size_t *got_r,
+		   const char **err_r)
 {
-	int result = -1;
+	int result;
 	*got_r = 0;
 	pthread_mutex_lock(&a->rlock);
-	sqlite3_stmt *st = reader_stmt(a, RT_BODY_ID);
-	if (st == NULL)
+	sqlite3_stmt *st = sqlite_reader_stmt(a, RT_BODY_ID);
+	if (st == NULL) {
+		result = sqlite_fail(a->rdb, SQLITE_OK, a->name, err_r);
 		goto out;
+	}
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, uid);
 	int rc = sqlite3_step(st);
 	int64_t body = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
 	uint64_t size = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 1)
 					 : 0;
+	result = rc == SQLITE_DONE ? 0
+		 : rc == SQLITE_ROW ? 1
+				    : sqlite_fail(a->rdb, rc, a->name, err_r);
 	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
-		result = 0;
-	if (body < 0)
+	if (result <= 0)
 		goto out;
 	if (offset == 0 && size <= n)
-		result = read_whole(a, body, buf, n, got_r);
-	else if (offset >= size)
-		result = 1;
-	else
-		result = read_piece(a, body, offset, buf, n, got_r);
+		result = read_whole(a, body, buf, n, got_r, err_r);
+	else if (offset < size)
+		result = read_piece(a, body, offset, buf, n, got_r, err_r);
 out:
 	pthread_mutex_unlock(&a->rlock);
 	return result;
@@ -469,53 +223,107 @@ static int step_reset(sqlite3_stmt *st, int want)
 	return rc == want ? 0 : -1;
 }
 
-/* Fill a zeroblob in place from the pieces, so they are never joined in
- * memory first. */
-static int write_pieces(struct store_account *a, int64_t body,
-			const struct delivery *d)
+/* A failure on the writer, as a store_fail with its reason. */
+static int wfail(struct store_account *a, const char **err_r)
+{
+	return sqlite_fail(a->wdb, SQLITE_OK, a->name, err_r);
+}
+
+/* Read the source's file part into the blob from `at` on, a piece at a
+ * time. */
+static int write_file(struct store_account *a, sqlite3_blob *blob,
+		      const struct store_source *src, size_t at, char **buf,
+		      const char **err_r)
+{
+	if (*buf == NULL)
+		*buf = xmalloc(SOURCE_PIECE);
+	for (uint64_t off = 0; off < src->fd_len;) {
+		size_t want = src->fd_len - off < SOURCE_PIECE
+				      ? (size_t)(src->fd_len - off)
+				      : SOURCE_PIECE;
+		ssize_t got = pread(src->fd, *buf, want, (off_t)off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			int fail = sqlite_fail_errno(got < 0 ? errno : EIO,
+						     "reading the message",
+						     err_r);
+			return fail == STORE_FAIL_FULL ? STORE_FAIL_TEMP : fail;
+		}
+		if (sqlite3_blob_write(blob, *buf, (int)got,
+				       (int)(at + off)) != SQLITE_OK)
+			return wfail(a, err_r);
+		off += (uint64_t)got;
+	}
+	return 1;
+}
+
+/* Fill a zeroblob in place from the source, so its pieces are never
+ * joined in memory first. */
+static int write_source(struct store_account *a, int64_t body,
+			const struct store_source *src, char **buf,
+			const char **err_r)
 {
 	sqlite3_blob *blob;
 	size_t off = 0;
+	int rc = 1;
 	if (sqlite3_blob_open(a->wdb, "main", "body", "data", body, 1,
 			      &blob) != SQLITE_OK)
-		return -1;
-	for (int i = 0; i < d->iovcnt; i++) {
-		if (d->iov[i].iov_len > 0 &&
-		    sqlite3_blob_write(blob, d->iov[i].iov_base,
-				       (int)d->iov[i].iov_len,
-				       (int)off) != SQLITE_OK) {
-			sqlite3_blob_close(blob);
-			return -1;
-		}
-		off += d->iov[i].iov_len;
+		return wfail(a, err_r);
+	for (int i = 0; rc > 0 && i < src->iovcnt; i++) {
+		if (src->iov[i].iov_len > 0 &&
+		    sqlite3_blob_write(blob, src->iov[i].iov_base,
+				       (int)src->iov[i].iov_len,
+				       (int)off) != SQLITE_OK)
+			rc = wfail(a, err_r);
+		off += src->iov[i].iov_len;
 	}
-	return sqlite3_blob_close(blob) == SQLITE_OK ? 0 : -1;
+	if (rc > 0 && src->fd >= 0)
+		rc = write_file(a, blob, src, off, buf, err_r);
+	if (sqlite3_blob_close(blob) != SQLITE_OK && rc > 0)
+		rc = wfail(a, err_r);
+	return rc;
 }
 
-static int insert_one(struct store_account *a, struct delivery *d)
+static int insert_body(struct store_account *a, struct delivery *d,
+		       int64_t *body_r, char **buf, const char **err_r)
+{
+	sqlite3_stmt *st = a->st[ST_BODY];
+	const struct store_source *src = d->src;
+	bool one_piece = src->iovcnt == 1 && src->fd < 0;
+	if (one_piece)
+		sqlite3_bind_blob64(st, 1, src->iov[0].iov_base, d->len,
+				    SQLITE_STATIC);
+	else
+		sqlite3_bind_zeroblob64(st, 1, d->len);
+	if (step_reset(st, SQLITE_DONE) < 0)
+		return wfail(a, err_r);
+	*body_r = sqlite3_last_insert_rowid(a->wdb);
+	return one_piece ? 1 : write_source(a, *body_r, src, buf, err_r);
+}
+
+static int insert_one(struct store_account *a, struct delivery *d,
+		      char **buf, const char **err_r)
 {
 	sqlite3_stmt **st = a->st;
+	int64_t body = 0;
 	sqlite3_bind_int64(st[ST_NEXT], 1, d->mailbox_id);
 	if (sqlite3_step(st[ST_NEXT]) != SQLITE_ROW) {
+		int fail = wfail(a, err_r);
 		sqlite3_reset(st[ST_NEXT]);
-		return -1;
+		return fail;
 	}
 	int64_t uid = sqlite3_column_int64(st[ST_NEXT], 0);
 	int64_t modseq = sqlite3_column_int64(st[ST_NEXT], 1) + 1;
 	sqlite3_reset(st[ST_NEXT]);
-	if (uid > UINT32_MAX)
-		return -1;
-
-	if (d->iovcnt == 1)
-		sqlite3_bind_blob64(st[ST_BODY], 1, d->iov[0].iov_base,
-				    d->len, SQLITE_STATIC);
-	else
-		sqlite3_bind_zeroblob64(st[ST_BODY], 1, d->len);
-	if (step_reset(st[ST_BODY], SQLITE_DONE) < 0)
-		return -1;
-	int64_t body = sqlite3_last_insert_rowid(a->wdb);
-	if (d->iovcnt != 1 && write_pieces(a, body, d) < 0)
-		return -1;
+	if (uid > UINT32_MAX) {
+		sqlite_set_err(err_r, sqlite_errf("%s: no UIDs left in the "
+						  "mailbox", a->name));
+		return STORE_FAIL_BROKEN;
+	}
+	int rc = insert_body(a, d, &body, buf, err_r);
+	if (rc < 0)
+		return rc;
 
 	sqlite3_bind_int64(st[ST_MSG], 1, d->mailbox_id);
 	sqlite3_bind_int64(st[ST_MSG], 2, uid);
@@ -524,47 +332,159 @@ static int insert_one(struct store_account *a, struct delivery *d)
 	sqlite3_bind_int64(st[ST_MSG], 5, (sqlite3_int64)d->len);
 	sqlite3_bind_int64(st[ST_MSG], 6, body);
 	if (step_reset(st[ST_MSG], SQLITE_DONE) < 0)
-		return -1;
+		return wfail(a, err_r);
 
 	sqlite3_bind_int64(st[ST_MBOX], 1, uid + 1);
 	sqlite3_bind_int64(st[ST_MBOX], 2, modseq);
 	sqlite3_bind_int64(st[ST_MBOX], 3, d->mailbox_id);
 	if (step_reset(st[ST_MBOX], SQLITE_DONE) < 0)
-		return -1;
+		return wfail(a, err_r);
 	d->uid = (uint32_t)uid;
-	return 0;
+	return 1;
 }
 
-/* One transaction, one fsync, for the whole batch.  Returns the status
- * of all its deliveries; the caller hands it out under wlock. */
-static int commit_batch(struct store_account *a, struct delivery *batch)
+/* One delivery inside the batch's transaction, under a savepoint so that
+ * its failure (a bad message file, no room for it) undoes only itself.
+ * Returns 1, a store_fail for this delivery alone, or 0 with *fail_r set
+ * when the whole transaction is lost. */
+static int insert_saved(struct store_account *a, struct delivery *d,
+			char **buf, int *fail_r, const char **err_r)
 {
-	int status = -1;
-	if (writer_db(a) != NULL && sqlite_begin(a->wdb) == 0) {
-		struct delivery *d;
-		for (d = batch; d != NULL; d = d->next)
-			if (insert_one(a, d) < 0)
-				break;
-		if (d == NULL && sqlite_commit(a->wdb) == 0)
-			status = 1;
-		else
-			sqlite_rollback(a->wdb);
+	if (step_reset(a->st[ST_SAVE], SQLITE_DONE) < 0) {
+		*fail_r = wfail(a, err_r);
+		return 0;
 	}
-	return status;
+	int rc = insert_one(a, d, buf, err_r);
+	if (rc > 0 && step_reset(a->st[ST_RELEASE], SQLITE_DONE) < 0)
+		rc = wfail(a, err_r);
+	if (rc > 0)
+		return 1;
+	/* After some errors (SQLITE_FULL among them) SQLite has already
+	 * rolled the whole transaction back. */
+	if (sqlite3_get_autocommit(a->wdb) ||
+	    step_reset(a->st[ST_UNDO], SQLITE_DONE) < 0 ||
+	    step_reset(a->st[ST_RELEASE], SQLITE_DONE) < 0) {
+		*fail_r = rc;
+		return 0;
+	}
+	return rc;
+}
+
+static void settle(struct delivery *batch, int from, int to,
+		   const char *reason)
+{
+	for (struct delivery *d = batch; d != NULL; d = d->next) {
+		if (d->outcome != from)
+			continue;
+		d->outcome = to;
+		if (reason != NULL)
+			snprintf(d->reason, sizeof(d->reason), "%s", reason);
+	}
+}
+
+/* Inside the write transaction: the account was not removed (the mark a
+ * removal leaves, or the user row gone), and its usage and quota. */
+static int batch_account(struct store_account *a, uint64_t *used_r,
+			 uint64_t *quota_r, const char **err_r)
+{
+	sqlite3_stmt *st = a->st[ST_ACCOUNT];
+	int rc = sqlite3_step(st);
+	bool removed = rc == SQLITE_ROW && sqlite3_column_int(st, 1) != 0;
+	if (rc == SQLITE_ROW)
+		*used_r = (uint64_t)sqlite3_column_int64(st, 0);
+	int fail = rc == SQLITE_ROW ? 1 : wfail(a, err_r);
+	sqlite3_reset(st);
+	if (fail < 0)
+		return fail;
+	if (!removed) {
+		rc = sqlite_user_quota(a->store, a->id, quota_r, err_r);
+		if (rc != 0)
+			return rc;
+	}
+	sqlite_set_err(err_r, sqlite_errf("%s: the account was removed",
+					  a->name));
+	return STORE_FAIL_GONE;
+}
+
+/* The deliveries of the batch that fit the quota, in one transaction and
+ * one fsync.  Sets each one's outcome. */
+static void batch_insert(struct store_account *a, struct delivery *batch,
+			 uint64_t used, uint64_t quota, char **buf)
+{
+	const char *err;
+	int lost = 0;
+	for (struct delivery *d = batch; d != NULL; d = d->next) {
+		int rc = sqlite_quota_verdict(quota, used, d->len, &err);
+		if (rc == 1)
+			rc = insert_saved(a, d, buf, &lost, &err);
+		if (rc == 0)
+			break;
+		if (rc == 1) {
+			d->outcome = 2;
+			used += d->len;
+		} else {
+			d->outcome = rc;
+			snprintf(d->reason, sizeof(d->reason), "%s", err);
+		}
+	}
+	if (lost < 0) {
+		settle(batch, 2, lost, err);
+		settle(batch, 0, lost, err);
+		return;
+	}
+	if (sqlite_commit(a->wdb) < 0) {
+		lost = wfail(a, &err);
+		sqlite_rollback(a->wdb);
+		settle(batch, 2, lost, err);
+		return;
+	}
+	settle(batch, 2, 1, NULL);
+}
+
+static void commit_batch(struct store_account *a, struct delivery *batch)
+{
+	const char *err = NULL;
+	uint64_t used = 0, quota = 0;
+	char *buf = NULL;
+	int rc = sqlite_writer_db(a, &err);
+	if (rc == 0 && sqlite_begin(a->wdb) < 0)
+		rc = wfail(a, &err);
+	if (rc == 0)
+		rc = batch_account(a, &used, &quota, &err);
+	if (rc < 0) {
+		if (a->wdb != NULL)
+			sqlite_rollback(a->wdb);
+		settle(batch, 0, rc, err);
+	} else {
+		batch_insert(a, batch, used, quota, &buf);
+	}
+	free(buf);
+	if (rc == STORE_FAIL_GONE)
+		sqlite_account_forget(a->store, a->id);
+}
+
+static uint64_t source_len(const struct store_source *src)
+{
+	uint64_t len = src->fd >= 0 ? src->fd_len : 0;
+	for (int i = 0; i < src->iovcnt; i++)
+		len += src->iov[i].iov_len;
+	return len;
 }
 
 int store_msg_deliver(struct store_account *a, int64_t mailbox_id,
-		      const struct iovec *iov, int iovcnt,
-		      int64_t internaldate, uint32_t *uid_r)
+		      const struct store_source *src, int64_t internaldate,
+		      uint32_t *uid_r, const char **err_r)
 {
-	size_t len = 0;
-	for (int i = 0; i < iovcnt; i++)
-		len += iov[i].iov_len;
+	uint64_t len = source_len(src);
 	/* Blob I/O takes int offsets; the config caps messages far below. */
-	if (len > INT32_MAX || iovcnt < 1)
-		return -1;
-	struct delivery d = {NULL, mailbox_id, iov, iovcnt, len,
-			     internaldate, 0, 0};
+	if (len > INT32_MAX || src->iovcnt < 0 ||
+	    (src->iovcnt == 0 && src->fd < 0)) {
+		sqlite_set_err(err_r, sqlite_errf("%s: no message, or one "
+						  "over 2 GiB", a->name));
+		return STORE_FAIL_TEMP;
+	}
+	struct delivery d = {.mailbox_id = mailbox_id, .src = src, .len = len,
+			     .internaldate = internaldate};
 
 	pthread_mutex_lock(&a->wlock);
 	*a->pending_tail = &d;
@@ -581,38 +501,51 @@ int store_msg_deliver(struct store_account *a, int64_t mailbox_id,
 		a->pending = NULL;
 		a->pending_tail = &a->pending;
 		pthread_mutex_unlock(&a->wlock);
-		int status = commit_batch(a, batch);
+		commit_batch(a, batch);
 		pthread_mutex_lock(&a->wlock);
 		/* Under the lock: a waiter that sees its status may return
 		 * and free its node, so nobody may touch the node after. */
-		for (struct delivery *b = batch; b != NULL; b = b->next)
-			b->status = status;
+		for (struct delivery *b = batch, *next; b != NULL; b = next) {
+			next = b->next;
+			b->status = b->outcome;
+		}
 		a->writing = false;
 		pthread_cond_broadcast(&a->wcond);
 	}
 	pthread_mutex_unlock(&a->wlock);
-	if (d.status > 0)
+	if (d.status > 0) {
 		*uid_r = d.uid;
+		sqlite_reserve_tick(a->store);
+		return 1;
+	}
+	sqlite_set_err(err_r, sqlite_errf("%s", d.reason));
 	return d.status;
 }
 
-int store_msg_expunge(struct store_account *a, int64_t mailbox_id,
-		      const uint32_t *uids, size_t n)
+/* ---- expunge ---- */
+
+static int expunge_txn(struct store_account *a, int64_t mailbox_id,
+		       const uint32_t *uids, size_t n, const char **err_r)
 {
-	sqlite3_stmt *del_body = NULL, *del_msg = NULL;
-	int result = -1;
-	writer_enter(a);
-	if (writer_db(a) == NULL || sqlite_begin(a->wdb) < 0)
-		goto out;
-	if (sqlite3_prepare_v2(a->wdb,
+	sqlite3_stmt *del_body = NULL, *del_msg = NULL, *bump = NULL;
+	int result = sqlite_writer_db(a, err_r);
+	if (result < 0)
+		return result;
+	result = STORE_FAIL_TEMP;
+	if (sqlite_begin(a->wdb) < 0 ||
+	    sqlite3_prepare_v2(a->wdb,
 			       "DELETE FROM body WHERE id=(SELECT body_id "
 			       "FROM message WHERE mailbox_id=?1 AND uid=?2)",
 			       -1, &del_body, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(a->wdb,
 			       "DELETE FROM message WHERE mailbox_id=?1 "
 			       "AND uid=?2",
-			       -1, &del_msg, NULL) != SQLITE_OK)
-		goto out;
+			       -1, &del_msg, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(a->wdb,
+			       "UPDATE mailbox SET highestmodseq="
+			       "highestmodseq+1 WHERE id=?",
+			       -1, &bump, NULL) != SQLITE_OK)
+		goto fail;
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_bind_int64(del_body, 1, mailbox_id);
 		sqlite3_bind_int64(del_body, 2, uids[i]);
@@ -620,23 +553,77 @@ int store_msg_expunge(struct store_account *a, int64_t mailbox_id,
 		sqlite3_bind_int64(del_msg, 2, uids[i]);
 		if (step_reset(del_body, SQLITE_DONE) < 0 ||
 		    step_reset(del_msg, SQLITE_DONE) < 0)
-			goto out;
+			goto fail;
 	}
-	sqlite3_stmt *bump = NULL;
-	if (sqlite3_prepare_v2(a->wdb,
-			       "UPDATE mailbox SET highestmodseq="
-			       "highestmodseq+1 WHERE id=?",
-			       -1, &bump, NULL) != SQLITE_OK)
-		goto out;
 	sqlite3_bind_int64(bump, 1, mailbox_id);
-	int rc = step_reset(bump, SQLITE_DONE);
-	sqlite3_finalize(bump);
-	if (rc == 0 && sqlite_commit(a->wdb) == 0)
-		result = 1;
+	if (step_reset(bump, SQLITE_DONE) < 0 || sqlite_commit(a->wdb) < 0)
+		goto fail;
+	result = 1;
+	goto out;
+fail:
+	result = wfail(a, err_r);
 out:
 	sqlite_rollback(a->wdb);
 	sqlite3_finalize(del_body);
 	sqlite3_finalize(del_msg);
-	writer_leave(a);
+	sqlite3_finalize(bump);
 	return result;
+}
+
+static int64_t free_pages(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int64_t n = -1;
+	if (sqlite3_prepare_v2(db, "PRAGMA freelist_count", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* Give the pages of what was expunged back to the file system, when there
+ * are enough of them to matter: moved to the end and cut off
+ * (auto_vacuum=INCREMENTAL), then copied out of the WAL so the file
+ * shrinks now.  In steps of COMPACT_PAGES: one big step overflows the page
+ * cache into the WAL with every page it frees, as much as the expunge
+ * freed, which a full disk does not have.  The steps need no sync of
+ * their own; losing one loses nothing.  Best effort: what is left waits
+ * for this account's next messages. */
+static void compact(struct store_account *a)
+{
+	int64_t left = free_pages(a->wdb);
+	if (left < COMPACT_PAGES)
+		return;
+	sqlite3_exec(a->wdb, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	while (left > 0) {
+		if (sqlite3_exec(a->wdb, "PRAGMA incremental_vacuum(256)", NULL,
+				 NULL, NULL) != SQLITE_OK) {
+			log_debug("store: %s: compacting: %s", a->name,
+				  sqlite3_errmsg(a->wdb));
+			break;
+		}
+		int64_t now = free_pages(a->wdb);
+		if (now < 0 || now >= left)
+			break;
+		left = now;
+	}
+	sqlite3_exec(a->wdb, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	sqlite3_wal_checkpoint_v2(a->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE,
+				  NULL, NULL);
+}
+
+int store_msg_expunge(struct store_account *a, int64_t mailbox_id,
+		      const uint32_t *uids, size_t n, const char **err_r)
+{
+	writer_enter(a);
+	int rc = expunge_txn(a, mailbox_id, uids, n, err_r);
+	if (rc == STORE_FAIL_FULL &&
+	    sqlite_reserve_release(a->store, "deleting messages"))
+		rc = expunge_txn(a, mailbox_id, uids, n, err_r);
+	if (rc > 0)
+		compact(a);
+	writer_leave(a);
+	return rc;
 }

@@ -1,0 +1,487 @@
+/* Account handles: DATA/mail/<id>/index.db opened once per process and
+ * shared, the cache that keeps them, and what is read about an account
+ * as a whole (its usage against its quota, whether it was removed).
+ *
+ * Each handle has two connections: a writer, through which every change
+ * goes under group commit (store_sqlite_mail.c), and a reader, which under
+ * WAL never waits for the writer's fsync. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/xalloc.h"
+#include "store/sqlite/store_sqlite.h"
+
+/* Unused handles kept open, so an account that gets mail often does not
+ * reopen its database for each message. */
+#define IDLE_HANDLES_MAX 128
+
+static const char index_v1[] =
+	"CREATE TABLE mailbox ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL UNIQUE,"
+	" uidvalidity INTEGER NOT NULL,"
+	" uidnext INTEGER NOT NULL,"
+	" highestmodseq INTEGER NOT NULL,"
+	" subscribed INTEGER NOT NULL DEFAULT 1,"
+	" special_use TEXT);"
+	"CREATE TABLE message ("
+	" mailbox_id INTEGER NOT NULL REFERENCES mailbox(id),"
+	" uid INTEGER NOT NULL,"
+	" modseq INTEGER NOT NULL,"
+	" flags INTEGER NOT NULL DEFAULT 0,"
+	" keywords TEXT NOT NULL DEFAULT '',"
+	" internaldate INTEGER NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" body_id INTEGER NOT NULL,"
+	" PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;"
+	"CREATE TABLE body (id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+	"INSERT INTO mailbox(name, uidvalidity, uidnext, highestmodseq) "
+	" VALUES('INBOX', CAST(strftime('%s','now') AS INTEGER), 1, 1);";
+
+/* The account as a whole, in one row: its usage, kept by triggers in the
+ * same transaction as every change to its messages, so reading it is
+ * O(1) and never out of step; and the mark a user removal leaves, which
+ * a writer in another process sees under the same write lock.  An older
+ * database gets its figure computed once, here. */
+static const char index_v2[] =
+	"CREATE TABLE account ("
+	" id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" bytes INTEGER NOT NULL,"
+	" messages INTEGER NOT NULL,"
+	" removed INTEGER NOT NULL DEFAULT 0);"
+	"INSERT INTO account(id, bytes, messages)"
+	" SELECT 1, coalesce(sum(size), 0), count(*) FROM message;"
+	"CREATE TRIGGER message_added AFTER INSERT ON message BEGIN"
+	" UPDATE account SET bytes = bytes + new.size,"
+	" messages = messages + 1 WHERE id = 1; END;"
+	"CREATE TRIGGER message_removed AFTER DELETE ON message BEGIN"
+	" UPDATE account SET bytes = bytes - old.size,"
+	" messages = messages - 1 WHERE id = 1; END;";
+
+static const char *const index_steps[] = {index_v1, index_v2};
+const struct sqlite_schema sqlite_index_schema = {index_steps, 2};
+
+static const char *const write_sql[ST_COUNT] = {
+	[ST_NEXT] = "SELECT uidnext, highestmodseq FROM mailbox WHERE id=?",
+	[ST_BODY] = "INSERT INTO body(data) VALUES(?)",
+	[ST_MSG] = "INSERT INTO message(mailbox_id, uid, modseq, "
+		   "internaldate, size, body_id) VALUES(?,?,?,?,?,?)",
+	[ST_MBOX] = "UPDATE mailbox SET uidnext=?, highestmodseq=? "
+		    "WHERE id=?",
+	[ST_ACCOUNT] = "SELECT bytes, removed FROM account",
+	[ST_SAVE] = "SAVEPOINT one",
+	[ST_RELEASE] = "RELEASE one",
+	[ST_UNDO] = "ROLLBACK TO one",
+};
+
+static const char *const read_sql[RT_COUNT] = {
+	[RT_BODY_ID] = "SELECT body_id, size FROM message "
+		       "WHERE mailbox_id=? AND uid=?",
+	[RT_DATA] = "SELECT data FROM body WHERE id=?",
+	[RT_STATE] = "SELECT bytes, removed, "
+		     "EXISTS (SELECT 1 FROM mailbox WHERE name='INBOX') "
+		     "FROM account",
+	[RT_LIST] = "SELECT uid, size FROM message WHERE mailbox_id=? "
+		    "ORDER BY uid",
+	[RT_MAILBOX] = "SELECT id, uidvalidity, uidnext, highestmodseq "
+		       "FROM mailbox WHERE name=?",
+};
+
+struct store_account_cache {
+	pthread_mutex_t lock;
+	struct store_account *head;
+	uint64_t clock;
+	/* store_account_claim(): claimed account ids, unsorted */
+	int64_t *claims;
+	size_t nclaims, capclaims;
+};
+
+struct store_account_cache *sqlite_account_cache_new(void)
+{
+	struct store_account_cache *c = xcalloc(1, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	return c;
+}
+
+static void account_close(struct store_account *a)
+{
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(a->st[i]);
+	for (int i = 0; i < RT_COUNT; i++)
+		sqlite3_finalize(a->rst[i]);
+	/* A removed account's file is unlinked: copying its WAL back into
+	 * it at close would be work for nothing. */
+	if (a->gone) {
+		if (a->wdb != NULL)
+			sqlite3_db_config(a->wdb, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+					  1, NULL);
+		if (a->rdb != NULL)
+			sqlite3_db_config(a->rdb, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+					  1, NULL);
+	}
+	sqlite3_close(a->wdb);
+	sqlite3_close(a->rdb);
+	pthread_mutex_destroy(&a->rlock);
+	pthread_mutex_destroy(&a->wlock);
+	pthread_cond_destroy(&a->wcond);
+	free(a->path);
+	free(a);
+}
+
+void sqlite_account_cache_free(struct store_account_cache **cp)
+{
+	struct store_account_cache *c = *cp;
+	if (c == NULL)
+		return;
+	while (c->head != NULL) {
+		struct store_account *a = c->head;
+		c->head = a->next;
+		account_close(a);
+	}
+	pthread_mutex_destroy(&c->lock);
+	free(c->claims);
+	free(c);
+	*cp = NULL;
+}
+
+void sqlite_account_remove_files(struct store *store, int64_t user_id)
+{
+	static const char *const files[] = {"index.db", "index.db-wal",
+					     "index.db-shm"};
+	char *dir = sqlite_account_dir(store, user_id);
+	size_t n = strlen(dir) + 32;
+	char *path = xmalloc(n);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, n, "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+	free(path);
+	free(dir);
+}
+
+int sqlite_index_open(struct store *store, int64_t user_id, sqlite3 **db_r,
+		      bool *created_r, const char **err_r)
+{
+	char where[48];
+	char *dir = sqlite_account_dir(store, user_id);
+	size_t n = strlen(dir) + sizeof("/index.db");
+	char *path = xmalloc(n);
+	int rc = 0;
+	snprintf(where, sizeof(where), "mail/%lld/index.db",
+		 (long long)user_id);
+	snprintf(path, n, "%s/index.db", dir);
+	*created_r = false;
+	if (mkdir(dir, 0700) == 0) {
+		/* DATA/mail is the parent: dir minus its last component. */
+		*strrchr(path, '/') = '\0';
+		*strrchr(path, '/') = '\0';
+		sqlite_sync_dir(path);
+		snprintf(path, n, "%s/index.db", dir);
+		*created_r = true;
+	} else if (errno != EEXIST) {
+		rc = sqlite_fail_errno(errno, where, err_r);
+	}
+	if (rc == 0 && !*created_r && access(path, F_OK) < 0)
+		*created_r = true;
+	if (rc == 0)
+		rc = sqlite_db_open(path, where, &sqlite_index_schema, true,
+				    db_r, err_r);
+	/* The new file's directory entry, like the directory's own. */
+	if (rc == 0 && *created_r)
+		sqlite_sync_dir(dir);
+	free(path);
+	free(dir);
+	return rc;
+}
+
+/* Open the account's database.  A database made just now for a user that
+ * no longer exists is a removal that this open raced with (the removal
+ * deleted the directory before we made it again): undo it. */
+static int account_load(struct store *store, int64_t id,
+			struct store_account **a_r, const char **err_r)
+{
+	bool created;
+	struct store_account *a = xcalloc(1, sizeof(*a));
+	a->store = store;
+	a->id = id;
+	pthread_mutex_init(&a->rlock, NULL);
+	pthread_mutex_init(&a->wlock, NULL);
+	pthread_cond_init(&a->wcond, NULL);
+	a->pending_tail = &a->pending;
+	a->path = sqlite_account_dir(store, id);
+	a->path = xreallocarray(a->path, strlen(a->path) + 10, 1);
+	strcat(a->path, "/index.db");
+	snprintf(a->name, sizeof(a->name), "mail/%lld/index.db",
+		 (long long)id);
+	/* The reader opens (and if need be creates) the database; the
+	 * writer is opened on the first write, so an account that is only
+	 * read (a POP3 session between commands) holds one connection. */
+	int rc = sqlite_index_open(store, id, &a->rdb, &created, err_r);
+	if (rc == 0 && created) {
+		rc = sqlite_user_quota(store, id, NULL, err_r);
+		if (rc == 0) {
+			a->gone = true;
+			sqlite_account_remove_files(store, id);
+			sqlite_set_err(err_r, sqlite_errf("user %lld was removed",
+							  (long long)id));
+			rc = STORE_FAIL_GONE;
+		}
+		rc = rc < 0 ? rc : 0;
+	}
+	if (rc < 0) {
+		account_close(a);
+		return rc;
+	}
+	*a_r = a;
+	return 1;
+}
+
+int sqlite_writer_db(struct store_account *a, const char **err_r)
+{
+	if (a->wdb != NULL)
+		return 0;
+	int rc = sqlite_db_open(a->path, a->name, &sqlite_index_schema, false,
+				&a->wdb, err_r);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < ST_COUNT; i++) {
+		if (sqlite3_prepare_v3(a->wdb, write_sql[i], -1,
+				       SQLITE_PREPARE_PERSISTENT, &a->st[i],
+				       NULL) != SQLITE_OK) {
+			rc = sqlite_fail(a->wdb, SQLITE_OK, a->name, err_r);
+			for (int k = 0; k < ST_COUNT; k++)
+				sqlite3_finalize(a->st[k]);
+			memset(a->st, 0, sizeof(a->st));
+			sqlite3_close(a->wdb);
+			a->wdb = NULL;
+			return rc;
+		}
+	}
+	return 0;
+}
+
+sqlite3_stmt *sqlite_reader_stmt(struct store_account *a, int which)
+{
+	if (a->rst[which] == NULL &&
+	    sqlite3_prepare_v3(a->rdb, read_sql[which], -1,
+			       SQLITE_PREPARE_PERSISTENT, &a->rst[which],
+			       NULL) != SQLITE_OK)
+		return NULL;
+	return a->rst[which];
+}
+
+/* Close the least recently used unreferenced handle once too many idle
+ * ones are open.  Called with the cache lock held. */
+static void cache_evict(struct store_account_cache *c)
+{
+	unsigned idle = 0;
+	struct store_account **oldest = NULL;
+	for (struct store_account **pp = &c->head; *pp; pp = &(*pp)->next) {
+		if ((*pp)->refs != 0)
+			continue;
+		idle++;
+		if (oldest == NULL || (*pp)->last_used < (*oldest)->last_used)
+			oldest = pp;
+	}
+	if (idle > IDLE_HANDLES_MAX) {
+		struct store_account *a = *oldest;
+		*oldest = a->next;
+		account_close(a);
+	}
+}
+
+int store_account_open(struct store *store, int64_t user_id,
+		       struct store_account **acct_r, const char **err_r)
+{
+	struct store_account_cache *c = store->accounts;
+	struct store_account *a = NULL;
+	*acct_r = NULL;
+	pthread_mutex_lock(&c->lock);
+	for (a = c->head; a; a = a->next) {
+		if (a->id == user_id) {
+			a->refs++;
+			a->last_used = ++c->clock;
+			pthread_mutex_unlock(&c->lock);
+			*acct_r = a;
+			return 1;
+		}
+	}
+	/* Opening under the lock keeps two threads from opening the same
+	 * account twice; it happens once per account per process. */
+	int rc = account_load(store, user_id, &a, err_r);
+	if (rc > 0) {
+		a->refs = 1;
+		a->last_used = ++c->clock;
+		a->next = c->head;
+		c->head = a;
+		cache_evict(c);
+		*acct_r = a;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+void store_account_unref(struct store_account **acctp)
+{
+	struct store_account *a = *acctp;
+	if (a == NULL)
+		return;
+	struct store_account_cache *c = a->store->accounts;
+	pthread_mutex_lock(&c->lock);
+	a->refs--;
+	bool close_now = a->gone && a->refs == 0;
+	pthread_mutex_unlock(&c->lock);
+	if (close_now)
+		account_close(a);
+	*acctp = NULL;
+}
+
+void sqlite_account_forget(struct store *store, int64_t user_id)
+{
+	struct store_account_cache *c = store->accounts;
+	struct store_account *a = NULL;
+	pthread_mutex_lock(&c->lock);
+	for (struct store_account **pp = &c->head; *pp; pp = &(*pp)->next) {
+		if ((*pp)->id == user_id) {
+			a = *pp;
+			*pp = a->next;
+			a->next = NULL;
+			a->gone = true;
+			break;
+		}
+	}
+	bool close_now = a != NULL && a->refs == 0;
+	pthread_mutex_unlock(&c->lock);
+	if (close_now)
+		account_close(a);
+}
+
+int store_account_claim(struct store *store, int64_t user_id)
+{
+	struct store_account_cache *c = store->accounts;
+	int taken = 1;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->nclaims; i++)
+		if (c->claims[i] == user_id)
+			taken = 0;
+	if (taken) {
+		if (c->nclaims == c->capclaims) {
+			c->capclaims = c->capclaims ? c->capclaims * 2 : 16;
+			c->claims = xreallocarray(c->claims, c->capclaims,
+						  sizeof(*c->claims));
+		}
+		c->claims[c->nclaims++] = user_id;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return taken;
+}
+
+void store_account_release(struct store *store, int64_t user_id)
+{
+	struct store_account_cache *c = store->accounts;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->nclaims; i++) {
+		if (c->claims[i] == user_id) {
+			c->claims[i] = c->claims[--c->nclaims];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- usage and quota ---- */
+
+/* The account's usage from its row, through the reader: the cheap read
+ * that finds a database that is broken or was removed.  Returns 1 or a
+ * store_fail. */
+static int account_usage(struct store_account *a, uint64_t *bytes_r,
+			 const char **err_r)
+{
+	int result;
+	pthread_mutex_lock(&a->rlock);
+	sqlite3_stmt *st = sqlite_reader_stmt(a, RT_STATE);
+	int rc = st != NULL ? sqlite3_step(st) : SQLITE_OK;
+	if (rc == SQLITE_ROW && sqlite3_column_int(st, 1) != 0) {
+		sqlite_set_err(err_r, sqlite_errf("%s: the account was removed",
+						  a->name));
+		result = STORE_FAIL_GONE;
+	} else if (rc == SQLITE_ROW && sqlite3_column_int(st, 2) == 0) {
+		sqlite_set_err(err_r, sqlite_errf("%s: there is no INBOX",
+						  a->name));
+		result = STORE_FAIL_BROKEN;
+	} else if (rc == SQLITE_ROW) {
+		*bytes_r = (uint64_t)sqlite3_column_int64(st, 0);
+		result = 1;
+	} else if (rc == SQLITE_DONE) {
+		sqlite_set_err(err_r, sqlite_errf("%s: the account row is "
+						  "missing", a->name));
+		result = STORE_FAIL_BROKEN;
+	} else {
+		result = sqlite_fail(a->rdb, rc, a->name, err_r);
+	}
+	if (st != NULL)
+		sqlite3_reset(st);
+	pthread_mutex_unlock(&a->rlock);
+	return result;
+}
+
+int sqlite_quota_verdict(uint64_t quota, uint64_t used, uint64_t size,
+			 const char **err_r)
+{
+	if (quota == 0)
+		return 1;
+	if (size > quota) {
+		sqlite_set_err(err_r, sqlite_errf(
+			"a message of %llu bytes is larger than the quota of "
+			"%llu bytes", (unsigned long long)size,
+			(unsigned long long)quota));
+		return STORE_FAIL_QUOTA_NEVER;
+	}
+	/* Size 0: full when the quota is used up. */
+	if (size == 0 && used >= quota) {
+		sqlite_set_err(err_r, sqlite_errf(
+			"over quota: %llu of %llu bytes used",
+			(unsigned long long)used, (unsigned long long)quota));
+		return STORE_FAIL_QUOTA;
+	}
+	if (size > 0 && used + size > quota) {
+		sqlite_set_err(err_r, sqlite_errf(
+			"over quota: %llu of %llu bytes used, a message of "
+			"%llu bytes does not fit", (unsigned long long)used,
+			(unsigned long long)quota, (unsigned long long)size));
+		return STORE_FAIL_QUOTA;
+	}
+	return 1;
+}
+
+int store_account_room(struct store *store, int64_t user_id, uint64_t size,
+		       const char **err_r)
+{
+	struct store_account *a;
+	uint64_t quota = 0, used = 0;
+	int rc = sqlite_user_quota(store, user_id, &quota, err_r);
+	if (rc == 0) {
+		sqlite_account_forget(store, user_id);
+		sqlite_set_err(err_r, sqlite_errf("user %lld was removed",
+						  (long long)user_id));
+		return STORE_FAIL_GONE;
+	}
+	if (rc < 0)
+		return rc;
+	rc = store_account_open(store, user_id, &a, err_r);
+	if (rc < 0)
+		return rc;
+	rc = account_usage(a, &used, err_r);
+	store_account_unref(&a);
+	if (rc == STORE_FAIL_GONE)
+		sqlite_account_forget(store, user_id);
+	if (rc < 0)
+		return rc;
+	rc = sqlite_quota_verdict(quota, used, size, err_r);
+	return rc == STORE_FAIL_QUOTA ? 0 : rc;
+}
