@@ -250,9 +250,14 @@ class Client:
     """A line-oriented SMTP or POP3 client on a real socket.  Every read
     is bounded by the socket timeout."""
 
-    def __init__(self, port, host="127.0.0.1", source=None, timeout=30):
+    def __init__(self, port, host="127.0.0.1", source=None, timeout=30,
+                 rcvbuf=None):
         self.sock = socket.socket()
         self.sock.settimeout(timeout)
+        if rcvbuf is not None:
+            # Before connect, so the window the server sees stays small
+            # and what the client does not read stays in the server.
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         if source is not None:
             self.sock.bind((source, 0))
         self.sock.connect((host, port))
