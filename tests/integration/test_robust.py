@@ -286,8 +286,12 @@ def check_released(srv, proto, state, baseline, before, addrs, rounds):
     if left:
         problems.append("%d %s sessions logged connect without disconnect"
                         % (len(left), proto))
-    # The log format is what the balance relies on: it must have matched.
-    if new < rounds // 2:
+    # The log format is what the balance relies on: it must have matched
+    # (connections refused for the limit are logged apart).
+    prefix = addrs[0].rsplit(".", 1)[0] + "."
+    refusals = len(re.findall(r'refused client="?' + re.escape(prefix),
+                              srv.log()))
+    if new + refusals < rounds // 2:
         problems.append("only %d connect lines for %d connections"
                         % (new, rounds))
     port = srv.smtp_port if proto == "smtp" else srv.pop3_port
