@@ -120,6 +120,7 @@ class Server:
         # The log stays beside what the test asked for, kept with its
         # tmp_path.
         self.log_path = str(data) + ".log"
+        self.env = ENV      # a test may change it before start()
 
     def args(self):
         out = [BIN, "--data", self.data]
@@ -130,7 +131,8 @@ class Server:
     def cli(self, *args, input=None, check=True):
         """Run `posthorn ARGS...`; returns the CompletedProcess."""
         r = subprocess.run(self.args() + list(args), input=input,
-                           capture_output=True, text=True, env=ENV, timeout=120)
+                           capture_output=True, text=True, env=self.env,
+                           timeout=120)
         if check and r.returncode != 0:
             raise AssertionError("posthorn %s failed (%d): %s%s" % (
                 " ".join(args), r.returncode, r.stdout, r.stderr))
@@ -139,7 +141,7 @@ class Server:
     def start(self):
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.args() + ["serve"], stdout=self.logf,
-                                     stderr=subprocess.STDOUT, env=ENV)
+                                     stderr=subprocess.STDOUT, env=self.env)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:

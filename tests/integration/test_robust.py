@@ -19,8 +19,8 @@ import time
 import pytest
 
 from conftest import (PASSWORD, Client, Server, body_of, dot_stuff,
-                      make_message, pop3_fetch, pop3_login, pop3_login_wait,
-                      pop3_quit, smtp_send, smtp_session)
+                      make_message, pop3_fetch, pop3_fetch_wait, pop3_login,
+                      pop3_login_wait, pop3_quit, smtp_send, smtp_session)
 
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
@@ -224,7 +224,7 @@ def warm_up(srv):
     steady state."""
     code, text = smtp_send(srv.smtp_port, BOB, make_message("warm", rcpt=BOB))
     assert code == 250, text
-    got = pop3_fetch(srv.pop3_port, ALICE)
+    got = pop3_fetch_wait(srv.pop3_port, ALICE)
     assert len(got) == 1
 
 
@@ -244,8 +244,8 @@ def sources_for(proto, state):
 
 def reset_batch(srv, proto, state, rounds):
     """`rounds` connections from the batch's addresses in turn, each
-    driven into `state` and reset.  Returns how many got that far; a
-    refusal for too many connections from one address fails at once."""
+    driven into `state` and reset; returns the addresses.  A refusal
+    for too many connections from one address fails at once."""
     port = srv.smtp_port if proto == "smtp" else srv.pop3_port
     addrs = sources_for(proto, state)
     for i in range(rounds):
@@ -345,6 +345,20 @@ def test_pop3_reset_in_every_state(rst_server, state):
 # ---- 2. pipelined floods from clients that do not read ----
 
 RSS_BOUND = 32          # MiB the server may grow by under one flood
+# The flooding clients' receive buffer: what the kernel holds for them is
+# not the server's to bound, so keep it small and the same everywhere.
+FLOOD_RCVBUF = 256 * 1024
+
+
+def live_memory(srv):
+    """Before start: AddressSanitizer keeps freed memory in quarantine
+    (256 MiB by default), so the RSS of a server that frees what it should
+    still grows with every byte it handled.  A small quarantine makes the
+    RSS follow what is live."""
+    env = dict(srv.env)
+    opts = env.get("ASAN_OPTIONS", "")
+    env["ASAN_OPTIONS"] = (opts + ":" if opts else "") + "quarantine_size_mb=1"
+    srv.env = env
 FLOOD_BYTES = 12 * MIB  # of pipelined commands
 OBSERVE = 3             # seconds of no progress that end the watching
 
@@ -419,14 +433,14 @@ def count_smtp_replies(c, want):
 
 
 def test_smtp_pipelined_flood_without_reading(custom):
-    srv = custom()
+    srv = custom(before_start=live_memory)
     with smtp_session(srv.smtp_port) as c:
         assert c.cmd("EHLO x")[0] == 250
         assert c.cmd("QUIT")[0] == 221
     base = rss_mib(srv)
     chunk = b"EHLO x\r\n" * 8192
     chunks = FLOOD_BYTES // len(chunk)
-    with Client(srv.smtp_port, timeout=120) as c:
+    with Client(srv.smtp_port, timeout=120, rcvbuf=FLOOD_RCVBUF) as c:
         greeted(c, "smtp")
         sender = Sender(c.sock, chunk, chunks)
         sender.start()
@@ -460,6 +474,17 @@ def pop3_raw_reply(c):
             return out
 
 
+def read_replies(c, one, count):
+    """Reads `count` replies, each the same bytes as `one`."""
+    for i in range(count):
+        while len(c.buf) < len(one):
+            c._fill()
+        got = bytes(c.buf[:len(one)])
+        assert got == one, "reply %d of %d differs: %r" % (
+            i + 1, count, got[:200])
+        del c.buf[:len(one)]
+
+
 def sixty_k_message():
     body = b"".join(b"%s line %05d of a message fetched again and again\r\n"
                     % (b"." if i % 7 == 0 else b"", i) for i in range(1150))
@@ -469,14 +494,20 @@ def sixty_k_message():
 
 
 def test_pop3_pipelined_retr_without_reading(custom):
-    srv = custom()
+    srv = custom(before_start=live_memory)
     msg = sixty_k_message()
     code, text = smtp_send(srv.smtp_port, ALICE, msg)
     assert code == 250, text
     count = 3000
-    with pop3_login(srv.pop3_port, ALICE, timeout=120) as c:
+    with pop3_login(srv.pop3_port, ALICE, timeout=120,
+                    rcvbuf=FLOOD_RCVBUF) as c:
         c.send(b"RETR 1\r\n")
         one = pop3_raw_reply(c)
+        # The same pipelined, read as it comes, first: what a normal
+        # session of this kind needs (threads touched, caches filled) is
+        # in the baseline, not in the growth.
+        c.send(b"RETR 1\r\n" * 300)
+        read_replies(c, one, 300)
         base = rss_mib(srv)
         sender = Sender(c.sock, b"RETR 1\r\n" * 100, count // 100)
         sender.start()
@@ -485,13 +516,7 @@ def test_pop3_pipelined_retr_without_reading(custom):
         peak = watch_rss(srv, sender)
         sender.join(timeout=60)
         assert sender.error is None, sender.error
-        for i in range(count):
-            while len(c.buf) < len(one):
-                c._fill()
-            got = bytes(c.buf[:len(one)])
-            assert got == one, "reply %d of %d differs: %r" % (
-                i + 1, count, got[:200])
-            del c.buf[:len(one)]
+        read_replies(c, one, count)
         assert not c.buf, c.buf[:200]
         pop3_quit(c)
     print("\nPOP3 flood: %d x RETR of %d bytes, RSS %.0f -> %.0f MiB"
@@ -547,8 +572,13 @@ def test_pop3_slow_reader_gets_whole_message(custom):
             body = body[1:]
         body = body.replace(b"\r\n.", b"\r\n")
         assert body_of(body) == msg, "message altered"
-        assert c.pop("NOOP").startswith("+OK")
-        pop3_quit(c)
+        # The session goes on after it.
+        try:
+            assert c.pop("NOOP").startswith("+OK")
+            pop3_quit(c)
+        except (EOFError, OSError) as e:
+            raise AssertionError("after RETR: %s\n%s" % (
+                e, srv.log()[-1500:])) from e
     assert took > 2 * TIMEOUT, "read too fast to test anything: %.1f s" % took
     timeouts = [l for l in srv.log().splitlines()
                 if "pop3[" in l and "timeout" in l]
@@ -647,6 +677,7 @@ class LoginFlood(threading.Thread):
         super().__init__(daemon=True)
         self.port, self.source, self.stop = port, source, stop
         self.failed = 0
+        self.busy = 0       # refused at once: the login queue was full
         self.error = None
 
     def run(self):
@@ -665,6 +696,9 @@ class LoginFlood(threading.Thread):
                     line = c.pop("PASS wrong password")
                     if line.startswith("-ERR Too many errors"):
                         return
+                    if line.startswith("-ERR [SYS/TEMP]"):
+                        self.busy += 1
+                        continue
                     assert line.startswith("-ERR [AUTH]"), line
                     self.failed += 1
             except (EOFError, ConnectionResetError):
@@ -709,12 +743,13 @@ def test_smtp_latency_under_login_flood(custom):
     errors = [(t.source, t.error) for t in flood if t.error]
     assert not errors, errors[:5]
     failed = sum(t.failed for t in flood)
+    busy = sum(t.busy for t in flood)
     under = [t for t, during in times if during]
     after = [t for t, during in times if not during]
-    print("\nSMTP under a login flood (%d clients, %d failed logins in "
-          "%d s): %d transactions begun during it: median %.3f s, max "
-          "%.3f s; %d after it: median %.3f s"
-          % (FLOODERS, failed, FLOOD_SECONDS, len(under),
+    print("\nSMTP under a login flood (%d clients, %d failed logins and %d "
+          "refused as busy in %d s): %d transactions begun during it: "
+          "median %.3f s, max %.3f s; %d after it: median %.3f s"
+          % (FLOODERS, failed, busy, FLOOD_SECONDS, len(under),
              statistics.median(under), max(under), len(after),
              statistics.median(after) if after else 0))
     # The flood was real: every client had logins refused.
