@@ -764,7 +764,7 @@ def test_smtp_latency_under_login_flood(custom):
     finally:
         stop.set()
         timer.cancel()
-        flood_took = time.time() - t_flood
+        flood_took = min(time.time() - t_flood, FLOOD_SECONDS)
         for t in flood:
             t.hang_up()
         for t in flood:
