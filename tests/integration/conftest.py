@@ -122,6 +122,7 @@ class Server:
         # The log stays beside what the test asked for, kept with its
         # tmp_path.
         self.log_path = str(data) + ".log"
+        self.env = ENV      # a test may change it before start()
 
     def args(self):
         out = [BIN, "--data", self.data]
@@ -132,7 +133,8 @@ class Server:
     def cli(self, *args, input=None, check=True):
         """Run `posthorn ARGS...`; returns the CompletedProcess."""
         r = subprocess.run(self.args() + list(args), input=input,
-                           capture_output=True, text=True, env=ENV, timeout=120)
+                           capture_output=True, text=True, env=self.env,
+                           timeout=120)
         if check and r.returncode != 0:
             raise AssertionError("posthorn %s failed (%d): %s%s" % (
                 " ".join(args), r.returncode, r.stdout, r.stderr))
@@ -141,7 +143,7 @@ class Server:
     def start(self):
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.args() + ["serve"], stdout=self.logf,
-                                     stderr=subprocess.STDOUT, env=ENV)
+                                     stderr=subprocess.STDOUT, env=self.env)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -252,9 +254,14 @@ class Client:
     """A line-oriented SMTP or POP3 client on a real socket.  Every read
     is bounded by the socket timeout."""
 
-    def __init__(self, port, host="127.0.0.1", source=None, timeout=30):
+    def __init__(self, port, host="127.0.0.1", source=None, timeout=30,
+                 rcvbuf=None):
         self.sock = socket.socket()
         self.sock.settimeout(timeout)
+        if rcvbuf is not None:
+            # Before connect, so the window the server sees stays small
+            # and what the client does not read stays in the server.
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         if source is not None:
             self.sock.bind((source, 0))
         self.sock.connect((host, port))
