@@ -3,7 +3,9 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +26,8 @@ struct conn {
 	void (*release)(void *arg);
 	void *release_arg;
 	uint64_t last_progress;	/* ms, CLOCK_MONOTONIC_COARSE */
+	int outq;		/* the kernel's unsent bytes when last looked,
+				   -1 after we handed it more */
 	unsigned timeout;	/* seconds, 0 = none */
 	int error;
 	struct sockaddr_storage peer;
@@ -48,6 +52,21 @@ static void arm_timer(struct conn *conn, uint64_t ms)
 	evtimer_add(conn->timer, &tv);
 }
 
+/* Whether the client took bytes from the kernel's send queue since we
+ * last looked.  Our own buffer may have been empty for long while the
+ * kernel still holds megabytes that a slow reader takes bit by bit; that
+ * is progress too.  Looked at only when the timer finds no other, so a
+ * stuck client is cut after one to two periods. */
+static bool kernel_queue_moved(struct conn *conn)
+{
+	int unsent = 0;
+	if (ioctl(bufferevent_getfd(conn->bev), SIOCOUTQ, &unsent) < 0)
+		return false;
+	bool moved = unsent > 0 && (conn->outq < 0 || unsent < conn->outq);
+	conn->outq = unsent;
+	return moved;
+}
+
 /* The timer is not moved on every byte: it fires once per period and
  * looks at when bytes last moved, which costs a clock read per event
  * instead of a timer update. */
@@ -64,6 +83,11 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		arm_timer(conn, period - idle);
 		return;
 	}
+	if (kernel_queue_moved(conn)) {
+		conn->last_progress = now_ms();
+		arm_timer(conn, period);
+		return;
+	}
 	conn->last_progress = now_ms();
 	arm_timer(conn, period);
 	conn->handler->event(conn->ctx, CONN_TIMEOUT);
@@ -75,8 +99,10 @@ static void conn_output_cb(struct evbuffer *buf,
 {
 	struct conn *conn = arg;
 	(void)buf;
-	if (info->n_deleted > 0)
+	if (info->n_deleted > 0) {
 		conn->last_progress = now_ms();
+		conn->outq = -1;
+	}
 }
 
 static void conn_read_cb(struct bufferevent *bev, void *arg)
@@ -144,6 +170,7 @@ struct conn *conn_new(struct loop *loop, int fd, const struct sockaddr *peer,
 			conn);
 	conn->timer = evtimer_new(loop_base(loop), conn_timer_cb, conn);
 	conn->last_progress = now_ms();
+	conn->outq = -1;
 	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
 	return conn;
 }

@@ -22,8 +22,10 @@
  * it was stopped by falls to this. */
 #define OUTPUT_LOW (SESSION_OUTPUT_HIGH / 2)
 /* How long last words may take to leave before we give up on a client
- * that does not read them. */
+ * that does not read them; after a timeout, the client has had its time
+ * already. */
 #define CLOSE_TIMEOUT 30
+#define CLOSE_AFTER_TIMEOUT 1
 
 struct session_list {
 	struct session *head;
@@ -116,7 +118,9 @@ static void start_closing(struct session *s, enum session_end why)
 		return;
 	s->closing = true;
 	s->end = why;
-	conn_close_after_write(s->conn, CLOSE_TIMEOUT);
+	conn_close_after_write(s->conn, why == SESSION_END_TIMEOUT
+						? CLOSE_AFTER_TIMEOUT
+						: CLOSE_TIMEOUT);
 }
 
 void session_close(struct session *s)
