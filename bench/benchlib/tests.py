@@ -162,13 +162,15 @@ def idle_memory(server, kind, n, timeout):
 
 MiB = 1 << 20
 # The tree is sampled every SAMPLE_INTERVAL seconds: RSS from statm (cheap),
-# PSS from smaps_rollup at most every PSS_INTERVAL (it walks the page tables:
-# a tenth of a second for a 1 GiB process, as long for 1,000 small ones) and
-# the list of processes every TREE_INTERVAL.  A sample never takes more than
-# half the time: the sampler must not become part of the load.
+# PSS from smaps_rollup every PSS_INTERVAL or PSS_SPACING times as long as
+# the last one took (it walks the page tables: 0.1-1 s for a process of a
+# few GiB, or for 2,000 small ones), the list of processes every
+# TREE_INTERVAL.  After each sample the sampler sleeps at least twice as
+# long as it took: it must not become part of the load.
 SAMPLE_INTERVAL = 0.2
 PSS_INTERVAL = 1.0
-TREE_INTERVAL = 1.0
+PSS_SPACING = 4
+TREE_INTERVAL = 5.0
 # The machine is shared and has no swap: a server that holds every message
 # whole (1,000 x 25 MiB) would take the OOM killer to everyone.  The run
 # stops, and the figure is reported as a lower bound, once the tree has
@@ -189,6 +191,7 @@ class _Sampler:
         self.peak = {"rss": 0, "pss": 0, "procs": 0}
         self.pids, self.pss = [], 0
         self.tree_at = self.pss_at = -1e9
+        self.pss_cost = 0.0
         self.last = None
         self.samples, self.pss_samples, self.cost = 0, 0, 0.0
 
@@ -197,9 +200,10 @@ class _Sampler:
         t = time.monotonic()
         if full or t - self.tree_at >= TREE_INTERVAL:
             self.pids, self.tree_at = process_tree(self.root), t
-        if full or t - self.pss_at >= PSS_INTERVAL:
+        if full or t - self.pss_at >= max(PSS_INTERVAL, PSS_SPACING * self.pss_cost):
+            t1 = time.monotonic()
             self.pss = sum(m[1] for m in map(smaps_rollup, self.pids) if m)
-            self.pss_at = t
+            self.pss_at, self.pss_cost = t, time.monotonic() - t1
             self.pss_samples += 1
         rss = [statm_rss(p) for p in self.pids]
         m = {"rss": sum(r for r in rss if r), "pss": self.pss,
@@ -247,7 +251,7 @@ def _watch(sampler, guard, load, done, deadline):
         now = time.monotonic()
         if now > deadline:
             return "timeout"
-        time.sleep(max(t + SAMPLE_INTERVAL - now, now - t))
+        time.sleep(max(t + SAMPLE_INTERVAL - now, 2 * (now - t)))
 
 
 def large_messages(server, senders, size, timeout, connect_timeout):
@@ -273,10 +277,12 @@ def large_messages(server, senders, size, timeout, connect_timeout):
                         timeout=connect_timeout + timeout + 60)
     marks, fail, stopped = {}, None, None
     load.start()
+    t_start = time.monotonic()
     try:
         state = _watch(sampler, guard, load,
                        lambda: load.ready() + load.failed() >= senders,
-                       time.monotonic() + connect_timeout)
+                       t_start + connect_timeout)
+        marks["connect"] = time.monotonic() - t_start
         if state == "ok" and load.failed():
             fail = "%d of %d sessions failed before DATA" % (load.failed(), senders)
         elif state == "timeout":
@@ -333,7 +339,8 @@ def large_messages(server, senders, size, timeout, connect_timeout):
         senders, size, senders * size / (1 << 30))]
     detail.append("idle: " + mem(base))
     if "open" in marks:
-        detail.append("all sessions at DATA: " + mem(marks["open"]))
+        detail.append("all sessions at DATA after %.1fs: %s"
+                      % (marks["connect"], mem(marks["open"])))
     detail.append("peak: " + mem(peak) + " (PSS +%d KiB per sender)"
                   % ((peak["pss"] - base["pss"]) // senders))
     if stopped:
@@ -407,7 +414,7 @@ def smtp_latency(server, count, seconds, flood_clients=0, timeout=120):
     wait_delivered(server, len(lat), t1, timeout)
     ms = sorted(1000 * x for x in lat)
     median, p95 = _percentile(ms, 50), _percentile(ms, 95)
-    detail = ("%d transactions in %.1fs; ms: min %.1f, median %.1f, p95 %.1f, max %.1f"
+    detail = ("%d transaction(s) in %.1fs; ms: min %.1f, median %.1f, p95 %.1f, max %.1f"
               % (len(ms), t1 - t0, ms[0], median, p95, ms[-1]))
     if len(ms) < MIN_TRANSACTIONS:
         detail += " (too few transactions for a real p95)"
