@@ -195,7 +195,7 @@ def pop3_count(port, user, password, timeout=30):
 # ---------------------------------------------------------------------------
 # Idle sessions
 
-def _smtp_reply_done(buf):
+def smtp_reply_done(buf):
     """An SMTP reply is complete when its last line has a space after the
     code ("250 ok"), not a dash ("250-PIPELINING")."""
     if not buf.endswith(b"\r\n"):
@@ -214,7 +214,7 @@ def _pop3_reply_done(buf):
 
 def smtp_idle_script():
     """Greeting, then EHLO: the state of a client that connected and paused."""
-    return _smtp_reply_done, [None, b"EHLO client.bench.test\r\n"]
+    return smtp_reply_done, [None, b"EHLO client.bench.test\r\n"]
 
 
 def pop3_idle_script(users, password):

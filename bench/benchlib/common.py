@@ -182,6 +182,17 @@ def tree_memory(root_pid):
     return {"rss": rss, "pss": pss, "procs": n}
 
 
+def statm_rss(pid):
+    """RSS (KiB) of one process from /proc/PID/statm, or None if it
+    vanished.  Much cheaper than smaps_rollup, which walks the page tables
+    (tenths of a second for a process of a few GiB): for frequent samples."""
+    try:
+        with open("/proc/%d/statm" % pid) as f:
+            return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def wait_tree_settled(root_pid, timeout=15, quiet=1.0):
     """Wait until the tree's process count stops changing for `quiet` seconds.
 
@@ -212,3 +223,36 @@ def raise_nofile(want):
     if new_soft > soft:
         resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def meminfo(key):
+    """A /proc/meminfo figure in KiB (e.g. "MemAvailable"), or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def unread_bytes(port):
+    """Bytes sent to 127.0.0.1:port over TCP that the server has not read
+    yet: what waits in the clients' send queues (rem port = port) plus what
+    waits in the server's receive queues (local port = port), from
+    /proc/net/tcp.  Zero means the server process has taken in every byte."""
+    total = 0
+    want = ":%04X" % port
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            if len(parts) < 5 or parts[3] != "01":      # ESTABLISHED only
+                continue
+            tx, rx = parts[4].split(":")
+            if parts[1].endswith(want):
+                total += int(rx, 16)
+            elif parts[2].endswith(want):
+                total += int(tx, 16)
+    return total

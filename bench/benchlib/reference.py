@@ -36,6 +36,8 @@ PASSWORD = "bench-Passw0rd"
 # Process limits: Postfix's default_process_limit and Dovecot's pop3 limits
 # are 100, too few for the 1,000 idle sessions of the memory test.
 PROCESS_LIMIT = 1100
+# posthorn's default smtp.max_message_size (25M); Postfix's default is 10 MB.
+MESSAGE_SIZE_LIMIT = 26214400
 
 # Printed with the results: every setting that differs from the packages'
 # defaults (besides paths, ports and the domain/user themselves), and why.
@@ -52,7 +54,8 @@ NOTES = [
     "chroot off in master.cf (no jail to populate); "
     "smtpd_peername_lookup = no (no resolver traffic; loopback only); "
     "mynetworks = 127.0.0.0/8 (so the per-client connection limits "
-    "exempt the load generator).",
+    "exempt the load generator); message_size_limit = 26214400 (posthorn's "
+    "default 25M, instead of 10240000, for the 25 MiB messages).",
     "Dovecot: Maildir, mail_fsync = optimized (default), passwd-file passdb "
     "({PLAIN} password), static userdb, pop3-login in its default "
     "high-security mode (one login process per connection, one pop3 "
@@ -173,6 +176,9 @@ virtual_transport = lmtp:unix:{lmtp_socket}
 smtpd_peername_lookup = no
 # Room for the 1,000 idle sessions of the memory test.
 default_process_limit = {process_limit}
+# posthorn's default largest message (25M), instead of Postfix's 10 MB, so
+# that both take in the 25 MiB messages of the large-message test.
+message_size_limit = {size_limit}
 """
 
 DOVECOT_CONF = """\
@@ -269,7 +275,7 @@ class Reference:
                 log=os.path.join(self.logdir, "postfix.log"),
                 vmailbox=vmailbox,
                 lmtp_socket=os.path.join(self.dv_run, "lmtp"),
-                process_limit=PROCESS_LIMIT))
+                process_limit=PROCESS_LIMIT, size_limit=MESSAGE_SIZE_LIMIT))
         with open(os.path.join(self.pf_conf, "master.cf"), "w") as f:
             f.write(MASTER_CF.format(smtp_port=SMTP_PORT))
         # Debian's postfix looks for dynamicmaps.cf in the config directory.

@@ -2,6 +2,11 @@
 side by side, and their ratio."""
 
 
+class LowerBound(float):
+    """A figure the run had to stop short of (the memory guard of the
+    large-message row): the true value is at least this.  Shown as ">N"."""
+
+
 class Row:
     def __init__(self, key, label, unit, better):
         self.key, self.label, self.unit, self.better = key, label, unit, better
@@ -14,11 +19,12 @@ def fmt(v, unit):
         return v
     if v is None:
         return "-"
+    mark = ">" if isinstance(v, LowerBound) else ""
     if unit == "s":
-        return "%.3f" % v
+        return mark + "%.3f" % v
     if abs(v) >= 100:
-        return "%.0f" % v
-    return "%.1f" % v
+        return mark + "%.0f" % v
+    return mark + "%.1f" % v
 
 
 def ratio(row):
@@ -31,9 +37,15 @@ def ratio(row):
         return "-"
     if r <= 0:
         return "-"
+    # A lower bound over an exact figure gives a lower bound, an exact
+    # figure over a lower bound an upper bound; two bounds give nothing.
+    lp, lr = isinstance(p, LowerBound), isinstance(r, LowerBound)
+    if lp and lr:
+        return "-"
+    mark = ">" if lp else "<" if lr else ""
     q = p / r
     # Two decimals normally; significant digits when the ratio is tiny.
-    return "%.2f" % q if q >= 0.1 else "%.2g" % q
+    return mark + ("%.2f" % q if q >= 0.1 else "%.2g" % q)
 
 
 def short(v):
@@ -85,8 +97,9 @@ def markdown(rows, header_lines, notes, details_order=("posthorn", "reference"))
             fmt(short(r.values.get("reference")), r.unit).replace("|", "/"),
             ratio(r), r.better))
     md += ["", "Ratio = posthorn / reference. For msg/s, above 1 means posthorn "
-           "is faster; for seconds and KiB per session, below 1 means posthorn "
-           "is faster / smaller.", ""]
+           "is faster; for seconds, ms, KiB and MiB, below 1 means posthorn "
+           "is faster / smaller. \">N\": the memory guard stopped the run, "
+           "the figure is at least N.", ""]
     fails = failures(rows)
     if fails:
         md += ["## Failures", ""] + ["- " + f.replace("\n", " ") for f in fails] + [""]

@@ -4,9 +4,13 @@ BenchError, which the caller records as a failed cell."""
 
 import time
 
-from .common import BenchError, tree_memory, wait_tree_settled
+from .common import (BenchError, tree_memory, wait_tree_settled, meminfo,
+                     unread_bytes, process_tree, smaps_rollup, statm_rss)
 from .clients import (smtp_source, pop3_session, pop3_count, IdleSessions,
                       smtp_idle_script, pop3_idle_script)
+from .senders import LargeSenders, make_message
+from .flood import LoginFlood, smtp_transaction
+from .report import LowerBound
 
 SENDER = "sender@example.org"
 FILL_SESSIONS = 20          # parallel senders when just filling a mailbox
@@ -151,3 +155,277 @@ def idle_memory(server, kind, n, timeout):
               % (n, before["rss"], after["rss"], before["pss"], after["pss"],
                  before["procs"], after["procs"], extra))
     return rss, pss, detail
+
+
+# ---------------------------------------------------------------------------
+# Memory under many senders of large messages
+
+MiB = 1 << 20
+# The tree is sampled every SAMPLE_INTERVAL seconds: RSS from statm (cheap),
+# PSS from smaps_rollup every PSS_INTERVAL or PSS_SPACING times as long as
+# the last one took (it walks the page tables: 0.1-1 s for a process of a
+# few GiB, or for 2,000 small ones), the list of processes every
+# TREE_INTERVAL.  After each sample the sampler sleeps at least twice as
+# long as it took: it must not become part of the load.
+SAMPLE_INTERVAL = 0.2
+PSS_INTERVAL = 1.0
+PSS_SPACING = 4
+TREE_INTERVAL = 5.0
+# The machine is shared and has no swap: a server that holds every message
+# whole (1,000 x 25 MiB) would take the OOM killer to everyone.  The run
+# stops, and the figure is reported as a lower bound, once the tree has
+# grown by GUARD_GROWTH or by GUARD_SHARE of the memory that was available,
+# whichever is less, or when the machine's available memory falls under
+# GUARD_FLOOR_SHARE of the total.
+GUARD_GROWTH = 8 << 20      # KiB
+GUARD_SHARE = 0.4
+GUARD_FLOOR_SHARE = 0.15
+HOLD_AFTER_READ = 1.0       # seconds of sampling once the server has read all
+
+
+class _Sampler:
+    """Samples a process tree's memory and keeps the largest figures."""
+
+    def __init__(self, root):
+        self.root = root
+        self.peak = {"rss": 0, "pss": 0, "procs": 0}
+        self.pids, self.pss = [], 0
+        self.tree_at = self.pss_at = -1e9
+        self.pss_cost = 0.0
+        self.last = None
+        self.samples, self.pss_samples, self.cost = 0, 0, 0.0
+
+    def sample(self, full=False):
+        """One sample; `full` refreshes the process list and PSS now."""
+        t = time.monotonic()
+        if full or t - self.tree_at >= TREE_INTERVAL:
+            self.pids, self.tree_at = process_tree(self.root), t
+        if full or t - self.pss_at >= max(PSS_INTERVAL, PSS_SPACING * self.pss_cost):
+            t1 = time.monotonic()
+            self.pss = sum(m[1] for m in map(smaps_rollup, self.pids) if m)
+            self.pss_at, self.pss_cost = t, time.monotonic() - t1
+            self.pss_samples += 1
+        rss = [statm_rss(p) for p in self.pids]
+        m = {"rss": sum(r for r in rss if r), "pss": self.pss,
+             "procs": sum(1 for r in rss if r is not None)}
+        self.cost += time.monotonic() - t
+        self.samples += 1
+        for k in self.peak:
+            self.peak[k] = max(self.peak[k], m[k])
+        self.last = m
+        return m
+
+
+class _Guard:
+    def __init__(self, base):
+        total = meminfo("MemTotal") or 0
+        avail = meminfo("MemAvailable") or total
+        self.base_pss = base["pss"]
+        self.max_growth = min(GUARD_GROWTH, int(avail * GUARD_SHARE))
+        self.floor = int(total * GUARD_FLOOR_SHARE)
+        self.why = None
+
+    def tripped(self, m):
+        avail = meminfo("MemAvailable")
+        if m["pss"] - self.base_pss > self.max_growth:
+            self.why = ("stopped by the memory guard: the server grew by more "
+                        "than %d MiB PSS" % (self.max_growth // 1024))
+        elif avail is not None and avail < self.floor:
+            self.why = ("stopped by the memory guard: the machine had only "
+                        "%d MiB available" % (avail // 1024))
+        return self.why is not None
+
+
+def _watch(sampler, guard, load, done, deadline):
+    """Sample every SAMPLE_INTERVAL until done() is true.  Returns "ok",
+    "guard" (memory guard tripped), "timeout" or "dead" (the senders are
+    gone)."""
+    while True:
+        t = time.monotonic()
+        if guard.tripped(sampler.sample()):
+            return "guard"
+        if done():
+            return "ok"
+        if not load.alive():
+            return "dead"
+        now = time.monotonic()
+        if now > deadline:
+            return "timeout"
+        time.sleep(max(t + SAMPLE_INTERVAL - now, 2 * (now - t)))
+
+
+def large_messages(server, senders, size, timeout, connect_timeout):
+    """Peak memory of the SMTP server's process tree while `senders` clients
+    each send a message of `size` bytes at the same time, minus the idle
+    tree before they connect.  Returns (RSS MiB, PSS MiB, detail).
+
+    The clients stop short of the final "." (see senders.py): every byte
+    reaches the server, nothing is stored.  The run ends once the server
+    has read every byte (nothing left in either side's socket queues) and
+    has been watched for HOLD_AFTER_READ more seconds.  If the memory guard
+    or the `timeout` (for sending and reading) stops it first, the peak so
+    far is returned as a LowerBound."""
+    root, port = server.smtp_root(), server.smtp_port
+    if not root:
+        raise BenchError("no server process to measure")
+    msg = make_message(size, SENDER, server.user)
+    wait_tree_settled(root)
+    base = tree_memory(root)
+    guard = _Guard(base)
+    sampler = _Sampler(root)
+    load = LargeSenders(port, senders, msg, SENDER, server.user,
+                        timeout=connect_timeout + timeout + 60)
+    marks, fail, stopped = {}, None, None
+    load.start()
+    t_start = time.monotonic()
+    try:
+        state = _watch(sampler, guard, load,
+                       lambda: load.ready() + load.failed() >= senders,
+                       t_start + connect_timeout)
+        marks["connect"] = time.monotonic() - t_start
+        if state == "ok" and load.failed():
+            fail = "%d of %d sessions failed before DATA" % (load.failed(), senders)
+        elif state == "timeout":
+            fail = "only %d of %d sessions reached DATA in %ds" % (
+                load.ready(), senders, connect_timeout)
+        if state == "ok" and not fail:
+            marks["open"] = sampler.sample(full=True)
+            t0 = time.monotonic()
+            load.go()
+            state = _watch(sampler, guard, load,
+                           lambda: load.done() + load.failed() >= senders,
+                           t0 + timeout)
+            marks["sent"] = time.monotonic() - t0
+            if state == "ok" and load.failed():
+                fail = "%d of %d senders failed during the message" % (load.failed(), senders)
+            if state == "ok" and not fail:
+                state = _watch(sampler, guard, load,
+                               lambda: unread_bytes(port) == 0, t0 + timeout)
+                marks["read"] = time.monotonic() - t0
+            if state == "ok" and not fail:
+                # Everything taken in: watch a little longer (a server may
+                # still be working on the last bytes), then a full sample.
+                hold = time.monotonic() + HOLD_AFTER_READ
+                state = _watch(sampler, guard, load,
+                               lambda: time.monotonic() >= hold, hold + 5)
+            sampler.sample(full=True)
+            if state == "timeout" and not fail:
+                stopped = ("stopped at the time limit (%ds) after %d of %d MiB "
+                           "sent, %d MiB of it not yet read by the server"
+                           % (timeout, load.sent() // MiB, senders * size // MiB,
+                              unread_bytes(port) // MiB))
+        if state == "guard":
+            stopped = "%s after %d of %d MiB sent" % (
+                guard.why, load.sent() // MiB, senders * size // MiB)
+        elif state == "dead" and not fail:
+            fail = "the sender processes died"
+    finally:
+        errors = load.close()
+    if fail:
+        raise BenchError(fail + ("; first errors: " + "; ".join(errors) if errors else ""))
+    wait_tree_settled(root, timeout=30)
+    after = tree_memory(root)
+
+    peak = sampler.peak
+    rss = (peak["rss"] - base["rss"]) / 1024
+    pss = (peak["pss"] - base["pss"]) / 1024
+    if stopped:
+        rss, pss = LowerBound(rss), LowerBound(pss)
+
+    def mem(m):
+        return "RSS %d MiB, PSS %d MiB, %d processes" % (
+            m["rss"] // 1024, m["pss"] // 1024, m["procs"])
+    detail = ["%d senders x %d bytes (%.1f GiB), no final dot" % (
+        senders, size, senders * size / (1 << 30))]
+    detail.append("idle: " + mem(base))
+    if "open" in marks:
+        detail.append("all sessions at DATA after %.1fs: %s"
+                      % (marks["connect"], mem(marks["open"])))
+    detail.append("peak: " + mem(peak) + " (PSS +%d KiB per sender)"
+                  % ((peak["pss"] - base["pss"]) // senders))
+    if stopped:
+        detail.append(stopped + ", so the figures are lower bounds")
+    if "read" in marks:
+        detail.append("sent in %.1fs (%.0f MiB/s), all read by the server "
+                      "after %.1fs" % (marks["sent"], senders * size / MiB / marks["sent"],
+                                       marks["read"]))
+    detail.append("after the senders closed: " + mem(after))
+    detail.append("%d samples (%d of PSS), %.0f ms each on average"
+                  % (sampler.samples, sampler.pss_samples,
+                     1000 * sampler.cost / max(1, sampler.samples)))
+    if errors:
+        detail.append("sender errors: " + "; ".join(errors))
+    return rss, pss, "; ".join(detail)
+
+
+# ---------------------------------------------------------------------------
+# SMTP transaction latency, with and without a login flood
+
+MIN_TRANSACTIONS = 20       # fewer make a meaningless p95
+FLOOD_WARMUP = 5            # seconds at most for every flood client to fail once
+
+
+def _percentile(sorted_values, p):
+    """Nearest-rank percentile of an already sorted list."""
+    k = max(0, min(len(sorted_values) - 1,
+                   int(-(-p * len(sorted_values) // 100)) - 1))
+    return sorted_values[k]
+
+
+def smtp_latency(server, count, seconds, flood_clients=0, timeout=120):
+    """Median and p95 (ms) of full SMTP transactions of a 4 KB message run
+    one after another for `seconds` (at most `count` of them, at least
+    MIN_TRANSACTIONS unless that takes three times as long), while
+    `flood_clients` POP3 clients fail logins on the same server (its POP3
+    port).  Every message must then be in the mailbox.  Returns (median,
+    p95, detail)."""
+    server.empty_mailbox()
+    message = make_message(4096, SENDER, server.user)
+    flood = None
+    lat = []
+    try:
+        if flood_clients:
+            flood = LoginFlood(server.pop3_port, server.user, flood_clients)
+            flood.start()
+            # Time it only once the flood is in full swing.
+            warm = time.monotonic() + FLOOD_WARMUP
+            while flood.counts()[0] < flood_clients and time.monotonic() < warm:
+                time.sleep(0.1)
+            f0 = flood.counts()
+        t0 = time.monotonic()
+        while len(lat) < count:
+            # Enough once the time is up and there are MIN_TRANSACTIONS, or,
+            # for a server that takes seconds per transaction, at three
+            # times the time with whatever there is.
+            now = time.monotonic()
+            if now > t0 + seconds and len(lat) >= MIN_TRANSACTIONS:
+                break
+            if now > t0 + 3 * seconds and lat:
+                break
+            lat.append(smtp_transaction(server.smtp_port, SENDER, server.user, message))
+        t1 = time.monotonic()
+        if flood:
+            f1 = flood.counts()
+            if not flood.alive():
+                raise BenchError("the login flood process died")
+    finally:
+        if flood:
+            flood.stop()
+    wait_delivered(server, len(lat), t1, timeout)
+    ms = sorted(1000 * x for x in lat)
+    median, p95 = _percentile(ms, 50), _percentile(ms, 95)
+    detail = ("%d transaction(s) in %.1fs; ms: min %.1f, median %.1f, p95 %.1f, max %.1f"
+              % (len(ms), t1 - t0, ms[0], median, p95, ms[-1]))
+    if len(ms) < MIN_TRANSACTIONS:
+        detail += " (too few transactions for a real p95)"
+    if flood:
+        attempts = f1[0] - f0[0]
+        if f1[3]:
+            raise BenchError("%d flood logins with a wrong password succeeded" % f1[3])
+        if attempts <= 0:
+            raise BenchError("the login flood got no replies to PASS while timed")
+        detail += ("; flood: %d POP3 clients from 127.0.0.2-127.0.0.%d, %d failed "
+                   "logins (%.0f/s) and %d connections while timed"
+                   % (flood_clients, 1 + flood_clients, attempts,
+                      attempts / (t1 - t0), f1[1] - f0[1]))
+    return median, p95, detail
