@@ -38,6 +38,7 @@ enum proto { PROTO_SMTP, PROTO_POP3 };
 /* Password hashing has its own threads and a bounded queue, so a login
  * flood waits there, or is refused, and never delays mail. */
 #define AUTH_THREADS 2
+#define SWEEP_SECONDS 5
 #define AUTH_QUEUE 256
 
 /* Connections per client address, across all loops and listeners. */
@@ -64,6 +65,9 @@ struct serve {
 	struct worker_pool *auth_workers;
 	struct budget *budget;
 	char *spool_dir;
+	struct event *sweep;	/* on loop 0: the store's housekeeping */
+	struct job sweep_job;
+	bool sweeping;		/* sweep_job is out */
 	struct smtp_env smtp_env;
 	struct pop3_env pop3_env;
 	unsigned nloops;
@@ -356,6 +360,41 @@ static int make_spool_dir(struct serve *sv)
 	return 0;
 }
 
+static void sweep_run(void *arg)
+{
+	struct serve *sv = arg;
+	store_release_removed(sv->store);
+}
+
+static void sweep_done(void *arg)
+{
+	struct serve *sv = arg;
+	sv->sweeping = false;
+}
+
+/* Now and then, on a worker: let go of the databases of accounts that
+ * `posthorn user remove` deleted while we ran, so their space is freed
+ * even if no mail comes for them any more. */
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct serve *sv = arg;
+	(void)fd;
+	(void)what;
+	if (sv->sweeping)
+		return;
+	sv->sweeping = true;
+	sv->sweep_job = (struct job){NULL, sweep_run, sweep_done, sv, NULL};
+	worker_submit(sv->workers, sv->loops[0], &sv->sweep_job);
+}
+
+static void start_sweep(struct serve *sv)
+{
+	struct timeval every = {SWEEP_SECONDS, 0};
+	sv->sweep = event_new(loop_base(sv->loops[0]), -1, EV_PERSIST, on_sweep,
+			      sv);
+	event_add(sv->sweep, &every);
+}
+
 /* Every open session is ended and freed.  A job already on a worker runs
  * to its end, so a commit under way completes (its reply is not sent:
  * the client will retry, and delivery is idempotent enough for that). */
@@ -449,6 +488,7 @@ int serve_main(const struct config *cfg)
 					    on_signal, &sv);
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
+	start_sweep(&sv);
 
 	log_ready(&sv);
 	for (unsigned i = 1; i < sv.nloops; i++)
@@ -463,6 +503,7 @@ int serve_main(const struct config *cfg)
 	free(acs);
 	event_free(sigterm);
 	event_free(sigint);
+	event_free(sv.sweep);
 	shutdown_sessions(&sv);
 	auth_free(&sv.auth);
 	store_free(&sv.store);

@@ -67,27 +67,18 @@ struct pop3_session {
 	bool ahead_ok;
 };
 
-struct pop3_msg_ref {
-	size_t index;
-	bool ok;
-};
-
-/* pop3_session.c */
 #define pop3_reply(s, ...) session_reply((s)->sess, __VA_ARGS__)
-bool pop3_count_error(struct pop3_session *s);
-/* Run a job on the general workers; false after replying when it could
- * not be queued. */
-bool pop3_run_job(struct pop3_session *s, void (*run)(void *),
-		  void (*done)(void *));
-struct pop3_msg_ref pop3_lookup(struct pop3_session *s, uint32_t n);
 
 #define POP3_PASSWORD_MAX 1024
 /* RFC 1939 allows 512-octet lines; AUTH PLAIN with a long password in
  * base64 needs a little more. */
 #define POP3_LINE_MAX 2048
 
-/* pop3_retr.c */
-void pop3_cmd_retr(struct pop3_session *s);
+/* pop3_retr.c: answering RETR and TOP, standing only on the core and
+ * the session's state (pop3_session.c calls in, never the reverse). */
+/* Answer s->cmd (RETR or TOP) for the message at index, which exists and
+ * is not deleted. */
+void pop3_retr_start(struct pop3_session *s, size_t index);
 /* Answer the next part of the RETR/TOP under way (s->retr). */
 void pop3_retr_next(struct pop3_session *s);
 void pop3_retr_free(struct pop3_session *s);

@@ -220,7 +220,10 @@ static void retr_done(void *arg)
 
 void pop3_retr_next(struct pop3_session *s)
 {
-	pop3_run_job(s, retr_run, retr_done);
+	/* The general pool queues without bound: this fails only for a
+	 * session that is gone. */
+	if (!session_run(s->sess, s->env->workers, retr_run, retr_done))
+		pop3_retr_free(s);
 }
 
 void pop3_retr_free(struct pop3_session *s)
@@ -283,28 +286,23 @@ static void answer_from_ahead(struct pop3_session *s, size_t index)
 	s->ahead_ok = false;
 }
 
-void pop3_cmd_retr(struct pop3_session *s)
+void pop3_retr_start(struct pop3_session *s, size_t index)
 {
-	struct pop3_msg_ref ref = pop3_lookup(s, s->cmd.msg);
-	if (!ref.ok) {
-		pop3_count_error(s);
-		return;
-	}
-	bool ahead = s->ahead_ok && s->ahead_index == ref.index &&
+	bool ahead = s->ahead_ok && s->ahead_index == index &&
 		     s->cmd.verb == POP3_RETR;
 	s->ahead_ok = false;
 	s->retr = xcalloc(1, sizeof(*s->retr));
 	if (ahead) {
-		answer_from_ahead(s, ref.index);
+		answer_from_ahead(s, index);
 	} else {
 		add_item(s, &s->cmd);
-		if (s->msgs[ref.index].size <= PIECE)
+		if (s->msgs[index].size <= PIECE)
 			take_pipelined(s);
 		stream_init(&s->retr->st, &s->retr->items[0]);
 	}
 	/* One RETR with nothing behind it looks like a client fetching
 	 * in order; pipelined commands are better served by batches. */
-	s->retr->last = ref.index;
+	s->retr->last = index;
 	s->retr->read_ahead = s->retr->n <= 1 && s->cmd.verb == POP3_RETR &&
 			      session_input_len(s->sess) == 0;
 	if (!ahead)

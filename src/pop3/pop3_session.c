@@ -28,6 +28,7 @@ static void cmd_auth(struct pop3_session *s);
 static void cmd_capa(struct pop3_session *s);
 static void cmd_stat(struct pop3_session *s);
 static void cmd_list(struct pop3_session *s);
+static void cmd_retr(struct pop3_session *s);
 static void cmd_dele(struct pop3_session *s);
 static void cmd_rset(struct pop3_session *s);
 static void cmd_noop(struct pop3_session *s);
@@ -42,8 +43,8 @@ static const struct pop3_command commands[POP3_VERB_COUNT] = {
 	[POP3_STAT] = {cmd_stat, ST(TRANS)},
 	[POP3_LIST] = {cmd_list, ST(TRANS)},
 	[POP3_UIDL] = {cmd_list, ST(TRANS)},
-	[POP3_RETR] = {pop3_cmd_retr, ST(TRANS)},
-	[POP3_TOP] = {pop3_cmd_retr, ST(TRANS)},
+	[POP3_RETR] = {cmd_retr, ST(TRANS)},
+	[POP3_TOP] = {cmd_retr, ST(TRANS)},
 	[POP3_DELE] = {cmd_dele, ST(TRANS)},
 	[POP3_RSET] = {cmd_rset, ST(TRANS)},
 	[POP3_NOOP] = {cmd_noop, ST(TRANS)},
@@ -52,7 +53,7 @@ static const struct pop3_command commands[POP3_VERB_COUNT] = {
 	[POP3_APOP] = {cmd_not_here, ST(AUTH)},
 };
 
-bool pop3_count_error(struct pop3_session *s)
+static bool pop3_count_error(struct pop3_session *s)
 {
 	if (++s->errors < s->env->cfg->pop3.max_errors)
 		return false;
@@ -82,7 +83,7 @@ static void keep_password(struct pop3_session *s, const void *p, size_t n)
 	s->password_len = n;
 }
 
-bool pop3_run_job(struct pop3_session *s, void (*run)(void *),
+static bool pop3_run_job(struct pop3_session *s, void (*run)(void *),
 		  void (*done)(void *))
 {
 	if (session_run(s->sess, s->env->workers, run, done))
@@ -304,7 +305,12 @@ static void cmd_auth(struct pop3_session *s)
 /* ---- transaction ---- */
 
 /* The message for a client's number, or NULL after replying -ERR. */
-struct pop3_msg_ref pop3_lookup(struct pop3_session *s, uint32_t n)
+struct pop3_msg_ref {
+	size_t index;
+	bool ok;
+};
+
+static struct pop3_msg_ref pop3_lookup(struct pop3_session *s, uint32_t n)
 {
 	struct pop3_msg_ref r = {0, false};
 	if (n == 0 || n > s->nmsgs) {
@@ -372,6 +378,16 @@ static void cmd_list(struct pop3_session *s)
 	str_append(&out, ".\r\n", 3);
 	session_write(s->sess, out.data, out.len);
 	str_free(&out);
+}
+
+static void cmd_retr(struct pop3_session *s)
+{
+	struct pop3_msg_ref r = pop3_lookup(s, s->cmd.msg);
+	if (!r.ok) {
+		pop3_count_error(s);
+		return;
+	}
+	pop3_retr_start(s, r.index);
 }
 
 static void cmd_dele(struct pop3_session *s)

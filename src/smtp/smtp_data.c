@@ -83,15 +83,6 @@ static int reply_rank(int status)
 
 /* ---- the message's bytes: memory, then the spool ---- */
 
-void smtp_msg_drop(struct smtp_session *s)
-{
-	struct smtp_tx *tx = &s->tx;
-	str_free(&tx->msg);
-	if (tx->held > 0)
-		budget_give(s->env->budget, tx->held);
-	tx->held = 0;
-	spool_free(&tx->spool);
-}
 
 /* On a worker: move what is in memory to the spool. */
 static void spool_out(struct smtp_session *s)

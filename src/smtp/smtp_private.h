@@ -74,8 +74,12 @@ struct smtp_session {
 	char rcpt_cause[160];		/* why it was refused, for the log */
 };
 
-/* smtp_session.c */
 #define smtp_reply(s, ...) session_reply((s)->sess, __VA_ARGS__)
+
+/* A message is held in memory up to this many bytes, then spooled. */
+#define SMTP_SPOOL_AT (128 * 1024)
+
+/* smtp_tx.c: the state shared by the command handlers. */
 void smtp_set_state(struct smtp_session *s, enum smtp_state state);
 void smtp_tx_reset(struct smtp_session *s);
 void smtp_run_job(struct smtp_session *s, void (*run)(void *),
@@ -84,13 +88,10 @@ bool smtp_count_error(struct smtp_session *s);
 /* Append the transaction's text fields to a log line: helo, from, and
  * each recipient as "to" (the first ones that fit, then to_more). */
 void smtp_log_tx(const struct smtp_session *s, struct str *line);
-
-/* A message is held in memory up to this many bytes, then spooled. */
-#define SMTP_SPOOL_AT (128 * 1024)
-
-/* smtp_data.c */
 /* Let go of the message data: memory, budget and spool. */
 void smtp_msg_drop(struct smtp_session *s);
+
+/* smtp_data.c: DATA and BDAT, called by smtp_session.c's dispatch. */
 void smtp_cmd_data(struct smtp_session *s);
 void smtp_cmd_bdat(struct smtp_session *s);
 /* Consume message input; returns true when it made progress that may let

@@ -142,6 +142,13 @@ void store_account_unref(struct store_account **acct);
 int store_account_room(struct store *store, int64_t user_id, uint64_t size,
 		       const char **err_r);
 
+/* Close the cached handles of accounts whose database another process
+ * removed (`posthorn user remove` while the server runs), so the space of
+ * the deleted files is given back; a handle in use is closed when its
+ * last user lets go.  Blocks briefly (a stat per cached handle): call it
+ * from a worker, now and then. */
+void store_release_removed(struct store *store);
+
 /* An in-process exclusive claim on an account, e.g. for a POP3 maildrop.
  * It is kept apart from account handles, so a session can hold the claim
  * without holding a handle (and its database connection) while idle.

@@ -3,6 +3,7 @@ delivery to it is in flight, and an account database that is damaged,
 found by `posthorn check` and refused at RCPT."""
 
 import os
+import time
 
 import pytest
 
@@ -47,6 +48,26 @@ def test_user_removed_mid_transaction(server, had_mail):
     # bob is the second user the fixture adds.
     assert not os.path.exists(os.path.join(server.data, "mail", "2"))
     # Others are not disturbed.
+    assert smtp_send(server.smtp_port, "alice@example.com",
+                     make_message("still"))[0] == 250
+
+
+def test_user_removed_while_idle_frees_its_space(server):
+    """No transaction in flight: the server's cached database handle for
+    the removed account is let go of anyway, so the deleted file's space
+    comes back without waiting for mail that will never come."""
+    assert smtp_send(server.smtp_port, "bob@example.com",
+                     make_message("before"))[0] == 250
+    server.cli("user", "remove", "bob@example.com")
+    deadline = time.time() + 30
+    held = ["?"]
+    while time.time() < deadline:
+        held = [p for p in deleted_files_held(server.proc.pid)
+                if "index.db" in p]
+        if not held:
+            break
+        time.sleep(0.5)
+    assert held == [], held
     assert smtp_send(server.smtp_port, "alice@example.com",
                      make_message("still"))[0] == 250
 

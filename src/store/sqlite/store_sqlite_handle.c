@@ -361,6 +361,32 @@ void sqlite_account_forget(struct store *store, int64_t user_id)
 		account_close(a);
 }
 
+void store_release_removed(struct store *store)
+{
+	struct store_account_cache *c = store->accounts;
+	struct store_account *closing = NULL, *a;
+	struct stat st;
+	pthread_mutex_lock(&c->lock);
+	for (struct store_account **pp = &c->head; (a = *pp) != NULL;) {
+		if (stat(a->path, &st) == 0 || errno != ENOENT) {
+			pp = &a->next;
+			continue;
+		}
+		*pp = a->next;
+		a->gone = true;
+		a->next = NULL;
+		if (a->refs == 0) {
+			a->next = closing;
+			closing = a;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	while ((a = closing) != NULL) {
+		closing = a->next;
+		account_close(a);
+	}
+}
+
 int store_account_claim(struct store *store, int64_t user_id)
 {
 	struct store_account_cache *c = store->accounts;
