@@ -9,6 +9,7 @@
 #include "core/session.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -47,6 +48,11 @@ struct session {
 	bool peer_eof;		/* the client sent all it will send */
 	bool stepping;		/* inside proto->step */
 	bool wait_drain;	/* stopped by the output mark */
+	/* Set on the loop when the session ends while its job waits in a
+	 * queue; the worker then skips the job (a login for a client that
+	 * is gone, the queue of a server shutting down). */
+	atomic_bool cancelled;
+	bool skipped;		/* written by the worker, read after done */
 };
 
 static void session_kick(struct session *s);
@@ -110,6 +116,8 @@ static void session_end(struct session *s, enum session_end why)
 	s->dead = true;
 	if (!s->busy)
 		session_destroy(s);
+	else
+		atomic_store(&s->cancelled, true);
 }
 
 static void start_closing(struct session *s, enum session_end why)
@@ -345,14 +353,19 @@ size_t session_output_len(const struct session *s)
 static void job_run(void *arg)
 {
 	struct session *s = arg;
-	s->job_run(s->ctx);
+	s->skipped = atomic_load(&s->cancelled);
+	if (!s->skipped)
+		s->job_run(s->ctx);
 }
 
 static void job_done(void *arg)
 {
 	struct session *s = arg;
 	s->busy = false;
-	s->job_done(s->ctx);
+	/* What run produced is the protocol's to log and release; a job
+	 * that never ran produced nothing. */
+	if (!s->skipped)
+		s->job_done(s->ctx);
 	if (s->dead) {
 		if (!s->busy)
 			session_destroy(s);

@@ -127,8 +127,9 @@ size_t session_output_len(const struct session *s);
 
 /* Run run(ctx) on a worker of pool, then done(ctx) on the loop; the
  * protocol's step is not called in between, and is called again after
- * done.  done runs even when the connection ended meanwhile (writes then
- * do nothing), so it can log and release what run produced.  Returns
+ * done.  done runs even when the connection ended while run ran (writes
+ * then do nothing), so it can log and release what run produced; when
+ * it ended before run started, neither runs.  Returns
  * false, running nothing, when the pool's queue is full or the session
  * is gone. */
 bool session_run(struct session *s, struct worker_pool *pool,
