@@ -292,32 +292,6 @@ int conn_peek_line(struct conn *conn, size_t max, struct str *line_r)
 	return 1;
 }
 
-int conn_read_body_line(struct conn *conn, size_t chunk, struct str *out,
-			size_t *appended_r)
-{
-	struct evbuffer *in = bufferevent_get_input(conn->bev);
-	size_t eol_len, n;
-	int rc;
-	struct evbuffer_ptr p =
-		evbuffer_search_eol(in, NULL, &eol_len,
-				    EVBUFFER_EOL_CRLF_STRICT);
-	if (p.pos >= 0) {
-		n = (size_t)p.pos + eol_len;
-		rc = 1;
-	} else {
-		size_t have = evbuffer_get_length(in);
-		if (have <= chunk)
-			return 0;
-		n = have - 1;
-		rc = 2;
-	}
-	char *dst = str_reserve(out, n);
-	evbuffer_remove(in, dst, n);
-	str_commit(out, n);
-	*appended_r = n;
-	return rc;
-}
-
 size_t conn_read_bytes(struct conn *conn, size_t n, struct str *out)
 {
 	struct evbuffer *in = bufferevent_get_input(conn->bev);
@@ -330,6 +304,25 @@ size_t conn_read_bytes(struct conn *conn, size_t n, struct str *out)
 	evbuffer_remove(in, dst, n);
 	str_commit(out, n);
 	return n;
+}
+
+size_t conn_peek_bytes(struct conn *conn, size_t n, struct str *out)
+{
+	struct evbuffer *in = bufferevent_get_input(conn->bev);
+	size_t have = evbuffer_get_length(in);
+	if (n > have)
+		n = have;
+	if (n == 0)
+		return 0;
+	char *dst = str_reserve(out, n);
+	evbuffer_copyout(in, dst, n);
+	str_commit(out, n);
+	return n;
+}
+
+void conn_drop_input(struct conn *conn, size_t n)
+{
+	evbuffer_drain(bufferevent_get_input(conn->bev), n);
 }
 
 size_t conn_input_len(const struct conn *conn)

@@ -67,15 +67,12 @@ int conn_read_line(struct conn *conn, size_t max, struct str *line_r);
  * is buffered.  conn_read_line() then takes it. */
 int conn_peek_line(struct conn *conn, size_t max, struct str *line_r);
 
-/* For message bodies: append to out the next complete line including its
- * CRLF and return 1; or, when no CRLF is buffered but more than `chunk`
- * bytes are, append a piece of a long line (never splitting a CRLF) and
- * return 2; else return 0.  *appended_r is the number of bytes appended. */
-int conn_read_body_line(struct conn *conn, size_t chunk, struct str *out,
-			size_t *appended_r);
-
 /* Move up to n buffered bytes to out; returns how many. */
 size_t conn_read_bytes(struct conn *conn, size_t n, struct str *out);
+/* Copy up to n buffered bytes to out, leaving them in the buffer; returns
+ * how many.  conn_drop_input() then takes the first n of them. */
+size_t conn_peek_bytes(struct conn *conn, size_t n, struct str *out);
+void conn_drop_input(struct conn *conn, size_t n);
 size_t conn_input_len(const struct conn *conn);
 
 void conn_write(struct conn *conn, const void *p, size_t n);

@@ -285,14 +285,6 @@ int session_read_line(struct session *s, size_t max, struct str *line_r)
 	return conn_read_line(s->conn, max, line_r);
 }
 
-int session_read_body_line(struct session *s, size_t chunk, struct str *out,
-			   size_t *appended_r)
-{
-	if (!session_may_go_on(s))
-		return 0;
-	return conn_read_body_line(s->conn, chunk, out, appended_r);
-}
-
 size_t session_read_bytes(struct session *s, size_t n, struct str *out)
 {
 	if (!session_may_go_on(s))
@@ -305,6 +297,18 @@ int session_peek_line(struct session *s, size_t max, struct str *line_r)
 	if (!session_may_go_on(s))
 		return 0;
 	return conn_peek_line(s->conn, max, line_r);
+}
+
+size_t session_peek_bytes(struct session *s, size_t n, struct str *out)
+{
+	if (!session_may_go_on(s))
+		return 0;
+	return conn_peek_bytes(s->conn, n, out);
+}
+
+void session_drop_input(struct session *s, size_t n)
+{
+	conn_drop_input(s->conn, n);
 }
 
 size_t session_input_len(const struct session *s)

@@ -110,12 +110,14 @@ bool session_may_go_on(const struct session *s);
 /* The input functions of conn.h, returning 0 ("stop") whenever the
  * session may not go on. */
 int session_read_line(struct session *s, size_t max, struct str *line_r);
-int session_read_body_line(struct session *s, size_t chunk, struct str *out,
-			   size_t *appended_r);
 size_t session_read_bytes(struct session *s, size_t n, struct str *out);
 /* The next command line, left in the buffer, so a protocol can look at
  * what is pipelined behind the current command before taking it. */
 int session_peek_line(struct session *s, size_t max, struct str *line_r);
+/* Input in blocks, for a protocol that must scan before it knows how much
+ * is its own (SMTP DATA): copy up to n bytes, then drop what was used. */
+size_t session_peek_bytes(struct session *s, size_t n, struct str *out);
+void session_drop_input(struct session *s, size_t n);
 size_t session_input_len(const struct session *s);
 
 /* Writing does nothing once the session is closing or gone. */

@@ -227,9 +227,8 @@ void smtp_cmd_data(struct smtp_session *s)
 
 /* Account for n new message bytes at the end of msg.  Past the limit, or
  * once the spool failed, keep reading (to stay in step) but drop them.
- * Returns false when the session must wait (the bytes are being
- * spooled). */
-static bool count_bytes(struct smtp_session *s, size_t n)
+ * Returns false when the bytes are kept. */
+static bool dropped(struct smtp_session *s, size_t n)
 {
 	struct smtp_tx *tx = &s->tx;
 	tx->data_bytes += n;
@@ -242,30 +241,87 @@ static bool count_bytes(struct smtp_session *s, size_t n)
 		str_free(&tx->msg);
 		return true;
 	}
-	return hold(s, n);
+	return false;
 }
 
+/* The same, then hold the bytes; returns false when the session must
+ * wait (they are being spooled). */
+static bool count_bytes(struct smtp_session *s, size_t n)
+{
+	return dropped(s, n) || hold(s, n);
+}
+
+/* The last bytes of a message: the delivery job takes them from memory
+ * (to the spool first, if there is one), so they are not spooled now. */
+static void count_last_bytes(struct smtp_session *s, size_t n)
+{
+	if (!dropped(s, n) && budget_take(s->env->budget, n))
+		s->tx.held += n;
+}
+
+/* What one pass over a block of DATA input found. */
+struct scan {
+	size_t taken;	/* input bytes used, the end marker included */
+	size_t kept;	/* message bytes left at the start of the block */
+	bool end;	/* the CRLF.CRLF that ends the message was seen */
+};
+
+/* Undo dot-stuffing in place in the block p[0..n) and find the end of
+ * the message: a line that is only "." after a CRLF.  Only CRLF ends a
+ * line (RFC 5321 2.3.8), so a bare LF or CR is message data; a CRLF split
+ * between blocks is followed through tx->last_cr.  A block that ends in a
+ * line start that may still become the end marker (".", ".\r") is taken
+ * only up to that line, which waits for more input. */
+static struct scan scan_block(struct smtp_tx *tx, char *p, size_t n)
+{
+	size_t i = 0, w = 0;
+	bool prev_cr = tx->last_cr;
+	while (i < n) {
+		if (tx->at_bol && p[i] == '.') {
+			if (n - i >= 3 && p[i + 1] == '\r' && p[i + 2] == '\n')
+				return (struct scan){i + 3, w, true};
+			if (n - i == 1 || (n - i == 2 && p[i + 1] == '\r'))
+				break;
+			i++;	/* the stuffed dot */
+			prev_cr = false;
+		}
+		tx->at_bol = false;
+		const char *nl = memchr(p + i, '\n', n - i);
+		size_t end = nl != NULL ? (size_t)(nl - p) + 1 : n;
+		if (nl != NULL)
+			tx->at_bol = end - i >= 2 ? p[end - 2] == '\r' : prev_cr;
+		prev_cr = p[end - 1] == '\r';
+		if (w != i)
+			memmove(p + w, p + i, end - i);
+		w += end - i;
+		i = end;
+	}
+	tx->last_cr = prev_cr;
+	return (struct scan){i, w, false};
+}
+
+/* DATA: the buffered input is taken in blocks, not line by line, and only
+ * up to the end of the message, so pipelined commands behind it stay in
+ * the input. */
 bool smtp_read_data(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
 	for (;;) {
-		size_t before = tx->msg.len, n;
-		int rc = session_read_body_line(s->sess, DATA_PIECE, &tx->msg, &n);
-		if (rc == 0)
+		size_t before = tx->msg.len;
+		size_t n = session_peek_bytes(s->sess, DATA_PIECE, &tx->msg);
+		if (n == 0)
 			return false;
-		char *p = tx->msg.data + before;
-		if (tx->at_bol && rc == 1 && n == 3 && p[0] == '.') {
-			str_truncate(&tx->msg, before);
+		struct scan r = scan_block(tx, tx->msg.data + before, n);
+		session_drop_input(s->sess, r.taken);
+		str_truncate(&tx->msg, before + r.kept);
+		if (r.end) {
+			count_last_bytes(s, r.kept);
 			finish_message(s);
 			return true;
 		}
-		if (tx->at_bol && p[0] == '.') {
-			memmove(p, p + 1, n - 1);
-			str_truncate(&tx->msg, tx->msg.len - 1);
-			n--;
-		}
-		tx->at_bol = rc == 1;
-		if (!count_bytes(s, n))
+		if (r.taken == 0)
+			return false;
+		if (!count_bytes(s, r.kept))
 			return false;
 	}
 }

@@ -45,7 +45,8 @@ struct smtp_tx {
 	bool no_room;			/* the spool could not be written */
 	char cause[160];		/* why the message failed, for the log */
 	uint64_t data_bytes;		/* message bytes received */
-	bool at_bol;
+	bool at_bol;			/* DATA: after a CRLF */
+	bool last_cr;			/* DATA: the last byte taken was CR */
 	bool too_big;
 	uint64_t chunk_left;
 	bool chunk_last;
