@@ -32,6 +32,17 @@ struct pop3_stream {
 	bool started;		/* "+OK" sent */
 };
 
+/* Messages read ahead for a client that fetches one at a time: the next
+ * few after the last one asked for, one after another in bytes. */
+#define POP3_AHEAD_COUNT 8
+struct pop3_ahead {
+	struct str bytes;
+	size_t index[POP3_AHEAD_COUNT];	/* which message each is */
+	size_t end[POP3_AHEAD_COUNT];	/* where each ends in bytes */
+	size_t n;			/* messages held */
+	size_t next;			/* the one the client should want next */
+};
+
 struct pop3_session {
 	struct session *sess;
 	const struct pop3_env *env;
@@ -62,9 +73,7 @@ struct pop3_session {
 	 * the last one retrieved, read ahead for a client that fetches one
 	 * at a time (see pop3_retr.c). */
 	struct pop3_retr *retr;
-	struct str ahead;
-	size_t ahead_index;
-	bool ahead_ok;
+	struct pop3_ahead ahead;
 };
 
 #define pop3_reply(s, ...) session_reply((s)->sess, __VA_ARGS__)

@@ -13,10 +13,10 @@
  *
  * A client that fetches one message at a time waits for each answer
  * before it asks for the next, so the job that answers RETR n also reads
- * message n+1 ahead when it is small, and the next RETR is answered from
- * memory on the loop, without a round trip; the job for it reads the one
- * after.  What was read ahead is dropped as soon as the client asks for
- * something else. */
+ * the next few small messages ahead, and the RETRs for them are answered
+ * from memory on the loop, with no round trip to a worker; the last of
+ * them starts the job that reads the next few.  What was read ahead is
+ * dropped as soon as the client asks for something else. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +29,10 @@
 /* A batch stops at this many commands or this many message bytes. */
 #define BATCH_MAX 64
 #define BATCH_BYTES (256 * 1024)
-/* Largest message read ahead (held while the session waits). */
+/* Largest message read ahead, and most bytes read ahead at once (held
+ * while the session waits). */
 #define AHEAD_MAX (32 * 1024)
+#define AHEAD_BYTES (64 * 1024)
 
 struct pop3_retr_item {
 	size_t index;
@@ -135,22 +137,27 @@ static int read_at(struct pop3_session *s, struct store_account *acct,
 			      buf, n, got_r, NULL);
 }
 
-/* The next message the client is likely to RETR, if it is small. */
+/* The next messages the client is likely to RETR, while they are small. */
 static void read_ahead(struct pop3_session *s, struct store_account *acct,
 		       size_t after)
 {
-	size_t i = after + 1, got;
-	while (i < s->nmsgs && s->deleted[i])
-		i++;
-	s->ahead_ok = false;
-	s->ahead_index = i;
-	if (i >= s->nmsgs || s->msgs[i].size > AHEAD_MAX)
-		return;
-	str_clear(&s->ahead);
-	char *buf = str_reserve(&s->ahead, s->msgs[i].size);
-	if (read_at(s, acct, i, 0, buf, s->msgs[i].size, &got) > 0) {
-		str_commit(&s->ahead, got);
-		s->ahead_ok = true;
+	struct pop3_ahead *ah = &s->ahead;
+	size_t got;
+	ah->n = ah->next = 0;
+	str_clear(&ah->bytes);
+	for (size_t i = after + 1; i < s->nmsgs && ah->n < POP3_AHEAD_COUNT;
+	     i++) {
+		uint64_t size = s->msgs[i].size;
+		if (s->deleted[i])
+			continue;
+		if (size > AHEAD_MAX || ah->bytes.len + size > AHEAD_BYTES)
+			break;
+		char *buf = str_reserve(&ah->bytes, size);
+		if (read_at(s, acct, i, 0, buf, size, &got) <= 0)
+			break;
+		str_commit(&ah->bytes, got);
+		ah->index[ah->n] = i;
+		ah->end[ah->n++] = ah->bytes.len;
 	}
 }
 
@@ -272,29 +279,39 @@ static void take_pipelined(struct pop3_session *s)
 	str_free(&line);
 }
 
-/* RETR of the message read ahead: answered here, on the loop. */
-static void answer_from_ahead(struct pop3_session *s, size_t index)
+/* RETR of a message read ahead: answered here, on the loop.  Returns
+ * false when index is not the one read ahead next. */
+static bool answer_from_ahead(struct pop3_session *s, size_t index)
 {
+	struct pop3_ahead *ah = &s->ahead;
+	if (s->cmd.verb != POP3_RETR || ah->next >= ah->n ||
+	    ah->index[ah->next] != index) {
+		ah->n = ah->next = 0;
+		str_free(&ah->bytes);
+		return false;
+	}
+	size_t start = ah->next > 0 ? ah->end[ah->next - 1] : 0;
 	struct pop3_stream st;
 	struct pop3_retr_item it = {index, false, 0};
 	struct str out = STR_INIT;
 	stream_init(&st, &it);
-	answer(&st, s->msgs[index].size, s->ahead.data, s->ahead.len, &out);
+	answer(&st, s->msgs[index].size, ah->bytes.data + start,
+	       ah->end[ah->next] - start, &out);
 	session_write(s->sess, out.data, out.len);
 	str_free(&out);
 	s->retrieved++;
-	s->ahead_ok = false;
+	ah->next++;
+	return true;
 }
 
 void pop3_retr_start(struct pop3_session *s, size_t index)
 {
-	bool ahead = s->ahead_ok && s->ahead_index == index &&
-		     s->cmd.verb == POP3_RETR;
-	s->ahead_ok = false;
+	bool ahead = answer_from_ahead(s, index);
+	/* Read on while the client goes on fetching in order. */
+	if (ahead && s->ahead.next < s->ahead.n)
+		return;
 	s->retr = xcalloc(1, sizeof(*s->retr));
-	if (ahead) {
-		answer_from_ahead(s, index);
-	} else {
+	if (!ahead) {
 		add_item(s, &s->cmd);
 		if (s->msgs[index].size <= PIECE)
 			take_pipelined(s);
@@ -305,8 +322,6 @@ void pop3_retr_start(struct pop3_session *s, size_t index)
 	s->retr->last = index;
 	s->retr->read_ahead = s->retr->n <= 1 && s->cmd.verb == POP3_RETR &&
 			      session_input_len(s->sess) == 0;
-	if (!ahead)
-		str_free(&s->ahead);
 	if (s->retr->n == 0 && !s->retr->read_ahead) {
 		pop3_retr_free(s);
 		return;

@@ -556,7 +556,7 @@ static void pop3_free(void *ctx, enum session_end why)
 	free(s->deleted);
 	str_free(&s->line);
 	pop3_retr_free(s);
-	str_free(&s->ahead);
+	str_free(&s->ahead.bytes);
 	free(s);
 }
 

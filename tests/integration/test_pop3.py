@@ -674,3 +674,33 @@ def test_bare_lf_dot_line_cannot_end_retr(server):
         assert p.stat()[0] == 1
     finally:
         p.close()
+
+
+def test_one_at_a_time_in_order_with_skips(server):
+    """A client that fetches one message at a time is answered from what
+    the server read ahead; whatever it skips, deletes or asks for out of
+    order, every answer is the right message, byte for byte."""
+    sizes = [300, 5000, 40000, 10, 31000, 70000, 2000, 33000, 100, 900,
+             64000, 1200, 25000, 3, 8000, 16000, 500, 700, 30000, 50]
+    sent = []
+    for i, n in enumerate(sizes):
+        text = bytes((65 + (k * 7 + i) % 26) for k in range(n))
+        lines = [text[j:j + 70] for j in range(0, n, 70)]
+        body = (b".dot %d\r\n" % i) + b"\r\n".join(lines) + b"\r\n.x\r\n"
+        sent.append(make_message("ahead-%d" % i, body))
+    deliver(server, *sent)
+    p = popclient(server)
+    try:
+        order = list(range(1, 8)) + [12, 9, 10, 11] + list(range(13, 21))
+        for k, n in enumerate(order):
+            if k == 5:
+                p.dele(8)          # read ahead, now deleted
+            if n == 8:
+                continue
+            lines = p.retr(n)[1]
+            got = b"\r\n".join(lines) + b"\r\n"
+            assert body_of(got) == sent[n - 1], "message %d" % n
+        with pytest.raises(poplib.error_proto):
+            p.retr(8)
+    finally:
+        p.quit()
