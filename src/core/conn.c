@@ -294,15 +294,8 @@ int conn_peek_line(struct conn *conn, size_t max, struct str *line_r)
 
 size_t conn_read_bytes(struct conn *conn, size_t n, struct str *out)
 {
-	struct evbuffer *in = bufferevent_get_input(conn->bev);
-	size_t have = evbuffer_get_length(in);
-	if (n > have)
-		n = have;
-	if (n == 0)
-		return 0;
-	char *dst = str_reserve(out, n);
-	evbuffer_remove(in, dst, n);
-	str_commit(out, n);
+	n = conn_peek_bytes(conn, n, out);
+	conn_drop_input(conn, n);
 	return n;
 }
 

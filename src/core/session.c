@@ -262,6 +262,14 @@ void session_log_begin(const struct session *s, struct str *line,
 	log_field(line, "client", "%s", conn_peer_text(s->conn));
 }
 
+void session_log_drop(const struct session *s, const char *result)
+{
+	struct str line = STR_INIT;
+	session_log_begin(s, &line, "drop");
+	log_field(&line, "result", "%s", result);
+	log_put(LOG_INFO, &line);
+}
+
 const struct sockaddr *session_peer(const struct session *s)
 {
 	return conn_peer(s->conn);

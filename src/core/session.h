@@ -99,6 +99,10 @@ bool session_peer_is_loopback(const struct session *s);
 /* Start an event line (see log.h) in *line: "proto[id] event client=ADDR". */
 void session_log_begin(const struct session *s, struct str *line,
 		       const char *event);
+/* The line for a session we end for a reason of ours:
+ * "proto[id] drop client=ADDR result=RESULT" ("timeout", "too-many-errors").
+ * fail2ban filters match it (docs/admin.md). */
+void session_log_drop(const struct session *s, const char *result);
 
 /* Seconds without progress before the timeout hook; 0 = none. */
 void session_set_timeout(struct session *s, unsigned seconds);

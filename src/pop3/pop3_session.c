@@ -57,10 +57,7 @@ static bool pop3_count_error(struct pop3_session *s)
 {
 	if (++s->errors < s->env->cfg->pop3.max_errors)
 		return false;
-	struct str line = STR_INIT;
-	session_log_begin(s->sess, &line, "drop");
-	log_field(&line, "result", "too-many-errors");
-	log_put(LOG_INFO, &line);
+	session_log_drop(s->sess, "too-many-errors");
 	pop3_reply(s, "-ERR Too many errors, closing connection");
 	session_close(s->sess);
 	return true;
@@ -532,10 +529,7 @@ static void pop3_step(void *ctx)
 static void pop3_timeout(void *ctx)
 {
 	struct pop3_session *s = ctx;
-	struct str line = STR_INIT;
-	session_log_begin(s->sess, &line, "drop");
-	log_field(&line, "result", "timeout");
-	log_put(LOG_INFO, &line);
+	session_log_drop(s->sess, "timeout");
 }
 
 static void pop3_free(void *ctx, enum session_end why)

@@ -412,10 +412,7 @@ static void smtp_step(void *ctx)
 static void smtp_timeout(void *ctx)
 {
 	struct smtp_session *s = ctx;
-	struct str line = STR_INIT;
-	session_log_begin(s->sess, &line, "drop");
-	log_field(&line, "result", "timeout");
-	log_put(LOG_INFO, &line);
+	session_log_drop(s->sess, "timeout");
 	smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded",
 		   s->env->cfg->server.hostname);
 }

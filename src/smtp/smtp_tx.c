@@ -41,10 +41,7 @@ bool smtp_count_error(struct smtp_session *s)
 {
 	if (++s->errors < s->env->cfg->smtp.max_errors)
 		return false;
-	struct str line = STR_INIT;
-	session_log_begin(s->sess, &line, "drop");
-	log_field(&line, "result", "too-many-errors");
-	log_put(LOG_INFO, &line);
+	session_log_drop(s->sess, "too-many-errors");
 	smtp_reply(s, "421 4.7.0 %s Too many errors, closing connection",
 		   s->env->cfg->server.hostname);
 	session_close(s->sess);
