@@ -20,7 +20,8 @@ import pytest
 
 from conftest import (PASSWORD, Client, Server, body_of, dot_stuff,
                       make_message, pop3_fetch, pop3_fetch_wait, pop3_login,
-                      pop3_login_wait, pop3_quit, smtp_send, smtp_session)
+                      pop3_login_wait, pop3_quit, quit_and_close, smtp_send,
+                      smtp_session)
 
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
@@ -787,3 +788,75 @@ def test_smtp_latency_under_login_flood(custom):
     # depends on the machine).
     assert failed + busy > 0
     assert len(pop3_fetch(srv.pop3_port, ALICE)) == 20
+
+
+BIG_SENDERS = 24
+BIG_MESSAGE = 6 * MIB
+
+
+def send_big(port, tag, errors):
+    """One SMTP transaction with a BIG_MESSAGE message, sent in pieces."""
+    try:
+        line = b"z" * 1022 + b"\r\n"
+        with smtp_session(port) as c:
+            assert c.cmd("MAIL FROM:<big@example.org>")[0] == 250
+            assert c.cmd("RCPT TO:<alice@example.com>")[0] == 250
+            assert c.cmd("DATA")[0] == 354
+            c.send(make_message(tag, b""))
+            piece = line * 256
+            for _ in range(BIG_MESSAGE // len(piece)):
+                c.send(piece)
+            c.send(b".\r\n")
+            code, text = c.reply()
+            assert code == 250, text
+            c.cmd("QUIT")
+    except Exception as e:      # reported by the test
+        errors.append("%s: %r" % (tag, e))
+
+
+def test_many_large_messages_at_once_are_spooled(custom):
+    """Many clients sending large messages at once: the server keeps each
+    in memory only up to a point and spools the rest, so its memory does
+    not grow with the messages (held whole, these would be about
+    150 MiB); every message arrives whole."""
+    srv = custom(before_start=live_memory)
+    base = rss_mib(srv)
+    errors = []
+    threads = [threading.Thread(target=send_big,
+                                args=(srv.smtp_port, "big-%d" % i, errors))
+               for i in range(BIG_SENDERS)]
+    for t in threads:
+        t.start()
+    peak = base
+    while any(t.is_alive() for t in threads):
+        peak = max(peak, rss_mib(srv))
+        time.sleep(0.05)
+    for t in threads:
+        t.join()
+    assert errors == [], errors
+    print("\n%d senders of %d MiB: RSS %.0f -> %.0f MiB" % (
+        BIG_SENDERS, BIG_MESSAGE // MIB, base, peak))
+    assert peak - base < RSS_BOUND, (base, peak)
+    # Nothing was lost on the way through the spool.
+    with pop3_login(srv.pop3_port, "alice@example.com") as c:
+        line = c.pop("STAT")
+        assert line.split()[1] == str(BIG_SENDERS), line
+        assert int(c.pop("LIST 1").split()[2]) > BIG_MESSAGE
+        quit_and_close(c)
+
+
+def test_command_line_of_the_longest_allowed_length(custom):
+    """A command line exactly as long as smtp.max_line_length allows fits
+    in what the server buffers ahead: it is answered, not left waiting."""
+    longest = 1048576
+    srv = custom("smtp.max_line_length=%d" % longest)
+    with smtp_session(srv.smtp_port) as c:
+        verb = b"NOOP "
+        c.send(verb + b"x" * (longest - len(verb)) + b"\r\n")
+        code, text = c.reply()
+        assert code == 250, text
+        # One byte more is refused, and the session stays in step.
+        c.send(verb + b"x" * (longest - len(verb) + 1) + b"\r\n")
+        code, text = c.reply()
+        assert code == 500, text
+        assert c.cmd("NOOP")[0] == 250
