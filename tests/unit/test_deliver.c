@@ -14,16 +14,23 @@ struct fixture {
 	int64_t bob, alice, carol, dave;
 };
 
-static int64_t add_user(struct store *store, const char *address)
+
+static int64_t add_user_quota(struct store *store, const char *address,
+			      uint64_t quota)
 {
-	struct store_user u = {0, (char *)address, (char *)"$argon2id$x", 0,
-			       (char *)""}, got;
+	struct store_user u = {0, (char *)address, (char *)"$argon2id$x",
+			       quota, (char *)""}, got;
 	const char *err;
 	assert_int_equal(store_user_add(store, &u, &err), 1);
 	assert_int_equal(store_user_lookup(store, address, &got), 1);
 	int64_t id = got.id;
 	store_user_clear(&got);
 	return id;
+}
+
+static int64_t add_user(struct store *store, const char *address)
+{
+	return add_user_quota(store, address, 0);
 }
 
 static void add_alias(struct store *store, const char *alias,
@@ -283,18 +290,6 @@ static void test_deliver_binary(void **state)
 
 /* ---- quota and broken accounts ---- */
 
-static int64_t add_user_quota(struct store *store, const char *address,
-			      uint64_t quota)
-{
-	struct store_user u = {0, (char *)address, (char *)"$argon2id$x",
-			       quota, (char *)""}, got;
-	const char *err;
-	assert_int_equal(store_user_add(store, &u, &err), 1);
-	assert_int_equal(store_user_lookup(store, address, &got), 1);
-	int64_t id = got.id;
-	store_user_clear(&got);
-	return id;
-}
 
 static size_t count_messages(struct store *store, int64_t id)
 {

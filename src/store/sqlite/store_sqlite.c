@@ -146,17 +146,21 @@ void sqlite_rollback(sqlite3 *db)
 		exec(db, "ROLLBACK");
 }
 
-static int user_version(sqlite3 *db)
+int64_t sqlite_pragma_int(sqlite3 *db, const char *pragma)
 {
 	sqlite3_stmt *st;
-	int v = -1;
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
-	    SQLITE_OK)
+	int64_t v = -1;
+	if (sqlite3_prepare_v2(db, pragma, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int(st, 0);
+		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return v;
+}
+
+static int user_version(sqlite3 *db)
+{
+	return (int)sqlite_pragma_int(db, "PRAGMA user_version");
 }
 
 static int apply_schema(sqlite3 *db, const struct sqlite_schema *schema)

@@ -52,6 +52,8 @@ sqlite3_stmt *sqlite_cached(struct store *store, int which);
  * server can share it) and bring its schema up to date.  Without `create`
  * a missing file is an error.  Messages name the file as `where`.  Returns 0, or a store_fail with the reason
  * in err_r (may be NULL). */
+/* The integer a "PRAGMA ..." statement answers, -1 on error. */
+int64_t sqlite_pragma_int(sqlite3 *db, const char *pragma);
 int sqlite_db_open(const char *path, const char *where,
 		   const struct sqlite_schema *schema, bool create,
 		   sqlite3 **db_r, const char **err_r);

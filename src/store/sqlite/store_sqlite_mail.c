@@ -572,15 +572,7 @@ out:
 
 static int64_t free_pages(sqlite3 *db)
 {
-	sqlite3_stmt *st;
-	int64_t n = -1;
-	if (sqlite3_prepare_v2(db, "PRAGMA freelist_count", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
+	return sqlite_pragma_int(db, "PRAGMA freelist_count");
 }
 
 /* Give the pages of what was expunged back to the file system, when there
