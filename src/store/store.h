@@ -122,6 +122,7 @@ enum store_fail {
 	STORE_FAIL_QUOTA_NEVER = -4, /* larger than the account's quota */
 	STORE_FAIL_GONE = -5,	     /* the account was removed meanwhile */
 	STORE_FAIL_BROKEN = -6,	     /* its database is corrupt or unreadable */
+	STORE_FAIL_EXISTS = -7,	     /* the name is taken (mailboxes) */
 };
 
 /* A short name for a class ("temp", "full", ...), for logs. */
@@ -218,6 +219,180 @@ int store_msg_read(struct store_account *acct, int64_t mailbox_id,
  * for deleting (and logs that it did).  Returns 1 or a store_fail. */
 int store_msg_expunge(struct store_account *acct, int64_t mailbox_id,
 		      const uint32_t *uids, size_t n, const char **err_r);
+
+/* ---- IMAP: mailboxes ----
+ * Mailbox names are UTF-8 with "/" as the hierarchy delimiter; "INBOX" is
+ * always spelt so (the caller maps any case of it).  Every change to a
+ * mailbox or its messages raises its HIGHESTMODSEQ; UIDs are never reused
+ * and a name created again gets a new UIDVALIDITY. */
+
+enum store_special {
+	STORE_SPECIAL_NONE,
+	STORE_SPECIAL_DRAFTS,
+	STORE_SPECIAL_SENT,
+	STORE_SPECIAL_TRASH,
+	STORE_SPECIAL_JUNK,
+	STORE_SPECIAL_ARCHIVE,
+	STORE_SPECIAL_ALL,
+	STORE_SPECIAL_FLAGGED,
+	STORE_SPECIAL_COUNT
+};
+/* "\\Sent" etc. (RFC 6154), NULL for NONE; and back (case-insensitive),
+ * STORE_SPECIAL_NONE when unknown. */
+const char *store_special_name(enum store_special use);
+enum store_special store_special_parse(const char *name, size_t len);
+
+struct store_mailbox_info {
+	int64_t id;
+	const char *name;
+	enum store_special special;
+	bool subscribed;
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+};
+
+/* Every mailbox, sorted by name; and the names subscribed to that no
+ * longer exist (id 0).  The strings are valid during the call. */
+int store_mailbox_list(struct store_account *acct,
+		       void (*fn)(const struct store_mailbox_info *mb,
+				  void *ctx),
+		       void *ctx, const char **err_r);
+
+/* Returns 1, 0 when the name exists already, or a store_fail. */
+int store_mailbox_create(struct store_account *acct, const char *name,
+			 enum store_special special, const char **err_r);
+/* Deletes the mailbox and its messages (not INBOX).  Returns 1, 0 when it
+ * does not exist, or a store_fail. */
+int store_mailbox_delete(struct store_account *acct, const char *name,
+			 const char **err_r);
+/* Renames the mailbox and the mailboxes below it ("a" also renames
+ * "a/b").  Renaming INBOX moves its messages to the new mailbox and
+ * leaves INBOX empty (RFC 9051 6.3.6).  Returns 1, 0 when `from` does not
+ * exist, STORE_FAIL_EXISTS when `to` does, or a store_fail. */
+int store_mailbox_rename(struct store_account *acct, const char *from,
+			 const char *to, const char **err_r);
+int store_mailbox_subscribe(struct store_account *acct, const char *name,
+			    bool on, const char **err_r);
+
+struct store_mailbox_status {
+	uint32_t messages, unseen, deleted, recent;
+	uint64_t size;
+};
+int store_mailbox_status(struct store_account *acct, int64_t mailbox_id,
+			 struct store_mailbox_status *st_r,
+			 const char **err_r);
+
+/* ---- IMAP: messages ---- */
+
+/* What the MIME parser found, computed once when a message is stored so
+ * that FETCH, SEARCH and SORT need not read the message.  Any pointer may
+ * be NULL: then FETCH parses the message when asked. */
+struct store_msg_meta {
+	const char *envelope;		/* IMAP ENVELOPE text */
+	const char *bodystructure;	/* IMAP BODYSTRUCTURE text */
+	const char *body;		/* IMAP BODY text (no extension data) */
+	const void *layout;		/* byte ranges of the parts */
+	size_t layout_len;
+	int64_t sentdate;		/* Date: header, 0 if none */
+	const char *subject;		/* base subject (RFC 5256), UTF-8 */
+	const char *from, *to, *cc;	/* SORT keys */
+	const char *preview;		/* RFC 8970, UTF-8 */
+};
+
+/* What the index holds about a message.  Only the fields asked for with
+ * STORE_INFO_* are filled; the strings are valid during the call. */
+struct store_msginfo {
+	uint32_t uid;
+	unsigned flags;		/* STORE_FLAG_* */
+	const char *keywords;	/* space-separated, "" if none */
+	uint64_t modseq;
+	int64_t internaldate;
+	int64_t savedate;
+	uint64_t size;
+	int64_t email_id;	/* RFC 8474: the same for copies */
+	/* STORE_INFO_META: NULL where not cached */
+	struct store_msg_meta meta;
+};
+
+enum {
+	STORE_INFO_META = 1 << 0,
+};
+
+/* The mailbox's messages with uid_lo <= UID <= uid_hi, in UID order;
+ * fn returns false to stop early.  Holds the account's reader: fn must
+ * not call the store. */
+int store_msg_scan(struct store_account *acct, int64_t mailbox_id,
+		   uint32_t uid_lo, uint32_t uid_hi, unsigned what,
+		   bool (*fn)(const struct store_msginfo *m, void *ctx),
+		   void *ctx, const char **err_r);
+
+/* Store a message in any mailbox, with its flags (STORE_FLAG_*), keywords
+ * (space-separated, may be NULL) and cached meta (may be NULL), under the
+ * same group commit and rules as store_msg_deliver().  Returns 1 or a
+ * store_fail. */
+int store_msg_append(struct store_account *acct, int64_t mailbox_id,
+		     const struct store_source *src,
+		     const struct store_msg_meta *meta, unsigned flags,
+		     const char *keywords, int64_t internaldate,
+		     uint32_t *uid_r, const char **err_r);
+
+/* Keep the meta for a message that was stored without it. */
+int store_msg_set_meta(struct store_account *acct, int64_t email_id,
+		       const struct store_msg_meta *meta, const char **err_r);
+
+enum store_flag_op { STORE_FLAGS_SET, STORE_FLAGS_ADD, STORE_FLAGS_REMOVE };
+
+struct store_flag_change {
+	uint32_t uid;
+	unsigned flags;
+	const char *keywords;
+	uint64_t modseq;
+	bool refused;		/* UNCHANGEDSINCE: modified since */
+};
+
+/* Change the flags of the messages with these UIDs (sorted ascending;
+ * those that are gone are skipped).  keywords is space-separated (NULL =
+ * none).  With unchangedsince > 0, a message whose MODSEQ is above it is
+ * left alone and reported refused (RFC 7162).  fn is called after the
+ * commit for each message changed or refused (not for those already so).
+ * Returns 1 or a store_fail. */
+int store_msg_flags(struct store_account *acct, int64_t mailbox_id,
+		    const uint32_t *uids, size_t n, enum store_flag_op op,
+		    unsigned flags, const char *keywords,
+		    uint64_t unchangedsince,
+		    void (*fn)(const struct store_flag_change *c, void *ctx),
+		    void *ctx, const char **err_r);
+
+/* Copy (or move) messages to another mailbox, keeping flags, keywords and
+ * internal dates; the bytes are shared, not copied.  new_uids_r[i] gets
+ * the new UID of uids[i] (0 if it was gone).  A move expunges them from
+ * the source in the same transaction.  Quota applies to copies.  Returns 1
+ * or a store_fail. */
+int store_msg_copy(struct store_account *acct, int64_t from_id,
+		   const uint32_t *uids, size_t n, int64_t to_id, bool move,
+		   uint32_t *new_uids_r, uint32_t *uidvalidity_r,
+		   const char **err_r);
+
+/* What changed in a mailbox after modseq `since`: fn_changed for each
+ * message added or changed (uid, flags, keywords, modseq), then
+ * fn_expunged for each UID expunged, in UID order. */
+int store_msg_changes(struct store_account *acct, int64_t mailbox_id,
+		      uint64_t since,
+		      bool (*fn_changed)(const struct store_msginfo *m,
+					 void *ctx),
+		      void (*fn_expunged)(uint32_t uid, void *ctx), void *ctx,
+		      const char **err_r);
+
+/* ---- change events ----
+ * A watch calls fn (on a store thread; it must only hand the news on, e.g.
+ * with loop_post) soon after a change to any mailbox of the account is
+ * committed, by this process or another one sharing the data. */
+struct store_watch;
+struct store_watch *store_watch_add(struct store *store, int64_t user_id,
+				    void (*fn)(void *ctx), void *ctx);
+/* After this returns, fn is not running and will not be called. */
+void store_watch_remove(struct store_watch **watch);
 
 /* ---- integrity ---- */
 

@@ -68,6 +68,7 @@ const char *store_fail_name(int fail)
 	case STORE_FAIL_QUOTA_NEVER: return "too-big-for-quota";
 	case STORE_FAIL_GONE: return "gone";
 	case STORE_FAIL_BROKEN: return "broken";
+	case STORE_FAIL_EXISTS: return "exists";
 	default: return "temp";
 	}
 }
@@ -408,6 +409,7 @@ int store_open(const char *data_dir, struct store **store_r,
 	}
 	pthread_mutex_init(&store->lock, NULL);
 	pthread_mutex_init(&store->reserve_lock, NULL);
+	pthread_mutex_init(&store->watch_lock, NULL);
 	store->accounts = sqlite_account_cache_new();
 	sqlite_reserve_make(store);
 	*store_r = store;
@@ -419,12 +421,14 @@ void store_free(struct store **storep)
 	struct store *store = *storep;
 	if (store == NULL)
 		return;
+	sqlite_watcher_free(&store->watcher);
 	sqlite_account_cache_free(&store->accounts);
 	for (int i = 0; i < SQ_COUNT; i++)
 		sqlite3_finalize(store->sq[i]);
 	sqlite3_close(store->db);
 	pthread_mutex_destroy(&store->lock);
 	pthread_mutex_destroy(&store->reserve_lock);
+	pthread_mutex_destroy(&store->watch_lock);
 	free(store->data_dir);
 	free(store);
 	*storep = NULL;

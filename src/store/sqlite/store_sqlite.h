@@ -28,6 +28,9 @@ struct store {
 	pthread_mutex_t lock;
 	sqlite3_stmt *sq[SQ_COUNT];
 	struct store_account_cache *accounts;
+	/* change events: started at the first watch */
+	pthread_mutex_t watch_lock;
+	struct sqlite_watcher *watcher;
 	/* when the reserve was last looked at (monotonic seconds) */
 	pthread_mutex_t reserve_lock;
 	int64_t reserve_checked;
@@ -102,7 +105,8 @@ int sqlite_user_quota(struct store *store, int64_t user_id,
 
 enum { ST_NEXT, ST_BODY, ST_MSG, ST_MBOX, ST_ACCOUNT, ST_SAVE, ST_RELEASE,
        ST_UNDO, ST_COUNT };
-enum { RT_BODY_ID, RT_DATA, RT_STATE, RT_LIST, RT_MAILBOX, RT_COUNT };
+enum { RT_BODY_ID, RT_DATA, RT_STATE, RT_LIST, RT_MAILBOX, RT_SCAN,
+       RT_SCAN_META, RT_CHANGES, RT_EXPUNGED, RT_STATUS, RT_COUNT };
 
 struct delivery;
 
@@ -152,5 +156,31 @@ int sqlite_quota_verdict(uint64_t quota, uint64_t used, uint64_t size,
 			 const char **err_r);
 /* A reader statement, prepared once; caller holds rlock and resets it. */
 sqlite3_stmt *sqlite_reader_stmt(struct store_account *a, int which);
+
+/* ---- shared by the mail files ---- */
+
+/* The writer baton of an account: one writer at a time (store_sqlite_mail.c). */
+void sqlite_writer_enter(struct store_account *a);
+void sqlite_writer_leave(struct store_account *a);
+/* Step a statement, reset it and clear its bindings: 0 if the step gave
+ * `want`, else -1. */
+int sqlite_step_reset(sqlite3_stmt *st, int want);
+/* Run one statement with one integer parameter (may be unused): 0 or -1. */
+int sqlite_exec(sqlite3 *db, const char *sql, int64_t arg);
+/* Insert the MIME meta of body `body_id`: 0 or -1 (error on db). */
+int sqlite_meta_insert(sqlite3 *db, int64_t body_id,
+		       const struct store_msg_meta *meta);
+/* Inside the writer's transaction: expunge these UIDs (bump MODSEQ, log
+ * them, drop bytes no other message shares).  0 or -1. */
+int sqlite_expunge_in_txn(struct store_account *a, int64_t mailbox_id,
+			  const uint32_t *uids, size_t n);
+/* Tell the account's watchers, in every process, that it changed: called
+ * after a commit that changed mailboxes or messages. */
+void sqlite_account_changed(struct store_account *a);
+
+/* ---- change events (store_sqlite_watch.c) ---- */
+struct sqlite_watcher;
+struct sqlite_watcher *sqlite_watcher_new(const char *data_dir);
+void sqlite_watcher_free(struct sqlite_watcher **w);
 
 #endif

@@ -62,14 +62,59 @@ static const char index_v2[] =
 	" UPDATE account SET bytes = bytes - old.size,"
 	" messages = messages - 1 WHERE id = 1; END;";
 
-static const char *const index_steps[] = {index_v1, index_v2};
-const struct sqlite_schema sqlite_index_schema = {index_steps, 2};
+/* IMAP.  Message bytes are shared by copies (body.refs); what the MIME
+ * parser found is kept per body in msginfo, apart from the index rows
+ * that SELECT and FETCH FLAGS scan; expunged UIDs are remembered with
+ * the MODSEQ of their expunge, for QRESYNC and for sessions catching up;
+ * a UIDVALIDITY is never given twice (account.last_uidvalidity); the
+ * special-use mailboxes every client looks for are made. */
+static const char index_v3[] =
+	"ALTER TABLE message ADD COLUMN savedate INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX message_modseq ON message(mailbox_id, modseq);"
+	"ALTER TABLE body ADD COLUMN refs INTEGER NOT NULL DEFAULT 1;"
+	"CREATE TABLE msginfo ("
+	" body_id INTEGER PRIMARY KEY,"
+	" envelope TEXT, bodystructure TEXT, body TEXT, layout BLOB,"
+	" sentdate INTEGER NOT NULL DEFAULT 0, subject TEXT,"
+	" addr_from TEXT, addr_to TEXT, addr_cc TEXT, preview TEXT);"
+	"CREATE TRIGGER body_removed AFTER DELETE ON body BEGIN"
+	" DELETE FROM msginfo WHERE body_id = old.id; END;"
+	"CREATE TABLE expunged ("
+	" mailbox_id INTEGER NOT NULL,"
+	" uid INTEGER NOT NULL,"
+	" modseq INTEGER NOT NULL,"
+	" PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;"
+	"CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);"
+	"CREATE TABLE subscription (name TEXT PRIMARY KEY) WITHOUT ROWID;"
+	"INSERT INTO subscription SELECT name FROM mailbox WHERE subscribed;"
+	"ALTER TABLE account ADD COLUMN last_uidvalidity INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"UPDATE account SET last_uidvalidity ="
+	" (SELECT coalesce(max(uidvalidity), 0) FROM mailbox);"
+	"CREATE TEMP TABLE special(k INTEGER, name TEXT, use TEXT);"
+	"INSERT INTO special VALUES (1, 'Drafts', '\\Drafts'),"
+	" (2, 'Sent', '\\Sent'), (3, 'Trash', '\\Trash'),"
+	" (4, 'Junk', '\\Junk'), (5, 'Archive', '\\Archive');"
+	"INSERT OR IGNORE INTO mailbox(name, uidvalidity, uidnext,"
+	" highestmodseq, special_use)"
+	" SELECT name, max(CAST(strftime('%s','now') AS INTEGER),"
+	"  (SELECT last_uidvalidity FROM account)) + k, 1, 1, use"
+	" FROM special;"
+	"INSERT OR IGNORE INTO subscription SELECT name FROM special;"
+	"UPDATE account SET last_uidvalidity ="
+	" (SELECT max(uidvalidity) FROM mailbox);"
+	"DROP TABLE special;";
+
+static const char *const index_steps[] = {index_v1, index_v2, index_v3};
+const struct sqlite_schema sqlite_index_schema = {index_steps, 3};
 
 static const char *const write_sql[ST_COUNT] = {
 	[ST_NEXT] = "SELECT uidnext, highestmodseq FROM mailbox WHERE id=?",
 	[ST_BODY] = "INSERT INTO body(data) VALUES(?)",
 	[ST_MSG] = "INSERT INTO message(mailbox_id, uid, modseq, "
-		   "internaldate, size, body_id) VALUES(?,?,?,?,?,?)",
+		   "internaldate, size, body_id, flags, keywords, savedate) "
+		   "VALUES(?,?,?,?,?,?,?,?,CAST(strftime('%s','now') AS "
+		   "INTEGER))",
 	[ST_MBOX] = "UPDATE mailbox SET uidnext=?, highestmodseq=? "
 		    "WHERE id=?",
 	[ST_ACCOUNT] = "SELECT bytes, removed FROM account",
@@ -89,6 +134,26 @@ static const char *const read_sql[RT_COUNT] = {
 		    "ORDER BY uid",
 	[RT_MAILBOX] = "SELECT id, uidvalidity, uidnext, highestmodseq "
 		       "FROM mailbox WHERE name=?",
+#define SCAN_COLUMNS "m.uid, m.flags, m.keywords, m.modseq, m.internaldate, " \
+		     "m.savedate, m.size, m.body_id"
+	[RT_SCAN] = "SELECT " SCAN_COLUMNS " FROM message m "
+		    "WHERE m.mailbox_id=? AND m.uid BETWEEN ? AND ? "
+		    "ORDER BY m.uid",
+	[RT_SCAN_META] = "SELECT " SCAN_COLUMNS ", i.envelope, "
+			 "i.bodystructure, i.body, i.layout, i.sentdate, "
+			 "i.subject, i.addr_from, i.addr_to, i.addr_cc, "
+			 "i.preview FROM message m LEFT JOIN msginfo i "
+			 "ON i.body_id = m.body_id "
+			 "WHERE m.mailbox_id=? AND m.uid BETWEEN ? AND ? "
+			 "ORDER BY m.uid",
+	[RT_CHANGES] = "SELECT " SCAN_COLUMNS " FROM message m "
+		       "WHERE m.mailbox_id=? AND m.modseq > ? ORDER BY m.uid",
+	[RT_EXPUNGED] = "SELECT uid FROM expunged WHERE mailbox_id=? "
+			"AND modseq > ? ORDER BY uid",
+	[RT_STATUS] = "SELECT count(*), "
+		      "coalesce(sum((flags & 1) = 0), 0), "
+		      "coalesce(sum((flags & 8) != 0), 0), "
+		      "coalesce(sum(size), 0) FROM message WHERE mailbox_id=?",
 };
 
 struct store_account_cache {
@@ -150,7 +215,7 @@ void sqlite_account_cache_free(struct store_account_cache **cp)
 
 void sqlite_account_remove_files(struct store *store, int64_t user_id)
 {
-	static const char *const files[] = {"index.db", "index.db-wal",
+	static const char *const files[] = {"index.db", "index.db-wal", "changes",
 					     "index.db-shm"};
 	char *dir = sqlite_account_dir(store, user_id);
 	size_t n = strlen(dir) + 32;

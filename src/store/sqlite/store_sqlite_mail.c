@@ -21,6 +21,9 @@ struct delivery {
 	struct delivery *next;
 	int64_t mailbox_id;
 	const struct store_source *src;
+	const struct store_msg_meta *meta;
+	unsigned flags;
+	const char *keywords;
 	uint64_t len;
 	int64_t internaldate;
 	uint32_t uid;
@@ -198,7 +201,7 @@ out:
  * One writer at a time per account: `writing` is the baton.  Whoever holds
  * it commits everything queued when it took it. */
 
-static void writer_enter(struct store_account *a)
+void sqlite_writer_enter(struct store_account *a)
 {
 	pthread_mutex_lock(&a->wlock);
 	while (a->writing)
@@ -207,7 +210,7 @@ static void writer_enter(struct store_account *a)
 	pthread_mutex_unlock(&a->wlock);
 }
 
-static void writer_leave(struct store_account *a)
+void sqlite_writer_leave(struct store_account *a)
 {
 	pthread_mutex_lock(&a->wlock);
 	a->writing = false;
@@ -215,7 +218,7 @@ static void writer_leave(struct store_account *a)
 	pthread_mutex_unlock(&a->wlock);
 }
 
-static int step_reset(sqlite3_stmt *st, int want)
+int sqlite_step_reset(sqlite3_stmt *st, int want)
 {
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -296,7 +299,7 @@ static int insert_body(struct store_account *a, struct delivery *d,
 				    SQLITE_STATIC);
 	else
 		sqlite3_bind_zeroblob64(st, 1, d->len);
-	if (step_reset(st, SQLITE_DONE) < 0)
+	if (sqlite_step_reset(st, SQLITE_DONE) < 0)
 		return wfail(a, err_r);
 	*body_r = sqlite3_last_insert_rowid(a->wdb);
 	return one_piece ? 1 : write_source(a, *body_r, src, buf, err_r);
@@ -331,13 +334,18 @@ static int insert_one(struct store_account *a, struct delivery *d,
 	sqlite3_bind_int64(st[ST_MSG], 4, d->internaldate);
 	sqlite3_bind_int64(st[ST_MSG], 5, (sqlite3_int64)d->len);
 	sqlite3_bind_int64(st[ST_MSG], 6, body);
-	if (step_reset(st[ST_MSG], SQLITE_DONE) < 0)
+	sqlite3_bind_int64(st[ST_MSG], 7, d->flags);
+	sqlite3_bind_text(st[ST_MSG], 8, d->keywords ? d->keywords : "", -1,
+			  SQLITE_STATIC);
+	if (sqlite_step_reset(st[ST_MSG], SQLITE_DONE) < 0)
+		return wfail(a, err_r);
+	if (d->meta != NULL && sqlite_meta_insert(a->wdb, body, d->meta) < 0)
 		return wfail(a, err_r);
 
 	sqlite3_bind_int64(st[ST_MBOX], 1, uid + 1);
 	sqlite3_bind_int64(st[ST_MBOX], 2, modseq);
 	sqlite3_bind_int64(st[ST_MBOX], 3, d->mailbox_id);
-	if (step_reset(st[ST_MBOX], SQLITE_DONE) < 0)
+	if (sqlite_step_reset(st[ST_MBOX], SQLITE_DONE) < 0)
 		return wfail(a, err_r);
 	d->uid = (uint32_t)uid;
 	return 1;
@@ -350,20 +358,20 @@ static int insert_one(struct store_account *a, struct delivery *d,
 static int insert_saved(struct store_account *a, struct delivery *d,
 			char **buf, int *fail_r, const char **err_r)
 {
-	if (step_reset(a->st[ST_SAVE], SQLITE_DONE) < 0) {
+	if (sqlite_step_reset(a->st[ST_SAVE], SQLITE_DONE) < 0) {
 		*fail_r = wfail(a, err_r);
 		return 0;
 	}
 	int rc = insert_one(a, d, buf, err_r);
-	if (rc > 0 && step_reset(a->st[ST_RELEASE], SQLITE_DONE) < 0)
+	if (rc > 0 && sqlite_step_reset(a->st[ST_RELEASE], SQLITE_DONE) < 0)
 		rc = wfail(a, err_r);
 	if (rc > 0)
 		return 1;
 	/* After some errors (SQLITE_FULL among them) SQLite has already
 	 * rolled the whole transaction back. */
 	if (sqlite3_get_autocommit(a->wdb) ||
-	    step_reset(a->st[ST_UNDO], SQLITE_DONE) < 0 ||
-	    step_reset(a->st[ST_RELEASE], SQLITE_DONE) < 0) {
+	    sqlite_step_reset(a->st[ST_UNDO], SQLITE_DONE) < 0 ||
+	    sqlite_step_reset(a->st[ST_RELEASE], SQLITE_DONE) < 0) {
 		*fail_r = rc;
 		return 0;
 	}
@@ -475,6 +483,16 @@ int store_msg_deliver(struct store_account *a, int64_t mailbox_id,
 		      const struct store_source *src, int64_t internaldate,
 		      uint32_t *uid_r, const char **err_r)
 {
+	return store_msg_append(a, mailbox_id, src, NULL, 0, NULL,
+				internaldate, uid_r, err_r);
+}
+
+int store_msg_append(struct store_account *a, int64_t mailbox_id,
+		     const struct store_source *src,
+		     const struct store_msg_meta *meta, unsigned flags,
+		     const char *keywords, int64_t internaldate,
+		     uint32_t *uid_r, const char **err_r)
+{
 	uint64_t len = source_len(src);
 	/* Blob I/O takes int offsets; the config caps messages far below. */
 	if (len > INT32_MAX || src->iovcnt < 0 ||
@@ -484,6 +502,7 @@ int store_msg_deliver(struct store_account *a, int64_t mailbox_id,
 		return STORE_FAIL_TEMP;
 	}
 	struct delivery d = {.mailbox_id = mailbox_id, .src = src, .len = len,
+			     .meta = meta, .flags = flags, .keywords = keywords,
 			     .internaldate = internaldate};
 
 	pthread_mutex_lock(&a->wlock);
@@ -516,6 +535,7 @@ int store_msg_deliver(struct store_account *a, int64_t mailbox_id,
 	if (d.status > 0) {
 		*uid_r = d.uid;
 		sqlite_reserve_tick(a->store);
+		sqlite_account_changed(a);
 		return 1;
 	}
 	sqlite_set_err(err_r, sqlite_errf("%s", d.reason));
@@ -524,50 +544,64 @@ int store_msg_deliver(struct store_account *a, int64_t mailbox_id,
 
 /* ---- expunge ---- */
 
+/* Expunged messages leave their UID in `expunged` under the MODSEQ of
+ * the expunge, so sessions and QRESYNC clients can catch up; their bytes
+ * go with the last message that shares them. */
+static const char *const expunge_sql[] = {
+	"UPDATE body SET refs = refs - 1 WHERE id = (SELECT body_id "
+	"FROM message WHERE mailbox_id = ?1 AND uid = ?2)",
+	"DELETE FROM body WHERE id = (SELECT body_id FROM message "
+	"WHERE mailbox_id = ?1 AND uid = ?2) AND refs <= 0",
+	"INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq) "
+	"SELECT ?1, ?2, highestmodseq FROM mailbox WHERE id = ?1 "
+	"AND EXISTS (SELECT 1 FROM message WHERE mailbox_id = ?1 "
+	"AND uid = ?2)",
+	"DELETE FROM message WHERE mailbox_id = ?1 AND uid = ?2",
+};
+#define EXPUNGE_STEPS (sizeof(expunge_sql) / sizeof(*expunge_sql))
+
+int sqlite_expunge_in_txn(struct store_account *a, int64_t mailbox_id,
+			  const uint32_t *uids, size_t n)
+{
+	sqlite3_stmt *st[EXPUNGE_STEPS] = {0};
+	int rc = -1;
+	if (sqlite_exec(a->wdb, "UPDATE mailbox SET highestmodseq = "
+				"highestmodseq + 1 WHERE id = ?",
+			mailbox_id) < 0)
+		return -1;
+	for (size_t k = 0; k < EXPUNGE_STEPS; k++)
+		if (sqlite3_prepare_v2(a->wdb, expunge_sql[k], -1, &st[k],
+				       NULL) != SQLITE_OK)
+			goto out;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < EXPUNGE_STEPS; k++) {
+			sqlite3_bind_int64(st[k], 1, mailbox_id);
+			sqlite3_bind_int64(st[k], 2, uids[i]);
+			if (sqlite_step_reset(st[k], SQLITE_DONE) < 0)
+				goto out;
+		}
+	}
+	rc = 0;
+out:
+	for (size_t k = 0; k < EXPUNGE_STEPS; k++)
+		sqlite3_finalize(st[k]);
+	return rc;
+}
+
 static int expunge_txn(struct store_account *a, int64_t mailbox_id,
 		       const uint32_t *uids, size_t n, const char **err_r)
 {
-	sqlite3_stmt *del_body = NULL, *del_msg = NULL, *bump = NULL;
 	int result = sqlite_writer_db(a, err_r);
 	if (result < 0)
 		return result;
-	result = STORE_FAIL_TEMP;
 	if (sqlite_begin(a->wdb) < 0 ||
-	    sqlite3_prepare_v2(a->wdb,
-			       "DELETE FROM body WHERE id=(SELECT body_id "
-			       "FROM message WHERE mailbox_id=?1 AND uid=?2)",
-			       -1, &del_body, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(a->wdb,
-			       "DELETE FROM message WHERE mailbox_id=?1 "
-			       "AND uid=?2",
-			       -1, &del_msg, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(a->wdb,
-			       "UPDATE mailbox SET highestmodseq="
-			       "highestmodseq+1 WHERE id=?",
-			       -1, &bump, NULL) != SQLITE_OK)
-		goto fail;
-	for (size_t i = 0; i < n; i++) {
-		sqlite3_bind_int64(del_body, 1, mailbox_id);
-		sqlite3_bind_int64(del_body, 2, uids[i]);
-		sqlite3_bind_int64(del_msg, 1, mailbox_id);
-		sqlite3_bind_int64(del_msg, 2, uids[i]);
-		if (step_reset(del_body, SQLITE_DONE) < 0 ||
-		    step_reset(del_msg, SQLITE_DONE) < 0)
-			goto fail;
+	    sqlite_expunge_in_txn(a, mailbox_id, uids, n) < 0 ||
+	    sqlite_commit(a->wdb) < 0) {
+		result = wfail(a, err_r);
+		sqlite_rollback(a->wdb);
+		return result;
 	}
-	sqlite3_bind_int64(bump, 1, mailbox_id);
-	if (step_reset(bump, SQLITE_DONE) < 0 || sqlite_commit(a->wdb) < 0)
-		goto fail;
-	result = 1;
-	goto out;
-fail:
-	result = wfail(a, err_r);
-out:
-	sqlite_rollback(a->wdb);
-	sqlite3_finalize(del_body);
-	sqlite3_finalize(del_msg);
-	sqlite3_finalize(bump);
-	return result;
+	return 1;
 }
 
 static int64_t free_pages(sqlite3 *db)
@@ -609,13 +643,15 @@ static void compact(struct store_account *a)
 int store_msg_expunge(struct store_account *a, int64_t mailbox_id,
 		      const uint32_t *uids, size_t n, const char **err_r)
 {
-	writer_enter(a);
+	sqlite_writer_enter(a);
 	int rc = expunge_txn(a, mailbox_id, uids, n, err_r);
 	if (rc == STORE_FAIL_FULL &&
 	    sqlite_reserve_release(a->store, "deleting messages"))
 		rc = expunge_txn(a, mailbox_id, uids, n, err_r);
 	if (rc > 0)
 		compact(a);
-	writer_leave(a);
+	sqlite_writer_leave(a);
+	if (rc > 0)
+		sqlite_account_changed(a);
 	return rc;
 }

@@ -1,0 +1,525 @@
+/* Messages for IMAP: scanning the index, catching up on changes, flags,
+ * copy and move.  Every change takes a new MODSEQ of its mailbox in the
+ * same transaction, so a session that remembers the last MODSEQ it saw
+ * finds exactly what changed since. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/str.h"
+#include "core/xalloc.h"
+#include "store/sqlite/store_sqlite.h"
+
+/* ---- reading ---- */
+
+static const char *text_or_empty(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	return t != NULL ? (const char *)t : "";
+}
+
+static const char *text_or_null(sqlite3_stmt *st, int col)
+{
+	return (const char *)sqlite3_column_text(st, col);
+}
+
+static void row_info(sqlite3_stmt *st, bool meta, struct store_msginfo *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->uid = (uint32_t)sqlite3_column_int64(st, 0);
+	m->flags = (unsigned)sqlite3_column_int(st, 1);
+	m->keywords = text_or_empty(st, 2);
+	m->modseq = (uint64_t)sqlite3_column_int64(st, 3);
+	m->internaldate = sqlite3_column_int64(st, 4);
+	m->savedate = sqlite3_column_int64(st, 5);
+	m->size = (uint64_t)sqlite3_column_int64(st, 6);
+	m->email_id = sqlite3_column_int64(st, 7);
+	if (!meta)
+		return;
+	struct store_msg_meta *x = &m->meta;
+	x->envelope = text_or_null(st, 8);
+	x->bodystructure = text_or_null(st, 9);
+	x->body = text_or_null(st, 10);
+	x->layout = sqlite3_column_blob(st, 11);
+	x->layout_len = (size_t)sqlite3_column_bytes(st, 11);
+	x->sentdate = sqlite3_column_int64(st, 12);
+	x->subject = text_or_null(st, 13);
+	x->from = text_or_null(st, 14);
+	x->to = text_or_null(st, 15);
+	x->cc = text_or_null(st, 16);
+	x->preview = text_or_null(st, 17);
+}
+
+int store_msg_scan(struct store_account *a, int64_t mailbox_id,
+		   uint32_t uid_lo, uint32_t uid_hi, unsigned what,
+		   bool (*fn)(const struct store_msginfo *m, void *ctx),
+		   void *ctx, const char **err_r)
+{
+	bool meta = (what & STORE_INFO_META) != 0;
+	struct store_msginfo m;
+	int rc = SQLITE_OK;
+	pthread_mutex_lock(&a->rlock);
+	sqlite3_stmt *st = sqlite_reader_stmt(a, meta ? RT_SCAN_META
+						      : RT_SCAN);
+	if (st != NULL) {
+		sqlite3_bind_int64(st, 1, mailbox_id);
+		sqlite3_bind_int64(st, 2, uid_lo);
+		sqlite3_bind_int64(st, 3, uid_hi);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			row_info(st, meta, &m);
+			if (!fn(&m, ctx)) {
+				rc = SQLITE_DONE;
+				break;
+			}
+		}
+	}
+	int result = st != NULL && rc == SQLITE_DONE
+			     ? 1
+			     : sqlite_fail(a->rdb, st != NULL ? rc : SQLITE_OK,
+					   a->name, err_r);
+	if (st != NULL)
+		sqlite3_reset(st);
+	pthread_mutex_unlock(&a->rlock);
+	return result;
+}
+
+int store_msg_changes(struct store_account *a, int64_t mailbox_id,
+		      uint64_t since,
+		      bool (*fn_changed)(const struct store_msginfo *m,
+					 void *ctx),
+		      void (*fn_expunged)(uint32_t uid, void *ctx), void *ctx,
+		      const char **err_r)
+{
+	struct store_msginfo m;
+	int rc = SQLITE_OK;
+	pthread_mutex_lock(&a->rlock);
+	/* One read transaction for both, so what is seen is one state. */
+	sqlite3_exec(a->rdb, "BEGIN", NULL, NULL, NULL);
+	sqlite3_stmt *st = sqlite_reader_stmt(a, RT_CHANGES);
+	if (st != NULL) {
+		sqlite3_bind_int64(st, 1, mailbox_id);
+		sqlite3_bind_int64(st, 2, (int64_t)since);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			row_info(st, false, &m);
+			if (!fn_changed(&m, ctx))
+				break;
+		}
+		sqlite3_reset(st);
+	}
+	if (st != NULL && (rc == SQLITE_DONE || rc == SQLITE_ROW)) {
+		st = sqlite_reader_stmt(a, RT_EXPUNGED);
+		if (st != NULL) {
+			sqlite3_bind_int64(st, 1, mailbox_id);
+			sqlite3_bind_int64(st, 2, (int64_t)since);
+			while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+				fn_expunged((uint32_t)sqlite3_column_int64(st, 0),
+					    ctx);
+			sqlite3_reset(st);
+		}
+	}
+	int result = st != NULL && rc == SQLITE_DONE
+			     ? 1
+			     : sqlite_fail(a->rdb, st != NULL ? rc : SQLITE_OK,
+					   a->name, err_r);
+	sqlite3_exec(a->rdb, "COMMIT", NULL, NULL, NULL);
+	pthread_mutex_unlock(&a->rlock);
+	return result;
+}
+
+/* ---- meta ---- */
+
+static void bind_text_or_null(sqlite3_stmt *st, int col, const char *s)
+{
+	if (s != NULL)
+		sqlite3_bind_text(st, col, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, col);
+}
+
+int sqlite_meta_insert(sqlite3 *db, int64_t body_id,
+		       const struct store_msg_meta *x)
+{
+	static const char sql[] =
+		"INSERT OR REPLACE INTO msginfo(body_id, envelope, "
+		"bodystructure, body, layout, sentdate, subject, addr_from, "
+		"addr_to, addr_cc, preview) VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+			       NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, body_id);
+	bind_text_or_null(st, 2, x->envelope);
+	bind_text_or_null(st, 3, x->bodystructure);
+	bind_text_or_null(st, 4, x->body);
+	if (x->layout != NULL)
+		sqlite3_bind_blob(st, 5, x->layout, (int)x->layout_len,
+				  SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, x->sentdate);
+	bind_text_or_null(st, 7, x->subject);
+	bind_text_or_null(st, 8, x->from);
+	bind_text_or_null(st, 9, x->to);
+	bind_text_or_null(st, 10, x->cc);
+	bind_text_or_null(st, 11, x->preview);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_msg_set_meta(struct store_account *a, int64_t email_id,
+		       const struct store_msg_meta *meta, const char **err_r)
+{
+	sqlite_writer_enter(a);
+	int rc = sqlite_writer_db(a, err_r);
+	if (rc == 0) {
+		/* The body may have gone meanwhile: then nothing to keep. */
+		if (sqlite_exec(a->wdb, "SELECT 1 FROM body WHERE id = ?",
+				email_id) < 0 ||
+		    sqlite_meta_insert(a->wdb, email_id, meta) < 0)
+			rc = sqlite_fail(a->wdb, SQLITE_OK, a->name, err_r);
+		else
+			rc = 1;
+	}
+	sqlite_writer_leave(a);
+	return rc;
+}
+
+/* ---- flags ---- */
+
+/* Keywords are kept as one space-separated string per message. */
+static bool kw_has(const char *list, const char *kw, size_t len)
+{
+	for (const char *p = list; *p != '\0';) {
+		const char *end = strchr(p, ' ');
+		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+		if (n == len && strncasecmp(p, kw, len) == 0)
+			return true;
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+	return false;
+}
+
+static void kw_add_word(struct str *out, const char *w, size_t n)
+{
+	if (out->len > 0)
+		str_appendc(out, ' ');
+	str_append(out, w, n);
+}
+
+/* The message's new keyword list after `op` with `change`. */
+static void kw_apply(const char *old, enum store_flag_op op,
+		     const char *change, struct str *out)
+{
+	str_clear(out);
+	if (op == STORE_FLAGS_SET)
+		old = "";
+	for (const char *p = old; *p != '\0';) {
+		size_t n = strcspn(p, " ");
+		if (n > 0 && !(op == STORE_FLAGS_REMOVE &&
+			       kw_has(change, p, n)))
+			kw_add_word(out, p, n);
+		p += n;
+		p += strspn(p, " ");
+	}
+	if (op == STORE_FLAGS_REMOVE)
+		return;
+	for (const char *p = change; *p != '\0';) {
+		size_t n = strcspn(p, " ");
+		if (n > 0 && !kw_has(out->data != NULL ? out->data : "", p, n))
+			kw_add_word(out, p, n);
+		p += n;
+		p += strspn(p, " ");
+	}
+}
+
+struct flag_result {
+	struct store_flag_change c;
+	char *keywords;
+};
+
+struct flags_txn {
+	int64_t mailbox_id;
+	const uint32_t *uids;
+	size_t n;
+	enum store_flag_op op;
+	unsigned flags;
+	const char *keywords;
+	uint64_t unchangedsince;
+	struct flag_result *out;
+	size_t nout;
+};
+
+static unsigned flags_apply(unsigned old, enum store_flag_op op,
+			    unsigned change)
+{
+	switch (op) {
+	case STORE_FLAGS_ADD: return old | change;
+	case STORE_FLAGS_REMOVE: return old & ~change;
+	default: return change;
+	}
+}
+
+static int flags_one(sqlite3_stmt *get, sqlite3_stmt *set,
+		     struct flags_txn *t, uint32_t uid, uint64_t modseq,
+		     struct str *kw)
+{
+	sqlite3_bind_int64(get, 1, t->mailbox_id);
+	sqlite3_bind_int64(get, 2, uid);
+	int rc = sqlite3_step(get);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(get);
+		return rc == SQLITE_DONE ? 0 : -1;
+	}
+	unsigned old = (unsigned)sqlite3_column_int(get, 0);
+	uint64_t old_modseq = (uint64_t)sqlite3_column_int64(get, 2);
+	kw_apply(text_or_empty(get, 1), t->op, t->keywords ? t->keywords : "",
+		 kw);
+	bool same_kw = strcmp(text_or_empty(get, 1),
+			      kw->data != NULL ? kw->data : "") == 0;
+	sqlite3_reset(get);
+	unsigned now = flags_apply(old, t->op, t->flags);
+	struct flag_result *r = &t->out[t->nout];
+	if (t->unchangedsince > 0 && old_modseq > t->unchangedsince) {
+		r->c = (struct store_flag_change){.uid = uid, .refused = true,
+						  .modseq = old_modseq};
+		t->nout++;
+		return 0;
+	}
+	if (now == old && same_kw)
+		return 0;
+	sqlite3_bind_int64(set, 1, now);
+	sqlite3_bind_text(set, 2, kw->data != NULL ? kw->data : "", -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_int64(set, 3, (int64_t)modseq);
+	sqlite3_bind_int64(set, 4, t->mailbox_id);
+	sqlite3_bind_int64(set, 5, uid);
+	if (sqlite_step_reset(set, SQLITE_DONE) < 0)
+		return -1;
+	r->c = (struct store_flag_change){.uid = uid, .flags = now,
+					  .modseq = modseq};
+	r->keywords = xstrdup(kw->data != NULL ? kw->data : "");
+	t->nout++;
+	return 0;
+}
+
+static int flags_body(struct store_account *a, struct flags_txn *t)
+{
+	sqlite3_stmt *get = NULL, *set = NULL;
+	struct str kw = STR_INIT;
+	int rc = -1;
+	if (sqlite_exec(a->wdb, "UPDATE mailbox SET highestmodseq = "
+				"highestmodseq + 1 WHERE id = ?",
+			t->mailbox_id) < 0 ||
+	    sqlite3_prepare_v2(a->wdb, "SELECT flags, keywords, modseq FROM "
+				       "message WHERE mailbox_id=? AND uid=?",
+			       -1, &get, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(a->wdb, "UPDATE message SET flags=?, "
+				       "keywords=?, modseq=? WHERE "
+				       "mailbox_id=? AND uid=?",
+			       -1, &set, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_stmt *hm;
+	if (sqlite3_prepare_v2(a->wdb, "SELECT highestmodseq FROM mailbox "
+				       "WHERE id=?", -1, &hm, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_int64(hm, 1, t->mailbox_id);
+	uint64_t modseq = sqlite3_step(hm) == SQLITE_ROW
+				  ? (uint64_t)sqlite3_column_int64(hm, 0)
+				  : 0;
+	sqlite3_finalize(hm);
+	if (modseq == 0)
+		goto out;
+	for (size_t i = 0; i < t->n; i++)
+		if (flags_one(get, set, t, t->uids[i], modseq, &kw) < 0)
+			goto out;
+	rc = 1;
+out:
+	str_free(&kw);
+	sqlite3_finalize(get);
+	sqlite3_finalize(set);
+	return rc;
+}
+
+int store_msg_flags(struct store_account *a, int64_t mailbox_id,
+		    const uint32_t *uids, size_t n, enum store_flag_op op,
+		    unsigned flags, const char *keywords,
+		    uint64_t unchangedsince,
+		    void (*fn)(const struct store_flag_change *c, void *ctx),
+		    void *ctx, const char **err_r)
+{
+	struct flags_txn t = {mailbox_id, uids, n, op, flags, keywords,
+			      unchangedsince, NULL, 0};
+	t.out = xcalloc(n ? n : 1, sizeof(*t.out));
+	sqlite_writer_enter(a);
+	int rc = sqlite_writer_db(a, err_r);
+	if (rc == 0) {
+		if (sqlite_begin(a->wdb) < 0 || flags_body(a, &t) < 0 ||
+		    sqlite_commit(a->wdb) < 0) {
+			rc = sqlite_fail(a->wdb, SQLITE_OK, a->name, err_r);
+			sqlite_rollback(a->wdb);
+			for (size_t i = 0; i < t.nout; i++)
+				free(t.out[i].keywords);
+			t.nout = 0;
+		} else {
+			rc = 1;
+		}
+	}
+	sqlite_writer_leave(a);
+	if (rc == 1)
+		sqlite_account_changed(a);
+	for (size_t i = 0; i < t.nout; i++) {
+		t.out[i].c.keywords = t.out[i].keywords ? t.out[i].keywords
+							: "";
+		fn(&t.out[i].c, ctx);
+		free(t.out[i].keywords);
+	}
+	free(t.out);
+	return rc;
+}
+
+/* ---- copy and move ---- */
+
+struct copy_txn {
+	int64_t from, to;
+	const uint32_t *uids;
+	size_t n;
+	bool move;
+	uint32_t *new_uids;
+	uint32_t uidvalidity;
+};
+
+static int copy_target(sqlite3 *db, int64_t to, uint32_t *uidnext_r,
+		       uint64_t *modseq_r, uint32_t *uidvalidity_r)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT uidnext, highestmodseq + 1, "
+				   "uidvalidity FROM mailbox WHERE id=?", -1,
+			       &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, to);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*uidnext_r = (uint32_t)sqlite3_column_int64(st, 0);
+		*modseq_r = (uint64_t)sqlite3_column_int64(st, 1);
+		*uidvalidity_r = (uint32_t)sqlite3_column_int64(st, 2);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static const char copy_sql[] =
+	"INSERT INTO message(mailbox_id, uid, modseq, flags, keywords, "
+	"internaldate, size, body_id, savedate) SELECT ?1, ?2, ?3, flags, "
+	"keywords, internaldate, size, body_id, CAST(strftime('%s','now') "
+	"AS INTEGER) FROM message WHERE mailbox_id = ?4 AND uid = ?5";
+
+static int copy_body(struct store_account *a, struct copy_txn *t)
+{
+	uint32_t uid;
+	uint64_t modseq;
+	sqlite3_stmt *ins = NULL, *ref = NULL;
+	int rc = -1;
+	if (copy_target(a->wdb, t->to, &uid, &modseq, &t->uidvalidity) < 0 ||
+	    sqlite3_prepare_v2(a->wdb, copy_sql, -1, &ins, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(a->wdb, "UPDATE body SET refs = refs + 1 "
+				       "WHERE id = (SELECT body_id FROM message "
+				       "WHERE mailbox_id = ?1 AND uid = ?2)",
+			       -1, &ref, NULL) != SQLITE_OK)
+		goto out;
+	for (size_t i = 0; i < t->n; i++) {
+		sqlite3_bind_int64(ins, 1, t->to);
+		sqlite3_bind_int64(ins, 2, uid);
+		sqlite3_bind_int64(ins, 3, (int64_t)modseq);
+		sqlite3_bind_int64(ins, 4, t->from);
+		sqlite3_bind_int64(ins, 5, t->uids[i]);
+		if (sqlite_step_reset(ins, SQLITE_DONE) < 0)
+			goto out;
+		t->new_uids[i] = 0;
+		if (sqlite3_changes(a->wdb) == 0)
+			continue;
+		sqlite3_bind_int64(ref, 1, t->from);
+		sqlite3_bind_int64(ref, 2, t->uids[i]);
+		if (sqlite_step_reset(ref, SQLITE_DONE) < 0)
+			goto out;
+		t->new_uids[i] = uid++;
+	}
+	sqlite3_finalize(ref);
+	ref = NULL;
+	if (sqlite3_prepare_v2(a->wdb, "UPDATE mailbox SET uidnext = ?1, "
+				       "highestmodseq = ?2 WHERE id = ?3",
+			       -1, &ref, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_int64(ref, 1, uid);
+	sqlite3_bind_int64(ref, 2, (int64_t)modseq);
+	sqlite3_bind_int64(ref, 3, t->to);
+	if (sqlite_step_reset(ref, SQLITE_DONE) < 0)
+		goto out;
+	if (t->move && sqlite_expunge_in_txn(a, t->from, t->uids, t->n) < 0)
+		goto out;
+	rc = 0;
+out:
+	sqlite3_finalize(ins);
+	sqlite3_finalize(ref);
+	return rc;
+}
+
+/* The quota, for copies: what the copied messages add to the usage. */
+static int copy_quota(struct store_account *a, struct copy_txn *t,
+		      const char **err_r)
+{
+	uint64_t quota = 0, used = 0, add = 0;
+	int rc = sqlite_user_quota(a->store, a->id, &quota, err_r);
+	if (rc <= 0 || quota == 0)
+		return rc == 0 ? STORE_FAIL_GONE : rc;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(a->wdb, "SELECT size FROM message WHERE "
+				       "mailbox_id = ? AND uid = ?", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -1;
+	for (size_t i = 0; i < t->n; i++) {
+		sqlite3_bind_int64(st, 1, t->from);
+		sqlite3_bind_int64(st, 2, t->uids[i]);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			add += (uint64_t)sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(a->wdb, "SELECT bytes FROM account", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		used = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return add == 0 ? 1 : sqlite_quota_verdict(quota, used, add, err_r);
+}
+
+int store_msg_copy(struct store_account *a, int64_t from_id,
+		   const uint32_t *uids, size_t n, int64_t to_id, bool move,
+		   uint32_t *new_uids_r, uint32_t *uidvalidity_r,
+		   const char **err_r)
+{
+	struct copy_txn t = {from_id, to_id, uids, n, move, new_uids_r, 0};
+	sqlite_writer_enter(a);
+	int rc = sqlite_writer_db(a, err_r);
+	if (rc == 0 && sqlite_begin(a->wdb) < 0)
+		rc = sqlite_fail(a->wdb, SQLITE_OK, a->name, err_r);
+	if (rc == 0 && !move)
+		rc = copy_quota(a, &t, err_r);
+	if (rc == -1 && a->wdb != NULL)
+		rc = sqlite_fail(a->wdb, SQLITE_OK, a->name, err_r);
+	if (rc >= 0) {
+		if (copy_body(a, &t) < 0 || sqlite_commit(a->wdb) < 0)
+			rc = sqlite_fail(a->wdb, SQLITE_OK, a->name, err_r);
+		else
+			rc = 1;
+	}
+	if (rc != 1 && a->wdb != NULL)
+		sqlite_rollback(a->wdb);
+	sqlite_writer_leave(a);
+	if (rc == 1) {
+		*uidvalidity_r = t.uidvalidity;
+		sqlite_account_changed(a);
+	}
+	return rc;
+}
