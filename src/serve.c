@@ -28,11 +28,12 @@
 #include "core/session.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
+#include "imap/imap_session.h"
 #include "pop3/pop3_session.h"
 #include "smtp/smtp_session.h"
 #include "store/store.h"
 
-enum proto { PROTO_SMTP, PROTO_POP3 };
+enum proto { PROTO_SMTP, PROTO_POP3, PROTO_IMAP };
 
 #define IP_BUCKETS 1024
 /* Password hashing has its own threads and a bounded queue, so a login
@@ -70,6 +71,7 @@ struct serve {
 	bool sweeping;		/* sweep_job is out */
 	struct smtp_env smtp_env;
 	struct pop3_env pop3_env;
+	struct imap_env imap_env;
 	unsigned nloops;
 	struct loop **loops;
 	struct session_list **sessions;	/* one per loop */
@@ -162,17 +164,21 @@ static void refuse(int fd, enum proto proto, const struct sockaddr *sa)
 	static const char smtp[] = "421 4.7.0 Too many connections, try "
 				   "again later\r\n";
 	static const char pop3[] = "-ERR [SYS/TEMP] Too many connections\r\n";
+	static const char imap[] = "* BYE [UNAVAILABLE] Too many "
+				   "connections\r\n";
+	static const char *const names[] = {"smtp", "pop3", "imap"};
+	static const char *const texts[] = {smtp, pop3, imap};
+	static const size_t lens[] = {sizeof(smtp) - 1, sizeof(pop3) - 1,
+				      sizeof(imap) - 1};
 	char peer[64];
 	net_addr_text(sa, peer, sizeof(peer));
 	struct str line = STR_INIT;
-	log_begin(&line, proto == PROTO_SMTP ? "smtp" : "pop3", NULL,
-		  "refused");
+	log_begin(&line, names[proto], NULL, "refused");
 	log_field(&line, "client", "%s", peer);
 	log_field(&line, "result", "connection-limit");
 	log_put(LOG_WARN, &line);
 	/* Best effort on a fresh socket; the client may not read it. */
-	ssize_t n = proto == PROTO_SMTP ? write(fd, smtp, sizeof(smtp) - 1)
-					: write(fd, pop3, sizeof(pop3) - 1);
+	ssize_t n = write(fd, texts[proto], lens[proto]);
 	(void)n;
 	close(fd);
 }
@@ -197,6 +203,9 @@ static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd,
 	if (ac->listener->proto == PROTO_SMTP)
 		sess = smtp_session_start(ac->loop, ac->sessions, fd, sa,
 					  (socklen_t)salen, &sv->smtp_env);
+	else if (ac->listener->proto == PROTO_IMAP)
+		sess = imap_session_start(ac->loop, ac->sessions, fd, sa,
+					  (socklen_t)salen, &sv->imap_env);
 	else
 		sess = pop3_session_start(ac->loop, ac->sessions, fd, sa,
 					  (socklen_t)salen, &sv->pop3_env);
@@ -265,7 +274,7 @@ static int bind_listeners(struct serve *sv)
 		{"pop3", cfg->listen.pop3, PROTO_POP3},
 		{"submission", cfg->listen.submission, -1},
 		{"submissions", cfg->listen.submissions, -1},
-		{"imap", cfg->listen.imap, -1},
+		{"imap", cfg->listen.imap, PROTO_IMAP},
 		{"imaps", cfg->listen.imaps, -1},
 		{"pop3s", cfg->listen.pop3s, -1},
 		{"http", cfg->listen.http, -1},
@@ -470,6 +479,9 @@ int serve_main(const struct config *cfg)
 					sv.spool_dir};
 	sv.pop3_env = (struct pop3_env){cfg, sv.store, sv.auth, sv.workers,
 					sv.auth_workers};
+	sv.imap_env = (struct imap_env){cfg, sv.store, sv.auth, sv.workers,
+					sv.auth_workers, sv.budget,
+					sv.spool_dir};
 
 	loop_init_threads();
 	sv.nloops = cfg->server.threads;

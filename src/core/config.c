@@ -70,6 +70,8 @@ static const struct key keys[] = {
 	K_UINT("smtp", "data_timeout", smtp.data_timeout, "600", 1, 86400),
 	K_UINT("pop3", "timeout", pop3.timeout, "600", 1, 86400),
 	K_UINT("pop3", "max_errors", pop3.max_errors, "10", 1, 1000),
+	K_UINT("imap", "timeout", imap.timeout, "1800", 60, 86400),
+	K_UINT("imap", "max_errors", imap.max_errors, "20", 1, 1000),
 	K_ENUM("auth", "allow_insecure", auth.allow_insecure, "loopback",
 	       insecure_choices),
 	K_UINT("auth", "argon2_memory", auth.argon2_memory, "19456", 8,

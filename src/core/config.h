@@ -46,6 +46,10 @@ struct config {
 		unsigned max_errors;
 	} pop3;
 	struct {
+		unsigned timeout;
+		unsigned max_errors;
+	} imap;
+	struct {
 		int allow_insecure; /* enum config_insecure */
 		unsigned argon2_memory;	/* KiB */
 		unsigned argon2_passes;

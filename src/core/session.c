@@ -188,6 +188,8 @@ static void on_timeout(struct session *s)
 		session_end(s, SESSION_END_TIMEOUT);
 		return;
 	}
+	if (s->proto->keepalive != NULL && s->proto->keepalive(s->ctx))
+		return;
 	if (s->proto->timeout != NULL)
 		s->proto->timeout(s->ctx);
 	start_closing(s, SESSION_END_TIMEOUT);
@@ -243,6 +245,11 @@ void session_set_release(struct session *s, void (*fn)(void *arg),
 			 void *arg)
 {
 	conn_set_release(s->conn, fn, arg);
+}
+
+struct loop *session_loop(const struct session *s)
+{
+	return conn_loop(s->conn);
 }
 
 const char *session_id(const struct session *s)

@@ -56,6 +56,10 @@ struct session_proto {
 	 * it: write last words, if the protocol has any (optional).  The
 	 * core closes the session afterwards. */
 	void (*timeout)(void *ctx);
+	/* Optional, asked first when the timeout strikes: return true to
+	 * keep the session for another period (after writing something,
+	 * e.g. an IMAP IDLE's keep-alive line), false to go on to timeout. */
+	bool (*keepalive)(void *ctx);
 	/* The session is over: log it and free the protocol's state.
 	 * Called exactly once, never while a job runs; the session's
 	 * getters still work here, writing does nothing. */
@@ -93,6 +97,8 @@ void session_set_release(struct session *s, void (*fn)(void *arg),
 			 void *arg);
 
 const char *session_id(const struct session *s);
+/* The loop the session belongs to, e.g. to post news to it. */
+struct loop *session_loop(const struct session *s);
 const char *session_peer_text(const struct session *s);
 const struct sockaddr *session_peer(const struct session *s);
 bool session_peer_is_loopback(const struct session *s);

@@ -376,13 +376,14 @@ int store_msg_copy(struct store_account *acct, int64_t from_id,
 
 /* What changed in a mailbox after modseq `since`: fn_changed for each
  * message added or changed (uid, flags, keywords, modseq), then
- * fn_expunged for each UID expunged, in UID order. */
+ * fn_expunged for each UID expunged, in UID order, and the mailbox's
+ * HIGHESTMODSEQ as of the same moment (0 if the mailbox is gone). */
 int store_msg_changes(struct store_account *acct, int64_t mailbox_id,
 		      uint64_t since,
 		      bool (*fn_changed)(const struct store_msginfo *m,
 					 void *ctx),
 		      void (*fn_expunged)(uint32_t uid, void *ctx), void *ctx,
-		      const char **err_r);
+		      uint64_t *highestmodseq_r, const char **err_r);
 
 /* ---- change events ----
  * A watch calls fn (on a store thread; it must only hand the news on, e.g.

@@ -154,6 +154,7 @@ static const char *const read_sql[RT_COUNT] = {
 		      "coalesce(sum((flags & 1) = 0), 0), "
 		      "coalesce(sum((flags & 8) != 0), 0), "
 		      "coalesce(sum(size), 0) FROM message WHERE mailbox_id=?",
+	[RT_MODSEQ] = "SELECT highestmodseq FROM mailbox WHERE id=?",
 };
 
 struct store_account_cache {

@@ -88,7 +88,7 @@ int store_msg_changes(struct store_account *a, int64_t mailbox_id,
 		      bool (*fn_changed)(const struct store_msginfo *m,
 					 void *ctx),
 		      void (*fn_expunged)(uint32_t uid, void *ctx), void *ctx,
-		      const char **err_r)
+		      uint64_t *highestmodseq_r, const char **err_r)
 {
 	struct store_msginfo m;
 	int rc = SQLITE_OK;
@@ -114,6 +114,19 @@ int store_msg_changes(struct store_account *a, int64_t mailbox_id,
 			while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 				fn_expunged((uint32_t)sqlite3_column_int64(st, 0),
 					    ctx);
+			sqlite3_reset(st);
+		}
+	}
+	*highestmodseq_r = 0;
+	if (st != NULL && rc == SQLITE_DONE) {
+		st = sqlite_reader_stmt(a, RT_MODSEQ);
+		if (st != NULL) {
+			sqlite3_bind_int64(st, 1, mailbox_id);
+			rc = sqlite3_step(st);
+			if (rc == SQLITE_ROW)
+				*highestmodseq_r =
+					(uint64_t)sqlite3_column_int64(st, 0);
+			rc = rc == SQLITE_ROW ? SQLITE_DONE : rc;
 			sqlite3_reset(st);
 		}
 	}

@@ -1,0 +1,364 @@
+/* Commands of any state and of the not-authenticated state: CAPABILITY,
+ * NOOP, LOGOUT, ID, ENABLE, NAMESPACE, LOGIN, AUTHENTICATE. */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/auth.h"
+#include "auth/auth_sasl.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "imap/imap_private.h"
+
+/* What every state offers, then what only a logged-in session has. */
+static const char caps_common[] =
+	"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE";
+static const char caps_auth[] =
+	" NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE";
+
+bool imap_login_allowed(struct imap_session *s)
+{
+	int policy = s->env->cfg->auth.allow_insecure;
+	return policy == CONFIG_INSECURE_YES ||
+	       (policy == CONFIG_INSECURE_LOOPBACK &&
+		session_peer_is_loopback(s->sess));
+}
+
+void imap_capabilities(struct imap_session *s, struct str *out)
+{
+	str_appends(out, caps_common);
+	if (s->state == IMAP_S_NOTAUTH)
+		str_appends(out, imap_login_allowed(s) ? " AUTH=PLAIN"
+						       : " LOGINDISABLED");
+	else
+		str_appends(out, caps_auth);
+}
+
+/* A command without arguments must end here. */
+static bool no_args(struct imap_session *s, struct imap_parser *p)
+{
+	if (imap_parse_end(p) > 0)
+		return true;
+	imap_reply_parse_error(s, p);
+	return false;
+}
+
+void imap_cmd_capability(struct imap_session *s, struct imap_parser *p)
+{
+	if (!no_args(s, p))
+		return;
+	struct str caps = STR_INIT;
+	imap_capabilities(s, &caps);
+	imap_write(s, "* CAPABILITY %.*s", (int)caps.len, caps.data);
+	str_free(&caps);
+	imap_reply(s, "OK CAPABILITY completed");
+}
+
+void imap_run_sync(struct imap_session *s)
+{
+	struct store_account *acct = imap_account(s);
+	if (acct == NULL)
+		return;
+	int rc = imap_view_sync(s, acct, true);
+	store_account_unref(&acct);
+	if (rc < 0)
+		imap_tagged_fail(s, rc, s->command->name, NULL);
+}
+
+void imap_cmd_noop(struct imap_session *s, struct imap_parser *p)
+{
+	if (!no_args(s, p))
+		return;
+	/* Outside a mailbox, or when the store said nothing changed,
+	 * there is nothing to look up. */
+	if (s->view == NULL || !s->changed) {
+		imap_reply(s, "OK %s completed", s->command->name);
+		return;
+	}
+	s->changed = false;
+	imap_tagged(s, "OK %s completed", s->command->name);
+	imap_job(s, imap_run_sync);
+}
+
+void imap_cmd_logout(struct imap_session *s, struct imap_parser *p)
+{
+	if (!no_args(s, p))
+		return;
+	imap_write(s, "* BYE Logging out");
+	imap_reply(s, "OK LOGOUT completed");
+	imap_set_state(s, IMAP_S_LOGOUT);
+	session_close(s->sess);
+}
+
+/* RFC 2971: the client's parameters are read and logged; ours are
+ * answered. */
+void imap_cmd_id(struct imap_session *s, struct imap_parser *p)
+{
+	struct imap_string k, v;
+	struct str line = STR_INIT;
+	int rc = imap_parse_sp(p);
+	if (rc > 0 && imap_parse_skip_word(p, "NIL")) {
+		rc = imap_parse_end(p);
+	} else if (rc > 0 && (rc = imap_parse_list_open(p)) > 0) {
+		session_log_begin(s->sess, &line, "id");
+		for (unsigned i = 0; rc > 0 && !imap_parse_skip(p, ')'); i++) {
+			if (i > 0)
+				rc = imap_parse_sp(p);
+			if (rc > 0)
+				rc = imap_parse_string(p, &k);
+			if (rc > 0)
+				rc = imap_parse_sp(p);
+			if (rc > 0)
+				rc = imap_parse_nstring(p, &v);
+			if (rc > 0 && i < 30 && v.data != NULL && k.len < 32)
+				log_value(&line, k.data, v.data, v.len);
+		}
+		if (rc > 0)
+			rc = imap_parse_end(p);
+	}
+	if (rc < 0) {
+		str_free(&line);
+		imap_reply_parse_error(s, p);
+		return;
+	}
+	if (line.len > 0)
+		log_put(LOG_INFO, &line);
+	imap_write(s, "* ID (\"name\" \"posthorn\" \"vendor\" \"posthorn\")");
+	imap_reply(s, "OK ID completed");
+}
+
+/* RFC 5161; only what is implemented whole is enabled. */
+void imap_cmd_enable(struct imap_session *s, struct imap_parser *p)
+{
+	/* Nothing yet: CONDSTORE, QRESYNC, UTF8=ACCEPT and IMAP4rev2
+	 * come when they are whole. */
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} known[] = {
+		{"X-NONE", 0},
+	};
+	struct imap_string cap;
+	struct str on = STR_INIT;
+	int rc = 1;
+	do {
+		rc = imap_parse_sp(p);
+		if (rc > 0)
+			rc = imap_parse_atom(p, &cap);
+		for (size_t i = 0; rc > 0 && i < sizeof(known) / sizeof(*known);
+		     i++) {
+			if (!imap_string_eq(&cap, known[i].name) ||
+			    (s->enabled & known[i].bit))
+				continue;
+			s->enabled |= known[i].bit;
+			str_printf(&on, " %s", known[i].name);
+		}
+	} while (rc > 0 && !imap_parse_at_end(p));
+	if (rc < 0) {
+		str_free(&on);
+		imap_reply_parse_error(s, p);
+		return;
+	}
+	imap_write(s, "* ENABLED%.*s", (int)on.len, on.len ? on.data : "");
+	str_free(&on);
+	imap_reply(s, "OK ENABLE completed");
+}
+
+void imap_cmd_namespace(struct imap_session *s, struct imap_parser *p)
+{
+	if (!no_args(s, p))
+		return;
+	imap_write(s, "* NAMESPACE ((\"\" \"/\")) NIL NIL");
+	imap_reply(s, "OK NAMESPACE completed");
+}
+
+void imap_cmd_starttls(struct imap_session *s, struct imap_parser *p)
+{
+	imap_reply(s, "BAD STARTTLS is not available");
+	imap_count_error(s);
+}
+
+/* ---- login ---- */
+
+static void forget_password(struct imap_session *s)
+{
+	if (s->password != NULL) {
+		sodium_memzero(s->password, AUTH_SASL_PASSWORD_MAX);
+		free(s->password);
+		s->password = NULL;
+	}
+}
+
+static void login_run(void *arg)
+{
+	struct imap_session *s = arg;
+	struct store_user u;
+	s->login_result = auth_login(s->env->auth, s->user, strlen(s->user),
+				     s->password, s->password_len, &u);
+	forget_password(s);
+	if (s->login_result <= 0)
+		return;
+	snprintf(s->user, sizeof(s->user), "%s", u.address);
+	s->user_id = u.id;
+	store_user_clear(&u);
+}
+
+static void login_done(void *arg)
+{
+	struct imap_session *s = arg;
+	const char *result = s->login_result > 0    ? "ok"
+			     : s->login_result == 0 ? "auth-failed"
+						    : "tempfail";
+	struct str line = STR_INIT;
+	session_log_begin(s->sess, &line, "login");
+	log_field(&line, "result", "%s", result);
+	log_cvalue(&line, "user", s->user);
+	log_put(LOG_INFO, &line);
+	if (s->login_result > 0) {
+		imap_set_state(s, IMAP_S_AUTH);
+		s->notify = imap_notify_new(s);
+		struct str caps = STR_INIT;
+		imap_capabilities(s, &caps);
+		imap_reply(s, "OK [CAPABILITY %.*s] Logged in", (int)caps.len,
+			   caps.data);
+		str_free(&caps);
+	} else {
+		s->user[0] = '\0';
+		s->user_id = 0;
+		if (s->login_result == 0) {
+			imap_reply(s, "NO [AUTHENTICATIONFAILED] "
+				      "Authentication failed");
+			imap_count_error(s);
+		} else {
+			imap_reply(s, "NO [UNAVAILABLE] Temporary failure, "
+				      "try again later");
+		}
+	}
+	imap_command_end(s);
+}
+
+/* Password checks have their own queue: a flood of logins waits there,
+ * or is refused, and never delays other sessions' commands. */
+static void start_login(struct imap_session *s, const char *user,
+			size_t ulen, const char *pass, size_t plen)
+{
+	forget_password(s);
+	if (ulen >= sizeof(s->user) || plen > AUTH_SASL_PASSWORD_MAX) {
+		imap_reply(s, "NO [AUTHENTICATIONFAILED] Authentication failed");
+		imap_count_error(s);
+		return;
+	}
+	memcpy(s->user, user, ulen);
+	s->user[ulen] = '\0';
+	s->password = xmalloc(AUTH_SASL_PASSWORD_MAX);
+	memcpy(s->password, pass, plen);
+	s->password_len = plen;
+	if (session_run(s->sess, s->env->auth_workers, login_run, login_done))
+		return;
+	forget_password(s);
+	struct str line = STR_INIT;
+	session_log_begin(s->sess, &line, "login");
+	log_field(&line, "result", "busy");
+	log_cvalue(&line, "user", s->user);
+	log_put(LOG_INFO, &line);
+	s->user[0] = '\0';
+	imap_reply(s, "NO [UNAVAILABLE] Too many logins at once, try again "
+		      "later");
+}
+
+static bool refuse_insecure(struct imap_session *s)
+{
+	if (imap_login_allowed(s))
+		return false;
+	imap_reply(s, "NO [PRIVACYREQUIRED] Login is not allowed on this "
+		      "connection");
+	imap_count_error(s);
+	return true;
+}
+
+void imap_cmd_login(struct imap_session *s, struct imap_parser *p)
+{
+	struct imap_string user, pass;
+	int rc = imap_parse_sp(p);
+	if (rc > 0)
+		rc = imap_parse_astring(p, &user);
+	if (rc > 0)
+		rc = imap_parse_sp(p);
+	if (rc > 0)
+		rc = imap_parse_astring(p, &pass);
+	if (rc > 0)
+		rc = imap_parse_end(p);
+	if (rc < 0) {
+		imap_reply_parse_error(s, p);
+		return;
+	}
+	if (refuse_insecure(s))
+		return;
+	start_login(s, user.data, user.len, pass.data, pass.len);
+	sodium_memzero((char *)pass.data, pass.len);
+	sodium_memzero(s->cmd.data, s->cmd.len);
+}
+
+static void sasl_plain(struct imap_session *s, const char *b64, size_t len)
+{
+	char user[ADDR_TEXT_MAX], pass[AUTH_SASL_PASSWORD_MAX];
+	size_t plen;
+	if (len == 1 && b64[0] == '=')
+		len = 0;
+	if (!auth_sasl_plain(b64, len, user, sizeof(user), pass, &plen)) {
+		imap_reply(s, "NO [AUTHENTICATIONFAILED] Authentication failed");
+		imap_count_error(s);
+		return;
+	}
+	start_login(s, user, strlen(user), pass, plen);
+	sodium_memzero(pass, sizeof(pass));
+}
+
+void imap_cmd_authenticate(struct imap_session *s, struct imap_parser *p)
+{
+	struct imap_string mech, ir = {0};
+	int rc = imap_parse_sp(p);
+	if (rc > 0)
+		rc = imap_parse_atom(p, &mech);
+	if (rc > 0 && !imap_parse_at_end(p)) {
+		rc = imap_parse_sp(p);
+		if (rc > 0)
+			rc = imap_parse_atom(p, &ir);
+	}
+	if (rc > 0)
+		rc = imap_parse_end(p);
+	if (rc < 0) {
+		imap_reply_parse_error(s, p);
+		return;
+	}
+	if (refuse_insecure(s))
+		return;
+	if (!imap_string_eq(&mech, "PLAIN")) {
+		imap_reply(s, "NO Unsupported authentication mechanism");
+		imap_count_error(s);
+		return;
+	}
+	if (ir.data != NULL) {
+		sasl_plain(s, ir.data, ir.len);
+		sodium_memzero(s->cmd.data, s->cmd.len);
+		return;
+	}
+	/* The response comes on a line of its own (imap_session.c), and
+	 * the command stays open until then. */
+	s->sasl_wait = true;
+	imap_write(s, "+ ");
+}
+
+void imap_cmd_sasl_response(struct imap_session *s)
+{
+	s->sasl_wait = false;
+	if (s->line.len == 1 && s->line.data[0] == '*')
+		imap_reply(s, "BAD Authentication canceled");
+	else
+		sasl_plain(s, s->line.data, s->line.len);
+	sodium_memzero(s->line.data, s->line.len);
+	if (!session_busy(s->sess))
+		imap_command_end(s);
+}

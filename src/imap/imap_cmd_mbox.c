@@ -1,0 +1,517 @@
+/* Mailbox commands: SELECT, EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE,
+ * UNSUBSCRIBE, STATUS, CLOSE, UNSELECT, EXPUNGE, IDLE. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/xalloc.h"
+#include "imap/imap_out.h"
+#include "imap/imap_private.h"
+
+/* Longest mailbox name, in bytes of UTF-8. */
+#define MAILBOX_NAME_MAX 512
+
+/* What the mailbox commands keep between start and run. */
+struct mbox_args {
+	char *name;
+	char *name2;		/* RENAME's new name */
+	bool flag;		/* EXAMINE; SUBSCRIBE (vs UNSUBSCRIBE) */
+	unsigned items;		/* STATUS */
+	enum store_special special;
+};
+
+
+/* A name a client may create: no empty levels, no wildcards (a mailbox
+ * LIST cannot name), nothing past MAILBOX_NAME_MAX. */
+static bool name_ok(const char *name, size_t len)
+{
+	if (len == 0 || len > MAILBOX_NAME_MAX || name[0] == '/' ||
+	    name[len - 1] == '/' || strstr(name, "//") != NULL)
+		return false;
+	return strpbrk(name, "%*") == NULL;
+}
+
+/* " mailbox" into a->name; false after answering. */
+static bool parse_mailbox(struct imap_session *s, struct imap_parser *p,
+			  struct mbox_args *a, char **out)
+{
+	struct imap_string m;
+	int rc = imap_parse_sp(p);
+	if (rc > 0)
+		rc = imap_parse_mailbox(p, &m);
+	if (rc < 0) {
+		imap_reply_parse_error(s, p);
+		return false;
+	}
+	*out = xstrndup(m.data, m.len);
+	(void)a;
+	return true;
+}
+
+static struct mbox_args *args_new(struct imap_session *s)
+{
+	struct mbox_args *a = xcalloc(1, sizeof(*a));
+	s->args = a;
+	return a;
+}
+
+static void args_free(struct imap_session *s)
+{
+	struct mbox_args *a = s->args;
+	if (a != NULL) {
+		free(a->name);
+		free(a->name2);
+	}
+}
+
+/* ---- SELECT / EXAMINE ---- */
+
+static void select_run(struct imap_session *s)
+{
+	struct mbox_args *a = s->args;
+	struct store_account *acct = imap_account(s);
+	struct store_mailbox mb;
+	const char *err = NULL;
+	if (acct == NULL)
+		return;
+	int rc = store_mailbox_find(acct, a->name, &mb, &err);
+	if (rc == 0) {
+		imap_tagged(s, "NO [NONEXISTENT] Mailbox does not exist");
+	} else if (rc > 0) {
+		rc = imap_view_load(acct, &mb, a->flag, a->name, &s->view,
+				    &err);
+		if (rc < 0)
+			imap_tagged_fail(s, rc, a->flag ? "EXAMINE" : "SELECT",
+					 err);
+	} else {
+		imap_tagged_fail(s, rc, a->flag ? "EXAMINE" : "SELECT", err);
+	}
+	store_account_unref(&acct);
+	if (rc <= 0)
+		return;
+	struct imap_view *v = s->view;
+	struct str *o = &s->out;
+	str_appends(o, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+		       "\\Draft)\r\n");
+	str_appends(o, v->readonly
+			       ? "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n"
+			       : "* OK [PERMANENTFLAGS (\\Answered \\Flagged "
+				 "\\Deleted \\Seen \\Draft \\*)] Flags "
+				 "permitted\r\n");
+	str_printf(o, "* %u EXISTS\r\n", v->n);
+	if (!(s->enabled & IMAP_EN_REV2))
+		str_appends(o, "* 0 RECENT\r\n");
+	str_printf(o, "* OK [UIDVALIDITY %u] UIDs valid\r\n", v->uidvalidity);
+	str_printf(o, "* OK [UIDNEXT %u] Predicted next UID\r\n", v->uidnext);
+	str_printf(o, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+		   (unsigned long long)v->modseq);
+	imap_tagged(s, "OK [%s] %s completed",
+		    v->readonly ? "READ-ONLY" : "READ-WRITE",
+		    a->flag ? "EXAMINE" : "SELECT");
+}
+
+static void select_finish(struct imap_session *s)
+{
+	if (s->view != NULL)
+		imap_set_state(s, IMAP_S_SELECTED);
+	args_free(s);
+}
+
+void imap_cmd_select(struct imap_session *s, struct imap_parser *p)
+{
+	struct mbox_args *a = args_new(s);
+	if (!parse_mailbox(s, p, a, &a->name))
+		return;
+	if (imap_parse_end(p) < 0) {
+		imap_reply_parse_error(s, p);
+		return;
+	}
+	/* Whatever happens, the mailbox selected before is closed, without
+	 * expunging (RFC 9051 6.3.2). */
+	if (s->view != NULL) {
+		imap_view_free(&s->view);
+		imap_set_state(s, IMAP_S_AUTH);
+	}
+	/* EXAMINE is the same command, read-only. */
+	a->flag = imap_command_is(s, "EXAMINE");
+	s->changed = false;
+	s->finish = select_finish;
+	imap_job(s, select_run);
+}
+
+/* ---- CREATE / DELETE / RENAME / (UN)SUBSCRIBE ---- */
+
+static void mbox_finish(struct imap_session *s)
+{
+	args_free(s);
+}
+
+/* The missing parents of a new name, then the name (RFC 9051 6.3.4). */
+static int create_with_parents(struct store_account *acct,
+			       const struct mbox_args *a, const char **err)
+{
+	char *path = xstrdup(a->name);
+	for (char *slash = strchr(path, '/'); slash != NULL;
+	     slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		int rc = store_mailbox_create(acct, path, STORE_SPECIAL_NONE,
+					      err);
+		*slash = '/';
+		if (rc < 0) {
+			free(path);
+			return rc;
+		}
+	}
+	free(path);
+	return store_mailbox_create(acct, a->name, a->special, err);
+}
+
+static void create_run(struct imap_session *s)
+{
+	struct mbox_args *a = s->args;
+	struct store_account *acct = imap_account(s);
+	const char *err = NULL;
+	if (acct == NULL)
+		return;
+	int rc = create_with_parents(acct, a, &err);
+	store_account_unref(&acct);
+	if (rc > 0)
+		imap_tagged(s, "OK CREATE completed");
+	else if (rc == 0)
+		imap_tagged(s, "NO [ALREADYEXISTS] Mailbox exists");
+	else
+		imap_tagged_fail(s, rc, "CREATE", err);
+}
+
+void imap_cmd_create(struct imap_session *s, struct imap_parser *p)
+{
+	struct mbox_args *a = args_new(s);
+	if (!parse_mailbox(s, p, a, &a->name))
+		return;
+	if (imap_parse_end(p) < 0) {
+		imap_reply_parse_error(s, p);
+		return;
+	}
+	/* "a/" asks for "a", as a future parent. */
+	size_t len = strlen(a->name);
+	if (len > 1 && a->name[len - 1] == '/')
+		a->name[--len] = '\0';
+	if (strcmp(a->name, "INBOX") == 0) {
+		imap_reply(s, "NO [ALREADYEXISTS] INBOX always exists");
+		return;
+	}
+	if (!name_ok(a->name, len)) {
+		imap_reply(s, "NO [CANNOT] Invalid mailbox name");
+		return;
+	}
+	s->finish = mbox_finish;
+	imap_job(s, create_run);
+}
+
+static void delete_run(struct imap_session *s)
+{
+	struct mbox_args *a = s->args;
+	struct store_account *acct = imap_account(s);
+	const char *err = NULL;
+	if (acct == NULL)
+		return;
+	int rc = store_mailbox_delete(acct, a->name, &err);
+	store_account_unref(&acct);
+	if (rc > 0)
+		imap_tagged(s, "OK DELETE completed");
+	else if (rc == 0)
+		imap_tagged(s, "NO [NONEXISTENT] Mailbox does not exist");
+	else
+		imap_tagged_fail(s, rc, "DELETE", err);
+}
+
+void imap_cmd_delete(struct imap_session *s, struct imap_parser *p)
+{
+	struct mbox_args *a = args_new(s);
+	if (!parse_mailbox(s, p, a, &a->name))
+		return;
+	if (imap_parse_end(p) < 0) {
+		imap_reply_parse_error(s, p);
+		return;
+	}
+	if (strcmp(a->name, "INBOX") == 0) {
+		imap_reply(s, "NO [CANNOT] INBOX cannot be deleted");
+		return;
+	}
+	s->finish = mbox_finish;
+	imap_job(s, delete_run);
+}
+
+static void rename_run(struct imap_session *s)
+{
+	struct mbox_args *a = s->args;
+	struct store_account *acct = imap_account(s);
+	const char *err = NULL;
+	if (acct == NULL)
+		return;
+	int rc = store_mailbox_rename(acct, a->name, a->name2, &err);
+	store_account_unref(&acct);
+	if (rc > 0)
+		imap_tagged(s, "OK RENAME completed");
+	else if (rc == 0)
+		imap_tagged(s, "NO [NONEXISTENT] Mailbox does not exist");
+	else if (rc == STORE_FAIL_EXISTS)
+		imap_tagged(s, "NO [ALREADYEXISTS] Target mailbox exists");
+	else
+		imap_tagged_fail(s, rc, "RENAME", err);
+}
+
+void imap_cmd_rename(struct imap_session *s, struct imap_parser *p)
+{
+	struct mbox_args *a = args_new(s);
+	if (!parse_mailbox(s, p, a, &a->name) ||
+	    !parse_mailbox(s, p, a, &a->name2))
+		return;
+	if (imap_parse_end(p) < 0) {
+		imap_reply_parse_error(s, p);
+		return;
+	}
+	size_t len = strlen(a->name2);
+	if (strcmp(a->name2, "INBOX") == 0 || !name_ok(a->name2, len)) {
+		imap_reply(s, "NO [CANNOT] Invalid target name");
+		return;
+	}
+	size_t from = strlen(a->name);
+	if (strncmp(a->name2, a->name, from) == 0 && a->name2[from] == '/') {
+		imap_reply(s, "NO [CANNOT] Cannot move a mailbox into itself");
+		return;
+	}
+	s->finish = mbox_finish;
+	imap_job(s, rename_run);
+}
+
+static void subscribe_run(struct imap_session *s)
+{
+	struct mbox_args *a = s->args;
+	struct store_account *acct = imap_account(s);
+	const char *err = NULL;
+	if (acct == NULL)
+		return;
+	int rc = store_mailbox_subscribe(acct, a->name, a->flag, &err);
+	store_account_unref(&acct);
+	if (rc > 0)
+		imap_tagged(s, "OK %s completed",
+			    a->flag ? "SUBSCRIBE" : "UNSUBSCRIBE");
+	else
+		imap_tagged_fail(s, rc, "SUBSCRIBE", err);
+}
+
+void imap_cmd_subscribe(struct imap_session *s, struct imap_parser *p)
+{
+	struct mbox_args *a = args_new(s);
+	a->flag = imap_command_is(s, "SUBSCRIBE");
+	if (!parse_mailbox(s, p, a, &a->name))
+		return;
+	if (imap_parse_end(p) < 0) {
+		imap_reply_parse_error(s, p);
+		return;
+	}
+	s->finish = mbox_finish;
+	imap_job(s, subscribe_run);
+}
+
+/* ---- CLOSE / UNSELECT / EXPUNGE ---- */
+
+struct deleted {
+	uint32_t *uids;
+	size_t n, cap;
+	const uint32_t *only;	/* UID EXPUNGE: within these (sorted) */
+	size_t nonly;
+};
+
+static bool collect_deleted(const struct store_msginfo *m, void *ctx)
+{
+	struct deleted *d = ctx;
+	if (!(m->flags & STORE_FLAG_DELETED))
+		return true;
+	if (d->only != NULL) {
+		size_t lo = 0, hi = d->nonly;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (d->only[mid] < m->uid)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == d->nonly || d->only[lo] != m->uid)
+			return true;
+	}
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 64;
+		d->uids = xreallocarray(d->uids, d->cap, sizeof(*d->uids));
+	}
+	d->uids[d->n++] = m->uid;
+	return true;
+}
+
+/* Expunge the \Deleted messages of the view (those in `only`, if not
+ * NULL).  With tell, the client hears EXPUNGE for each. */
+static int expunge_deleted(struct imap_session *s, struct store_account *acct,
+			   const uint32_t *only, size_t nonly, bool tell)
+{
+	struct imap_view *v = s->view;
+	struct deleted d = {.only = only, .nonly = nonly};
+	const char *err = NULL;
+	int rc = store_msg_scan(acct, v->id, 1, UINT32_MAX, 0, collect_deleted,
+				&d, &err);
+	if (rc > 0 && d.n > 0)
+		rc = store_msg_expunge(acct, v->id, d.uids, d.n, &err);
+	if (rc > 0 && tell && d.n > 0)
+		imap_view_expunged(s, d.uids, d.n);
+	free(d.uids);
+	return rc;
+}
+
+static void close_run(struct imap_session *s)
+{
+	struct store_account *acct = imap_account(s);
+	if (acct == NULL)
+		return;
+	int rc = expunge_deleted(s, acct, NULL, 0, false);
+	store_account_unref(&acct);
+	if (rc < 0)
+		imap_tagged_fail(s, rc, "CLOSE", NULL);
+	else
+		imap_tagged(s, "OK CLOSE completed");
+}
+
+static void close_finish(struct imap_session *s)
+{
+	imap_view_free(&s->view);
+	imap_set_state(s, IMAP_S_AUTH);
+}
+
+void imap_cmd_close(struct imap_session *s, struct imap_parser *p)
+{
+	if (imap_parse_end(p) < 0) {
+		imap_reply_parse_error(s, p);
+		return;
+	}
+	bool unselect = imap_command_is(s, "UNSELECT");
+	/* CLOSE expunges silently; UNSELECT and a read-only CLOSE do not
+	 * touch the mailbox. */
+	if (unselect || s->view->readonly) {
+		close_finish(s);
+		imap_reply(s, "OK %s completed", unselect ? "UNSELECT"
+							  : "CLOSE");
+		return;
+	}
+	s->finish = close_finish;
+	imap_job(s, close_run);
+}
+
+struct expunge_args {
+	uint32_t *uids;
+	size_t n;
+};
+
+static void expunge_run(struct imap_session *s)
+{
+	struct expunge_args *a = s->args;
+	struct store_account *acct = imap_account(s);
+	if (acct == NULL)
+		return;
+	int rc = imap_view_sync(s, acct, true);
+	if (rc > 0)
+		rc = expunge_deleted(s, acct, s->uid ? a->uids : NULL,
+				     s->uid ? a->n : 0, true);
+	store_account_unref(&acct);
+	if (rc < 0)
+		imap_tagged_fail(s, rc, "EXPUNGE", NULL);
+	else
+		imap_tagged(s, "OK EXPUNGE completed");
+}
+
+static void expunge_finish(struct imap_session *s)
+{
+	struct expunge_args *a = s->args;
+	free(a->uids);
+}
+
+void imap_cmd_expunge(struct imap_session *s, struct imap_parser *p)
+{
+	struct expunge_args *a = xcalloc(1, sizeof(*a));
+	s->args = a;
+	if (s->uid) {
+		struct imap_seqset set;
+		int rc = imap_parse_sp(p);
+		if (rc > 0)
+			rc = imap_parse_seqset(p, &set);
+		if (rc > 0)
+			rc = imap_parse_end(p);
+		if (rc < 0) {
+			imap_reply_parse_error(s, p);
+			return;
+		}
+		imap_view_resolve(s->view, &set, true, &a->uids, &a->n);
+	} else if (imap_parse_end(p) < 0) {
+		imap_reply_parse_error(s, p);
+		return;
+	}
+	if (s->view->readonly) {
+		imap_reply(s, "NO [READ-ONLY] Mailbox is read-only");
+		return;
+	}
+	s->finish = expunge_finish;
+	imap_job(s, expunge_run);
+}
+
+/* ---- IDLE (RFC 2177) ---- */
+
+static void idle_run(struct imap_session *s)
+{
+	struct store_account *acct = imap_account(s);
+	if (acct == NULL) {
+		str_clear(&s->tagged);
+		return;
+	}
+	imap_view_sync(s, acct, true);
+	store_account_unref(&acct);
+}
+
+void imap_cmd_idle(struct imap_session *s, struct imap_parser *p)
+{
+	if (imap_parse_end(p) < 0) {
+		imap_reply_parse_error(s, p);
+		return;
+	}
+	s->idling = true;
+	imap_idle_timeout(s, true);
+	imap_write(s, "+ idling");
+	if (s->changed)
+		imap_idle_wake(s);
+}
+
+void imap_idle_wake(struct imap_session *s)
+{
+	s->changed = false;
+	/* The command stays open: the job writes only untagged news. */
+	if (s->view != NULL)
+		imap_job(s, idle_run);
+}
+
+void imap_cmd_idle_done(struct imap_session *s)
+{
+	bool done = s->line.len == 4 &&
+		    strncasecmp(s->line.data, "DONE", 4) == 0;
+	s->idling = false;
+	imap_idle_timeout(s, false);
+	if (!done) {
+		imap_reply(s, "BAD Expected DONE");
+		imap_count_error(s);
+	} else if (s->view != NULL && s->changed) {
+		s->changed = false;
+		imap_tagged(s, "OK IDLE terminated");
+		imap_job(s, imap_run_sync);
+		return;
+	} else {
+		imap_reply(s, "OK IDLE terminated");
+	}
+	imap_command_end(s);
+}

@@ -1,0 +1,603 @@
+/* FETCH and UID FETCH (RFC 9051 6.4.5, 7.5.2).
+ *
+ * The answer is built on a worker, message after message, in pieces of
+ * about IMAP_OUTPUT_PIECE bytes: after each piece the job returns, the
+ * loop writes it, and the next piece is built once the client has read
+ * it, so a FETCH 1:* BODY[] of a large mailbox holds one piece, not the
+ * mailbox.  A literal larger than a piece is sent in pieces too.
+ *
+ * Index items (FLAGS, UID, sizes, dates, ENVELOPE, BODYSTRUCTURE) come from
+ * the index without reading the message; sections read only their bytes,
+ * found with the part layout kept at delivery.  A message stored without
+ * its meta (before the index kept it) is parsed once, and its meta kept. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xalloc.h"
+#include "imap/imap_date.h"
+#include "imap/imap_fetch_parse.h"
+#include "imap/imap_out.h"
+#include "imap/imap_private.h"
+#include "mime/mime_imap.h"
+#include "mime/mime_layout.h"
+#include "mime/mime_meta.h"
+
+/* Messages whose index rows are read at once. */
+#define FETCH_BATCH 256
+
+/* One message's index row, kept for the batch. */
+struct fetch_msg {
+	uint32_t uid, seq;
+	unsigned flags;
+	char *keywords;
+	uint64_t modseq, size;
+	int64_t internaldate, savedate, email_id;
+	char *envelope, *bodystructure, *body;
+	void *layout;
+	size_t layout_len;
+	bool have_meta;
+};
+
+struct fetch_args {
+	struct imap_fetch f;
+	uint32_t *uids;		/* to answer, ascending */
+	size_t n;
+	size_t next;		/* first not yet answered */
+	bool want_meta;		/* some item needs the MIME meta */
+	bool set_seen;		/* some item sets \Seen */
+	bool seen_done;
+	bool add_uid;		/* UID FETCH without UID asked for */
+	bool add_flags;		/* \Seen set without FLAGS asked for */
+
+	struct fetch_msg batch[FETCH_BATCH];
+	size_t nbatch, ibatch;
+	/* Within the message being answered: the next item, and a literal
+	 * being sent in pieces. */
+	unsigned att;
+	bool open;		/* "* n FETCH (" written */
+	uint64_t lit_off, lit_end;
+	struct str bytes;	/* message bytes read for sections */
+	uint32_t bytes_uid;
+};
+
+static void msg_clear(struct fetch_msg *m)
+{
+	free(m->keywords);
+	free(m->envelope);
+	free(m->bodystructure);
+	free(m->body);
+	free(m->layout);
+	memset(m, 0, sizeof(*m));
+}
+
+static void batch_clear(struct fetch_args *a)
+{
+	for (size_t i = 0; i < a->nbatch; i++)
+		msg_clear(&a->batch[i]);
+	a->nbatch = a->ibatch = 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+struct batch_ctx {
+	struct fetch_args *a;
+	const struct imap_view *v;
+	size_t want;		/* index into a->uids of the next wanted */
+	size_t end;
+};
+
+static bool batch_one(const struct store_msginfo *m, void *ctx)
+{
+	struct batch_ctx *b = ctx;
+	struct fetch_args *a = b->a;
+	while (b->want < b->end && a->uids[b->want] < m->uid)
+		b->want++;
+	if (b->want == b->end)
+		return false;
+	if (a->uids[b->want] != m->uid)
+		return true;
+	struct fetch_msg *x = &a->batch[a->nbatch++];
+	x->uid = m->uid;
+	x->seq = imap_view_seq(b->v, m->uid);
+	x->flags = m->flags;
+	x->keywords = xstrdup(m->keywords);
+	x->modseq = m->modseq;
+	x->size = m->size;
+	x->internaldate = m->internaldate;
+	x->savedate = m->savedate;
+	x->email_id = m->email_id;
+	if (m->meta.envelope != NULL && m->meta.bodystructure != NULL &&
+	    m->meta.body != NULL && m->meta.layout != NULL) {
+		x->envelope = dup_or_null(m->meta.envelope);
+		x->bodystructure = dup_or_null(m->meta.bodystructure);
+		x->body = dup_or_null(m->meta.body);
+		x->layout = xmalloc(m->meta.layout_len ? m->meta.layout_len : 1);
+		memcpy(x->layout, m->meta.layout, m->meta.layout_len);
+		x->layout_len = m->meta.layout_len;
+		x->have_meta = true;
+	}
+	b->want++;
+	return b->want < b->end;
+}
+
+/* The index rows of the next messages to answer.  Messages expunged
+ * meanwhile are not in it: they are left out of the answer. */
+static int batch_load(struct imap_session *s, struct store_account *acct)
+{
+	struct fetch_args *a = s->args;
+	batch_clear(a);
+	if (a->next >= a->n)
+		return 1;
+	size_t end = a->next + FETCH_BATCH < a->n ? a->next + FETCH_BATCH
+						  : a->n;
+	struct batch_ctx b = {a, s->view, a->next, end};
+	const char *err = NULL;
+	int rc = store_msg_scan(acct, s->view->id, a->uids[a->next],
+				a->uids[end - 1],
+				a->want_meta ? STORE_INFO_META : 0, batch_one,
+				&b, &err);
+	a->next = end;
+	return rc;
+}
+
+/* ---- message bytes ---- */
+
+/* The whole message into a->bytes (sections and meta need it). */
+static int load_bytes(struct imap_session *s, struct store_account *acct,
+		      struct fetch_msg *m)
+{
+	struct fetch_args *a = s->args;
+	if (a->bytes_uid == m->uid && a->bytes.len == m->size)
+		return 1;
+	str_clear(&a->bytes);
+	a->bytes_uid = 0;
+	char *buf = str_reserve(&a->bytes, m->size + 1);
+	size_t got = 0, n;
+	while (got < m->size) {
+		int rc = store_msg_read(acct, s->view->id, m->uid, got,
+					buf + got, m->size - got, &n, NULL);
+		if (rc <= 0 || n == 0)
+			return rc < 0 ? rc : 0;
+		got += n;
+	}
+	str_commit(&a->bytes, got);
+	a->bytes_uid = m->uid;
+	return 1;
+}
+
+/* A message without its meta: parse it now, and keep the result. */
+static int ensure_meta(struct imap_session *s, struct store_account *acct,
+		       struct fetch_msg *m)
+{
+	if (m->have_meta)
+		return 1;
+	int rc = load_bytes(s, acct, m);
+	if (rc <= 0)
+		return rc;
+	struct fetch_args *a = s->args;
+	struct mime_meta mm = MIME_META_INIT;
+	mime_meta_compute(a->bytes.data, a->bytes.len, &mm);
+	m->envelope = xstrdup(mm.envelope.data);
+	m->bodystructure = xstrdup(mm.bodystructure.data);
+	m->body = xstrdup(mm.body.data);
+	m->layout = xmalloc(mm.layout.len);
+	memcpy(m->layout, mm.layout.data, mm.layout.len);
+	m->layout_len = mm.layout.len;
+	m->have_meta = true;
+	struct store_msg_meta sm = {
+		.envelope = m->envelope, .bodystructure = m->bodystructure,
+		.body = m->body, .layout = m->layout,
+		.layout_len = m->layout_len, .sentdate = mm.sentdate,
+	};
+	store_msg_set_meta(acct, m->email_id, &sm, NULL);
+	mime_meta_clear(&mm);
+	return 1;
+}
+
+/* ---- items ---- */
+
+static const char *const section_names[] = {
+	[IMAP_SECTION_ALL] = "",
+	[IMAP_SECTION_HEADER] = "HEADER",
+	[IMAP_SECTION_HEADER_FIELDS] = "HEADER.FIELDS",
+	[IMAP_SECTION_HEADER_FIELDS_NOT] = "HEADER.FIELDS.NOT",
+	[IMAP_SECTION_TEXT] = "TEXT",
+	[IMAP_SECTION_MIME] = "MIME",
+};
+
+static const enum mime_section section_kinds[] = {
+	[IMAP_SECTION_ALL] = MIME_SECTION_WHOLE,
+	[IMAP_SECTION_HEADER] = MIME_SECTION_HEADER,
+	[IMAP_SECTION_HEADER_FIELDS] = MIME_SECTION_HEADER_FIELDS,
+	[IMAP_SECTION_HEADER_FIELDS_NOT] = MIME_SECTION_HEADER_FIELDS_NOT,
+	[IMAP_SECTION_TEXT] = MIME_SECTION_TEXT,
+	[IMAP_SECTION_MIME] = MIME_SECTION_MIME,
+};
+
+static void part_path(const struct imap_section *sec, struct str *out)
+{
+	for (unsigned i = 0; i < sec->depth; i++)
+		str_printf(out, i ? ".%u" : "%u", sec->part[i]);
+}
+
+/* The item's name as the answer repeats it: BODY[1.HEADER.FIELDS (A)]. */
+static void section_name(const struct imap_fetch_att *att, struct str *out)
+{
+	const struct imap_section *sec = &att->section;
+	switch (att->item) {
+	case IMAP_FETCH_RFC822: str_appends(out, "RFC822"); return;
+	case IMAP_FETCH_RFC822_HEADER: str_appends(out, "RFC822.HEADER"); return;
+	case IMAP_FETCH_RFC822_TEXT: str_appends(out, "RFC822.TEXT"); return;
+	case IMAP_FETCH_BINARY: str_appends(out, "BINARY["); break;
+	default: str_appends(out, "BODY["); break;
+	}
+	part_path(sec, out);
+	if (sec->text != IMAP_SECTION_ALL)
+		str_printf(out, "%s%s", sec->depth ? "." : "",
+			   section_names[sec->text]);
+	if (sec->text == IMAP_SECTION_HEADER_FIELDS ||
+	    sec->text == IMAP_SECTION_HEADER_FIELDS_NOT) {
+		str_appends(out, " (");
+		for (unsigned i = 0; i < sec->n_fields; i++) {
+			if (i)
+				str_appendc(out, ' ');
+			imap_out_astring(out, sec->fields[i].data,
+					 sec->fields[i].len, false);
+		}
+		str_appendc(out, ')');
+	}
+	str_appendc(out, ']');
+	if (att->partial)
+		str_printf(out, "<%llu>",
+			   (unsigned long long)att->partial_start);
+}
+
+/* Clip [off, off+len) to the item's <start.count>. */
+static void apply_partial(const struct imap_fetch_att *att, size_t *off,
+			  size_t *len)
+{
+	if (!att->partial)
+		return;
+	uint64_t start = att->partial_start, count = att->partial_count;
+	if (start >= *len) {
+		*off += *len;
+		*len = 0;
+		return;
+	}
+	*off += start;
+	*len -= start;
+	if (count < *len)
+		*len = count;
+}
+
+/* A literal of len bytes from the message at off: written now if small,
+ * else announced and sent in pieces by fetch_stream(). */
+static void literal_from_message(struct imap_session *s, uint64_t off,
+				 uint64_t len)
+{
+	struct fetch_args *a = s->args;
+	str_printf(&s->out, "{%llu}\r\n", (unsigned long long)len);
+	a->lit_off = off;
+	a->lit_end = off + len;
+}
+
+static int section_answer(struct imap_session *s, struct store_account *acct,
+			  struct fetch_msg *m, const struct imap_fetch_att *att)
+{
+	struct fetch_args *a = s->args;
+	const struct imap_section *sec = &att->section;
+	struct str *o = &s->out;
+	section_name(att, o);
+	str_appendc(o, ' ');
+	/* The whole message needs no layout. */
+	if (sec->depth == 0 && sec->text == IMAP_SECTION_ALL) {
+		size_t off = 0, len = m->size;
+		apply_partial(att, &off, &len);
+		literal_from_message(s, off, len);
+		return 1;
+	}
+	int rc = ensure_meta(s, acct, m);
+	if (rc <= 0)
+		return rc;
+	struct str path = STR_INIT;
+	struct mime_range r;
+	part_path(sec, &path);
+	rc = mime_layout_section(m->layout, m->layout_len,
+				 path.data ? path.data : "", path.len,
+				 section_kinds[sec->text], &r);
+	str_free(&path);
+	if (rc <= 0 || r.off + r.len > m->size) {
+		/* A section the message does not have is empty. */
+		str_appends(o, "\"\"");
+		return 1;
+	}
+	if (sec->text != IMAP_SECTION_HEADER_FIELDS &&
+	    sec->text != IMAP_SECTION_HEADER_FIELDS_NOT) {
+		size_t off = r.off, len = r.len;
+		apply_partial(att, &off, &len);
+		literal_from_message(s, off, len);
+		return 1;
+	}
+	rc = load_bytes(s, acct, m);
+	if (rc <= 0)
+		return rc;
+	const char **names = xcalloc(sec->n_fields + 1, sizeof(*names));
+	for (unsigned i = 0; i < sec->n_fields; i++)
+		names[i] = sec->fields[i].data;
+	struct str hdr = STR_INIT;
+	mime_imap_header_fields(a->bytes.data + r.off, r.len, names,
+				sec->n_fields,
+				sec->text == IMAP_SECTION_HEADER_FIELDS_NOT,
+				&hdr);
+	free(names);
+	size_t off = 0, len = hdr.len;
+	apply_partial(att, &off, &len);
+	str_printf(o, "{%zu}\r\n", len);
+	str_append(o, hdr.data ? hdr.data + off : "", len);
+	str_free(&hdr);
+	return 1;
+}
+
+static int item_answer(struct imap_session *s, struct store_account *acct,
+		       struct fetch_msg *m, const struct imap_fetch_att *att)
+{
+	struct str *o = &s->out;
+	int rc = 1;
+	switch (att->item) {
+	case IMAP_FETCH_FLAGS:
+		imap_write_flags(o, m->flags, m->keywords);
+		break;
+	case IMAP_FETCH_UID:
+		str_printf(o, "UID %u", m->uid);
+		break;
+	case IMAP_FETCH_INTERNALDATE:
+		str_appends(o, "INTERNALDATE ");
+		imap_date_time_write(o, m->internaldate, 0);
+		break;
+	case IMAP_FETCH_SAVEDATE:
+		str_appends(o, "SAVEDATE ");
+		imap_date_time_write(o, m->savedate, 0);
+		break;
+	case IMAP_FETCH_RFC822_SIZE:
+		str_printf(o, "RFC822.SIZE %llu", (unsigned long long)m->size);
+		break;
+	case IMAP_FETCH_MODSEQ:
+		str_printf(o, "MODSEQ (%llu)", (unsigned long long)m->modseq);
+		break;
+	case IMAP_FETCH_EMAILID:
+		str_printf(o, "EMAILID (M%llx)", (unsigned long long)m->email_id);
+		break;
+	case IMAP_FETCH_THREADID:
+		str_appends(o, "THREADID NIL");
+		break;
+	case IMAP_FETCH_ENVELOPE:
+	case IMAP_FETCH_BODY:
+	case IMAP_FETCH_BODYSTRUCTURE:
+		rc = ensure_meta(s, acct, m);
+		if (rc <= 0)
+			break;
+		str_appends(o, att->item == IMAP_FETCH_ENVELOPE ? "ENVELOPE "
+			       : att->item == IMAP_FETCH_BODY	? "BODY "
+								: "BODYSTRUCTURE ");
+		str_appends(o, att->item == IMAP_FETCH_ENVELOPE ? m->envelope
+			       : att->item == IMAP_FETCH_BODY	? m->body
+								: m->bodystructure);
+		break;
+	case IMAP_FETCH_RFC822:
+	case IMAP_FETCH_RFC822_HEADER:
+	case IMAP_FETCH_RFC822_TEXT:
+	case IMAP_FETCH_BODY_SECTION:
+		rc = section_answer(s, acct, m, att);
+		break;
+	default:
+		/* Not offered in CAPABILITY: the parser knows more items than
+		 * this server answers yet. */
+		str_appends(o, "NIL");
+		break;
+	}
+	return rc;
+}
+
+/* Send the next piece of the literal under way.  Returns 1 when it is
+ * finished, 0 when more pieces remain, or a store_fail. */
+static int fetch_stream(struct imap_session *s, struct store_account *acct,
+			struct fetch_msg *m)
+{
+	struct fetch_args *a = s->args;
+	while (a->lit_off < a->lit_end) {
+		if (s->out.len >= IMAP_OUTPUT_PIECE)
+			return 0;
+		size_t want = a->lit_end - a->lit_off;
+		if (want > IMAP_OUTPUT_PIECE)
+			want = IMAP_OUTPUT_PIECE;
+		if (a->bytes_uid == m->uid) {
+			str_append(&s->out, a->bytes.data + a->lit_off, want);
+			a->lit_off += want;
+			continue;
+		}
+		size_t got = 0;
+		char *dst = str_reserve(&s->out, want);
+		int rc = store_msg_read(acct, s->view->id, m->uid, a->lit_off,
+					dst, want, &got, NULL);
+		if (rc <= 0 || got == 0) {
+			/* Gone meanwhile: the literal's length is promised,
+			 * so fill it rather than break the stream. */
+			memset(dst, ' ', want);
+			got = want;
+		}
+		str_commit(&s->out, got);
+		a->lit_off += got;
+	}
+	return 1;
+}
+
+/* Answer as much of one message as fits in this piece.  Returns 1 when
+ * the message is done, 0 when the piece is full, or a store_fail. */
+static int message_answer(struct imap_session *s, struct store_account *acct,
+			  struct fetch_msg *m)
+{
+	struct fetch_args *a = s->args;
+	const struct imap_fetch *f = &a->f;
+	if (!a->open) {
+		str_printf(&s->out, "* %u FETCH (", m->seq);
+		a->open = true;
+		a->att = 0;
+		if (a->add_uid)
+			str_printf(&s->out, "UID %u%s", m->uid,
+				   f->n_atts ? " " : "");
+	}
+	for (;;) {
+		int rc = fetch_stream(s, acct, m);
+		if (rc <= 0)
+			return rc;
+		if (a->att == f->n_atts)
+			break;
+		if (a->att > 0)
+			str_appendc(&s->out, ' ');
+		rc = item_answer(s, acct, m, &f->atts[a->att++]);
+		if (rc < 0)
+			return rc;
+	}
+	/* \Seen was set: the client hears the new flags (RFC 9051
+	 * 6.4.5). */
+	if (a->add_flags) {
+		str_appends(&s->out, f->n_atts || a->add_uid ? " " : "");
+		imap_write_flags(&s->out, m->flags, m->keywords);
+	}
+	str_appends(&s->out, ")\r\n");
+	a->open = false;
+	return 1;
+}
+
+/* \Seen for the messages whose body is fetched (not PEEK), before any is
+ * answered, so their FLAGS in the answer are right. */
+static void seen_cb(const struct store_flag_change *c, void *ctx)
+{
+	(void)c;
+	(void)ctx;
+}
+
+static int set_seen(struct imap_session *s, struct store_account *acct)
+{
+	struct fetch_args *a = s->args;
+	const char *err = NULL;
+	a->seen_done = true;
+	if (!a->set_seen || s->view->readonly || a->n == 0)
+		return 1;
+	return store_msg_flags(acct, s->view->id, a->uids, a->n,
+			       STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0,
+			       seen_cb, NULL, &err);
+}
+
+static void fetch_run(struct imap_session *s)
+{
+	struct fetch_args *a = s->args;
+	struct store_account *acct = imap_account(s);
+	if (acct == NULL)
+		return;
+	int rc = a->seen_done ? 1 : set_seen(s, acct);
+	s->more = false;
+	while (rc > 0) {
+		if (a->ibatch == a->nbatch) {
+			if (a->next >= a->n)
+				break;
+			rc = batch_load(s, acct);
+			continue;
+		}
+		rc = message_answer(s, acct, &a->batch[a->ibatch]);
+		if (rc == 0) {
+			s->more = true;
+			break;
+		}
+		if (rc > 0) {
+			msg_clear(&a->batch[a->ibatch]);
+			a->ibatch++;
+			if (s->out.len >= IMAP_OUTPUT_PIECE &&
+			    (a->ibatch < a->nbatch || a->next < a->n)) {
+				s->more = true;
+				break;
+			}
+		}
+	}
+	if (rc > 0 && !s->more) {
+		/* New messages may be told now; expunges wait (7.5.1). */
+		imap_view_sync(s, acct, s->uid);
+		imap_tagged(s, "OK %sFETCH completed", s->uid ? "UID " : "");
+	}
+	store_account_unref(&acct);
+	if (rc < 0) {
+		/* Half an answer is on its way: end it as well as we can. */
+		if (a->open)
+			str_appends(&s->out, ")\r\n");
+		s->more = false;
+		imap_tagged_fail(s, rc, "FETCH", NULL);
+	}
+}
+
+static void fetch_finish(struct imap_session *s)
+{
+	struct fetch_args *a = s->args;
+	batch_clear(a);
+	free(a->uids);
+	str_free(&a->bytes);
+}
+
+static bool att_needs_meta(const struct imap_fetch_att *att)
+{
+	switch (att->item) {
+	case IMAP_FETCH_ENVELOPE:
+	case IMAP_FETCH_BODY:
+	case IMAP_FETCH_BODYSTRUCTURE:
+		return true;
+	case IMAP_FETCH_BODY_SECTION:
+	case IMAP_FETCH_RFC822_HEADER:
+	case IMAP_FETCH_RFC822_TEXT:
+		return att->section.depth > 0 ||
+		       att->section.text != IMAP_SECTION_ALL;
+	default:
+		return false;
+	}
+}
+
+static bool att_sets_seen(const struct imap_fetch_att *att)
+{
+	switch (att->item) {
+	case IMAP_FETCH_RFC822:
+	case IMAP_FETCH_RFC822_TEXT:
+		return true;
+	case IMAP_FETCH_BODY_SECTION:
+	case IMAP_FETCH_BINARY:
+		return !att->peek;
+	default:
+		return false;
+	}
+}
+
+void imap_cmd_fetch(struct imap_session *s, struct imap_parser *p)
+{
+	struct fetch_args *a = xcalloc(1, sizeof(*a));
+	s->args = a;
+	s->finish = fetch_finish;
+	if (imap_fetch_parse(p, s->uid, &a->f) < 0) {
+		imap_reply_parse_error(s, p);
+		return;
+	}
+	a->add_uid = s->uid;
+	bool want_flags = false;
+	for (unsigned i = 0; i < a->f.n_atts; i++) {
+		const struct imap_fetch_att *att = &a->f.atts[i];
+		if (att->item == IMAP_FETCH_UID)
+			a->add_uid = false;
+		if (att->item == IMAP_FETCH_FLAGS)
+			want_flags = true;
+		a->want_meta |= att_needs_meta(att);
+		a->set_seen |= att_sets_seen(att);
+	}
+	a->add_flags = a->set_seen && !want_flags && !s->view->readonly;
+	imap_view_resolve(s->view, &a->f.set, s->uid, &a->uids, &a->n);
+	imap_job(s, fetch_run);
+}

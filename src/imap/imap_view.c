@@ -1,0 +1,234 @@
+/* The selected mailbox as one session sees it: the UIDs in sequence
+ * order, and the MODSEQ up to which it has told the client what changed.
+ * Catching up asks the store only for what changed after that MODSEQ, so
+ * it costs nothing when nothing changed, whatever the mailbox's size. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xalloc.h"
+#include "imap/imap_private.h"
+
+static void view_push(struct imap_view *v, uint32_t uid)
+{
+	if (v->n == v->cap) {
+		v->cap = v->cap ? v->cap * 2 : 64;
+		v->uids = xreallocarray(v->uids, v->cap, sizeof(*v->uids));
+	}
+	v->uids[v->n++] = uid;
+}
+
+static bool load_one(const struct store_msginfo *m, void *ctx)
+{
+	view_push(ctx, m->uid);
+	return true;
+}
+
+int imap_view_load(struct store_account *acct, const struct store_mailbox *mb,
+		   bool readonly, const char *name, struct imap_view **view_r,
+		   const char **err_r)
+{
+	struct imap_view *v = xcalloc(1, sizeof(*v));
+	v->id = mb->id;
+	v->name = xstrdup(name);
+	v->uidvalidity = mb->uidvalidity;
+	v->readonly = readonly;
+	/* The counters first: a message arriving during the scan is then
+	 * caught up with at the next sync, never missed. */
+	v->uidnext = mb->uidnext;
+	v->modseq = mb->highestmodseq;
+	int rc = store_msg_scan(acct, mb->id, 1, mb->uidnext - 1, 0, load_one,
+				v, err_r);
+	if (rc < 0) {
+		imap_view_free(&v);
+		return rc;
+	}
+	*view_r = v;
+	return 1;
+}
+
+void imap_view_free(struct imap_view **vp)
+{
+	struct imap_view *v = *vp;
+	if (v == NULL)
+		return;
+	free(v->uids);
+	free(v->name);
+	free(v);
+	*vp = NULL;
+}
+
+uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid)
+{
+	uint32_t lo = 0, hi = v->n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (v->uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < v->n && v->uids[lo] == uid ? lo + 1 : 0;
+}
+
+void imap_write_flags(struct str *out, unsigned flags, const char *keywords)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {
+		{STORE_FLAG_SEEN, "\\Seen"},
+		{STORE_FLAG_ANSWERED, "\\Answered"},
+		{STORE_FLAG_FLAGGED, "\\Flagged"},
+		{STORE_FLAG_DELETED, "\\Deleted"},
+		{STORE_FLAG_DRAFT, "\\Draft"},
+	};
+	bool first = true;
+	str_appends(out, "FLAGS (");
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		if (!(flags & names[i].bit))
+			continue;
+		if (!first)
+			str_appendc(out, ' ');
+		str_appends(out, names[i].name);
+		first = false;
+	}
+	if (keywords != NULL && keywords[0] != '\0') {
+		if (!first)
+			str_appendc(out, ' ');
+		str_appends(out, keywords);
+	}
+	str_appendc(out, ')');
+}
+
+/* ---- catching up ---- */
+
+struct sync {
+	struct imap_session *s;
+	struct imap_view *v;
+	uint32_t *gone;
+	size_t ngone, capgone;
+	uint32_t old_n;
+	uint64_t top;	/* highest MODSEQ seen */
+};
+
+static bool sync_changed(const struct store_msginfo *m, void *ctx)
+{
+	struct sync *y = ctx;
+	struct imap_view *v = y->v;
+	if (m->modseq > y->top)
+		y->top = m->modseq;
+	if (m->uid >= v->uidnext) {
+		view_push(v, m->uid);
+		v->uidnext = m->uid + 1;
+		return true;
+	}
+	/* A flag change of a message the client knows. */
+	uint32_t seq = imap_view_seq(v, m->uid);
+	if (seq == 0 || seq > y->old_n)
+		return true;
+	struct str *out = &y->s->out;
+	str_printf(out, "* %u FETCH (UID %u ", seq, m->uid);
+	imap_write_flags(out, m->flags, m->keywords);
+	if (y->s->enabled & (IMAP_EN_CONDSTORE | IMAP_EN_QRESYNC))
+		str_printf(out, " MODSEQ (%llu)", (unsigned long long)m->modseq);
+	str_appends(out, ")\r\n");
+	return true;
+}
+
+static void sync_expunged(uint32_t uid, void *ctx)
+{
+	struct sync *y = ctx;
+	if (y->ngone == y->capgone) {
+		y->capgone = y->capgone ? y->capgone * 2 : 16;
+		y->gone = xreallocarray(y->gone, y->capgone, sizeof(*y->gone));
+	}
+	y->gone[y->ngone++] = uid;
+}
+
+/* Drop the UIDs (sorted) from the view, answering for each one the view
+ * held: EXPUNGE with its sequence number, highest first so each number is
+ * right when said; or one VANISHED under QRESYNC (RFC 7162 3.2.10). */
+static void view_drop(struct imap_session *s, const uint32_t *uids, size_t n)
+{
+	struct imap_view *v = s->view;
+	bool vanished = (s->enabled & IMAP_EN_QRESYNC) != 0;
+	struct str list = STR_INIT;
+	for (size_t i = n; i-- > 0;) {
+		uint32_t seq = imap_view_seq(v, uids[i]);
+		if (seq == 0)
+			continue;
+		memmove(&v->uids[seq - 1], &v->uids[seq],
+			(v->n - seq) * sizeof(*v->uids));
+		v->n--;
+		if (!vanished) {
+			str_printf(&s->out, "* %u EXPUNGE\r\n", seq);
+			continue;
+		}
+		str_printf(&list, list.len ? ",%u" : "%u", uids[i]);
+	}
+	if (list.len > 0)
+		str_printf(&s->out, "* VANISHED %.*s\r\n", (int)list.len,
+			   list.data);
+	str_free(&list);
+}
+
+void imap_view_expunged(struct imap_session *s, const uint32_t *uids,
+			size_t n)
+{
+	view_drop(s, uids, n);
+}
+
+int imap_view_sync(struct imap_session *s, struct store_account *acct,
+		   bool expunges)
+{
+	struct imap_view *v = s->view;
+	if (v == NULL)
+		return 1;
+	struct sync y = {.s = s, .v = v, .old_n = v->n, .top = v->modseq};
+	const char *err;
+	uint64_t top = 0;
+	int rc = store_msg_changes(acct, v->id, v->modseq, sync_changed,
+				   sync_expunged, &y, &top, &err);
+	if (rc < 0) {
+		free(y.gone);
+		return rc;
+	}
+	/* Expunges are not told during FETCH, STORE and SEARCH (RFC 9051
+	 * 7.5.1): then the view stays where it was, to be caught up by the
+	 * next command that may tell them. */
+	if (y.ngone > 0 && !expunges) {
+		free(y.gone);
+		if (v->n != y.old_n)
+			str_printf(&s->out, "* %u EXISTS\r\n", v->n);
+		return 1;
+	}
+	if (y.ngone > 0)
+		view_drop(s, y.gone, y.ngone);
+	free(y.gone);
+	if (v->n != y.old_n || y.ngone > 0)
+		str_printf(&s->out, "* %u EXISTS\r\n", v->n);
+	/* Every change up to the mailbox's MODSEQ as read with them is
+	 * told now. */
+	v->modseq = top > y.top ? top : y.top;
+	return 1;
+}
+
+void imap_view_resolve(const struct imap_view *v, const struct imap_seqset *set,
+		       bool uid, uint32_t **uids_r, size_t *n_r)
+{
+	struct imap_seq_range *r = xreallocarray(NULL, set->count, sizeof(*r));
+	memcpy(r, set->ranges, set->count * sizeof(*r));
+	uint32_t max = uid ? (v->n ? v->uids[v->n - 1] : 0) : v->n;
+	unsigned nr = imap_seqset_normalize(r, set->count, max);
+	uint32_t *out = NULL;
+	size_t n = 0;
+	if (v->n > 0)
+		out = xreallocarray(NULL, v->n, sizeof(*out));
+	for (uint32_t i = 0; i < v->n; i++)
+		if (imap_seqset_contains(r, nr, uid ? v->uids[i] : i + 1))
+			out[n++] = v->uids[i];
+	free(r);
+	*uids_r = out;
+	*n_r = n;
+}

@@ -1,0 +1,24 @@
+/* mime_meta: what a message store keeps about a message so that IMAP need
+ * not read it again: ENVELOPE, BODY and BODYSTRUCTURE text, the part
+ * layout, and the fields SEARCH and SORT look at.  Computed once, when
+ * the message is stored, from its bytes in one buffer. */
+#ifndef POSTHORN_MIME_META_H
+#define POSTHORN_MIME_META_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/str.h"
+
+struct mime_meta {
+	struct str envelope, bodystructure, body, layout;
+	int64_t sentdate;	/* the Date: field, 0 if none or unparsable */
+};
+
+/* Fill *m (initialised with MIME_META_INIT or cleared) from a message. */
+void mime_meta_compute(const char *data, size_t len, struct mime_meta *m);
+void mime_meta_clear(struct mime_meta *m);
+
+#define MIME_META_INIT {STR_INIT, STR_INIT, STR_INIT, STR_INIT, 0}
+
+#endif
