@@ -108,12 +108,14 @@ class Server:
         self.data = str(data) if exact else data_dir(data)
         self.smtp_port = free_port()
         self.pop3_port = free_port()
+        self.imap_port = free_port()
         self.sets = [
             "server.user=" + server_user(),
             "server.hostname=mx.test",
             "listen.smtp=127.0.0.1:%d" % self.smtp_port,
             "listen.pop3=127.0.0.1:%d" % self.pop3_port,
-            "listen.submission=", "listen.submissions=", "listen.imap=",
+            "listen.imap=127.0.0.1:%d" % self.imap_port,
+            "listen.submission=", "listen.submissions=",
             "listen.imaps=", "listen.pop3s=", "listen.http=",
             # Cheap hashes: the tests check behaviour, not the cost.
             "auth.argon2_memory=8192", "auth.argon2_passes=1",
@@ -151,10 +153,19 @@ class Server:
             try:
                 socket.create_connection(("127.0.0.1", self.smtp_port), 0.2).close()
                 socket.create_connection(("127.0.0.1", self.pop3_port), 0.2).close()
+                if self.imap_on():
+                    socket.create_connection(("127.0.0.1", self.imap_port),
+                                             0.2).close()
                 return self
             except OSError:
                 time.sleep(0.05)
         raise AssertionError("server did not start: %s" % self.log())
+
+    def imap_on(self):
+        """Whether the IMAP listener is on the port we chose (a test may
+        turn it off or move it with its own --set)."""
+        last = [x for x in self.sets if x.startswith("listen.imap=")][-1]
+        return last == "listen.imap=127.0.0.1:%d" % self.imap_port
 
     def kill(self, sig=signal.SIGKILL):
         if self.proc is not None and self.proc.poll() is None:
