@@ -203,7 +203,7 @@ static int create_body(struct store_account *a, const void *arg)
 	int64_t id;
 	int rc = name_exists(a->wdb, c->name);
 	if (rc != 0)
-		return rc;
+		return rc < 0 ? -1 : 0;
 	if (insert_mailbox(a->wdb, c->name, store_special_name(c->special), 1,
 			   &id) < 0)
 		return -1;
