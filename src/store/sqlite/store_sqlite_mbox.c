@@ -299,6 +299,12 @@ static int rename_inbox(struct store_account *a, const char *to)
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return -1;
+	/* The messages keep their MODSEQs too: the new mailbox's counter
+	 * starts above them, or a change there would get a lower one. */
+	if (sqlite_exec(a->wdb, "UPDATE mailbox SET highestmodseq = (SELECT "
+				"highestmodseq FROM mailbox WHERE name = "
+				"'INBOX') WHERE id = ?", id) < 0)
+		return -1;
 	/* INBOX's clients see the messages go as expunges. */
 	if (sqlite_exec(a->wdb, "UPDATE mailbox SET highestmodseq = "
 				"highestmodseq + 1 WHERE id = ?", inbox) < 0)
