@@ -165,19 +165,38 @@ int sqlite_meta_insert(sqlite3 *db, int64_t body_id,
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* 1 if the body is there, 0 if not, -1 on error. */
+static int body_exists(sqlite3 *db, int64_t id)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM body WHERE id = ?", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 int store_msg_set_meta(struct store_account *a, int64_t email_id,
 		       const struct store_msg_meta *meta, const char **err_r)
 {
 	sqlite_writer_enter(a);
 	int rc = sqlite_writer_db(a, err_r);
 	if (rc == 0) {
-		/* The body may have gone meanwhile: then nothing to keep. */
-		if (sqlite_exec(a->wdb, "SELECT 1 FROM body WHERE id = ?",
-				email_id) < 0 ||
-		    sqlite_meta_insert(a->wdb, email_id, meta) < 0)
+		/* The body may have gone meanwhile (in one transaction, as
+		 * another process may expunge too): then nothing to keep.
+		 * A row kept for it would be found by the next body that
+		 * gets its id. */
+		rc = sqlite_begin(a->wdb) < 0 ? -1 : body_exists(a->wdb,
+								  email_id);
+		if (rc > 0 && sqlite_meta_insert(a->wdb, email_id, meta) < 0)
+			rc = -1;
+		if (rc >= 0 && sqlite_commit(a->wdb) < 0)
+			rc = -1;
+		if (rc < 0)
 			rc = sqlite_fail(a->wdb, SQLITE_OK, a->name, err_r);
-		else
-			rc = 1;
+		sqlite_rollback(a->wdb);
 	}
 	sqlite_writer_leave(a);
 	return rc;
