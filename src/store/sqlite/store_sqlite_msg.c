@@ -219,6 +219,19 @@ static bool kw_has(const char *list, const char *kw, size_t len)
 	return false;
 }
 
+/* Whether every keyword of `a` is in `b`. */
+static bool kw_subset(const char *a, const char *b)
+{
+	for (const char *p = a; *p != '\0';) {
+		size_t n = strcspn(p, " ");
+		if (n > 0 && !kw_has(b, p, n))
+			return false;
+		p += n;
+		p += strspn(p, " ");
+	}
+	return true;
+}
+
 static void kw_add_word(struct str *out, const char *w, size_t n)
 {
 	if (out->len > 0)
@@ -294,8 +307,10 @@ static int flags_one(sqlite3_stmt *get, sqlite3_stmt *set,
 	uint64_t old_modseq = (uint64_t)sqlite3_column_int64(get, 2);
 	kw_apply(text_or_empty(get, 1), t->op, t->keywords ? t->keywords : "",
 		 kw);
-	bool same_kw = strcmp(text_or_empty(get, 1),
-			      kw->data != NULL ? kw->data : "") == 0;
+	/* As sets: STORE FLAGS (b a) on "a b" changes nothing. */
+	const char *now_kw = kw->data != NULL ? kw->data : "";
+	bool same_kw = kw_subset(text_or_empty(get, 1), now_kw) &&
+		       kw_subset(now_kw, text_or_empty(get, 1));
 	sqlite3_reset(get);
 	unsigned now = flags_apply(old, t->op, t->flags);
 	struct flag_result *r = &t->out[t->nout];
