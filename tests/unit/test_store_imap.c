@@ -718,6 +718,18 @@ static void test_rename(void **state)
 				       "c id - sub\n"));
 	assert_null(strstr(l.text, "\nz "));
 
+	/* A mailbox below the new name in the way of one below the old:
+	 * refused as taken, nothing renamed. */
+	assert_int_equal(store_mailbox_create(f->acct, "c/x", 0, &err), 1);
+	assert_int_equal(store_mailbox_create(f->acct, "d/x", 0, &err), 1);
+	assert_int_equal(store_mailbox_rename(f->acct, "c", "d", &err),
+			 STORE_FAIL_EXISTS);
+	assert_true(exists(f->acct, "c"));
+	assert_true(exists(f->acct, "c/x"));
+	assert_false(exists(f->acct, "d"));
+	assert_int_equal(store_mailbox_delete(f->acct, "c/x", &err), 1);
+	assert_int_equal(store_mailbox_delete(f->acct, "d/x", &err), 1);
+
 	/* An unsubscribed child stays unsubscribed under its new name. */
 	assert_int_equal(store_mailbox_subscribe(f->acct, "b/x", false, &err),
 			 1);

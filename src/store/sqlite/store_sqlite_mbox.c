@@ -351,6 +351,9 @@ static int rename_body(struct store_account *a, const void *arg)
 		sqlite3_bind_text(st, 2, r->to, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 		sqlite3_finalize(st);
+		/* A mailbox below `to` is in the way of one below `from`. */
+		if ((rc & 0xff) == SQLITE_CONSTRAINT)
+			return STORE_FAIL_EXISTS;
 		if (rc != SQLITE_DONE)
 			return -1;
 	}
