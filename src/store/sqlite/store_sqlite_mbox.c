@@ -223,8 +223,8 @@ static const char *const empty_sql[] = {
 	"UPDATE body SET refs = refs - (SELECT count(*) FROM message "
 	"WHERE mailbox_id = ?1 AND body_id = body.id) WHERE id IN "
 	"(SELECT body_id FROM message WHERE mailbox_id = ?1)",
-	"DELETE FROM body WHERE refs <= 0 AND id IN "
-	"(SELECT body_id FROM message WHERE mailbox_id = ?1)",
+	("DELETE FROM body WHERE refs <= 0 AND id IN "
+	 "(SELECT body_id FROM message WHERE mailbox_id = ?1)"),
 	"DELETE FROM message WHERE mailbox_id = ?1",
 	"DELETE FROM expunged WHERE mailbox_id = ?1",
 	"DELETE FROM mailbox WHERE id = ?1",
