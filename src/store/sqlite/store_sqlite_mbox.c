@@ -203,7 +203,7 @@ static int create_body(struct store_account *a, const void *arg)
 	int64_t id;
 	int rc = name_exists(a->wdb, c->name);
 	if (rc != 0)
-		return rc;
+		return rc < 0 ? -1 : 0;
 	if (insert_mailbox(a->wdb, c->name, store_special_name(c->special), 1,
 			   &id) < 0)
 		return -1;
@@ -223,8 +223,8 @@ static const char *const empty_sql[] = {
 	"UPDATE body SET refs = refs - (SELECT count(*) FROM message "
 	"WHERE mailbox_id = ?1 AND body_id = body.id) WHERE id IN "
 	"(SELECT body_id FROM message WHERE mailbox_id = ?1)",
-	"DELETE FROM body WHERE refs <= 0 AND id IN "
-	"(SELECT body_id FROM message WHERE mailbox_id = ?1)",
+	("DELETE FROM body WHERE refs <= 0 AND id IN "
+	 "(SELECT body_id FROM message WHERE mailbox_id = ?1)"),
 	"DELETE FROM message WHERE mailbox_id = ?1",
 	"DELETE FROM expunged WHERE mailbox_id = ?1",
 	"DELETE FROM mailbox WHERE id = ?1",
@@ -299,6 +299,12 @@ static int rename_inbox(struct store_account *a, const char *to)
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return -1;
+	/* The messages keep their MODSEQs too: the new mailbox's counter
+	 * starts above them, or a change there would get a lower one. */
+	if (sqlite_exec(a->wdb, "UPDATE mailbox SET highestmodseq = (SELECT "
+				"highestmodseq FROM mailbox WHERE name = "
+				"'INBOX') WHERE id = ?", id) < 0)
+		return -1;
 	/* INBOX's clients see the messages go as expunges. */
 	if (sqlite_exec(a->wdb, "UPDATE mailbox SET highestmodseq = "
 				"highestmodseq + 1 WHERE id = ?", inbox) < 0)
@@ -345,6 +351,9 @@ static int rename_body(struct store_account *a, const void *arg)
 		sqlite3_bind_text(st, 2, r->to, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 		sqlite3_finalize(st);
+		/* A mailbox below `to` is in the way of one below `from`. */
+		if ((rc & 0xff) == SQLITE_CONSTRAINT)
+			return STORE_FAIL_EXISTS;
 		if (rc != SQLITE_DONE)
 			return -1;
 	}

@@ -178,19 +178,38 @@ int sqlite_meta_insert(sqlite3 *db, int64_t body_id,
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* 1 if the body is there, 0 if not, -1 on error. */
+static int body_exists(sqlite3 *db, int64_t id)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM body WHERE id = ?", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 int store_msg_set_meta(struct store_account *a, int64_t email_id,
 		       const struct store_msg_meta *meta, const char **err_r)
 {
 	sqlite_writer_enter(a);
 	int rc = sqlite_writer_db(a, err_r);
 	if (rc == 0) {
-		/* The body may have gone meanwhile: then nothing to keep. */
-		if (sqlite_exec(a->wdb, "SELECT 1 FROM body WHERE id = ?",
-				email_id) < 0 ||
-		    sqlite_meta_insert(a->wdb, email_id, meta) < 0)
+		/* The body may have gone meanwhile (in one transaction, as
+		 * another process may expunge too): then nothing to keep.
+		 * A row kept for it would be found by the next body that
+		 * gets its id. */
+		rc = sqlite_begin(a->wdb) < 0 ? -1 : body_exists(a->wdb,
+								  email_id);
+		if (rc > 0 && sqlite_meta_insert(a->wdb, email_id, meta) < 0)
+			rc = -1;
+		if (rc >= 0 && sqlite_commit(a->wdb) < 0)
+			rc = -1;
+		if (rc < 0)
 			rc = sqlite_fail(a->wdb, SQLITE_OK, a->name, err_r);
-		else
-			rc = 1;
+		sqlite_rollback(a->wdb);
 	}
 	sqlite_writer_leave(a);
 	return rc;
@@ -211,6 +230,19 @@ static bool kw_has(const char *list, const char *kw, size_t len)
 			p++;
 	}
 	return false;
+}
+
+/* Whether every keyword of `a` is in `b`. */
+static bool kw_subset(const char *a, const char *b)
+{
+	for (const char *p = a; *p != '\0';) {
+		size_t n = strcspn(p, " ");
+		if (n > 0 && !kw_has(b, p, n))
+			return false;
+		p += n;
+		p += strspn(p, " ");
+	}
+	return true;
 }
 
 static void kw_add_word(struct str *out, const char *w, size_t n)
@@ -288,8 +320,10 @@ static int flags_one(sqlite3_stmt *get, sqlite3_stmt *set,
 	uint64_t old_modseq = (uint64_t)sqlite3_column_int64(get, 2);
 	kw_apply(text_or_empty(get, 1), t->op, t->keywords ? t->keywords : "",
 		 kw);
-	bool same_kw = strcmp(text_or_empty(get, 1),
-			      kw->data != NULL ? kw->data : "") == 0;
+	/* As sets: STORE FLAGS (b a) on "a b" changes nothing. */
+	const char *now_kw = kw->data != NULL ? kw->data : "";
+	bool same_kw = kw_subset(text_or_empty(get, 1), now_kw) &&
+		       kw_subset(now_kw, text_or_empty(get, 1));
 	sqlite3_reset(get);
 	unsigned now = flags_apply(old, t->op, t->flags);
 	struct flag_result *r = &t->out[t->nout];
