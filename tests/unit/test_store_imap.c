@@ -359,8 +359,9 @@ static const char *changes(struct store_account *acct, int64_t mbox,
 	size_t stop = c->stop_after;
 	memset(c, 0, sizeof(*c));
 	c->stop_after = stop;
+	uint64_t top = 0;
 	int rc = store_msg_changes(acct, mbox, since, changed_fn, expunged_fn,
-				   c, &err);
+				   c, &top, &err);
 	if (rc != 1)
 		fail_msg("changes: %d %s", rc, err ? err : "");
 	return c->text;

@@ -111,10 +111,10 @@ const struct sqlite_schema sqlite_index_schema = {index_steps, 3};
 static const char *const write_sql[ST_COUNT] = {
 	[ST_NEXT] = "SELECT uidnext, highestmodseq FROM mailbox WHERE id=?",
 	[ST_BODY] = "INSERT INTO body(data) VALUES(?)",
-	[ST_MSG] = "INSERT INTO message(mailbox_id, uid, modseq, "
-		   "internaldate, size, body_id, flags, keywords, savedate) "
-		   "VALUES(?,?,?,?,?,?,?,?,CAST(strftime('%s','now') AS "
-		   "INTEGER))",
+	[ST_MSG] = ("INSERT INTO message(mailbox_id, uid, modseq, "
+		    "internaldate, size, body_id, flags, keywords, savedate) "
+		    "VALUES(?,?,?,?,?,?,?,?,CAST(strftime('%s','now') AS "
+		    "INTEGER))"),
 	[ST_MBOX] = "UPDATE mailbox SET uidnext=?, highestmodseq=? "
 		    "WHERE id=?",
 	[ST_ACCOUNT] = "SELECT bytes, removed FROM account",
