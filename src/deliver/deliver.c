@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/str.h"
 #include "core/xalloc.h"
+#include "mime/mime_meta.h"
 #include "store/store.h"
 
 /* Aliases may point at aliases; these bound the chain and the whole walk,
@@ -256,6 +257,7 @@ static void set_result(struct deliver_result *r, int status,
 
 static void deliver_one(struct store *store, int64_t id,
 			const struct store_source *src,
+			const struct store_msg_meta *meta,
 			struct deliver_result *result)
 {
 	struct store_account *acct;
@@ -271,8 +273,8 @@ static void deliver_one(struct store *store, int64_t id,
 		}
 	}
 	if (rc > 0)
-		rc = store_msg_deliver(acct, mbox.id, src, time(NULL), &uid,
-				       &err);
+		rc = store_msg_append(acct, mbox.id, src, meta, 0, NULL,
+				      time(NULL), &uid, &err);
 	store_account_unref(&acct);
 	set_result(result, status_of(rc), err);
 }
@@ -285,6 +287,7 @@ struct fanout {
 	struct store *store;
 	const struct deliver_targets *targets;
 	const struct store_source *src;
+	const struct store_msg_meta *meta;
 	struct deliver_result *results;
 	pthread_mutex_t lock;
 	size_t next;
@@ -299,7 +302,7 @@ static void *fanout_worker(void *arg)
 		pthread_mutex_unlock(&f->lock);
 		if (i >= f->targets->n)
 			return NULL;
-		deliver_one(f->store, f->targets->ids[i], f->src,
+		deliver_one(f->store, f->targets->ids[i], f->src, f->meta,
 			    &f->results[i]);
 	}
 }
@@ -361,6 +364,27 @@ static void log_failure(int64_t id, const struct deliver_result *r)
 	log_put(state ? LOG_INFO : LOG_ERROR, &line);
 }
 
+/* What IMAP will ask of the message, computed once for every target.  A
+ * message held in memory is parsed here; a spooled one (past 128 KiB) is
+ * parsed at its first FETCH instead, so delivery never maps a large file
+ * in one piece. */
+static bool meta_of(const struct str *rp, const struct deliver_source *src,
+		    struct mime_meta *mm, struct store_msg_meta *meta)
+{
+	struct str whole = STR_INIT;
+	str_append(&whole, rp->data, rp->len);
+	str_append(&whole, src->data, src->len);
+	mime_meta_compute(whole.data, whole.len, mm);
+	str_free(&whole);
+	*meta = (struct store_msg_meta){
+		.envelope = mm->envelope.data,
+		.bodystructure = mm->bodystructure.data,
+		.body = mm->body.data, .layout = mm->layout.data,
+		.layout_len = mm->layout.len, .sentdate = mm->sentdate,
+	};
+	return true;
+}
+
 size_t deliver_message(struct store *store,
 		       const struct deliver_targets *targets,
 		       const char *sender, const struct deliver_source *src,
@@ -375,8 +399,11 @@ size_t deliver_message(struct store *store,
 			       {(void *)src->data, src->len}};
 	struct store_source ssrc = {iov, 2, src->fd, src->fd_len};
 	uint64_t size = rp.len + src->len + (src->fd >= 0 ? src->fd_len : 0);
-	struct fanout f = {store, targets, &ssrc, results,
-			   PTHREAD_MUTEX_INITIALIZER, 0};
+	struct mime_meta mm = MIME_META_INIT;
+	struct store_msg_meta meta;
+	bool have_meta = src->fd < 0 && meta_of(&rp, src, &mm, &meta);
+	struct fanout f = {store, targets, &ssrc, have_meta ? &meta : NULL,
+			   results, PTHREAD_MUTEX_INITIALIZER, 0};
 	if (precheck(store, targets, size, results)) {
 		/* This thread writes too; helpers only when there is more
 		 * than one account, so the common single-recipient case
@@ -397,5 +424,6 @@ size_t deliver_message(struct store *store,
 			log_failure(targets->ids[i], &results[i]);
 	}
 	str_free(&rp);
+	mime_meta_clear(&mm);
 	return stored;
 }
