@@ -376,13 +376,25 @@ static bool meta_of(const struct str *rp, const struct deliver_source *src,
 	str_append(&whole, src->data, src->len);
 	mime_meta_compute(whole.data, whole.len, mm);
 	str_free(&whole);
-	*meta = (struct store_msg_meta){
-		.envelope = mm->envelope.data,
-		.bodystructure = mm->bodystructure.data,
-		.body = mm->body.data, .layout = mm->layout.data,
-		.layout_len = mm->layout.len, .sentdate = mm->sentdate,
-	};
+	deliver_meta_view(mm, meta);
 	return true;
+}
+
+void deliver_meta_view(const struct mime_meta *m, struct store_msg_meta *out)
+{
+	*out = (struct store_msg_meta){
+		.envelope = m->envelope.data,
+		.bodystructure = m->bodystructure.data,
+		.body = m->body.data,
+		.layout = m->layout.data,
+		.layout_len = m->layout.len,
+		.sentdate = m->sentdate,
+		.subject = m->subject.data,
+		.from = m->from.data,
+		.to = m->to.data,
+		.cc = m->cc.data,
+		.preview = m->preview.data,
+	};
 }
 
 size_t deliver_message(struct store *store,

@@ -118,4 +118,9 @@ size_t deliver_message(struct store *store,
 		       const char *sender, const struct deliver_source *src,
 		       struct deliver_result *results);
 
+/* The store's view of a message's meta (pointers into m). */
+struct mime_meta;
+struct store_msg_meta;
+void deliver_meta_view(const struct mime_meta *m, struct store_msg_meta *out);
+
 #endif

@@ -14,6 +14,7 @@
 #include "core/spool.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
+#include "deliver/deliver.h"
 #include "imap/imap_date.h"
 #include "imap/imap_private.h"
 #include "mime/mime_meta.h"
@@ -203,12 +204,8 @@ static void append_run(struct imap_session *s)
 	if (rc > 0) {
 		struct mime_meta mm = MIME_META_INIT;
 		mime_meta_compute(bytes, len, &mm);
-		struct store_msg_meta meta = {
-			.envelope = mm.envelope.data,
-			.bodystructure = mm.bodystructure.data,
-			.body = mm.body.data, .layout = mm.layout.data,
-			.layout_len = mm.layout.len, .sentdate = mm.sentdate,
-		};
+		struct store_msg_meta meta;
+		deliver_meta_view(&mm, &meta);
 		struct iovec iov = {(void *)bytes, len};
 		struct store_source src = {&iov, 1, -1, 0};
 		rc = store_msg_append(acct, mb.id, &src, &meta, c->flags,

@@ -15,10 +15,12 @@
 #include <string.h>
 
 #include "core/xalloc.h"
+#include "deliver/deliver.h"
 #include "imap/imap_date.h"
 #include "imap/imap_fetch_parse.h"
 #include "imap/imap_out.h"
 #include "imap/imap_private.h"
+#include "mime/mime_decode.h"
 #include "mime/mime_imap.h"
 #include "mime/mime_layout.h"
 #include "mime/mime_meta.h"
@@ -33,7 +35,7 @@ struct fetch_msg {
 	char *keywords;
 	uint64_t modseq, size;
 	int64_t internaldate, savedate, email_id;
-	char *envelope, *bodystructure, *body;
+	char *envelope, *bodystructure, *body, *preview;
 	void *layout;
 	size_t layout_len;
 	bool have_meta;
@@ -49,6 +51,7 @@ struct fetch_args {
 	bool seen_done;
 	bool add_uid;		/* UID FETCH without UID asked for */
 	bool add_flags;		/* \Seen set without FLAGS asked for */
+	bool unknown_cte;	/* BINARY met an encoding we do not know */
 
 	struct fetch_msg batch[FETCH_BATCH];
 	size_t nbatch, ibatch;
@@ -67,6 +70,7 @@ static void msg_clear(struct fetch_msg *m)
 	free(m->envelope);
 	free(m->bodystructure);
 	free(m->body);
+	free(m->preview);
 	free(m->layout);
 	memset(m, 0, sizeof(*m));
 }
@@ -115,6 +119,7 @@ static bool batch_one(const struct store_msginfo *m, void *ctx)
 		x->envelope = dup_or_null(m->meta.envelope);
 		x->bodystructure = dup_or_null(m->meta.bodystructure);
 		x->body = dup_or_null(m->meta.body);
+		x->preview = dup_or_null(m->meta.preview);
 		x->layout = xmalloc(m->meta.layout_len ? m->meta.layout_len : 1);
 		memcpy(x->layout, m->meta.layout, m->meta.layout_len);
 		x->layout_len = m->meta.layout_len;
@@ -181,18 +186,21 @@ static int ensure_meta(struct imap_session *s, struct store_account *acct,
 	struct fetch_args *a = s->args;
 	struct mime_meta mm = MIME_META_INIT;
 	mime_meta_compute(a->bytes.data, a->bytes.len, &mm);
+	free(m->envelope);
+	free(m->bodystructure);
+	free(m->body);
+	free(m->layout);
 	m->envelope = xstrdup(mm.envelope.data);
 	m->bodystructure = xstrdup(mm.bodystructure.data);
 	m->body = xstrdup(mm.body.data);
+	free(m->preview);
+	m->preview = xstrdup(mm.preview.data);
 	m->layout = xmalloc(mm.layout.len);
 	memcpy(m->layout, mm.layout.data, mm.layout.len);
 	m->layout_len = mm.layout.len;
 	m->have_meta = true;
-	struct store_msg_meta sm = {
-		.envelope = m->envelope, .bodystructure = m->bodystructure,
-		.body = m->body, .layout = m->layout,
-		.layout_len = m->layout_len, .sentdate = mm.sentdate,
-	};
+	struct store_msg_meta sm;
+	deliver_meta_view(&mm, &sm);
 	store_msg_set_meta(acct, m->email_id, &sm, NULL);
 	mime_meta_clear(&mm);
 	return 1;
@@ -342,6 +350,63 @@ static int section_answer(struct imap_session *s, struct store_account *acct,
 	return 1;
 }
 
+static const char *const cte_names[] = {
+	[MIME_CTE_7BIT] = "7bit", [MIME_CTE_8BIT] = "8bit",
+	[MIME_CTE_BINARY] = "binary", [MIME_CTE_QP] = "quoted-printable",
+	[MIME_CTE_BASE64] = "base64", [MIME_CTE_OTHER] = "x-unknown",
+};
+
+/* BINARY[part] and BINARY.SIZE[part] (RFC 3516): the part's content with
+ * its transfer encoding undone.  An encoding we do not know is the
+ * command's failure ([UNKNOWN-CTE]), not an empty answer. */
+static int binary_answer(struct imap_session *s, struct store_account *acct,
+			 struct fetch_msg *m, const struct imap_fetch_att *att)
+{
+	struct fetch_args *a = s->args;
+	const struct imap_section *sec = &att->section;
+	struct str *o = &s->out;
+	struct str path = STR_INIT, dec = STR_INIT;
+	struct mime_range r;
+	int rc = ensure_meta(s, acct, m);
+	if (rc > 0)
+		rc = load_bytes(s, acct, m);
+	if (rc <= 0)
+		return rc;
+	part_path(sec, &path);
+	rc = mime_layout_section(m->layout, m->layout_len,
+				 path.data ? path.data : "", path.len,
+				 MIME_SECTION_WHOLE, &r);
+	if (att->item == IMAP_FETCH_BINARY_SIZE)
+		str_printf(o, "BINARY.SIZE[%s] ", path.data ? path.data : "");
+	else
+		section_name(att, o);
+	str_free(&path);
+	if (att->item == IMAP_FETCH_BINARY)
+		str_appendc(o, ' ');
+	if (rc <= 0 || r.off + r.len > a->bytes.len) {
+		str_appends(o, att->item == IMAP_FETCH_BINARY ? "\"\"" : "0");
+		return 1;
+	}
+	const char *cte = cte_names[r.cte];
+	if (mime_decode_cte(cte, strlen(cte), a->bytes.data + r.off, r.len,
+			    &dec) == 0) {
+		a->unknown_cte = true;
+		str_appends(o, "NIL");
+		return 1;
+	}
+	if (att->item == IMAP_FETCH_BINARY_SIZE) {
+		str_printf(o, "%zu", dec.len);
+	} else {
+		size_t off = 0, len = dec.len;
+		apply_partial(att, &off, &len);
+		bool nul = len > 0 && memchr(dec.data + off, '\0', len) != NULL;
+		str_printf(o, "%s{%zu}\r\n", nul ? "~" : "", len);
+		str_append(o, dec.data ? dec.data + off : "", len);
+	}
+	str_free(&dec);
+	return 1;
+}
+
 static int item_answer(struct imap_session *s, struct store_account *acct,
 		       struct fetch_msg *m, const struct imap_fetch_att *att)
 {
@@ -392,6 +457,21 @@ static int item_answer(struct imap_session *s, struct store_account *acct,
 	case IMAP_FETCH_RFC822_TEXT:
 	case IMAP_FETCH_BODY_SECTION:
 		rc = section_answer(s, acct, m, att);
+		break;
+	case IMAP_FETCH_BINARY:
+	case IMAP_FETCH_BINARY_SIZE:
+		rc = binary_answer(s, acct, m, att);
+		break;
+	case IMAP_FETCH_PREVIEW:
+		if (m->preview == NULL) {
+			/* Kept before previews were: computed now. */
+			m->have_meta = false;
+			rc = ensure_meta(s, acct, m);
+			if (rc <= 0)
+				break;
+		}
+		str_appends(o, "PREVIEW ");
+		imap_out_string(o, m->preview, strlen(m->preview), false);
 		break;
 	default:
 		/* Not offered in CAPABILITY: the parser knows more items than
@@ -526,7 +606,12 @@ static void fetch_run(struct imap_session *s)
 	if (rc > 0 && !s->more) {
 		/* New messages may be told now; expunges wait (7.5.1). */
 		imap_view_sync(s, acct, s->uid);
-		imap_tagged(s, "OK %sFETCH completed", s->uid ? "UID " : "");
+		if (a->unknown_cte)
+			imap_tagged(s, "NO [UNKNOWN-CTE] Cannot decode a part's "
+				       "content transfer encoding");
+		else
+			imap_tagged(s, "OK %sFETCH completed",
+				    s->uid ? "UID " : "");
 	}
 	store_account_unref(&acct);
 	if (rc < 0) {
@@ -558,6 +643,10 @@ static bool att_needs_meta(const struct imap_fetch_att *att)
 	case IMAP_FETCH_RFC822_TEXT:
 		return att->section.depth > 0 ||
 		       att->section.text != IMAP_SECTION_ALL;
+	case IMAP_FETCH_BINARY:
+	case IMAP_FETCH_BINARY_SIZE:
+	case IMAP_FETCH_PREVIEW:
+		return true;
 	default:
 		return false;
 	}

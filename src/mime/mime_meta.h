@@ -13,12 +13,18 @@
 struct mime_meta {
 	struct str envelope, bodystructure, body, layout;
 	int64_t sentdate;	/* the Date: field, 0 if none or unparsable */
+	/* SORT keys (RFC 5256): the base subject, decoded, and the first
+	 * address's mailbox of From, To and Cc. */
+	struct str subject, from, to, cc;
+	struct str preview;	/* RFC 8970, from the first text part */
 };
 
 /* Fill *m (initialised with MIME_META_INIT or cleared) from a message. */
 void mime_meta_compute(const char *data, size_t len, struct mime_meta *m);
 void mime_meta_clear(struct mime_meta *m);
 
-#define MIME_META_INIT {STR_INIT, STR_INIT, STR_INIT, STR_INIT, 0}
+#define MIME_META_INIT                                                   \
+	{STR_INIT, STR_INIT, STR_INIT, STR_INIT, 0, STR_INIT, STR_INIT,  \
+	 STR_INIT, STR_INIT, STR_INIT}
 
 #endif
