@@ -16,7 +16,8 @@
 static const char caps_common[] =
 	"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE";
 static const char caps_auth[] =
-	" NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE";
+	" NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE CONDSTORE"
+	" QRESYNC ESEARCH BINARY PREVIEW STATUS=SIZE";
 
 bool imap_login_allowed(struct imap_session *s)
 {
@@ -132,13 +133,13 @@ void imap_cmd_id(struct imap_session *s, struct imap_parser *p)
 /* RFC 5161; only what is implemented whole is enabled. */
 void imap_cmd_enable(struct imap_session *s, struct imap_parser *p)
 {
-	/* Nothing yet: CONDSTORE, QRESYNC, UTF8=ACCEPT and IMAP4rev2
-	 * come when they are whole. */
+	/* UTF8=ACCEPT and IMAP4rev2 come when they are whole. */
 	static const struct {
 		const char *name;
 		unsigned bit;
 	} known[] = {
-		{"X-NONE", 0},
+		{"CONDSTORE", IMAP_EN_CONDSTORE},
+		{"QRESYNC", IMAP_EN_QRESYNC | IMAP_EN_CONDSTORE},
 	};
 	struct imap_string cap;
 	struct str on = STR_INIT;
@@ -150,7 +151,7 @@ void imap_cmd_enable(struct imap_session *s, struct imap_parser *p)
 		for (size_t i = 0; rc > 0 && i < sizeof(known) / sizeof(*known);
 		     i++) {
 			if (!imap_string_eq(&cap, known[i].name) ||
-			    (s->enabled & known[i].bit))
+			    (s->enabled & known[i].bit) == known[i].bit)
 				continue;
 			s->enabled |= known[i].bit;
 			str_printf(&on, " %s", known[i].name);

@@ -14,6 +14,12 @@
 
 /* What the mailbox commands keep between start and run. */
 struct mbox_args {
+	/* SELECT (QRESYNC (uidvalidity modseq [known-uids])) */
+	bool qresync;
+	uint32_t q_uidvalidity;
+	uint64_t q_modseq;
+	struct imap_seqset q_known;
+	bool q_has_known;
 	char *name;
 	char *name2;		/* RENAME's new name */
 	bool flag;		/* EXAMINE; SUBSCRIBE (vs UNSUBSCRIBE) */
@@ -106,6 +112,14 @@ static void select_run(struct imap_session *s)
 	str_printf(o, "* OK [UIDNEXT %u] Predicted next UID\r\n", v->uidnext);
 	str_printf(o, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
 		   (unsigned long long)v->modseq);
+	if (a->qresync && a->q_uidvalidity == v->uidvalidity) {
+		acct = imap_account(s);
+		if (acct != NULL) {
+			imap_view_resync(s, acct, a->q_modseq,
+					 a->q_has_known ? &a->q_known : NULL);
+			store_account_unref(&acct);
+		}
+	}
 	imap_tagged(s, "OK [%s] %s completed",
 		    v->readonly ? "READ-ONLY" : "READ-WRITE",
 		    a->flag ? "EXAMINE" : "SELECT");
@@ -118,20 +132,92 @@ static void select_finish(struct imap_session *s)
 	args_free(s);
 }
 
+/* RFC 7162 3.2.5: QRESYNC (uidvalidity modseq [known-uids
+ * [seq-match-data]]); the sequence match data is read and not used (the
+ * known UIDs bound the answer well enough). */
+static int parse_qresync(struct imap_parser *p, struct mbox_args *a)
+{
+	int rc = imap_parse_sp(p);
+	if (rc > 0)
+		rc = imap_parse_list_open(p);
+	if (rc > 0)
+		rc = imap_parse_nz_number(p, &a->q_uidvalidity);
+	if (rc > 0)
+		rc = imap_parse_sp(p);
+	if (rc > 0)
+		rc = imap_parse_nz_number64(p, &a->q_modseq);
+	if (rc > 0 && imap_parse_skip(p, ' ')) {
+		if (imap_parser_peek(p) != '(') {
+			rc = imap_parse_seqset(p, &a->q_known);
+			a->q_has_known = rc > 0;
+			if (rc > 0 && imap_parse_skip(p, ' ') &&
+			    imap_parser_peek(p) != '(')
+				rc = imap_parser_fail(p, "Bad QRESYNC");
+		}
+		if (rc > 0 && imap_parser_peek(p) == '(') {
+			struct imap_seqset x;
+			rc = imap_parse_list_open(p);
+			if (rc > 0)
+				rc = imap_parse_seqset(p, &x);
+			if (rc > 0)
+				rc = imap_parse_sp(p);
+			if (rc > 0)
+				rc = imap_parse_seqset(p, &x);
+			if (rc > 0)
+				rc = imap_parse_list_close(p);
+		}
+	}
+	if (rc > 0)
+		rc = imap_parse_list_close(p);
+	a->qresync = rc > 0;
+	return rc;
+}
+
+/* [SP "(" select-param *(SP select-param) ")"] */
+static int parse_select_params(struct imap_session *s, struct imap_parser *p,
+			       struct mbox_args *a)
+{
+	if (imap_parse_at_end(p))
+		return 1;
+	int rc = imap_parse_sp(p);
+	if (rc > 0)
+		rc = imap_parse_list_open(p);
+	while (rc > 0 && !imap_parse_skip(p, ')')) {
+		if (imap_parse_skip_word(p, "CONDSTORE")) {
+			s->enabled |= IMAP_EN_CONDSTORE;
+		} else if (imap_parse_skip_word(p, "QRESYNC")) {
+			if (!(s->enabled & IMAP_EN_QRESYNC))
+				return imap_parser_fail(
+					p, "QRESYNC needs ENABLE QRESYNC");
+			rc = parse_qresync(p, a);
+		} else {
+			return imap_parser_fail(p, "Unknown SELECT parameter");
+		}
+		if (rc > 0 && imap_parser_peek(p) == ' ')
+			rc = imap_parse_sp(p);
+	}
+	if (rc > 0)
+		imap_parser_leave(p);
+	return rc;
+}
+
 void imap_cmd_select(struct imap_session *s, struct imap_parser *p)
 {
 	struct mbox_args *a = args_new(s);
 	if (!parse_mailbox(s, p, a, &a->name))
 		return;
-	if (imap_parse_end(p) < 0) {
+	if (parse_select_params(s, p, a) < 0 || imap_parse_end(p) < 0) {
 		imap_reply_parse_error(s, p);
 		return;
 	}
 	/* Whatever happens, the mailbox selected before is closed, without
-	 * expunging (RFC 9051 6.3.2). */
+	 * expunging (RFC 9051 6.3.2); a QRESYNC client is told (RFC 7162
+	 * 3.2.11). */
 	if (s->view != NULL) {
 		imap_view_free(&s->view);
 		imap_set_state(s, IMAP_S_AUTH);
+		if (s->enabled & IMAP_EN_QRESYNC)
+			imap_write(s, "* OK [CLOSED] Previous mailbox closed");
 	}
 	/* EXAMINE is the same command, read-only. */
 	a->flag = imap_command_is(s, "EXAMINE");

@@ -17,6 +17,7 @@ struct store_args {
 	unsigned flags;		/* STORE_FLAG_* */
 	struct str keywords;	/* space-separated */
 	uint64_t unchangedsince;
+	bool has_unchangedsince;
 	uint32_t *refused;	/* UNCHANGEDSINCE failures (UIDs) */
 	size_t nrefused;
 	uint64_t modseq;	/* of this change */
@@ -77,25 +78,10 @@ static bool store_echo_one(const struct store_msginfo *m, void *ctx)
 	imap_write_flags(o, m->flags, m->keywords);
 	if (e->s->uid)
 		str_printf(o, " UID %u", m->uid);
-	if (a->unchangedsince > 0)
+	if (e->s->enabled & IMAP_EN_CONDSTORE)
 		str_printf(o, " MODSEQ (%llu)", (unsigned long long)m->modseq);
 	str_appends(o, ")\r\n");
 	return true;
-}
-
-static void write_uid_set(struct str *out, const uint32_t *uids, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j + 1 < n && uids[j + 1] == uids[j] + 1)
-			j++;
-		str_printf(out, i ? "," : "");
-		if (j > i)
-			str_printf(out, "%u:%u", uids[i], uids[j]);
-		else
-			str_printf(out, "%u", uids[i]);
-		i = j + 1;
-	}
 }
 
 static void store_run(struct imap_session *s)
@@ -130,7 +116,7 @@ static void store_run(struct imap_session *s)
 	}
 	if (a->nrefused > 0) {
 		struct str set = STR_INIT;
-		write_uid_set(&set, a->refused, a->nrefused);
+		imap_write_uid_set(&set, a->refused, a->nrefused);
 		imap_tagged(s, "OK [MODIFIED %.*s] Conditional STORE failed",
 			    (int)set.len, set.data);
 		str_free(&set);
@@ -159,6 +145,7 @@ static int parse_store_modifiers(struct imap_parser *p, struct store_args *a)
 		rc = imap_parse_sp(p);
 	if (rc > 0)
 		rc = imap_parse_number64(p, &a->unchangedsince);
+	a->has_unchangedsince = rc > 0;
 	if (rc > 0)
 		rc = imap_parse_list_close(p);
 	if (rc > 0)
@@ -214,7 +201,22 @@ void imap_cmd_store(struct imap_session *s, struct imap_parser *p)
 		imap_reply(s, "NO [READ-ONLY] Mailbox is read-only");
 		return;
 	}
+	if (a->has_unchangedsince)
+		s->enabled |= IMAP_EN_CONDSTORE;
 	imap_view_resolve(s->view, &set, s->uid, &a->uids, &a->n);
+	/* UNCHANGEDSINCE 0 fails for every message (RFC 7162 3.1.3): no
+	 * MODSEQ is that small. */
+	if (a->has_unchangedsince && a->unchangedsince == 0) {
+		struct str set_text = STR_INIT;
+		imap_write_uid_set(&set_text, a->uids, a->n);
+		if (a->n > 0)
+			imap_reply(s, "OK [MODIFIED %s] Conditional STORE failed",
+				   set_text.data);
+		else
+			imap_reply(s, "OK STORE completed");
+		str_free(&set_text);
+		return;
+	}
 	imap_job(s, store_run);
 }
 
@@ -262,8 +264,8 @@ static void copy_run(struct imap_session *s)
 		a->uids[k] = a->uids[i];
 		new_uids[k++] = new_uids[i];
 	}
-	write_uid_set(&src, a->uids, k);
-	write_uid_set(&dst, new_uids, k);
+	imap_write_uid_set(&src, a->uids, k);
+	imap_write_uid_set(&dst, new_uids, k);
 	free(new_uids);
 	if (k > 0)
 		str_printf(&code, "[COPYUID %u %.*s %.*s] ", uidvalidity,

@@ -52,6 +52,7 @@ struct fetch_args {
 	bool add_uid;		/* UID FETCH without UID asked for */
 	bool add_flags;		/* \Seen set without FLAGS asked for */
 	bool unknown_cte;	/* BINARY met an encoding we do not know */
+	bool add_modseq;	/* CHANGEDSINCE without MODSEQ asked for */
 
 	struct fetch_msg batch[FETCH_BATCH];
 	size_t nbatch, ibatch;
@@ -104,6 +105,10 @@ static bool batch_one(const struct store_msginfo *m, void *ctx)
 		return false;
 	if (a->uids[b->want] != m->uid)
 		return true;
+	if (a->f.changedsince && m->modseq <= a->f.changedsince_modseq) {
+		b->want++;
+		return b->want < b->end;
+	}
 	struct fetch_msg *x = &a->batch[a->nbatch++];
 	x->uid = m->uid;
 	x->seq = imap_view_seq(b->v, m->uid);
@@ -548,6 +553,9 @@ static int message_answer(struct imap_session *s, struct store_account *acct,
 		str_appends(&s->out, f->n_atts || a->add_uid ? " " : "");
 		imap_write_flags(&s->out, m->flags, m->keywords);
 	}
+	if (a->add_modseq)
+		str_printf(&s->out, " MODSEQ (%llu)",
+			   (unsigned long long)m->modseq);
 	str_appends(&s->out, ")\r\n");
 	a->open = false;
 	return 1;
@@ -579,7 +587,12 @@ static void fetch_run(struct imap_session *s)
 	struct store_account *acct = imap_account(s);
 	if (acct == NULL)
 		return;
-	int rc = a->seen_done ? 1 : set_seen(s, acct);
+	int rc = 1;
+	if (!a->seen_done && a->f.vanished)
+		rc = imap_view_vanished_since(s, acct, a->f.changedsince_modseq,
+					      &a->f.set, false);
+	if (rc > 0 && !a->seen_done)
+		rc = set_seen(s, acct);
 	s->more = false;
 	while (rc > 0) {
 		if (a->ibatch == a->nbatch) {
@@ -676,17 +689,24 @@ void imap_cmd_fetch(struct imap_session *s, struct imap_parser *p)
 		return;
 	}
 	a->add_uid = s->uid;
-	bool want_flags = false;
+	bool want_flags = false, want_modseq = false;
 	for (unsigned i = 0; i < a->f.n_atts; i++) {
 		const struct imap_fetch_att *att = &a->f.atts[i];
 		if (att->item == IMAP_FETCH_UID)
 			a->add_uid = false;
 		if (att->item == IMAP_FETCH_FLAGS)
 			want_flags = true;
+		if (att->item == IMAP_FETCH_MODSEQ)
+			want_modseq = true;
 		a->want_meta |= att_needs_meta(att);
 		a->set_seen |= att_sets_seen(att);
 	}
 	a->add_flags = a->set_seen && !want_flags && !s->view->readonly;
+	/* CHANGEDSINCE implies MODSEQ (RFC 7162 3.1.4.1); both enable
+	 * CONDSTORE for the session. */
+	if (a->f.changedsince || want_modseq)
+		s->enabled |= IMAP_EN_CONDSTORE;
+	a->add_modseq = a->f.changedsince && !want_modseq;
 	imap_view_resolve(s->view, &a->f.set, s->uid, &a->uids, &a->n);
 	imap_job(s, fetch_run);
 }

@@ -171,6 +171,19 @@ void imap_view_free(struct imap_view **view);
  * QRESYNC), into s->out. */
 int imap_view_sync(struct imap_session *s, struct store_account *acct,
 		   bool expunges);
+/* QRESYNC (RFC 7162 3.2.5): what changed since modseq, as FETCH for
+ * messages and VANISHED (EARLIER) for expunged UIDs (within `known`,
+ * when given). */
+int imap_view_resync(struct imap_session *s, struct store_account *acct,
+		     uint64_t modseq, const struct imap_seqset *known);
+/* VANISHED (EARLIER) for the UIDs expunged after modseq (within known,
+ * when given), and with `changed` the FETCH of every message changed
+ * after it. */
+int imap_view_vanished_since(struct imap_session *s,
+			     struct store_account *acct, uint64_t modseq,
+			     const struct imap_seqset *known, bool changed);
+/* A UID set in its shortest form: 1:3,7. */
+void imap_write_uid_set(struct str *out, const uint32_t *uids, size_t n);
 /* The sequence number of uid, 0 if not in the view. */
 uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid);
 /* Take an expunge this session made itself: drop the UIDs and answer

@@ -27,6 +27,8 @@ struct search_msg {
 struct search_args {
 	struct imap_search q;
 	bool text;		/* some key reads the message */
+	bool modseq_key;	/* MODSEQ is in the program */
+	uint64_t top_modseq;	/* the highest of the messages found */
 	struct search_msg *msgs;
 	size_t n, cap;
 	uint32_t *hits;
@@ -263,6 +265,20 @@ static bool eval(struct eval *e, const struct imap_search_node *k)
 	}
 }
 
+static bool has_key(const struct imap_search_node *k,
+		    enum imap_search_key key)
+{
+	if (k->key == key)
+		return true;
+	if (k->key != IMAP_SK_AND && k->key != IMAP_SK_OR &&
+	    k->key != IMAP_SK_NOT)
+		return false;
+	for (const struct imap_search_node *c = k->children; c; c = c->next)
+		if (has_key(c, key))
+			return true;
+	return false;
+}
+
 static bool key_reads_text(const struct imap_search_node *k)
 {
 	switch (k->key) {
@@ -281,22 +297,6 @@ static bool key_reads_text(const struct imap_search_node *k)
 	}
 }
 
-static void write_set(struct str *out, const uint32_t *v, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j + 1 < n && v[j + 1] == v[j] + 1)
-			j++;
-		if (i)
-			str_appendc(out, ',');
-		if (j > i)
-			str_printf(out, "%u:%u", v[i], v[j]);
-		else
-			str_printf(out, "%u", v[i]);
-		i = j + 1;
-	}
-}
-
 static void answer(struct imap_session *s)
 {
 	struct search_args *a = s->args;
@@ -305,6 +305,11 @@ static void answer(struct imap_session *s)
 		str_appends(o, "* SEARCH");
 		for (size_t i = 0; i < a->nhits; i++)
 			str_printf(o, " %u", a->hits[i]);
+		/* RFC 7162 3.1.5: with MODSEQ in the program, the highest
+		 * MODSEQ of what matched. */
+		if (a->modseq_key && a->nhits > 0)
+			str_printf(o, " (MODSEQ %llu)",
+				   (unsigned long long)a->top_modseq);
 		str_appends(o, "\r\n");
 		return;
 	}
@@ -317,8 +322,11 @@ static void answer(struct imap_session *s)
 		str_printf(o, " COUNT %zu", a->nhits);
 	if (a->nhits > 0 && (a->q.ret & IMAP_SEARCH_RET_ALL)) {
 		str_appends(o, " ALL ");
-		write_set(o, a->hits, a->nhits);
+		imap_write_uid_set(o, a->hits, a->nhits);
 	}
+	if (a->modseq_key && a->nhits > 0)
+		str_printf(o, " MODSEQ %llu",
+			   (unsigned long long)a->top_modseq);
 	str_appends(o, "\r\n");
 }
 
@@ -340,8 +348,11 @@ static void search_run(struct imap_session *s)
 	for (size_t i = 0; rc > 0 && i < a->n; i++) {
 		e.m = &a->msgs[i];
 		e.loaded = false;
-		if (eval(&e, a->q.root))
-			a->hits[a->nhits++] = s->uid ? e.m->uid : e.m->seq;
+		if (!eval(&e, a->q.root))
+			continue;
+		a->hits[a->nhits++] = s->uid ? e.m->uid : e.m->seq;
+		if (e.m->modseq > a->top_modseq)
+			a->top_modseq = e.m->modseq;
 		if (e.fail < 0)
 			rc = e.fail;
 	}
@@ -375,5 +386,8 @@ void imap_cmd_search(struct imap_session *s, struct imap_parser *p)
 		return;
 	}
 	a->text = key_reads_text(a->q.root);
+	a->modseq_key = has_key(a->q.root, IMAP_SK_MODSEQ);
+	if (a->modseq_key)
+		s->enabled |= IMAP_EN_CONDSTORE;
 	imap_job(s, search_run);
 }

@@ -232,3 +232,99 @@ void imap_view_resolve(const struct imap_view *v, const struct imap_seqset *set,
 	*uids_r = out;
 	*n_r = n;
 }
+
+static bool skip_changed(const struct store_msginfo *m, void *ctx)
+{
+	(void)m;
+	(void)ctx;
+	return true;
+}
+
+struct resync {
+	struct imap_session *s;
+	const struct imap_seqset *known;
+	uint32_t *gone;
+	size_t ngone, cap;
+};
+
+static bool resync_changed(const struct store_msginfo *m, void *ctx)
+{
+	struct resync *r = ctx;
+	uint32_t seq = imap_view_seq(r->s->view, m->uid);
+	if (seq == 0)
+		return true;
+	struct str *out = &r->s->out;
+	str_printf(out, "* %u FETCH (UID %u ", seq, m->uid);
+	imap_write_flags(out, m->flags, m->keywords);
+	str_printf(out, " MODSEQ (%llu))\r\n", (unsigned long long)m->modseq);
+	return true;
+}
+
+static bool known_has(const struct imap_seqset *set, uint32_t uid)
+{
+	for (unsigned i = 0; i < set->count; i++) {
+		const struct imap_seq_range *x = &set->ranges[i];
+		uint32_t lo = x->lo == IMAP_SEQ_STAR ? UINT32_MAX : x->lo;
+		uint32_t hi = x->hi == IMAP_SEQ_STAR ? UINT32_MAX : x->hi;
+		if (lo > hi) {
+			uint32_t t = lo;
+			lo = hi;
+			hi = t;
+		}
+		if (!x->saved && uid >= lo && uid <= hi)
+			return true;
+	}
+	return false;
+}
+
+static void resync_expunged(uint32_t uid, void *ctx)
+{
+	struct resync *r = ctx;
+	if (r->known != NULL && !known_has(r->known, uid))
+		return;
+	if (r->ngone == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 64;
+		r->gone = xreallocarray(r->gone, r->cap, sizeof(*r->gone));
+	}
+	r->gone[r->ngone++] = uid;
+}
+
+void imap_write_uid_set(struct str *out, const uint32_t *uids, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && uids[j + 1] == uids[j] + 1)
+			j++;
+		if (i)
+			str_appendc(out, ',');
+		if (j > i)
+			str_printf(out, "%u:%u", uids[i], uids[j]);
+		else
+			str_printf(out, "%u", uids[i]);
+		i = j + 1;
+	}
+}
+
+int imap_view_vanished_since(struct imap_session *s,
+			     struct store_account *acct, uint64_t modseq,
+			     const struct imap_seqset *known, bool changed)
+{
+	struct resync r = {s, known, NULL, 0, 0};
+	uint64_t top;
+	int rc = store_msg_changes(acct, s->view->id, modseq,
+				   changed ? resync_changed : skip_changed,
+				   resync_expunged, &r, &top, NULL);
+	if (rc > 0 && r.ngone > 0) {
+		str_appends(&s->out, "* VANISHED (EARLIER) ");
+		imap_write_uid_set(&s->out, r.gone, r.ngone);
+		str_appends(&s->out, "\r\n");
+	}
+	free(r.gone);
+	return rc;
+}
+
+int imap_view_resync(struct imap_session *s, struct store_account *acct,
+		     uint64_t modseq, const struct imap_seqset *known)
+{
+	return imap_view_vanished_since(s, acct, modseq, known, true);
+}

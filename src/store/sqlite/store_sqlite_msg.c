@@ -293,6 +293,7 @@ struct flags_txn {
 	uint64_t unchangedsince;
 	struct flag_result *out;
 	size_t nout;
+	size_t changed;
 };
 
 static unsigned flags_apply(unsigned old, enum store_flag_op op,
@@ -355,10 +356,7 @@ static int flags_body(struct store_account *a, struct flags_txn *t)
 	sqlite3_stmt *get = NULL, *set = NULL;
 	struct str kw = STR_INIT;
 	int rc = -1;
-	if (sqlite_exec(a->wdb, "UPDATE mailbox SET highestmodseq = "
-				"highestmodseq + 1 WHERE id = ?",
-			t->mailbox_id) < 0 ||
-	    sqlite3_prepare_v2(a->wdb, "SELECT flags, keywords, modseq FROM "
+	if (sqlite3_prepare_v2(a->wdb, "SELECT flags, keywords, modseq FROM "
 				       "message WHERE mailbox_id=? AND uid=?",
 			       -1, &get, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(a->wdb, "UPDATE message SET flags=?, "
@@ -371,8 +369,10 @@ static int flags_body(struct store_account *a, struct flags_txn *t)
 				       "WHERE id=?", -1, &hm, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_int64(hm, 1, t->mailbox_id);
+	/* The change's MODSEQ, taken only if something changes: a STORE
+	 * that changes nothing must not look like news to other sessions. */
 	uint64_t modseq = sqlite3_step(hm) == SQLITE_ROW
-				  ? (uint64_t)sqlite3_column_int64(hm, 0)
+				  ? (uint64_t)sqlite3_column_int64(hm, 0) + 1
 				  : 0;
 	sqlite3_finalize(hm);
 	if (modseq == 0)
@@ -380,6 +380,13 @@ static int flags_body(struct store_account *a, struct flags_txn *t)
 	for (size_t i = 0; i < t->n; i++)
 		if (flags_one(get, set, t, t->uids[i], modseq, &kw) < 0)
 			goto out;
+	for (size_t i = 0; i < t->nout; i++)
+		t->changed += !t->out[i].c.refused;
+	if (t->changed > 0 &&
+	    sqlite_exec(a->wdb, "UPDATE mailbox SET highestmodseq = "
+				"highestmodseq + 1 WHERE id = ?",
+			t->mailbox_id) < 0)
+		goto out;
 	rc = 1;
 out:
 	str_free(&kw);
@@ -396,7 +403,7 @@ int store_msg_flags(struct store_account *a, int64_t mailbox_id,
 		    void *ctx, const char **err_r)
 {
 	struct flags_txn t = {mailbox_id, uids, n, op, flags, keywords,
-			      unchangedsince, NULL, 0};
+			      unchangedsince, NULL, 0, 0};
 	t.out = xcalloc(n ? n : 1, sizeof(*t.out));
 	sqlite_writer_enter(a);
 	int rc = sqlite_writer_db(a, err_r);
@@ -413,7 +420,7 @@ int store_msg_flags(struct store_account *a, int64_t mailbox_id,
 		}
 	}
 	sqlite_writer_leave(a);
-	if (rc == 1)
+	if (rc == 1 && t.changed > 0)
 		sqlite_account_changed(a);
 	for (size_t i = 0; i < t.nout; i++) {
 		t.out[i].c.keywords = t.out[i].keywords ? t.out[i].keywords
