@@ -17,7 +17,8 @@ static const char caps_common[] =
 	"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE";
 static const char caps_auth[] =
 	" NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE CONDSTORE"
-	" QRESYNC ESEARCH BINARY PREVIEW STATUS=SIZE";
+	" QRESYNC ESEARCH BINARY PREVIEW STATUS=SIZE SORT"
+	" THREAD=ORDEREDSUBJECT";
 
 bool imap_login_allowed(struct imap_session *s)
 {

@@ -1,5 +1,6 @@
 /* SEARCH and UID SEARCH (RFC 9051 6.4.4), with RFC 4731's RETURN options
- * answered as ESEARCH.
+ * answered as ESEARCH; SORT and THREAD=ORDEREDSUBJECT (RFC 5256) on the
+ * same evaluation, ordered by the keys kept at delivery.
  *
  * Keys on the index (flags, sizes, dates, UIDs, MODSEQ) are answered from
  * the index alone.  Keys on the text (FROM, SUBJECT, HEADER, BODY, TEXT)
@@ -15,6 +16,7 @@
 #include "imap/imap_private.h"
 #include "imap/imap_search_parse.h"
 #include "mime/mime.h"
+#include "mime/mime_decode.h"
 
 struct search_msg {
 	uint32_t uid, seq;
@@ -22,10 +24,17 @@ struct search_msg {
 	char *keywords;
 	uint64_t modseq, size;
 	int64_t internaldate, savedate, sentdate;
+	/* SORT keys, i;unicode-casemap'ed (RFC 5256 2.2) */
+	char *subject, *from, *to, *cc;
 };
 
+enum search_kind { SEARCH_PLAIN, SEARCH_SORT, SEARCH_THREAD };
+
 struct search_args {
+	enum search_kind kind;
 	struct imap_search q;
+	struct imap_sort sort;
+	struct imap_thread thread;
 	bool text;		/* some key reads the message */
 	bool modseq_key;	/* MODSEQ is in the program */
 	uint64_t top_modseq;	/* the highest of the messages found */
@@ -35,6 +44,16 @@ struct search_args {
 	size_t nhits;
 	struct str bytes;	/* the message being looked into */
 };
+
+static char *sort_key(const char *s)
+{
+	struct str out = STR_INIT;
+	if (s == NULL)
+		s = "";
+	mime_text_normalize(s, strlen(s), &out);
+	str_append(&out, "", 0);
+	return out.data;
+}
 
 static bool collect(const struct store_msginfo *m, void *ctx)
 {
@@ -49,7 +68,15 @@ static bool collect(const struct store_msginfo *m, void *ctx)
 	}
 	a->msgs[a->n++] = (struct search_msg){
 		m->uid, seq, m->flags, xstrdup(m->keywords), m->modseq,
-		m->size, m->internaldate, m->savedate, m->meta.sentdate};
+		m->size, m->internaldate, m->savedate, m->meta.sentdate,
+		NULL, NULL, NULL, NULL};
+	if (a->kind != SEARCH_PLAIN) {
+		struct search_msg *x = &a->msgs[a->n - 1];
+		x->subject = sort_key(m->meta.subject);
+		x->from = sort_key(m->meta.from);
+		x->to = sort_key(m->meta.to);
+		x->cc = sort_key(m->meta.cc);
+	}
 	return true;
 }
 
@@ -330,6 +357,126 @@ static void answer(struct imap_session *s)
 	str_appends(o, "\r\n");
 }
 
+/* ---- SORT and THREAD ---- */
+
+static int64_t sent_of(const struct search_msg *m)
+{
+	/* RFC 5256 2.2: without a valid Date:, the internal date. */
+	return m->sentdate != 0 ? m->sentdate : m->internaldate;
+}
+
+static int cmp_i64(int64_t x, int64_t y)
+{
+	return x < y ? -1 : x > y;
+}
+
+static int sort_cmp_key(const struct search_msg *x, const struct search_msg *y,
+			enum imap_sort_key key)
+{
+	switch (key) {
+	case IMAP_SORT_ARRIVAL: return cmp_i64(x->internaldate, y->internaldate);
+	case IMAP_SORT_DATE: return cmp_i64(sent_of(x), sent_of(y));
+	case IMAP_SORT_SIZE: return cmp_i64((int64_t)x->size, (int64_t)y->size);
+	case IMAP_SORT_SUBJECT: return strcmp(x->subject, y->subject);
+	case IMAP_SORT_FROM: return strcmp(x->from, y->from);
+	case IMAP_SORT_TO: return strcmp(x->to, y->to);
+	case IMAP_SORT_CC: return strcmp(x->cc, y->cc);
+	default: return 0;
+	}
+}
+
+/* qsort has no context argument: the criteria of the sort running on
+ * this thread. */
+static _Thread_local const struct imap_sort *sorting;
+
+static int sort_cmp(const void *pa, const void *pb)
+{
+	const struct search_msg *x = *(const struct search_msg *const *)pa;
+	const struct search_msg *y = *(const struct search_msg *const *)pb;
+	for (unsigned i = 0; i < sorting->n_criteria; i++) {
+		const struct imap_sort_criterion *c = &sorting->criteria[i];
+		int r = sort_cmp_key(x, y, c->key);
+		if (r != 0)
+			return c->reverse ? -r : r;
+	}
+	/* The final tie-breaker is the sequence number (RFC 5256 3). */
+	return cmp_i64(x->seq, y->seq);
+}
+
+static uint32_t id_of(const struct imap_session *s, const struct search_msg *m)
+{
+	return s->uid ? m->uid : m->seq;
+}
+
+static void answer_sort(struct imap_session *s, struct search_msg **hits,
+			size_t n)
+{
+	struct search_args *a = s->args;
+	sorting = &a->sort;
+	qsort(hits, n, sizeof(*hits), sort_cmp);
+	sorting = NULL;
+	str_appends(&s->out, "* SORT");
+	for (size_t i = 0; i < n; i++)
+		str_printf(&s->out, " %u", id_of(s, hits[i]));
+	str_appends(&s->out, "\r\n");
+}
+
+static int thread_cmp(const void *pa, const void *pb)
+{
+	const struct search_msg *x = *(const struct search_msg *const *)pa;
+	const struct search_msg *y = *(const struct search_msg *const *)pb;
+	int r = strcmp(x->subject, y->subject);
+	if (r == 0)
+		r = cmp_i64(sent_of(x), sent_of(y));
+	return r != 0 ? r : cmp_i64(x->seq, y->seq);
+}
+
+struct thread_group {
+	struct search_msg **msgs;
+	size_t n;
+};
+
+static int thread_first_cmp(const void *pa, const void *pb)
+{
+	const struct thread_group *x = pa, *y = pb;
+	int r = cmp_i64(sent_of(x->msgs[0]), sent_of(y->msgs[0]));
+	return r != 0 ? r : cmp_i64(x->msgs[0]->seq, y->msgs[0]->seq);
+}
+
+/* ORDEREDSUBJECT (RFC 5256 4): messages grouped by base subject, each
+ * group ordered by sent date, its first message the parent of the others;
+ * groups ordered by their first message's date. */
+static void answer_thread(struct imap_session *s, struct search_msg **hits,
+			  size_t n)
+{
+	qsort(hits, n, sizeof(*hits), thread_cmp);
+	struct thread_group *g = xcalloc(n ? n : 1, sizeof(*g));
+	size_t ng = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i == 0 || strcmp(hits[i]->subject, hits[i - 1]->subject))
+			g[ng++].msgs = &hits[i];
+		g[ng - 1].n++;
+	}
+	qsort(g, ng, sizeof(*g), thread_first_cmp);
+	struct str *o = &s->out;
+	str_appends(o, "* THREAD");
+	for (size_t k = 0; k < ng; k++) {
+		struct search_msg **t = g[k].msgs;
+		/* thread-list follows thread-list with no space between. */
+		str_printf(o, "%s(%u", k == 0 ? " " : "", id_of(s, t[0]));
+		if (g[k].n == 2)
+			str_printf(o, " %u", id_of(s, t[1]));
+		else
+			for (size_t j = 1; j < g[k].n; j++)
+				str_printf(o, " (%u)", id_of(s, t[j]));
+		str_appendc(o, ')');
+	}
+	str_appends(o, "\r\n");
+	free(g);
+}
+
+static const char *const kind_names[] = {"SEARCH", "SORT", "THREAD"};
+
 static void search_run(struct imap_session *s)
 {
 	struct search_args *a = s->args;
@@ -344,24 +491,37 @@ static void search_run(struct imap_session *s)
 					    collect, s, &err);
 	struct eval e = {s, acct, NULL, false, 0,
 			 v->n ? v->uids[v->n - 1] : 0, (int64_t)time(NULL)};
-	a->hits = xcalloc(a->n ? a->n : 1, sizeof(*a->hits));
+	struct search_msg **found = xcalloc(a->n ? a->n : 1, sizeof(*found));
+	size_t nfound = 0;
 	for (size_t i = 0; rc > 0 && i < a->n; i++) {
 		e.m = &a->msgs[i];
 		e.loaded = false;
-		if (!eval(&e, a->q.root))
-			continue;
-		a->hits[a->nhits++] = s->uid ? e.m->uid : e.m->seq;
-		if (e.m->modseq > a->top_modseq)
-			a->top_modseq = e.m->modseq;
+		bool hit = eval(&e, a->q.root);
 		if (e.fail < 0)
 			rc = e.fail;
+		if (hit)
+			found[nfound++] = &a->msgs[i];
 	}
-	if (rc > 0) {
+	if (rc > 0 && a->kind == SEARCH_PLAIN) {
+		a->hits = xcalloc(nfound ? nfound : 1, sizeof(*a->hits));
+		for (size_t i = 0; i < nfound; i++) {
+			a->hits[a->nhits++] = id_of(s, found[i]);
+			if (found[i]->modseq > a->top_modseq)
+				a->top_modseq = found[i]->modseq;
+		}
 		answer(s);
+	} else if (rc > 0 && a->kind == SEARCH_SORT) {
+		answer_sort(s, found, nfound);
+	} else if (rc > 0) {
+		answer_thread(s, found, nfound);
+	}
+	free(found);
+	if (rc > 0) {
 		imap_view_sync(s, acct, s->uid);
-		imap_tagged(s, "OK %sSEARCH completed", s->uid ? "UID " : "");
+		imap_tagged(s, "OK %s%s completed", s->uid ? "UID " : "",
+			    kind_names[a->kind]);
 	} else {
-		imap_tagged_fail(s, rc, "SEARCH", err);
+		imap_tagged_fail(s, rc, kind_names[a->kind], err);
 	}
 	store_account_unref(&acct);
 }
@@ -369,8 +529,13 @@ static void search_run(struct imap_session *s)
 static void search_finish(struct imap_session *s)
 {
 	struct search_args *a = s->args;
-	for (size_t i = 0; i < a->n; i++)
+	for (size_t i = 0; i < a->n; i++) {
 		free(a->msgs[i].keywords);
+		free(a->msgs[i].subject);
+		free(a->msgs[i].from);
+		free(a->msgs[i].to);
+		free(a->msgs[i].cc);
+	}
 	free(a->msgs);
 	free(a->hits);
 	str_free(&a->bytes);
@@ -381,7 +546,22 @@ void imap_cmd_search(struct imap_session *s, struct imap_parser *p)
 	struct search_args *a = xcalloc(1, sizeof(*a));
 	s->args = a;
 	s->finish = search_finish;
-	if (imap_search_parse(p, &a->q) < 0) {
+	int rc;
+	if (imap_command_is(s, "SORT")) {
+		a->kind = SEARCH_SORT;
+		rc = imap_search_parse_sort(p, &a->sort);
+		a->q = a->sort.search;
+	} else if (imap_command_is(s, "THREAD")) {
+		a->kind = SEARCH_THREAD;
+		rc = imap_search_parse_thread(p, &a->thread);
+		a->q = a->thread.search;
+		if (rc > 0 && a->thread.alg != IMAP_THREAD_ORDEREDSUBJECT)
+			rc = imap_parser_fail_no(p, "Unsupported threading "
+						    "algorithm");
+	} else {
+		rc = imap_search_parse(p, &a->q);
+	}
+	if (rc < 0) {
 		imap_reply_parse_error(s, p);
 		return;
 	}

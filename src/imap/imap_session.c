@@ -49,6 +49,8 @@ static const struct imap_command commands[] = {
 	{"UNSELECT", imap_cmd_close, IMAP_ST(SELECTED), false},
 	{"EXPUNGE", imap_cmd_expunge, IMAP_ST(SELECTED), true},
 	{"SEARCH", imap_cmd_search, IMAP_ST(SELECTED), true},
+	{"SORT", imap_cmd_search, IMAP_ST(SELECTED), true},
+	{"THREAD", imap_cmd_search, IMAP_ST(SELECTED), true},
 	{"FETCH", imap_cmd_fetch, IMAP_ST(SELECTED), true},
 	{"STORE", imap_cmd_store, IMAP_ST(SELECTED), true},
 	{"COPY", imap_cmd_copy, IMAP_ST(SELECTED), true},
