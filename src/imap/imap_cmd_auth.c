@@ -18,7 +18,7 @@ static const char caps_common[] =
 static const char caps_auth[] =
 	" NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE CONDSTORE"
 	" QRESYNC ESEARCH BINARY PREVIEW STATUS=SIZE SORT"
-	" THREAD=ORDEREDSUBJECT";
+	" THREAD=ORDEREDSUBJECT LIST-EXTENDED LIST-STATUS";
 
 bool imap_login_allowed(struct imap_session *s)
 {

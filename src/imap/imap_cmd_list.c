@@ -13,15 +13,25 @@
 /* Longest reference + pattern: matching costs their product. */
 #define PATTERN_MAX 1024
 
+#define LIST_PATTERNS_MAX 16
+
 struct list_args {
-	char *pattern;		/* reference and pattern joined */
+	char *patterns[LIST_PATTERNS_MAX]; /* reference and pattern joined */
+	unsigned npatterns;
 	bool lsub;
+	bool extended;		/* LIST-EXTENDED syntax was used */
+	/* selection options (RFC 5258 3.1) */
+	bool sel_subscribed, sel_special, sel_recursive;
+	/* return options (RFC 5258 3.2, RFC 5819, RFC 6154) */
+	bool ret_subscribed, ret_special;
+	unsigned status_items;	/* 0: no STATUS */
 };
 
 struct list_entry {
 	char *name;
 	enum store_special special;
 	bool subscribed, exists;
+	int64_t id;
 };
 
 struct list_all {
@@ -62,53 +72,143 @@ static bool list_match(const char *pat, const char *name)
 	return ok;
 }
 
-static void collect(const struct store_mailbox_info *mb, void *ctx)
+static bool any_match(const struct list_args *a, const char *name)
 {
-	struct list_all *all = ctx;
-	if (all->n == all->cap) {
-		all->cap = all->cap ? all->cap * 2 : 16;
-		all->e = xreallocarray(all->e, all->cap, sizeof(*all->e));
-	}
-	all->e[all->n++] = (struct list_entry){xstrdup(mb->name), mb->special,
-					       mb->subscribed, mb->id != 0};
-}
-
-static bool has_children(const struct list_all *all, const char *name)
-{
-	size_t len = strlen(name);
-	for (size_t i = 0; i < all->n; i++)
-		if (all->e[i].exists && strncmp(all->e[i].name, name, len) == 0 &&
-		    all->e[i].name[len] == '/')
+	for (unsigned i = 0; i < a->npatterns; i++)
+		if (list_match(a->patterns[i], name))
 			return true;
 	return false;
 }
 
-static void list_one(struct imap_session *s, const struct list_all *all,
-		     const struct list_entry *e, bool lsub)
+static struct list_entry *entry_add(struct list_all *all, const char *name)
 {
+	if (all->n == all->cap) {
+		all->cap = all->cap ? all->cap * 2 : 16;
+		all->e = xreallocarray(all->e, all->cap, sizeof(*all->e));
+	}
+	struct list_entry *e = &all->e[all->n++];
+	*e = (struct list_entry){xstrdup(name), STORE_SPECIAL_NONE, false,
+				 false, 0};
+	return e;
+}
+
+static void collect(const struct store_mailbox_info *mb, void *ctx)
+{
+	struct list_entry *e = entry_add(ctx, mb->name);
+	e->special = mb->special;
+	e->subscribed = mb->subscribed;
+	e->exists = mb->id != 0;
+	e->id = mb->id;
+}
+
+static struct list_entry *entry_find(const struct list_all *all,
+				     const char *name)
+{
+	for (size_t i = 0; i < all->n; i++)
+		if (strcmp(all->e[i].name, name) == 0)
+			return &all->e[i];
+	return NULL;
+}
+
+/* Parents that do not exist but have children (a DELETE'd parent): they
+ * are in the hierarchy all the same, listed as \NonExistent. */
+static void add_implied_parents(struct list_all *all)
+{
+	size_t n = all->n;
+	for (size_t i = 0; i < n; i++) {
+		char *name = xstrdup(all->e[i].name);
+		for (char *slash = strrchr(name, '/'); slash != NULL;
+		     slash = strrchr(name, '/')) {
+			*slash = '\0';
+			if (entry_find(all, name) != NULL)
+				break;
+			entry_add(all, name);
+		}
+		free(name);
+	}
+}
+
+static bool has_children(const struct list_all *all, const char *name,
+			 bool subscribed_only)
+{
+	size_t len = strlen(name);
+	for (size_t i = 0; i < all->n; i++) {
+		const struct list_entry *e = &all->e[i];
+		if ((subscribed_only ? e->subscribed : e->exists) &&
+		    strncmp(e->name, name, len) == 0 && e->name[len] == '/')
+			return true;
+	}
+	return false;
+}
+
+static void write_status(struct imap_session *s, struct store_account *acct,
+			 const struct list_entry *e, unsigned items);
+
+static bool utf8_names(const struct imap_session *s)
+{
+	return (s->enabled & (IMAP_EN_UTF8 | IMAP_EN_REV2)) != 0;
+}
+
+static void list_one(struct imap_session *s, struct store_account *acct,
+		     const struct list_all *all, const struct list_entry *e,
+		     bool childinfo)
+{
+	const struct list_args *a = s->args;
 	struct str *o = &s->out;
-	bool first = true;
-	str_appends(o, lsub ? "* LSUB (" : "* LIST (");
-#define ATTR(x)                                  \
-	do {                                     \
-		str_appends(o, first ? "" : " "); \
-		str_appends(o, x);               \
-		first = false;                   \
+	const char *sep = "";
+	str_appends(o, a->lsub ? "* LSUB (" : "* LIST (");
+#define ATTR(x)                            \
+	do {                               \
+		str_appends(o, sep);       \
+		str_appends(o, x);         \
+		sep = " ";                 \
 	} while (0)
 	if (!e->exists)
-		ATTR(lsub ? "\\Noselect" : "\\NonExistent");
-	if (e->exists)
-		ATTR(has_children(all, e->name) ? "\\HasChildren"
-						: "\\HasNoChildren");
-	if (e->special != STORE_SPECIAL_NONE && !lsub)
+		ATTR(a->lsub || !a->extended ? "\\Noselect" : "\\NonExistent");
+	if (!a->lsub)
+		ATTR(has_children(all, e->name, false) ? "\\HasChildren"
+						       : "\\HasNoChildren");
+	if (e->special != STORE_SPECIAL_NONE && !a->lsub)
 		ATTR(store_special_name(e->special));
-	if (e->subscribed && !lsub && s->enabled & IMAP_EN_REV2)
+	if (e->subscribed && (a->ret_subscribed || a->sel_subscribed))
 		ATTR("\\Subscribed");
 #undef ATTR
 	str_appends(o, ") \"/\" ");
-	imap_out_mailbox(o, e->name,
-			 (s->enabled & (IMAP_EN_UTF8 | IMAP_EN_REV2)) != 0);
+	imap_out_mailbox(o, e->name, utf8_names(s));
+	if (childinfo)
+		str_appends(o, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	str_appends(o, "\r\n");
+	if (a->status_items != 0 && e->exists)
+		write_status(s, acct, e, a->status_items);
+}
+
+/* Which entries a LIST answers, and whether with CHILDINFO. */
+static int list_wanted(const struct list_args *a, const struct list_all *all,
+		       const struct list_entry *e, bool *childinfo)
+{
+	*childinfo = false;
+	if (a->lsub || a->sel_subscribed) {
+		if (e->subscribed && any_match(a, e->name))
+			return 1;
+		/* RECURSIVEMATCH: a parent of something subscribed. */
+		if (a->sel_recursive && any_match(a, e->name) &&
+		    has_children(all, e->name, true)) {
+			*childinfo = true;
+			return 1;
+		}
+		return 0;
+	}
+	if (a->sel_special && e->special == STORE_SPECIAL_NONE)
+		return 0;
+	if (!e->exists && !has_children(all, e->name, false))
+		return 0;
+	return any_match(a, e->name);
+}
+
+static int name_cmp(const void *x, const void *y)
+{
+	const struct list_entry *a = x, *b = y;
+	return strcmp(a->name, b->name);
 }
 
 static void list_run(struct imap_session *s)
@@ -120,20 +220,19 @@ static void list_run(struct imap_session *s)
 	if (acct == NULL)
 		return;
 	int rc = store_mailbox_list(acct, collect, &all, &err);
-	store_account_unref(&acct);
 	if (rc < 0) {
 		imap_tagged_fail(s, rc, a->lsub ? "LSUB" : "LIST", err);
 	} else {
+		add_implied_parents(&all);
+		qsort(all.e, all.n, sizeof(*all.e), name_cmp);
 		for (size_t i = 0; i < all.n; i++) {
-			const struct list_entry *e = &all.e[i];
-			if ((a->lsub && !e->subscribed) ||
-			    (!a->lsub && !e->exists) ||
-			    !list_match(a->pattern, e->name))
-				continue;
-			list_one(s, &all, e, a->lsub);
+			bool childinfo;
+			if (list_wanted(a, &all, &all.e[i], &childinfo))
+				list_one(s, acct, &all, &all.e[i], childinfo);
 		}
 		imap_tagged(s, "OK %s completed", a->lsub ? "LSUB" : "LIST");
 	}
+	store_account_unref(&acct);
 	for (size_t i = 0; i < all.n; i++)
 		free(all.e[i].name);
 	free(all.e);
@@ -142,46 +241,146 @@ static void list_run(struct imap_session *s)
 static void list_finish(struct imap_session *s)
 {
 	struct list_args *a = s->args;
-	free(a->pattern);
+	for (unsigned i = 0; i < a->npatterns; i++)
+		free(a->patterns[i]);
 }
 
-void imap_cmd_list(struct imap_session *s, struct imap_parser *p)
+static int parse_status_items(struct imap_parser *p, unsigned *items);
+
+/* "(" [option *(SP option)] ")" of LIST's selection options. */
+static int parse_selection(struct imap_parser *p, struct list_args *a)
 {
-	struct imap_string ref, pat;
-	struct list_args *a = xcalloc(1, sizeof(*a));
-	s->args = a;
-	a->lsub = imap_command_is(s, "LSUB");
+	int rc = imap_parse_list_open(p);
+	a->extended = true;
+	while (rc > 0 && !imap_parse_skip(p, ')')) {
+		if (imap_parse_skip_word(p, "SUBSCRIBED"))
+			a->sel_subscribed = true;
+		else if (imap_parse_skip_word(p, "SPECIAL-USE"))
+			a->sel_special = true;
+		else if (imap_parse_skip_word(p, "RECURSIVEMATCH"))
+			a->sel_recursive = true;
+		else if (!imap_parse_skip_word(p, "REMOTE"))
+			return imap_parser_fail(p, "Unknown LIST selection "
+						   "option");
+		if (imap_parser_peek(p) == ' ')
+			rc = imap_parse_sp(p);
+	}
+	if (rc > 0)
+		imap_parser_leave(p);
+	/* RFC 5258 3.1: RECURSIVEMATCH qualifies another option. */
+	if (rc > 0 && a->sel_recursive && !a->sel_subscribed)
+		return imap_parser_fail(p, "RECURSIVEMATCH needs SUBSCRIBED");
+	return rc > 0 ? imap_parse_sp(p) : rc;
+}
+
+static int parse_return(struct imap_parser *p, struct list_args *a)
+{
+	int rc = imap_parse_list_open(p);
+	a->extended = true;
+	while (rc > 0 && !imap_parse_skip(p, ')')) {
+		if (imap_parse_skip_word(p, "SUBSCRIBED")) {
+			a->ret_subscribed = true;
+		} else if (imap_parse_skip_word(p, "CHILDREN")) {
+			/* always given */
+		} else if (imap_parse_skip_word(p, "SPECIAL-USE")) {
+			a->ret_special = true;
+		} else if (imap_parse_skip_word(p, "STATUS")) {
+			rc = imap_parse_sp(p);
+			if (rc > 0)
+				rc = parse_status_items(p, &a->status_items);
+		} else {
+			return imap_parser_fail(p, "Unknown LIST return option");
+		}
+		if (rc > 0 && imap_parser_peek(p) == ' ')
+			rc = imap_parse_sp(p);
+	}
+	if (rc > 0)
+		imap_parser_leave(p);
+	return rc;
+}
+
+static int add_pattern(struct imap_session *s, struct imap_parser *p,
+		       const struct imap_string *ref)
+{
+	struct list_args *a = s->args;
+	struct imap_string pat;
+	int rc = imap_parse_list_mailbox(p, &pat);
+	if (rc < 0)
+		return rc;
+	if (a->npatterns == LIST_PATTERNS_MAX)
+		return imap_parser_fail(p, "Too many patterns");
+	if (ref->len + pat.len > PATTERN_MAX)
+		return imap_parser_fail_no(p, "[LIMIT] Pattern too long");
+	size_t n = ref->len + pat.len + 1;
+	char *joined = xmalloc(n);
+	snprintf(joined, n, "%s%s", ref->data, pat.data);
+	/* "INBOX" in any case is INBOX. */
+	if (strncasecmp(joined, "INBOX", 5) == 0 &&
+	    (joined[5] == '\0' || joined[5] == '/'))
+		memcpy(joined, "INBOX", 5);
+	a->patterns[a->npatterns++] = joined;
+	return 1;
+}
+
+/* LIST [SP selection] SP reference SP (pattern / "(" patterns ")")
+ * [SP RETURN SP "(" options ")"] (RFC 5258). */
+static int parse_list(struct imap_session *s, struct imap_parser *p,
+		      bool *root_only)
+{
+	struct list_args *a = s->args;
+	struct imap_string ref;
 	int rc = imap_parse_sp(p);
+	if (rc > 0 && !a->lsub && imap_parser_peek(p) == '(')
+		rc = parse_selection(p, a);
 	if (rc > 0)
 		rc = imap_parse_list_mailbox(p, &ref);
 	if (rc > 0)
 		rc = imap_parse_sp(p);
-	if (rc > 0)
-		rc = imap_parse_list_mailbox(p, &pat);
-	if (rc > 0)
-		rc = imap_parse_end(p);
-	if (rc < 0) {
+	if (rc > 0 && !a->lsub && imap_parser_peek(p) == '(') {
+		a->extended = true;
+		rc = imap_parse_list_open(p);
+		while (rc > 0) {
+			rc = add_pattern(s, p, &ref);
+			if (rc > 0 && imap_parse_skip(p, ')')) {
+				imap_parser_leave(p);
+				break;
+			}
+			if (rc > 0)
+				rc = imap_parse_sp(p);
+		}
+	} else if (rc > 0) {
+		size_t before = imap_parser_pos(p);
+		rc = add_pattern(s, p, &ref);
+		*root_only = rc > 0 && imap_parser_pos(p) - before == 2 &&
+			     a->patterns[0][ref.len] == '\0' && ref.len == 0;
+	}
+	if (rc > 0 && !a->lsub && imap_parse_skip(p, ' ')) {
+		if (!imap_parse_skip_word(p, "RETURN"))
+			return imap_parser_fail(p, "Expected RETURN");
+		rc = imap_parse_sp(p);
+		if (rc > 0)
+			rc = parse_return(p, a);
+	}
+	return rc > 0 ? imap_parse_end(p) : rc;
+}
+
+void imap_cmd_list(struct imap_session *s, struct imap_parser *p)
+{
+	struct list_args *a = xcalloc(1, sizeof(*a));
+	bool root_only = false;
+	s->args = a;
+	s->finish = list_finish;
+	a->lsub = imap_command_is(s, "LSUB");
+	if (parse_list(s, p, &root_only) < 0) {
 		imap_reply_parse_error(s, p);
 		return;
 	}
-	if (ref.len + pat.len > PATTERN_MAX) {
-		imap_reply(s, "NO [LIMIT] Pattern too long");
-		return;
-	}
-	/* An empty pattern asks for the delimiter and the root. */
-	if (pat.len == 0 && !a->lsub) {
+	/* LIST "" "" asks for the delimiter and the root. */
+	if (root_only && !a->lsub && !a->extended) {
 		imap_write(s, "* LIST (\\Noselect) \"/\" \"\"");
 		imap_reply(s, "OK LIST completed");
 		return;
 	}
-	/* The reference is a prefix; "INBOX" in any case is INBOX. */
-	size_t n = ref.len + pat.len + 1;
-	a->pattern = xmalloc(n);
-	snprintf(a->pattern, n, "%s%s", ref.data, pat.data);
-	if (strncasecmp(a->pattern, "INBOX", 5) == 0 &&
-	    (a->pattern[5] == '\0' || a->pattern[5] == '/'))
-		memcpy(a->pattern, "INBOX", 5);
-	s->finish = list_finish;
 	imap_job(s, list_run);
 }
 
@@ -213,35 +412,25 @@ struct status_args {
 	unsigned items;
 };
 
-static void status_run(struct imap_session *s)
+/* "* STATUS name (...)" for a mailbox; 1, 0 if it is gone, or a
+ * store_fail. */
+static int status_line(struct imap_session *s, struct store_account *acct,
+		       const char *name, unsigned items, const char **err)
 {
-	struct status_args *a = s->args;
-	struct store_account *acct = imap_account(s);
 	struct store_mailbox mb;
 	struct store_mailbox_status st;
-	const char *err = NULL;
-	if (acct == NULL)
-		return;
-	int rc = store_mailbox_find(acct, a->name, &mb, &err);
+	int rc = store_mailbox_find(acct, name, &mb, err);
 	if (rc > 0)
-		rc = store_mailbox_status(acct, mb.id, &st, &err);
-	store_account_unref(&acct);
-	if (rc == 0) {
-		imap_tagged(s, "NO [NONEXISTENT] Mailbox does not exist");
-		return;
-	}
-	if (rc < 0) {
-		imap_tagged_fail(s, rc, "STATUS", err);
-		return;
-	}
+		rc = store_mailbox_status(acct, mb.id, &st, err);
+	if (rc <= 0)
+		return rc;
 	struct str *o = &s->out;
 	str_appends(o, "* STATUS ");
-	imap_out_mailbox(o, a->name,
-			 (s->enabled & (IMAP_EN_UTF8 | IMAP_EN_REV2)) != 0);
+	imap_out_mailbox(o, name, utf8_names(s));
 	str_appends(o, " (");
 	const char *sep = "";
 #define ITEM(bit, fmt, v)                                  \
-	if (a->items & (bit)) {                            \
+	if (items & (bit)) {                               \
 		str_printf(o, "%s" fmt, sep, v);           \
 		sep = " ";                                 \
 	}
@@ -256,7 +445,30 @@ static void status_run(struct imap_session *s)
 	     (unsigned long long)mb.highestmodseq);
 #undef ITEM
 	str_appends(o, ")\r\n");
-	imap_tagged(s, "OK STATUS completed");
+	return 1;
+}
+
+static void write_status(struct imap_session *s, struct store_account *acct,
+			 const struct list_entry *e, unsigned items)
+{
+	status_line(s, acct, e->name, items, NULL);
+}
+
+static void status_run(struct imap_session *s)
+{
+	struct status_args *a = s->args;
+	struct store_account *acct = imap_account(s);
+	const char *err = NULL;
+	if (acct == NULL)
+		return;
+	int rc = status_line(s, acct, a->name, a->items, &err);
+	store_account_unref(&acct);
+	if (rc == 0)
+		imap_tagged(s, "NO [NONEXISTENT] Mailbox does not exist");
+	else if (rc < 0)
+		imap_tagged_fail(s, rc, "STATUS", err);
+	else
+		imap_tagged(s, "OK STATUS completed");
 }
 
 static void status_finish(struct imap_session *s)
