@@ -18,7 +18,8 @@ static const char caps_common[] =
 static const char caps_auth[] =
 	" NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE CONDSTORE"
 	" QRESYNC ESEARCH BINARY PREVIEW STATUS=SIZE SORT"
-	" THREAD=ORDEREDSUBJECT LIST-EXTENDED LIST-STATUS";
+	" THREAD=ORDEREDSUBJECT LIST-EXTENDED LIST-STATUS QUOTA"
+	" QUOTA=RES-STORAGE";
 
 bool imap_login_allowed(struct imap_session *s)
 {
@@ -31,11 +32,14 @@ bool imap_login_allowed(struct imap_session *s)
 void imap_capabilities(struct imap_session *s, struct str *out)
 {
 	str_appends(out, caps_common);
-	if (s->state == IMAP_S_NOTAUTH)
+	if (s->state == IMAP_S_NOTAUTH) {
 		str_appends(out, imap_login_allowed(s) ? " AUTH=PLAIN"
 						       : " LOGINDISABLED");
-	else
-		str_appends(out, caps_auth);
+		return;
+	}
+	str_appends(out, caps_auth);
+	str_printf(out, " APPENDLIMIT=%llu",
+		   (unsigned long long)s->env->cfg->smtp.max_message_size);
 }
 
 /* A command without arguments must end here. */

@@ -143,6 +143,12 @@ void store_account_unref(struct store_account **acct);
 int store_account_room(struct store *store, int64_t user_id, uint64_t size,
 		       const char **err_r);
 
+/* The account's usage (bytes and messages in all its mailboxes) and its
+ * quota in bytes (0 = none).  Returns 1 or a store_fail. */
+int store_account_usage(struct store *store, int64_t user_id,
+			uint64_t *bytes_r, uint64_t *messages_r,
+			uint64_t *quota_r, const char **err_r);
+
 /* Close the cached handles of accounts whose database another process
  * removed (`posthorn user remove` while the server runs), so the space of
  * the deleted files is given back; a handle in use is closed when its

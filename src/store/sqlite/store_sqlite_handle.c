@@ -577,3 +577,40 @@ int store_account_room(struct store *store, int64_t user_id, uint64_t size,
 	rc = sqlite_quota_verdict(quota, used, size, err_r);
 	return rc == STORE_FAIL_QUOTA ? 0 : rc;
 }
+
+int store_account_usage(struct store *store, int64_t user_id,
+			uint64_t *bytes_r, uint64_t *messages_r,
+			uint64_t *quota_r, const char **err_r)
+{
+	struct store_account *a;
+	int rc = sqlite_user_quota(store, user_id, quota_r, err_r);
+	if (rc == 0) {
+		sqlite_set_err(err_r, sqlite_errf("user %lld was removed",
+						  (long long)user_id));
+		return STORE_FAIL_GONE;
+	}
+	if (rc < 0)
+		return rc;
+	rc = store_account_open(store, user_id, &a, err_r);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = NULL;
+	pthread_mutex_lock(&a->rlock);
+	int step = sqlite3_prepare_v2(a->rdb, "SELECT bytes, messages FROM "
+				      "account", -1, &st, NULL);
+	if (step == SQLITE_OK)
+		step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		*bytes_r = (uint64_t)sqlite3_column_int64(st, 0);
+		*messages_r = (uint64_t)sqlite3_column_int64(st, 1);
+		rc = 1;
+	} else {
+		rc = sqlite_fail(a->rdb, step == SQLITE_DONE ? SQLITE_CORRUPT
+							       : step,
+				 a->name, err_r);
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&a->rlock);
+	store_account_unref(&a);
+	return rc;
+}
