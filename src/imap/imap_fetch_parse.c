@@ -104,10 +104,17 @@ static int partial(struct imap_parser *p, struct imap_fetch_att *a)
 {
 	if (!imap_parse_skip(p, '<'))
 		return 1;
-	if (imap_parse_number64(p, &a->partial_start) < 0 ||
-	    !imap_parse_skip(p, '.') ||
-	    imap_parse_nz_number64(p, &a->partial_count) < 0 ||
-	    !imap_parse_skip(p, '>'))
+	int c = imap_parser_peek(p);
+	if (c < '0' || c > '9')
+		return imap_parser_fail(p, "Invalid partial");
+	if (imap_parse_number64(p, &a->partial_start) < 0)
+		return -1;
+	c = imap_parser_peek_at(p, 1);
+	if (!imap_parse_skip(p, '.') || c < '1' || c > '9')
+		return imap_parser_fail(p, "Invalid partial");
+	if (imap_parse_nz_number64(p, &a->partial_count) < 0)
+		return -1;
+	if (!imap_parse_skip(p, '>'))
 		return imap_parser_fail(p, "Invalid partial");
 	a->partial = true;
 	return 1;

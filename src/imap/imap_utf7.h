@@ -26,7 +26,8 @@ int imap_utf7_encode(const char *s, size_t len, struct str *out);
 
 /* Append the UTF-8 form of the modified UTF-7 text s[0..len) to out.
  * Returns 1, or -1 when s is not canonical modified UTF-7 (see above);
- * then out is left as it was.  The result is never longer than s. */
+ * then out is left as it was.  The result is at most 9/8 as long as s
+ * (8 BASE64 characters hold 3 UTF-16 units, each at most 3 UTF-8 bytes). */
 int imap_utf7_decode(const char *s, size_t len, struct str *out);
 
 /* Whether s[0..len) is canonical modified UTF-7 (imap_utf7_decode would
