@@ -468,7 +468,7 @@ static int use_attrs(struct imap_parser *p, struct imap_create *c)
 		return -1;
 	if (imap_parser_peek(p) != ')') {
 		do {
-			unsigned bit;
+			unsigned bit = 0;
 			if (use_attr(p, attrs, sizeof(attrs) / sizeof(attrs[0]),
 				     &bit) < 0)
 				return -1;
