@@ -16,13 +16,14 @@
 #include "core/xalloc.h"
 #include "deliver/deliver.h"
 #include "imap/imap_date.h"
+#include "imap/imap_args.h"
 #include "imap/imap_private.h"
 #include "mime/mime_meta.h"
 
 /* Bytes taken from the socket before each spool write. */
 #define SPOOL_PIECE (64 * 1024)
 
-struct imap_append {
+struct imap_append_data {
 	uint64_t size;
 	bool binary;
 	size_t held;		/* bytes taken from the budget */
@@ -32,57 +33,30 @@ struct imap_append {
 	int spool_errno;
 };
 
-/* tag SP "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal */
-static int parse_head(struct imap_parser *p, struct imap_string *mbox,
-		      struct imap_flags *flags, int64_t *date, bool *has_date,
-		      uint64_t *size)
+/* tag SP "APPEND" then the command's arguments up to the message. */
+static int parse_head(struct imap_parser *p, struct imap_append *a_r)
 {
 	struct imap_string tag, name;
-	bool nonsync, binary;
-	int zone;
 	int rc = imap_parse_tag(p, &tag);
 	if (rc > 0)
 		rc = imap_parse_command_name(p, &name);
 	if (rc > 0 && !imap_string_eq(&name, "APPEND"))
-		rc = -1;
-	if (rc > 0)
-		rc = imap_parse_sp(p);
-	if (rc > 0)
-		rc = imap_parse_mailbox(p, mbox);
-	if (rc > 0)
-		rc = imap_parse_sp(p);
-	if (rc > 0 && imap_parser_peek(p) == '(') {
-		rc = imap_parse_flag_list(p, flags);
-		if (rc > 0)
-			rc = imap_parse_sp(p);
-	}
-	if (rc > 0 && imap_parser_peek(p) == '"') {
-		*has_date = true;
-		rc = imap_parse_date_time(p, date, &zone);
-		if (rc > 0)
-			rc = imap_parse_sp(p);
-	}
-	if (rc > 0)
-		rc = imap_parse_final_literal(p, size, &nonsync, &binary);
-	return rc;
+		rc = imap_parser_fail(p, "Not APPEND");
+	return rc > 0 ? imap_args_append(p, a_r) : rc;
 }
 
 bool imap_append_is_message(const char *cmd, size_t len, unsigned flags)
 {
 	struct imap_parser *p = imap_parser_new(cmd, len, flags);
-	struct imap_string mbox;
-	struct imap_flags fl = {0};
-	int64_t date;
-	bool has_date = false;
-	uint64_t size;
-	int rc = parse_head(p, &mbox, &fl, &date, &has_date, &size);
+	struct imap_append a;
+	int rc = parse_head(p, &a);
 	imap_parser_free(&p);
 	return rc > 0;
 }
 
 void imap_append_new(struct imap_session *s, uint64_t size, bool binary)
 {
-	struct imap_append *a = xcalloc(1, sizeof(*a));
+	struct imap_append_data *a = xcalloc(1, sizeof(*a));
 	a->size = size;
 	a->binary = binary;
 	if (size <= IMAP_APPEND_MEMORY && budget_take(s->env->budget, size))
@@ -92,7 +66,7 @@ void imap_append_new(struct imap_session *s, uint64_t size, bool binary)
 
 void imap_append_free(struct imap_session *s)
 {
-	struct imap_append *a = s->append;
+	struct imap_append_data *a = s->append;
 	if (a == NULL)
 		return;
 	budget_give(s->env->budget, a->held);
@@ -105,7 +79,7 @@ void imap_append_free(struct imap_session *s)
 static void spool_run(void *arg)
 {
 	struct imap_session *s = arg;
-	struct imap_append *a = s->append;
+	struct imap_append_data *a = s->append;
 	if (a->err == NULL && a->spool == NULL &&
 	    spool_new(s->env->spool_dir, &a->spool, &a->err) < 0)
 		a->spool_errno = errno;
@@ -122,7 +96,7 @@ static void spool_done(void *arg)
 
 bool imap_append_read(struct imap_session *s)
 {
-	struct imap_append *a = s->append;
+	struct imap_append_data *a = s->append;
 	if (a->held > 0) {
 		s->literal_left -= session_read_bytes(
 			s->sess, (size_t)s->literal_left, &a->data);
@@ -151,20 +125,9 @@ struct append_cmd {
 	uint32_t uid, uidvalidity;
 };
 
-static unsigned flags_of(unsigned imap)
-{
-	unsigned f = 0;
-	f |= imap & IMAP_FLAG_SEEN ? STORE_FLAG_SEEN : 0;
-	f |= imap & IMAP_FLAG_ANSWERED ? STORE_FLAG_ANSWERED : 0;
-	f |= imap & IMAP_FLAG_FLAGGED ? STORE_FLAG_FLAGGED : 0;
-	f |= imap & IMAP_FLAG_DELETED ? STORE_FLAG_DELETED : 0;
-	f |= imap & IMAP_FLAG_DRAFT ? STORE_FLAG_DRAFT : 0;
-	return f;
-}
-
 /* The message's bytes in one buffer for the MIME parser: the memory
  * copy, or the spool file mapped. */
-static const char *message_bytes(struct imap_append *a, void **map,
+static const char *message_bytes(struct imap_append_data *a, void **map,
 				 size_t *len)
 {
 	*map = NULL;
@@ -181,7 +144,7 @@ static const char *message_bytes(struct imap_append *a, void **map,
 static void append_run(struct imap_session *s)
 {
 	struct append_cmd *c = s->args;
-	struct imap_append *a = s->append;
+	struct imap_append_data *a = s->append;
 	struct store_account *acct = imap_account(s);
 	struct store_mailbox mb;
 	const char *err = NULL;
@@ -238,35 +201,28 @@ void imap_cmd_append(struct imap_session *s, struct imap_parser *p)
 	struct append_cmd *c = xcalloc(1, sizeof(*c));
 	struct imap_parser *head = imap_parser_new(s->cmd.data, s->cmd.len,
 						   imap_parse_flags(s));
-	struct imap_string mbox;
-	struct imap_flags fl = {0};
-	bool has_date = false;
-	uint64_t size;
+	struct imap_append a;
 	(void)p;
 	s->args = c;
 	s->finish = append_finish;
 	int rc = s->append != NULL
-			 ? parse_head(head, &mbox, &fl, &c->date, &has_date,
-				      &size)
+			 ? parse_head(head, &a)
 			 : imap_parser_fail(head, "Missing message literal");
-	if (rc > 0)
-		rc = imap_parse_end(head);
 	if (rc < 0) {
 		imap_reply_parse_error(s, head);
 		imap_parser_free(&head);
 		return;
 	}
-	c->mailbox = xstrndup(mbox.data, mbox.len);
-	c->flags = flags_of(fl.system);
-	for (unsigned i = 0; i < fl.n_keywords; i++) {
+	c->mailbox = xstrndup(a.mailbox.data, a.mailbox.len);
+	c->flags = imap_store_flags(a.flags.system);
+	for (unsigned i = 0; i < a.flags.n_keywords; i++) {
 		if (c->keywords.len)
 			str_appendc(&c->keywords, ' ');
-		str_append(&c->keywords, fl.keywords[i].data,
-			   fl.keywords[i].len);
+		str_append(&c->keywords, a.flags.keywords[i].data,
+			   a.flags.keywords[i].len);
 	}
+	c->date = a.has_date ? a.date : (int64_t)time(NULL);
 	imap_parser_free(&head);
-	if (!has_date)
-		c->date = (int64_t)time(NULL);
 	if (s->append->size == 0) {
 		imap_reply(s, "NO Empty message");
 		return;

@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "imap/imap_args.h"
 #include "imap/imap_private.h"
 
 /* What every state offers, then what only a logged-in session has. */
@@ -98,39 +99,25 @@ void imap_cmd_logout(struct imap_session *s, struct imap_parser *p)
 	session_close(s->sess);
 }
 
-/* RFC 2971: the client's parameters are read and logged; ours are
- * answered. */
+/* RFC 2971: the client's parameters are logged; ours are answered. */
 void imap_cmd_id(struct imap_session *s, struct imap_parser *p)
 {
-	struct imap_string k, v;
-	struct str line = STR_INIT;
-	int rc = imap_parse_sp(p);
-	if (rc > 0 && imap_parse_skip_word(p, "NIL")) {
-		rc = imap_parse_end(p);
-	} else if (rc > 0 && (rc = imap_parse_list_open(p)) > 0) {
-		session_log_begin(s->sess, &line, "id");
-		for (unsigned i = 0; rc > 0 && !imap_parse_skip(p, ')'); i++) {
-			if (i > 0)
-				rc = imap_parse_sp(p);
-			if (rc > 0)
-				rc = imap_parse_string(p, &k);
-			if (rc > 0)
-				rc = imap_parse_sp(p);
-			if (rc > 0)
-				rc = imap_parse_nstring(p, &v);
-			if (rc > 0 && i < 30 && v.data != NULL && k.len < 32)
-				log_value(&line, k.data, v.data, v.len);
-		}
-		if (rc > 0)
-			rc = imap_parse_end(p);
-	}
-	if (rc < 0) {
-		str_free(&line);
+	struct imap_id_param *params;
+	unsigned n;
+	if (imap_args_id(p, &params, &n) < 0) {
 		imap_reply_parse_error(s, p);
 		return;
 	}
-	if (line.len > 0)
+	if (n > 0) {
+		struct str line = STR_INIT;
+		session_log_begin(s->sess, &line, "id");
+		for (unsigned i = 0; i < n; i++)
+			if (params[i].value.data != NULL)
+				log_value(&line, params[i].field.data,
+					  params[i].value.data,
+					  params[i].value.len);
 		log_put(LOG_INFO, &line);
+	}
 	imap_write(s, "* ID (\"name\" \"posthorn\" \"vendor\" \"posthorn\")");
 	imap_reply(s, "OK ID completed");
 }
@@ -146,28 +133,23 @@ void imap_cmd_enable(struct imap_session *s, struct imap_parser *p)
 		{"CONDSTORE", IMAP_EN_CONDSTORE},
 		{"QRESYNC", IMAP_EN_QRESYNC | IMAP_EN_CONDSTORE},
 	};
-	struct imap_string cap;
+	struct imap_string *caps;
+	unsigned n;
+	if (imap_args_enable(p, &caps, &n) < 0) {
+		imap_reply_parse_error(s, p);
+		return;
+	}
 	struct str on = STR_INIT;
-	int rc = 1;
-	do {
-		rc = imap_parse_sp(p);
-		if (rc > 0)
-			rc = imap_parse_atom(p, &cap);
-		for (size_t i = 0; rc > 0 && i < sizeof(known) / sizeof(*known);
-		     i++) {
-			if (!imap_string_eq(&cap, known[i].name) ||
+	for (unsigned c = 0; c < n; c++) {
+		for (size_t i = 0; i < sizeof(known) / sizeof(*known); i++) {
+			if (!imap_string_eq(&caps[c], known[i].name) ||
 			    (s->enabled & known[i].bit) == known[i].bit)
 				continue;
 			s->enabled |= known[i].bit;
 			str_printf(&on, " %s", known[i].name);
 		}
-	} while (rc > 0 && !imap_parse_at_end(p));
-	if (rc < 0) {
-		str_free(&on);
-		imap_reply_parse_error(s, p);
-		return;
 	}
-	imap_write(s, "* ENABLED%.*s", (int)on.len, on.len ? on.data : "");
+	imap_write(s, "* ENABLED%s", on.len ? on.data : "");
 	str_free(&on);
 	imap_reply(s, "OK ENABLE completed");
 }
@@ -287,16 +269,7 @@ static bool refuse_insecure(struct imap_session *s)
 void imap_cmd_login(struct imap_session *s, struct imap_parser *p)
 {
 	struct imap_string user, pass;
-	int rc = imap_parse_sp(p);
-	if (rc > 0)
-		rc = imap_parse_astring(p, &user);
-	if (rc > 0)
-		rc = imap_parse_sp(p);
-	if (rc > 0)
-		rc = imap_parse_astring(p, &pass);
-	if (rc > 0)
-		rc = imap_parse_end(p);
-	if (rc < 0) {
+	if (imap_args_login(p, &user, &pass) < 0) {
 		imap_reply_parse_error(s, p);
 		return;
 	}
@@ -324,18 +297,8 @@ static void sasl_plain(struct imap_session *s, const char *b64, size_t len)
 
 void imap_cmd_authenticate(struct imap_session *s, struct imap_parser *p)
 {
-	struct imap_string mech, ir = {0};
-	int rc = imap_parse_sp(p);
-	if (rc > 0)
-		rc = imap_parse_atom(p, &mech);
-	if (rc > 0 && !imap_parse_at_end(p)) {
-		rc = imap_parse_sp(p);
-		if (rc > 0)
-			rc = imap_parse_atom(p, &ir);
-	}
-	if (rc > 0)
-		rc = imap_parse_end(p);
-	if (rc < 0) {
+	struct imap_string mech, ir;
+	if (imap_args_authenticate(p, &mech, &ir) < 0) {
 		imap_reply_parse_error(s, p);
 		return;
 	}

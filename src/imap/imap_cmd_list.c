@@ -6,8 +6,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/config.h"
 #include "core/xalloc.h"
-#include "imap/imap_out.h"
+#include "imap/imap_write.h"
+#include "imap/imap_args.h"
 #include "imap/imap_private.h"
 
 /* Longest reference + pattern: matching costs their product. */
@@ -174,7 +176,7 @@ static void list_one(struct imap_session *s, struct store_account *acct,
 		ATTR("\\Subscribed");
 #undef ATTR
 	str_appends(o, ") \"/\" ");
-	imap_out_mailbox(o, e->name, utf8_names(s));
+	imap_write_mailbox(o, e->name, utf8_names(s));
 	if (childinfo)
 		str_appends(o, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	str_appends(o, "\r\n");
@@ -245,76 +247,15 @@ static void list_finish(struct imap_session *s)
 		free(a->patterns[i]);
 }
 
-static int parse_status_items(struct imap_parser *p, unsigned *items);
-
-/* "(" [option *(SP option)] ")" of LIST's selection options. */
-static int parse_selection(struct imap_parser *p, struct list_args *a)
+/* The reference and a pattern joined, "INBOX" in any case spelt so. */
+static int add_pattern(struct list_args *a, const struct imap_string *ref,
+		       const struct imap_string *pat)
 {
-	int rc = imap_parse_list_open(p);
-	a->extended = true;
-	while (rc > 0 && !imap_parse_skip(p, ')')) {
-		if (imap_parse_skip_word(p, "SUBSCRIBED"))
-			a->sel_subscribed = true;
-		else if (imap_parse_skip_word(p, "SPECIAL-USE"))
-			a->sel_special = true;
-		else if (imap_parse_skip_word(p, "RECURSIVEMATCH"))
-			a->sel_recursive = true;
-		else if (!imap_parse_skip_word(p, "REMOTE"))
-			return imap_parser_fail(p, "Unknown LIST selection "
-						   "option");
-		if (imap_parser_peek(p) == ' ')
-			rc = imap_parse_sp(p);
-	}
-	if (rc > 0)
-		imap_parser_leave(p);
-	/* RFC 5258 3.1: RECURSIVEMATCH qualifies another option. */
-	if (rc > 0 && a->sel_recursive && !a->sel_subscribed)
-		return imap_parser_fail(p, "RECURSIVEMATCH needs SUBSCRIBED");
-	return rc > 0 ? imap_parse_sp(p) : rc;
-}
-
-static int parse_return(struct imap_parser *p, struct list_args *a)
-{
-	int rc = imap_parse_list_open(p);
-	a->extended = true;
-	while (rc > 0 && !imap_parse_skip(p, ')')) {
-		if (imap_parse_skip_word(p, "SUBSCRIBED")) {
-			a->ret_subscribed = true;
-		} else if (imap_parse_skip_word(p, "CHILDREN")) {
-			/* always given */
-		} else if (imap_parse_skip_word(p, "SPECIAL-USE")) {
-			a->ret_special = true;
-		} else if (imap_parse_skip_word(p, "STATUS")) {
-			rc = imap_parse_sp(p);
-			if (rc > 0)
-				rc = parse_status_items(p, &a->status_items);
-		} else {
-			return imap_parser_fail(p, "Unknown LIST return option");
-		}
-		if (rc > 0 && imap_parser_peek(p) == ' ')
-			rc = imap_parse_sp(p);
-	}
-	if (rc > 0)
-		imap_parser_leave(p);
-	return rc;
-}
-
-static int add_pattern(struct imap_session *s, struct imap_parser *p,
-		       const struct imap_string *ref)
-{
-	struct list_args *a = s->args;
-	struct imap_string pat;
-	int rc = imap_parse_list_mailbox(p, &pat);
-	if (rc < 0)
-		return rc;
-	if (a->npatterns == LIST_PATTERNS_MAX)
-		return imap_parser_fail(p, "Too many patterns");
-	if (ref->len + pat.len > PATTERN_MAX)
-		return imap_parser_fail_no(p, "[LIMIT] Pattern too long");
-	size_t n = ref->len + pat.len + 1;
+	if (ref->len + pat->len > PATTERN_MAX)
+		return -1;
+	size_t n = ref->len + pat->len + 1;
 	char *joined = xmalloc(n);
-	snprintf(joined, n, "%s%s", ref->data, pat.data);
-	/* "INBOX" in any case is INBOX. */
+	snprintf(joined, n, "%s%s", ref->data, pat->data);
 	if (strncasecmp(joined, "INBOX", 5) == 0 &&
 	    (joined[5] == '\0' || joined[5] == '/'))
 		memcpy(joined, "INBOX", 5);
@@ -322,61 +263,37 @@ static int add_pattern(struct imap_session *s, struct imap_parser *p,
 	return 1;
 }
 
-/* LIST [SP selection] SP reference SP (pattern / "(" patterns ")")
- * [SP RETURN SP "(" options ")"] (RFC 5258). */
-static int parse_list(struct imap_session *s, struct imap_parser *p,
-		      bool *root_only)
-{
-	struct list_args *a = s->args;
-	struct imap_string ref;
-	int rc = imap_parse_sp(p);
-	if (rc > 0 && !a->lsub && imap_parser_peek(p) == '(')
-		rc = parse_selection(p, a);
-	if (rc > 0)
-		rc = imap_parse_list_mailbox(p, &ref);
-	if (rc > 0)
-		rc = imap_parse_sp(p);
-	if (rc > 0 && !a->lsub && imap_parser_peek(p) == '(') {
-		a->extended = true;
-		rc = imap_parse_list_open(p);
-		while (rc > 0) {
-			rc = add_pattern(s, p, &ref);
-			if (rc > 0 && imap_parse_skip(p, ')')) {
-				imap_parser_leave(p);
-				break;
-			}
-			if (rc > 0)
-				rc = imap_parse_sp(p);
-		}
-	} else if (rc > 0) {
-		size_t before = imap_parser_pos(p);
-		rc = add_pattern(s, p, &ref);
-		*root_only = rc > 0 && imap_parser_pos(p) - before == 2 &&
-			     a->patterns[0][ref.len] == '\0' && ref.len == 0;
-	}
-	if (rc > 0 && !a->lsub && imap_parse_skip(p, ' ')) {
-		if (!imap_parse_skip_word(p, "RETURN"))
-			return imap_parser_fail(p, "Expected RETURN");
-		rc = imap_parse_sp(p);
-		if (rc > 0)
-			rc = parse_return(p, a);
-	}
-	return rc > 0 ? imap_parse_end(p) : rc;
-}
-
 void imap_cmd_list(struct imap_session *s, struct imap_parser *p)
 {
 	struct list_args *a = xcalloc(1, sizeof(*a));
-	bool root_only = false;
+	struct imap_list l;
 	s->args = a;
 	s->finish = list_finish;
 	a->lsub = imap_command_is(s, "LSUB");
-	if (parse_list(s, p, &root_only) < 0) {
+	int rc = a->lsub ? imap_args_lsub(p, &l) : imap_args_list(p, &l);
+	if (rc < 0) {
 		imap_reply_parse_error(s, p);
 		return;
 	}
+	if (l.n_patterns > LIST_PATTERNS_MAX) {
+		imap_reply(s, "NO [LIMIT] Too many patterns");
+		return;
+	}
+	a->extended = l.extended;
+	a->sel_subscribed = l.select & IMAP_LIST_SEL_SUBSCRIBED;
+	a->sel_special = l.select & IMAP_LIST_SEL_SPECIAL_USE;
+	a->sel_recursive = l.select & IMAP_LIST_SEL_RECURSIVEMATCH;
+	a->ret_subscribed = l.ret & IMAP_LIST_RET_SUBSCRIBED;
+	a->ret_special = l.ret & IMAP_LIST_RET_SPECIAL_USE;
+	a->status_items = l.ret & IMAP_LIST_RET_STATUS ? l.status_items : 0;
+	for (unsigned i = 0; i < l.n_patterns; i++) {
+		if (add_pattern(a, &l.reference, &l.patterns[i]) < 0) {
+			imap_reply(s, "NO [LIMIT] Pattern too long");
+			return;
+		}
+	}
 	/* LIST "" "" asks for the delimiter and the root. */
-	if (root_only && !a->lsub && !a->extended) {
+	if (!a->lsub && !a->extended && l.patterns[0].len == 0) {
 		imap_write(s, "* LIST (\\Noselect) \"/\" \"\"");
 		imap_reply(s, "OK LIST completed");
 		return;
@@ -385,27 +302,6 @@ void imap_cmd_list(struct imap_session *s, struct imap_parser *p)
 }
 
 /* ---- STATUS ---- */
-
-enum {
-	ST_MESSAGES = 1 << 0,
-	ST_UIDNEXT = 1 << 1,
-	ST_UIDVALIDITY = 1 << 2,
-	ST_UNSEEN = 1 << 3,
-	ST_RECENT = 1 << 4,
-	ST_SIZE = 1 << 5,
-	ST_DELETED = 1 << 6,
-	ST_HIGHESTMODSEQ = 1 << 7,
-};
-
-static const struct {
-	const char *name;
-	unsigned bit;
-} status_items[] = {
-	{"MESSAGES", ST_MESSAGES}, {"UIDNEXT", ST_UIDNEXT},
-	{"UIDVALIDITY", ST_UIDVALIDITY}, {"UNSEEN", ST_UNSEEN},
-	{"RECENT", ST_RECENT}, {"SIZE", ST_SIZE}, {"DELETED", ST_DELETED},
-	{"HIGHESTMODSEQ", ST_HIGHESTMODSEQ},
-};
 
 struct status_args {
 	char *name;
@@ -426,7 +322,7 @@ static int status_line(struct imap_session *s, struct store_account *acct,
 		return rc;
 	struct str *o = &s->out;
 	str_appends(o, "* STATUS ");
-	imap_out_mailbox(o, name, utf8_names(s));
+	imap_write_mailbox(o, name, utf8_names(s));
 	str_appends(o, " (");
 	const char *sep = "";
 #define ITEM(bit, fmt, v)                                  \
@@ -434,15 +330,17 @@ static int status_line(struct imap_session *s, struct store_account *acct,
 		str_printf(o, "%s" fmt, sep, v);           \
 		sep = " ";                                 \
 	}
-	ITEM(ST_MESSAGES, "MESSAGES %u", st.messages);
-	ITEM(ST_UIDNEXT, "UIDNEXT %u", mb.uidnext);
-	ITEM(ST_UIDVALIDITY, "UIDVALIDITY %u", mb.uidvalidity);
-	ITEM(ST_UNSEEN, "UNSEEN %u", st.unseen);
-	ITEM(ST_RECENT, "RECENT %u", st.recent);
-	ITEM(ST_SIZE, "SIZE %llu", (unsigned long long)st.size);
-	ITEM(ST_DELETED, "DELETED %u", st.deleted);
-	ITEM(ST_HIGHESTMODSEQ, "HIGHESTMODSEQ %llu",
+	ITEM(IMAP_STATUS_MESSAGES, "MESSAGES %u", st.messages);
+	ITEM(IMAP_STATUS_UIDNEXT, "UIDNEXT %u", mb.uidnext);
+	ITEM(IMAP_STATUS_UIDVALIDITY, "UIDVALIDITY %u", mb.uidvalidity);
+	ITEM(IMAP_STATUS_UNSEEN, "UNSEEN %u", st.unseen);
+	ITEM(IMAP_STATUS_RECENT, "RECENT %u", st.recent);
+	ITEM(IMAP_STATUS_SIZE, "SIZE %llu", (unsigned long long)st.size);
+	ITEM(IMAP_STATUS_DELETED, "DELETED %u", st.deleted);
+	ITEM(IMAP_STATUS_HIGHESTMODSEQ, "HIGHESTMODSEQ %llu",
 	     (unsigned long long)mb.highestmodseq);
+	ITEM(IMAP_STATUS_APPENDLIMIT, "APPENDLIMIT %llu",
+	     (unsigned long long)s->env->cfg->smtp.max_message_size);
 #undef ITEM
 	str_appends(o, ")\r\n");
 	return 1;
@@ -477,51 +375,19 @@ static void status_finish(struct imap_session *s)
 	free(a->name);
 }
 
-static int parse_status_items(struct imap_parser *p, unsigned *items)
-{
-	struct imap_string w;
-	int rc = imap_parse_list_open(p);
-	while (rc > 0) {
-		rc = imap_parse_word(p, &w);
-		size_t i = 0;
-		for (; rc > 0 && i < sizeof(status_items) /
-					     sizeof(*status_items); i++) {
-			if (imap_string_eq(&w, status_items[i].name)) {
-				*items |= status_items[i].bit;
-				break;
-			}
-		}
-		if (rc > 0 && i == sizeof(status_items) / sizeof(*status_items))
-			return imap_parser_fail(p, "Unknown STATUS item");
-		if (rc > 0 && imap_parse_skip(p, ')')) {
-			imap_parser_leave(p);
-			return 1;
-		}
-		if (rc > 0)
-			rc = imap_parse_sp(p);
-	}
-	return rc;
-}
-
 void imap_cmd_status(struct imap_session *s, struct imap_parser *p)
 {
-	struct imap_string m;
+	struct imap_status st;
 	struct status_args *a = xcalloc(1, sizeof(*a));
 	s->args = a;
-	int rc = imap_parse_sp(p);
-	if (rc > 0)
-		rc = imap_parse_mailbox(p, &m);
-	if (rc > 0)
-		rc = imap_parse_sp(p);
-	if (rc > 0)
-		rc = parse_status_items(p, &a->items);
-	if (rc > 0)
-		rc = imap_parse_end(p);
-	if (rc < 0) {
+	if (imap_args_status(p, &st) < 0) {
 		imap_reply_parse_error(s, p);
 		return;
 	}
-	a->name = xstrndup(m.data, m.len);
+	if (st.items & IMAP_STATUS_HIGHESTMODSEQ)
+		s->enabled |= IMAP_EN_CONDSTORE;
+	a->name = xstrndup(st.mailbox.data, st.mailbox.len);
+	a->items = st.items;
 	s->finish = status_finish;
 	imap_job(s, status_run);
 }

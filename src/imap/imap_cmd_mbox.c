@@ -6,7 +6,8 @@
 #include <strings.h>
 
 #include "core/xalloc.h"
-#include "imap/imap_out.h"
+#include "imap/imap_write.h"
+#include "imap/imap_args.h"
 #include "imap/imap_private.h"
 
 /* Longest mailbox name, in bytes of UTF-8. */
@@ -38,21 +39,10 @@ static bool name_ok(const char *name, size_t len)
 	return strpbrk(name, "%*") == NULL;
 }
 
-/* " mailbox" into a->name; false after answering. */
-static bool parse_mailbox(struct imap_session *s, struct imap_parser *p,
-			  struct mbox_args *a, char **out)
+/* The mailbox name the parser read, kept for the job. */
+static char *name_of(const struct imap_string *m)
 {
-	struct imap_string m;
-	int rc = imap_parse_sp(p);
-	if (rc > 0)
-		rc = imap_parse_mailbox(p, &m);
-	if (rc < 0) {
-		imap_reply_parse_error(s, p);
-		return false;
-	}
-	*out = xstrndup(m.data, m.len);
-	(void)a;
-	return true;
+	return xstrndup(m->data, m->len);
 }
 
 static struct mbox_args *args_new(struct imap_session *s)
@@ -132,84 +122,27 @@ static void select_finish(struct imap_session *s)
 	args_free(s);
 }
 
-/* RFC 7162 3.2.5: QRESYNC (uidvalidity modseq [known-uids
- * [seq-match-data]]); the sequence match data is read and not used (the
- * known UIDs bound the answer well enough). */
-static int parse_qresync(struct imap_parser *p, struct mbox_args *a)
-{
-	int rc = imap_parse_sp(p);
-	if (rc > 0)
-		rc = imap_parse_list_open(p);
-	if (rc > 0)
-		rc = imap_parse_nz_number(p, &a->q_uidvalidity);
-	if (rc > 0)
-		rc = imap_parse_sp(p);
-	if (rc > 0)
-		rc = imap_parse_nz_number64(p, &a->q_modseq);
-	if (rc > 0 && imap_parse_skip(p, ' ')) {
-		if (imap_parser_peek(p) != '(') {
-			rc = imap_parse_seqset(p, &a->q_known);
-			a->q_has_known = rc > 0;
-			if (rc > 0 && imap_parse_skip(p, ' ') &&
-			    imap_parser_peek(p) != '(')
-				rc = imap_parser_fail(p, "Bad QRESYNC");
-		}
-		if (rc > 0 && imap_parser_peek(p) == '(') {
-			struct imap_seqset x;
-			rc = imap_parse_list_open(p);
-			if (rc > 0)
-				rc = imap_parse_seqset(p, &x);
-			if (rc > 0)
-				rc = imap_parse_sp(p);
-			if (rc > 0)
-				rc = imap_parse_seqset(p, &x);
-			if (rc > 0)
-				rc = imap_parse_list_close(p);
-		}
-	}
-	if (rc > 0)
-		rc = imap_parse_list_close(p);
-	a->qresync = rc > 0;
-	return rc;
-}
-
-/* [SP "(" select-param *(SP select-param) ")"] */
-static int parse_select_params(struct imap_session *s, struct imap_parser *p,
-			       struct mbox_args *a)
-{
-	if (imap_parse_at_end(p))
-		return 1;
-	int rc = imap_parse_sp(p);
-	if (rc > 0)
-		rc = imap_parse_list_open(p);
-	while (rc > 0 && !imap_parse_skip(p, ')')) {
-		if (imap_parse_skip_word(p, "CONDSTORE")) {
-			s->enabled |= IMAP_EN_CONDSTORE;
-		} else if (imap_parse_skip_word(p, "QRESYNC")) {
-			if (!(s->enabled & IMAP_EN_QRESYNC))
-				return imap_parser_fail(
-					p, "QRESYNC needs ENABLE QRESYNC");
-			rc = parse_qresync(p, a);
-		} else {
-			return imap_parser_fail(p, "Unknown SELECT parameter");
-		}
-		if (rc > 0 && imap_parser_peek(p) == ' ')
-			rc = imap_parse_sp(p);
-	}
-	if (rc > 0)
-		imap_parser_leave(p);
-	return rc;
-}
-
 void imap_cmd_select(struct imap_session *s, struct imap_parser *p)
 {
 	struct mbox_args *a = args_new(s);
-	if (!parse_mailbox(s, p, a, &a->name))
-		return;
-	if (parse_select_params(s, p, a) < 0 || imap_parse_end(p) < 0) {
+	struct imap_select sel;
+	if (imap_args_select(p, &sel) < 0) {
 		imap_reply_parse_error(s, p);
 		return;
 	}
+	if (sel.qresync && !(s->enabled & IMAP_EN_QRESYNC)) {
+		imap_reply(s, "BAD QRESYNC needs ENABLE QRESYNC first");
+		imap_count_error(s);
+		return;
+	}
+	if (sel.condstore)
+		s->enabled |= IMAP_EN_CONDSTORE;
+	a->name = name_of(&sel.mailbox);
+	a->qresync = sel.qresync;
+	a->q_uidvalidity = sel.uidvalidity;
+	a->q_modseq = sel.modseq;
+	a->q_known = sel.known_uids;
+	a->q_has_known = sel.known_uids.count > 0;
 	/* Whatever happens, the mailbox selected before is closed, without
 	 * expunging (RFC 9051 6.3.2); a QRESYNC client is told (RFC 7162
 	 * 3.2.11). */
@@ -270,13 +203,43 @@ static void create_run(struct imap_session *s)
 		imap_tagged_fail(s, rc, "CREATE", err);
 }
 
+/* CREATE-SPECIAL-USE (RFC 6154 3): one use per mailbox here. */
+static int special_of_use(unsigned use, enum store_special *sp)
+{
+	static const struct {
+		unsigned bit;
+		enum store_special sp;
+	} map[] = {
+		{IMAP_USE_DRAFTS, STORE_SPECIAL_DRAFTS},
+		{IMAP_USE_SENT, STORE_SPECIAL_SENT},
+		{IMAP_USE_TRASH, STORE_SPECIAL_TRASH},
+		{IMAP_USE_JUNK, STORE_SPECIAL_JUNK},
+		{IMAP_USE_ARCHIVE, STORE_SPECIAL_ARCHIVE},
+		{IMAP_USE_ALL, STORE_SPECIAL_ALL},
+		{IMAP_USE_FLAGGED, STORE_SPECIAL_FLAGGED},
+	};
+	*sp = STORE_SPECIAL_NONE;
+	for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++) {
+		if (!(use & map[i].bit))
+			continue;
+		if (*sp != STORE_SPECIAL_NONE)
+			return -1;
+		*sp = map[i].sp;
+	}
+	return 0;
+}
+
 void imap_cmd_create(struct imap_session *s, struct imap_parser *p)
 {
 	struct mbox_args *a = args_new(s);
-	if (!parse_mailbox(s, p, a, &a->name))
-		return;
-	if (imap_parse_end(p) < 0) {
+	struct imap_create c;
+	if (imap_args_create(p, &c) < 0) {
 		imap_reply_parse_error(s, p);
+		return;
+	}
+	a->name = name_of(&c.mailbox);
+	if (special_of_use(c.use, &a->special) < 0) {
+		imap_reply(s, "NO [USEATTR] One special use per mailbox");
 		return;
 	}
 	/* "a/" asks for "a", as a future parent. */
@@ -312,15 +275,24 @@ static void delete_run(struct imap_session *s)
 		imap_tagged_fail(s, rc, "DELETE", err);
 }
 
+/* " mailbox" alone, into a->name; false after answering. */
+static bool one_mailbox(struct imap_session *s, struct imap_parser *p,
+			struct mbox_args *a)
+{
+	struct imap_string m;
+	if (imap_args_mailbox(p, &m) < 0) {
+		imap_reply_parse_error(s, p);
+		return false;
+	}
+	a->name = name_of(&m);
+	return true;
+}
+
 void imap_cmd_delete(struct imap_session *s, struct imap_parser *p)
 {
 	struct mbox_args *a = args_new(s);
-	if (!parse_mailbox(s, p, a, &a->name))
+	if (!one_mailbox(s, p, a))
 		return;
-	if (imap_parse_end(p) < 0) {
-		imap_reply_parse_error(s, p);
-		return;
-	}
 	if (strcmp(a->name, "INBOX") == 0) {
 		imap_reply(s, "NO [CANNOT] INBOX cannot be deleted");
 		return;
@@ -351,20 +323,20 @@ static void rename_run(struct imap_session *s)
 void imap_cmd_rename(struct imap_session *s, struct imap_parser *p)
 {
 	struct mbox_args *a = args_new(s);
-	if (!parse_mailbox(s, p, a, &a->name) ||
-	    !parse_mailbox(s, p, a, &a->name2))
-		return;
-	if (imap_parse_end(p) < 0) {
+	struct imap_string old, new;
+	if (imap_args_rename(p, &old, &new) < 0) {
 		imap_reply_parse_error(s, p);
 		return;
 	}
+	a->name = name_of(&old);
+	a->name2 = name_of(&new);
 	size_t len = strlen(a->name2);
 	if (strcmp(a->name2, "INBOX") == 0 || !name_ok(a->name2, len)) {
 		imap_reply(s, "NO [CANNOT] Invalid target name");
 		return;
 	}
-	size_t from = strlen(a->name);
-	if (strncmp(a->name2, a->name, from) == 0 && a->name2[from] == '/') {
+	size_t flen = strlen(a->name);
+	if (strncmp(a->name2, a->name, flen) == 0 && a->name2[flen] == '/') {
 		imap_reply(s, "NO [CANNOT] Cannot move a mailbox into itself");
 		return;
 	}
@@ -392,12 +364,8 @@ void imap_cmd_subscribe(struct imap_session *s, struct imap_parser *p)
 {
 	struct mbox_args *a = args_new(s);
 	a->flag = imap_command_is(s, "SUBSCRIBE");
-	if (!parse_mailbox(s, p, a, &a->name))
+	if (!one_mailbox(s, p, a))
 		return;
-	if (imap_parse_end(p) < 0) {
-		imap_reply_parse_error(s, p);
-		return;
-	}
 	s->finish = mbox_finish;
 	imap_job(s, subscribe_run);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/xalloc.h"
+#include "imap/imap_args.h"
 #include "imap/imap_private.h"
 
 /* ---- STORE ---- */
@@ -22,17 +23,6 @@ struct store_args {
 	size_t nrefused;
 	uint64_t modseq;	/* of this change */
 };
-
-static unsigned store_flags_of(unsigned imap)
-{
-	unsigned f = 0;
-	f |= imap & IMAP_FLAG_SEEN ? STORE_FLAG_SEEN : 0;
-	f |= imap & IMAP_FLAG_ANSWERED ? STORE_FLAG_ANSWERED : 0;
-	f |= imap & IMAP_FLAG_FLAGGED ? STORE_FLAG_FLAGGED : 0;
-	f |= imap & IMAP_FLAG_DELETED ? STORE_FLAG_DELETED : 0;
-	f |= imap & IMAP_FLAG_DRAFT ? STORE_FLAG_DRAFT : 0;
-	return f;
-}
 
 static void keywords_of(const struct imap_flags *fl, struct str *out)
 {
@@ -133,70 +123,25 @@ static void store_finish(struct imap_session *s)
 	str_free(&a->keywords);
 }
 
-/* [SP "(" "UNCHANGEDSINCE" SP mod-sequence-valzer ")"] */
-static int parse_store_modifiers(struct imap_parser *p, struct store_args *a)
-{
-	if (imap_parser_peek(p) != '(')
-		return 1;
-	int rc = imap_parse_list_open(p);
-	if (rc > 0 && !imap_parse_skip_word(p, "UNCHANGEDSINCE"))
-		rc = imap_parser_fail(p, "Unknown STORE modifier");
-	if (rc > 0)
-		rc = imap_parse_sp(p);
-	if (rc > 0)
-		rc = imap_parse_number64(p, &a->unchangedsince);
-	a->has_unchangedsince = rc > 0;
-	if (rc > 0)
-		rc = imap_parse_list_close(p);
-	if (rc > 0)
-		rc = imap_parse_sp(p);
-	return rc;
-}
-
-static int parse_store_action(struct imap_parser *p, struct store_args *a)
-{
-	struct imap_string w;
-	a->op = imap_parse_skip(p, '+')   ? STORE_FLAGS_ADD
-		: imap_parse_skip(p, '-') ? STORE_FLAGS_REMOVE
-					  : STORE_FLAGS_SET;
-	int rc = imap_parse_word(p, &w);
-	if (rc < 0)
-		return rc;
-	if (imap_string_eq(&w, "FLAGS.SILENT"))
-		a->silent = true;
-	else if (!imap_string_eq(&w, "FLAGS"))
-		return imap_parser_fail(p, "Expected FLAGS");
-	rc = imap_parse_sp(p);
-	struct imap_flags fl = {0};
-	if (rc > 0)
-		rc = imap_parser_peek(p) == '(' ? imap_parse_flag_list(p, &fl)
-						: imap_parse_flag_seq(p, &fl);
-	if (rc < 0)
-		return rc;
-	a->flags = store_flags_of(fl.system);
-	keywords_of(&fl, &a->keywords);
-	return imap_parse_end(p);
-}
-
 void imap_cmd_store(struct imap_session *s, struct imap_parser *p)
 {
 	struct store_args *a = xcalloc(1, sizeof(*a));
-	struct imap_seqset set;
+	struct imap_store st;
 	s->args = a;
 	s->finish = store_finish;
-	int rc = imap_parse_sp(p);
-	if (rc > 0)
-		rc = imap_parse_seqset(p, &set);
-	if (rc > 0)
-		rc = imap_parse_sp(p);
-	if (rc > 0)
-		rc = parse_store_modifiers(p, a);
-	if (rc > 0)
-		rc = parse_store_action(p, a);
-	if (rc < 0) {
+	if (imap_args_store(p, &st) < 0) {
 		imap_reply_parse_error(s, p);
 		return;
 	}
+	a->op = st.op == IMAP_STORE_ADD	     ? STORE_FLAGS_ADD
+		: st.op == IMAP_STORE_REMOVE ? STORE_FLAGS_REMOVE
+					     : STORE_FLAGS_SET;
+	a->silent = st.silent;
+	a->flags = imap_store_flags(st.flags.system);
+	keywords_of(&st.flags, &a->keywords);
+	a->has_unchangedsince = st.unchangedsince;
+	a->unchangedsince = st.unchangedsince_modseq;
+	const struct imap_seqset set = st.set;
 	if (s->view->readonly) {
 		imap_reply(s, "NO [READ-ONLY] Mailbox is read-only");
 		return;
@@ -304,16 +249,7 @@ void imap_cmd_copy(struct imap_session *s, struct imap_parser *p)
 	s->args = a;
 	s->finish = copy_finish;
 	a->move = imap_command_is(s, "MOVE");
-	int rc = imap_parse_sp(p);
-	if (rc > 0)
-		rc = imap_parse_seqset(p, &set);
-	if (rc > 0)
-		rc = imap_parse_sp(p);
-	if (rc > 0)
-		rc = imap_parse_mailbox(p, &to);
-	if (rc > 0)
-		rc = imap_parse_end(p);
-	if (rc < 0) {
+	if (imap_args_copy(p, &set, &to) < 0) {
 		imap_reply_parse_error(s, p);
 		return;
 	}

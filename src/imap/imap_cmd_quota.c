@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/xalloc.h"
-#include "imap/imap_out.h"
+#include "imap/imap_write.h"
 #include "imap/imap_private.h"
 
 struct quota_args {
@@ -45,7 +45,7 @@ static void getquotaroot_run(struct imap_session *s)
 		return;
 	}
 	str_appends(&s->out, "* QUOTAROOT ");
-	imap_out_mailbox(&s->out, a->mailbox,
+	imap_write_mailbox(&s->out, a->mailbox,
 			 (s->enabled & (IMAP_EN_UTF8 | IMAP_EN_REV2)) != 0);
 	str_appends(&s->out, " \"\"\r\n");
 	if (quota_line(s) > 0)

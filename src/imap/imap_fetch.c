@@ -18,7 +18,7 @@
 #include "deliver/deliver.h"
 #include "imap/imap_date.h"
 #include "imap/imap_fetch_parse.h"
-#include "imap/imap_out.h"
+#include "imap/imap_write.h"
 #include "imap/imap_private.h"
 #include "mime/mime_decode.h"
 #include "mime/mime_imap.h"
@@ -213,15 +213,6 @@ static int ensure_meta(struct imap_session *s, struct store_account *acct,
 
 /* ---- items ---- */
 
-static const char *const section_names[] = {
-	[IMAP_SECTION_ALL] = "",
-	[IMAP_SECTION_HEADER] = "HEADER",
-	[IMAP_SECTION_HEADER_FIELDS] = "HEADER.FIELDS",
-	[IMAP_SECTION_HEADER_FIELDS_NOT] = "HEADER.FIELDS.NOT",
-	[IMAP_SECTION_TEXT] = "TEXT",
-	[IMAP_SECTION_MIME] = "MIME",
-};
-
 static const enum mime_section section_kinds[] = {
 	[IMAP_SECTION_ALL] = MIME_SECTION_WHOLE,
 	[IMAP_SECTION_HEADER] = MIME_SECTION_HEADER,
@@ -235,38 +226,6 @@ static void part_path(const struct imap_section *sec, struct str *out)
 {
 	for (unsigned i = 0; i < sec->depth; i++)
 		str_printf(out, i ? ".%u" : "%u", sec->part[i]);
-}
-
-/* The item's name as the answer repeats it: BODY[1.HEADER.FIELDS (A)]. */
-static void section_name(const struct imap_fetch_att *att, struct str *out)
-{
-	const struct imap_section *sec = &att->section;
-	switch (att->item) {
-	case IMAP_FETCH_RFC822: str_appends(out, "RFC822"); return;
-	case IMAP_FETCH_RFC822_HEADER: str_appends(out, "RFC822.HEADER"); return;
-	case IMAP_FETCH_RFC822_TEXT: str_appends(out, "RFC822.TEXT"); return;
-	case IMAP_FETCH_BINARY: str_appends(out, "BINARY["); break;
-	default: str_appends(out, "BODY["); break;
-	}
-	part_path(sec, out);
-	if (sec->text != IMAP_SECTION_ALL)
-		str_printf(out, "%s%s", sec->depth ? "." : "",
-			   section_names[sec->text]);
-	if (sec->text == IMAP_SECTION_HEADER_FIELDS ||
-	    sec->text == IMAP_SECTION_HEADER_FIELDS_NOT) {
-		str_appends(out, " (");
-		for (unsigned i = 0; i < sec->n_fields; i++) {
-			if (i)
-				str_appendc(out, ' ');
-			imap_out_astring(out, sec->fields[i].data,
-					 sec->fields[i].len, false);
-		}
-		str_appendc(out, ')');
-	}
-	str_appendc(out, ']');
-	if (att->partial)
-		str_printf(out, "<%llu>",
-			   (unsigned long long)att->partial_start);
 }
 
 /* Clip [off, off+len) to the item's <start.count>. */
@@ -304,7 +263,7 @@ static int section_answer(struct imap_session *s, struct store_account *acct,
 	struct fetch_args *a = s->args;
 	const struct imap_section *sec = &att->section;
 	struct str *o = &s->out;
-	section_name(att, o);
+	imap_write_fetch_name(o, att);
 	str_appendc(o, ' ');
 	/* The whole message needs no layout. */
 	if (sec->depth == 0 && sec->text == IMAP_SECTION_ALL) {
@@ -381,13 +340,9 @@ static int binary_answer(struct imap_session *s, struct store_account *acct,
 	rc = mime_layout_section(m->layout, m->layout_len,
 				 path.data ? path.data : "", path.len,
 				 MIME_SECTION_WHOLE, &r);
-	if (att->item == IMAP_FETCH_BINARY_SIZE)
-		str_printf(o, "BINARY.SIZE[%s] ", path.data ? path.data : "");
-	else
-		section_name(att, o);
+	imap_write_fetch_name(o, att);
+	str_appendc(o, ' ');
 	str_free(&path);
-	if (att->item == IMAP_FETCH_BINARY)
-		str_appendc(o, ' ');
 	if (rc <= 0 || r.off + r.len > a->bytes.len) {
 		str_appends(o, att->item == IMAP_FETCH_BINARY ? "\"\"" : "0");
 		return 1;
@@ -476,7 +431,7 @@ static int item_answer(struct imap_session *s, struct store_account *acct,
 				break;
 		}
 		str_appends(o, "PREVIEW ");
-		imap_out_string(o, m->preview, strlen(m->preview), false);
+		imap_write_string(o, m->preview, strlen(m->preview), false);
 		break;
 	default:
 		/* Not offered in CAPABILITY: the parser knows more items than

@@ -68,7 +68,7 @@ struct imap_command {
 	bool uid_ok;		/* may follow "UID" */
 };
 
-struct imap_append;
+struct imap_append_data;
 
 struct imap_session {
 	struct session *sess;
@@ -81,7 +81,7 @@ struct imap_session {
 	struct str line;
 	struct str cmd;
 	uint64_t literal_left;	/* bytes of a literal still to come */
-	struct imap_append *append; /* APPEND message being received */
+	struct imap_append_data *append; /* APPEND message arriving */
 	bool idling;		/* between IDLE and DONE */
 	bool sasl_wait;		/* AUTHENTICATE: a response line next */
 
@@ -190,6 +190,8 @@ uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid);
  * EXPUNGE (or VANISHED) for them. */
 void imap_view_expunged(struct imap_session *s, const uint32_t *uids,
 			size_t n);
+/* The parser's IMAP_FLAG_* bits as the store's STORE_FLAG_*. */
+unsigned imap_store_flags(unsigned imap);
 /* A FETCH response's FLAGS item for flags and keywords. */
 void imap_write_flags(struct str *out, unsigned flags, const char *keywords);
 /* Resolve a sequence set (UIDs when uid) to the UIDs in the view, sorted

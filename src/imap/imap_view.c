@@ -71,6 +71,17 @@ uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid)
 	return lo < v->n && v->uids[lo] == uid ? lo + 1 : 0;
 }
 
+unsigned imap_store_flags(unsigned imap)
+{
+	unsigned f = 0;
+	f |= imap & IMAP_FLAG_SEEN ? STORE_FLAG_SEEN : 0;
+	f |= imap & IMAP_FLAG_ANSWERED ? STORE_FLAG_ANSWERED : 0;
+	f |= imap & IMAP_FLAG_FLAGGED ? STORE_FLAG_FLAGGED : 0;
+	f |= imap & IMAP_FLAG_DELETED ? STORE_FLAG_DELETED : 0;
+	f |= imap & IMAP_FLAG_DRAFT ? STORE_FLAG_DRAFT : 0;
+	return f;
+}
+
 void imap_write_flags(struct str *out, unsigned flags, const char *keywords)
 {
 	static const struct {

@@ -64,6 +64,17 @@ void imap_write_nstring(struct str *out, const char *s, size_t len, bool utf8)
 		imap_write_string(out, s, len, utf8);
 }
 
+void imap_write_mailbox(struct str *out, const char *name, bool utf8)
+{
+	size_t len = strlen(name);
+	struct str enc = STR_INIT;
+	if (utf8 || imap_utf7_encode(name, len, &enc) < 0)
+		imap_write_astring(out, name, len, utf8);
+	else
+		imap_write_astring(out, enc.data, enc.len, false);
+	str_free(&enc);
+}
+
 static void seq_number(struct str *out, uint32_t n)
 {
 	if (n == IMAP_SEQ_STAR)

@@ -34,6 +34,10 @@ void imap_write_string(struct str *out, const char *s, size_t len,
 void imap_write_nstring(struct str *out, const char *s, size_t len,
 		       bool utf8);
 
+/* A mailbox name from the store (UTF-8) as an astring: in modified UTF-7
+ * unless utf8 (UTF8=ACCEPT or IMAP4rev2 enabled). */
+void imap_write_mailbox(struct str *out, const char *name, bool utf8);
+
 /* A sequence set of ranges r[0..n) (n >= 1): "lo" or "lo:hi", joined
  * with ",", IMAP_SEQ_STAR written "*" and a saved range "$". */
 void imap_write_seqset(struct str *out, const struct imap_seq_range *r,
