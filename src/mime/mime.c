@@ -537,6 +537,8 @@ static void classify(struct parser *ps)
 		if (span_is(p->subtype, "digest"))
 			p->flags |= MIME_PART_DIGEST;
 		if (deep) {
+			/* Its boundary must not split what it holds. */
+			op->blen = 0;
 			p->flags |= MIME_PART_OPAQUE;
 			ps->m->truncated = true;
 		} else {
