@@ -736,6 +736,28 @@ static const struct section_case cut_sections[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/* A message/rfc822 part whose message has a header and a blank line
+ * but no body: the blank line ends that header and is also the line end
+ * before the delimiter, so the part is the whole header. */
+static const char hdr_only_msg[] =
+	"Content-Type: multipart/mixed; boundary=a\r\n"
+	"\r\n"
+	"--a\r\n"
+	"Content-Type: message/rfc822\r\n"
+	"\r\n"
+	"From: x@y\r\n"
+	"\r\n"
+	"--a--\r\n";
+
+static const struct section_case hdr_only_sections[] = {
+	PART("1", "From: x@y\r\n\r\n", 7BIT),
+	SEC("1", HEADER, "From: x@y\r\n\r\n"),
+	SEC("1", TEXT, ""),
+	PART("1.1", "", 7BIT),
+	SEC("1.1", MIME, "From: x@y\r\n\r\n"),
+	{NULL, 0, NULL, 0},
+};
+
 static const struct msg_case cases[] = {
 	{"plain", plain_msg,
 	 "(NIL \"hello\" ((NIL NIL \"alice\" \"example.org\")) "
@@ -889,6 +911,14 @@ static const struct msg_case cases[] = {
 	 "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0) "
 	 "0) \"MIXED\")",
 	 NULL, cut_sections},
+	{"message/rfc822 with a header only", hdr_only_msg, NULL, NULL,
+	 "((\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 13 "
+	 "(NIL NIL ((NIL NIL \"x\" \"y\")) ((NIL NIL \"x\" \"y\")) "
+	 "((NIL NIL \"x\" \"y\")) NIL NIL NIL NIL NIL) "
+	 "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0 "
+	 "NIL NIL NIL NIL) 2 NIL NIL NIL NIL) \"MIXED\" (\"BOUNDARY\" \"a\") "
+	 "NIL NIL NIL)",
+	 hdr_only_sections},
 };
 
 static void test_cases(void **state)
