@@ -234,9 +234,14 @@ static void ap_addr_spec(struct addr_parser *a, struct mime_lex start,
 	}
 	ap_skip(a, group);
 	if (a->comment.p != NULL) {
-		str_clear(&a->name);
-		struct mime_span c = a->comment;
-		str_append(&a->name, c.p, c.len);
+		/* The comment's text, quoted pairs undone, unfolded. */
+		const char *c = a->comment.p, *end = c + a->comment.len;
+		for (; c < end; c++) {
+			if (*c == '\\' && c + 1 < end)
+				str_appendc(&a->name, *++c);
+			else if (*c != '\r' && *c != '\n')
+				str_appendc(&a->name, *c);
+		}
 		a->has_name = true;
 	}
 }

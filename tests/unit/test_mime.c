@@ -625,7 +625,8 @@ static const char group_msg[] =
 static const char obsolete_msg[] =
 	"From: Joe Q. Public <john.q.public@example.com>\r\n"
 	"To: Mary Smith <@node.test,@two.test:mary@example.net>, , jdoe@test   . example\r\n"
-	"Cc: John Doe <jdoe@machine(comment).  example>, gray@cac (Terry Gray),\r\n"
+	"Cc: John Doe <jdoe@machine(comment).  example>, gray@cac (Terry\r\n"
+	" \\(T\\) Gray),\r\n"
 	"  \"john doe\"@example.com, <>, postmaster, <root>, [1.2.3.4], Just Name\r\n"
 	"Bcc: group: a@b.c, unclosed@d.e\r\n"
 	"\r\n";
@@ -865,7 +866,7 @@ static const struct msg_case cases[] = {
 	 "((\"Mary Smith\" \"@node.test,@two.test\" \"mary\" \"example.net\")"
 	 "(NIL NIL \"jdoe\" \"test.example\")) "
 	 "((\"John Doe\" NIL \"jdoe\" \"machine.example\")"
-	 "(\"Terry Gray\" NIL \"gray\" \"cac\")"
+	 "(\"Terry (T) Gray\" NIL \"gray\" \"cac\")"
 	 "(NIL NIL \"\\\"john doe\\\"\" \"example.com\")(NIL NIL \"\" \"\")"
 	 "(NIL NIL \"postmaster\" \"\")(NIL NIL \"root\" \"\")"
 	 "(\"Just Name\" NIL \"\" \"\")) "
