@@ -759,6 +759,40 @@ static const struct section_case hdr_only_sections[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/* A top-level message/global (RFC 6532): its part 1 is its body, the
+ * message inside, whose own part 1 is that message's body. */
+static const char global_msg[] =
+	"Subject: outer\r\n"
+	"Content-Type: message/global\r\n"
+	"\r\n"
+	"Subject: g\r\n"
+	"\r\n"
+	"x";
+
+static const struct section_case global_sections[] = {
+	SEC("", HEADER, "Subject: outer\r\nContent-Type: message/global\r\n"
+			"\r\n"),
+	SEC("", TEXT, "Subject: g\r\n\r\nx"),
+	PART("1", "Subject: g\r\n\r\nx", 7BIT),
+	SEC("1", MIME, "Subject: outer\r\nContent-Type: message/global\r\n"
+		       "\r\n"),
+	SEC("1", HEADER, "Subject: g\r\n\r\n"),
+	SEC("1", TEXT, "x"),
+	PART("1.1", "x", 7BIT),
+	SEC("1.1", MIME, "Subject: g\r\n\r\n"),
+	NONE("1.2", WHOLE), NONE("1.1.1", WHOLE), NONE("2", WHOLE),
+	{NULL, 0, NULL, 0},
+};
+
+/* RFC 2231 parameters come out as written, names upper-cased. */
+static const char rfc2231_msg[] =
+	"Content-Type: application/x-stuff;\r\n"
+	"  title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A\r\n"
+	"Content-Disposition: attachment; filename*0=\"a b\";\r\n"
+	" filename*1*=UTF-8''%C3%A9.txt\r\n"
+	"\r\n"
+	"x\r\n";
+
 static const struct msg_case cases[] = {
 	{"plain", plain_msg,
 	 "(NIL \"hello\" ((NIL NIL \"alice\" \"example.org\")) "
@@ -920,6 +954,19 @@ static const struct msg_case cases[] = {
 	 "NIL NIL NIL NIL) 2 NIL NIL NIL NIL) \"MIXED\" (\"BOUNDARY\" \"a\") "
 	 "NIL NIL NIL)",
 	 hdr_only_sections},
+	{"top-level message/global", global_msg,
+	 "(NIL \"outer\" NIL NIL NIL NIL NIL NIL NIL NIL)",
+	 "(\"MESSAGE\" \"GLOBAL\" NIL NIL NIL \"7BIT\" 15 "
+	 "(NIL \"g\" NIL NIL NIL NIL NIL NIL NIL NIL) "
+	 "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1 0) "
+	 "2)",
+	 NULL, global_sections},
+	{"RFC 2231 parameters", rfc2231_msg, NULL, NULL,
+	 "(\"APPLICATION\" \"X-STUFF\" (\"TITLE*\" "
+	 "\"us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A\") NIL NIL "
+	 "\"7BIT\" 3 NIL (\"ATTACHMENT\" (\"FILENAME*0\" \"a b\" "
+	 "\"FILENAME*1*\" \"UTF-8''%C3%A9.txt\")) NIL NIL)",
+	 NULL},
 };
 
 static void test_cases(void **state)
@@ -1150,6 +1197,37 @@ static void test_header_fields(void **state)
 	}
 }
 
+/* BODY[2.HEADER.FIELDS (From Subject)]: the range of the layout, then
+ * the fields of it. */
+static void test_fields_of_section(void **state)
+{
+	static const char *const names[] = {"subject", "FROM"};
+	struct str lay = STR_INIT, out = STR_INIT;
+	struct mime_range r;
+	cur = "2.HEADER.FIELDS";
+	struct mime_msg *m = mime_parse(rfc822_msg, strlen(rfc822_msg));
+	mime_layout_encode(m, &lay);
+	EXPECT_INT(mime_layout_section(lay.data, lay.len, "2", 1,
+				       MIME_SECTION_HEADER_FIELDS, &r), 1);
+	mime_imap_header_fields(rfc822_msg + r.off, r.len, names, 2, false,
+				&out);
+	EXPECT_STR(out.data, "From: Carol <carol@example.com>\r\n"
+			     "Subject: inner\r\n\r\n");
+	str_clear(&out);
+	EXPECT_INT(mime_layout_section(lay.data, lay.len, "2", 1,
+				       MIME_SECTION_HEADER_FIELDS_NOT, &r), 1);
+	mime_imap_header_fields(rfc822_msg + r.off, r.len, names, 2, true,
+				&out);
+	EXPECT_STR(out.data, "To: Dave <dave@example.com>\r\n"
+			     "Date: Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+			     "Message-ID: <inner@example.com>\r\n"
+			     "Content-Type: multipart/mixed; boundary=b\r\n"
+			     "\r\n");
+	str_free(&lay);
+	str_free(&out);
+	mime_free(&m);
+}
+
 /* ---- strings ---- */
 
 static void test_imap_string(void **state)
@@ -1242,6 +1320,7 @@ int main(void)
 		cmocka_unit_test(test_many_parts),
 		cmocka_unit_test(test_big_attachment),
 		cmocka_unit_test(test_header_fields),
+		cmocka_unit_test(test_fields_of_section),
 		cmocka_unit_test(test_imap_string),
 		cmocka_unit_test(test_corrupt_layout),
 	};
