@@ -242,7 +242,7 @@ static void ap_addr_spec(struct addr_parser *a, struct mime_lex start,
 			else if (*c != '\r' && *c != '\n')
 				str_appendc(&a->name, *c);
 		}
-		a->has_name = true;
+		a->has_name = a->name.len > 0;
 	}
 }
 
@@ -260,7 +260,7 @@ static void ap_address(struct addr_parser *a, bool *group)
 		return;
 	}
 	if (ap_special(a, '<')) {
-		a->has_name = words > 0;
+		a->has_name = words > 0 && a->name.len > 0;
 		ap_angle(a);
 		ap_skip(a, *group);
 		ap_emit(a);

@@ -16,7 +16,8 @@
  * case, as in the RFC's examples; values as written.  Addresses:
  * the display name is the phrase with quotes removed and its words joined
  * by one space where the message had white space; without a phrase, the
- * last comment of an addr-spec ("user@host (Name)"); NIL if neither.  The
+ * last comment of an addr-spec ("user@host (Name)"); NIL if neither (or
+ * if it is empty).  The
  * mailbox is the local part as written (quotes kept, so that mailbox "@"
  * host is a valid address); a missing local part or domain is "" (not
  * NIL, which means a group).  Groups are (NIL NIL "name" NIL) ...

@@ -628,7 +628,7 @@ static const char obsolete_msg[] =
 	"Cc: John Doe <jdoe@machine(comment).  example>, gray@cac (Terry\r\n"
 	" \\(T\\) Gray),\r\n"
 	"  \"john doe\"@example.com, <>, postmaster, <root>, [1.2.3.4], Just Name\r\n"
-	"Bcc: group: a@b.c, unclosed@d.e\r\n"
+	"Bcc: group: a@b.c, unclosed@d.e, \"\" <e@f>, g@h ()\r\n"
 	"\r\n";
 
 static const char digest_msg[] =
@@ -905,7 +905,8 @@ static const struct msg_case cases[] = {
 	 "(NIL NIL \"postmaster\" \"\")(NIL NIL \"root\" \"\")"
 	 "(\"Just Name\" NIL \"\" \"\")) "
 	 "((NIL NIL \"group\" NIL)(NIL NIL \"a\" \"b.c\")"
-	 "(NIL NIL \"unclosed\" \"d.e\")(NIL NIL NIL NIL)) NIL NIL)",
+	 "(NIL NIL \"unclosed\" \"d.e\")(NIL NIL \"e\" \"f\")"
+	 "(NIL NIL \"g\" \"h\")(NIL NIL NIL NIL)) NIL NIL)",
 	 NULL, NULL, NULL},
 	{"multipart/digest", digest_msg, NULL, NULL,
 	 "((\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 21 "
