@@ -537,6 +537,8 @@ static void classify(struct parser *ps)
 		if (span_is(p->subtype, "digest"))
 			p->flags |= MIME_PART_DIGEST;
 		if (deep) {
+			/* Its boundary must not split what it holds. */
+			op->blen = 0;
 			p->flags |= MIME_PART_OPAQUE;
 			ps->m->truncated = true;
 		} else {
@@ -635,20 +637,20 @@ static void on_delimiter(struct parser *ps, unsigned k, size_t ls, size_t le)
 		if (end > 0 && ps->d[end - 1] == '\r')
 			end--;
 	}
-	/* Each part closed here ends at end, but never before its own
-	 * body (a delimiter right after a blank line). */
+	/* Each part closed here ends at end, but never before its own body
+	 * or (still in its header) its start: a delimiter right after a
+	 * blank line or right after the delimiter that began the part.  Such
+	 * a part starts on this very line (nothing else starts between the
+	 * line end and the line), and its parents must then hold it. */
 	while (ps->depth > k + 1) {
 		struct open_part *op = &ps->stack[ps->depth - 1];
 		struct mime_part *p = &ps->m->parts[op->part];
-		size_t e = end, n = nl;
-		if (!op->in_header && e < p->body) {
-			e = p->body;
-			n = op->nl_body;
-		} else if (op->in_header && e < p->hdr) {
-			e = p->hdr;
-			n = ps->nl;
+		size_t floor = op->in_header ? p->hdr : p->body;
+		if (end < floor) {
+			end = floor;
+			nl = ps->nl;
 		}
-		close_top(ps, e, n);
+		close_top(ps, end, nl);
 	}
 	struct open_part *mp = &ps->stack[k];
 	size_t a = ls + 2 + mp->blen;

@@ -26,7 +26,10 @@
  *   to no child.
  * - A part's header ends at its first empty line (CRLF or LF alone), which
  *   belongs to the header; or, without one, at the end of its content (a
- *   header without a body and without the blank line).
+ *   header without a body and without the blank line).  A blank line
+ *   right before a delimiter line ends the header and also serves as the
+ *   line end the delimiter takes: the body is empty and the header keeps
+ *   its blank line (as Dovecot reads it).
  * - Defaults (RFC 2045 5.2, RFC 2046 5.1.5): no Content-Type is
  *   text/plain; charset=us-ascii, or message/rfc822 in a multipart/digest;
  *   a Content-Type that does not parse as type "/" subtype, or a multipart

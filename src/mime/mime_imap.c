@@ -234,10 +234,15 @@ static void ap_addr_spec(struct addr_parser *a, struct mime_lex start,
 	}
 	ap_skip(a, group);
 	if (a->comment.p != NULL) {
-		str_clear(&a->name);
-		struct mime_span c = a->comment;
-		str_append(&a->name, c.p, c.len);
-		a->has_name = true;
+		/* The comment's text, quoted pairs undone, unfolded. */
+		const char *c = a->comment.p, *end = c + a->comment.len;
+		for (; c < end; c++) {
+			if (*c == '\\' && c + 1 < end)
+				str_appendc(&a->name, *++c);
+			else if (*c != '\r' && *c != '\n')
+				str_appendc(&a->name, *c);
+		}
+		a->has_name = a->name.len > 0;
 	}
 }
 
@@ -255,7 +260,7 @@ static void ap_address(struct addr_parser *a, bool *group)
 		return;
 	}
 	if (ap_special(a, '<')) {
-		a->has_name = words > 0;
+		a->has_name = words > 0 && a->name.len > 0;
 		ap_angle(a);
 		ap_skip(a, *group);
 		ap_emit(a);

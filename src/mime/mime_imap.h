@@ -13,12 +13,12 @@
  *
  * Names the RFCs treat case-insensitively (media type and subtype,
  * parameter names, transfer encoding, disposition type) are sent in upper
- * case, as in the RFC's examples; values as written.  Addresses:
- * the display name is the phrase with quotes removed and its words joined
- * by one space where the message had white space; without a phrase, the
- * last comment of an addr-spec ("user@host (Name)"); NIL if neither.  The
- * mailbox is the local part as written (quotes kept, so that mailbox "@"
- * host is a valid address); a missing local part or domain is "" (not
+ * case, as in the RFC's examples; values as written.  Addresses: the
+ * display name is the phrase with quotes removed and its words joined by
+ * one space where the message had white space; without a phrase, the last
+ * comment of an addr-spec ("user@host (Name)"); NIL if neither or empty.
+ * The mailbox is the local part as written (quotes kept, so that mailbox
+ * "@" host is a valid address); a missing local part or domain is "" (not
  * NIL, which means a group).  Groups are (NIL NIL "name" NIL) ...
  * (NIL NIL NIL NIL); an unclosed group is closed at the end. */
 #ifndef POSTHORN_MIME_IMAP_H

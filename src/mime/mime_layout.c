@@ -288,7 +288,9 @@ int mime_layout_section(const void *layout, size_t len, const char *path,
 	if (empty) {
 		if (kind != MIME_SECTION_WHOLE && kind != MIME_SECTION_MIME)
 			return 0;
-		return set_range(r, x.end, x.end, MIME_CTE_7BIT);
+		return set_range(r, x.end, x.end,
+				 kind == MIME_SECTION_WHOLE ? MIME_CTE_7BIT
+							    : MIME_CTE_BINARY);
 	}
 	return part_section(&x, kind, r);
 }
