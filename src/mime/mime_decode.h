@@ -83,16 +83,16 @@ void mime_decode_header(const char *in, size_t len, struct str *out);
 /* Append the i;unicode-casemap form (RFC 5051) of UTF-8 text to out, for
  * SEARCH: a key and a text both passed through this match
  * case-insensitively when the key's form is a substring of the text's
- * (byte comparison).  Each character is mapped to its simple titlecase
- * (UnicodeData field 14) and fully decomposed (NFKD: compatibility and
- * canonical decompositions, combining marks in canonical order), so "ı",
- * "i" and "I" match, as do "ς", "σ" and "Σ", "ａ" and "A", "é" and "e"
- * followed by U+0301; "ß" stays itself (the RFC has no "SS" for it).
- * Two refinements: letters that come out of a decomposition are
- * titlecased too ("ﬁ" becomes "FI", as "fi" does), which makes the
- * function idempotent; and Hangul syllables stay whole, as in the RFC
- * (field 5 does not decompose them), so a syllable never matches part of
- * another.  Invalid UTF-8 becomes U+FFFD.  Output <= 11 * len (U+FDFA). */
+ * (byte comparison).  As the RFC says, each character is replaced by its
+ * simple titlecase (UnicodeData field 14) and its decomposition (field 5,
+ * canonical and compatibility), again and again until nothing changes; so
+ * "i", "I" and Turkish "ı" match, as do "ς", "σ" and "Σ", "ａ" and "A",
+ * "ﬁ" and "FI", "é" and "e" followed by U+0301; "ß" stays itself (field
+ * 14 has no "SS" for it), and Hangul syllables stay whole (field 5 does
+ * not decompose them).  Done as libunistring's NFKD between two
+ * titlecasings, which also puts combining marks in canonical order, so
+ * that canonically equivalent texts match.  Idempotent.  Invalid UTF-8
+ * becomes U+FFFD.  Output <= 11 * len (U+FDFA). */
 void mime_text_normalize(const char *in, size_t len, struct str *out);
 
 /* Append the RFC 8970 preview of a UTF-8 text to out: every run of

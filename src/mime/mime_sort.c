@@ -577,21 +577,29 @@ static void addr_display(const struct addr_lexer *lx,
 			 const struct first_addr *a, struct str *display)
 {
 	size_t start = display->len;
-	if (a->has_name && !a->group)
+	if (a->has_name && !a->group) {
 		mime_decode_header(a->name.data, a->name.len, display);
-	else if (lx->comment != NULL && a->has_mailbox && !a->group)
-		mime_decode_header(lx->comment, lx->comment_len, display);
+	} else if (lx->comment != NULL && a->has_mailbox && !a->group) {
+		struct str c = STR_INIT;
+		append_unescaped(lx->comment, lx->comment_len, &c);
+		mime_decode_header(c.data, c.len, display);
+		str_free(&c);
+	}
 	if (display->len > start)
 		return;
+	/* Raw bytes, made UTF-8 as 8-bit header text is. */
+	struct str raw = STR_INIT;
 	if (a->group) {
-		str_append(display, a->name.data, a->name.len);
+		str_append(&raw, a->name.data, a->name.len);
 	} else if (a->has_mailbox) {
-		str_append(display, a->mailbox.data, a->mailbox.len);
+		str_append(&raw, a->mailbox.data, a->mailbox.len);
 		if (a->has_host) {
-			str_appendc(display, '@');
-			str_append(display, a->host.data, a->host.len);
+			str_appendc(&raw, '@');
+			str_append(&raw, a->host.data, a->host.len);
 		}
 	}
+	mime_charset_to_utf8("us-ascii", 8, raw.data, raw.len, display);
+	str_free(&raw);
 }
 
 void mime_sort_address(const char *value, size_t len, struct str *mailbox,

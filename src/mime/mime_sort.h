@@ -55,11 +55,11 @@ int mime_parse_date(const char *in, size_t len, int64_t *t_r);
 /* From the value of an address header (From, To, Cc; raw, not decoded),
  * append the sort keys of its first address:
  *   - mailbox (may be NULL): for SORT FROM/TO/CC (RFC 5256), the [IMAP]
- *     addr-mailbox: the local part, unquoted;
+ *     addr-mailbox: the local part, unquoted, its bytes as they are;
  *   - display (may be NULL): for SORT DISPLAYFROM/DISPLAYTO (RFC 5957
- *     section 3), the display name decoded to UTF-8
- *     (mime_decode_header()), else "mailbox@host", else the mailbox, else
- *     nothing.
+ *     section 3), the display name decoded (mime_decode_header()), else
+ *     "mailbox@host", else the mailbox, else nothing; always UTF-8 (8-bit
+ *     bytes that are not are read as windows-1252).
  * As in an IMAP ENVELOPE, a group's first address is its start marker:
  * the mailbox is the group's name and the display name empty.  Old-style
  * "user@host (Name)" counts "Name" as the display name.  An empty header

@@ -5,6 +5,7 @@
  * trips ASan, and every function is checked to append, not overwrite. */
 #include "unit.h"
 
+#include <pthread.h>
 #include <unistr.h>
 
 #include "mime/mime_decode.h"
@@ -313,6 +314,42 @@ static void test_charset_cache(void **state)
 			EXPECT_STR(out.data, "plain");
 			str_free(&out);
 		}
+	}
+}
+
+/* Threads convert at once, each with its own handles, which are closed
+ * when the thread ends (LeakSanitizer would report them otherwise). */
+static void *convert_thread(void *arg)
+{
+	static const char *const names[] = {
+		"koi8-r", "shift_jis", "gb2312", "euc-kr", "iso-2022-jp",
+		"windows-1251",
+	};
+	int *ok = arg;
+	*ok = 1;
+	for (int i = 0; i < 200; i++) {
+		const char *cs = names[i % 6];
+		struct str out = STR_INIT;
+		if (mime_charset_to_utf8(cs, strlen(cs), "abc", 3, &out) != 1 ||
+		    strcmp(out.data, "abc") != 0)
+			*ok = 0;
+		str_free(&out);
+	}
+	return NULL;
+}
+
+static void test_charset_threads(void **state)
+{
+	pthread_t th[4];
+	int ok[4];
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, convert_thread,
+						&ok[i]),
+				 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		cur = "thread";
+		EXPECT_INT(ok[i], 1);
 	}
 }
 
@@ -643,6 +680,7 @@ int main(void)
 		cmocka_unit_test(test_cte),
 		cmocka_unit_test(test_charset),
 		cmocka_unit_test(test_charset_cache),
+		cmocka_unit_test(test_charset_threads),
 		cmocka_unit_test(test_charset_known),
 		cmocka_unit_test(test_header),
 		cmocka_unit_test(test_normalize),
