@@ -1,0 +1,439 @@
+"""Real IMAP clients against the real server, run the way users run them:
+mbsync (isync), curl, fetchmail and mutt.  Each test checks the outcome on
+both sides: what the client got or left behind, and what the server holds
+afterwards (seen through Python's imaplib)."""
+
+import fcntl
+import getpass
+import imaplib
+import os
+import re
+import select
+import shutil
+import struct
+import subprocess
+import termios
+import time
+
+import pytest
+
+from conftest import PASSWORD, body_of, make_message, smtp_send
+
+ALICE = "alice@example.com"
+BOB = "bob@example.com"
+
+
+def tool(name):
+    path = shutil.which(name)
+    if not path:
+        pytest.skip("%s is not installed (tools/deps.sh check installs it)"
+                    % name)
+    return path
+
+
+def run(args, timeout=120, **kw):
+    return subprocess.run(args, capture_output=True, timeout=timeout, **kw)
+
+
+def subject(msg):
+    m = re.search(rb"^Subject: (.*?)\r?$", msg, re.M)
+    return m.group(1).decode() if m else None
+
+
+def deliver(srv, user, tag, body=b"Hello.\r\n"):
+    """A message for `user` through SMTP; returns it as it was sent."""
+    msg = make_message(tag, body, rcpt=user)
+    code, text = smtp_send(srv.smtp_port, user, msg)
+    assert code == 250, text
+    return msg
+
+
+# ---- the server's side, through imaplib ----
+
+def imap_login(srv, user=ALICE):
+    c = imaplib.IMAP4("127.0.0.1", srv.imap_port, timeout=30)
+    ok(c.login(user, PASSWORD))
+    return c
+
+
+def ok(resp):
+    typ, data = resp
+    assert typ == "OK", resp
+    return data
+
+
+def quoted(name):
+    return '"%s"' % name.replace("\\", "\\\\").replace('"', '\\"')
+
+
+LIST_RE = re.compile(rb'^\(([^)]*)\) (?:NIL|"(?:\\.|[^"\\])*") (.+)$')
+
+
+def imap_list(c, ref="", pattern="*"):
+    """LIST as {name: set of attributes}."""
+    out = {}
+    for item in ok(c.list(quoted(ref), pattern)):
+        assert isinstance(item, bytes), item  # no literal names here
+        m = LIST_RE.match(item)
+        assert m, item
+        name = m.group(2)
+        if name.startswith(b'"'):
+            name = re.sub(rb'\\(.)', rb'\1', name[1:-1])
+        out[name.decode("ascii")] = set(m.group(1).decode().split())
+    return out
+
+
+FETCH_UID = re.compile(rb"\bUID (\d+)")
+FETCH_FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)")
+
+
+def imap_fetch_all(c, items="FLAGS BODY.PEEK[]"):
+    """UID FETCH 1:* of the selected mailbox as {uid: (flags, literal)}:
+    imaplib splits each response around its literal, so UID and FLAGS may
+    be on either side of it."""
+    out = {}
+    data = ok(c.uid("FETCH", "1:*", "(%s)" % items))
+    i = 0
+    while i < len(data):
+        item = data[i]
+        i += 1
+        if item is None:
+            continue
+        if isinstance(item, tuple):
+            head, literal = item
+            if i < len(data) and isinstance(data[i], bytes):
+                head += data[i]
+                i += 1
+        else:
+            head, literal = item, None
+        uid = int(FETCH_UID.search(head).group(1))
+        f = FETCH_FLAGS.search(head)
+        out[uid] = (frozenset(f.group(1).decode().split()) if f else None,
+                    literal)
+    return out
+
+
+def imap_mailbox(srv, mailbox, user=ALICE):
+    """What the server holds in `mailbox`, read-only: (UIDVALIDITY,
+    UIDNEXT, {uid: (flags, message)})."""
+    c = imap_login(srv, user)
+    try:
+        ok(c.select(quoted(mailbox), readonly=True))
+        validity = int(c.response("UIDVALIDITY")[1][0])
+        uidnext = int(c.response("UIDNEXT")[1][0])
+        return validity, uidnext, imap_fetch_all(c)
+    finally:
+        c.logout()
+
+
+def imap_messages(srv, mailbox, user=ALICE):
+    """{uid: (flags, message)} of `mailbox`."""
+    return imap_mailbox(srv, mailbox, user)[2]
+
+
+def imap_append(srv, mailbox, msg, flags="", user=ALICE):
+    c = imap_login(srv, user)
+    try:
+        ok(c.append(quoted(mailbox), flags or None, None, msg))
+    finally:
+        c.logout()
+
+
+def imap_snapshot(srv, user=ALICE):
+    """Every selectable mailbox with its UIDVALIDITY, UIDNEXT, messages
+    and flags: two equal snapshots mean nothing changed on the server."""
+    c = imap_login(srv, user)
+    try:
+        names = imap_list(c)
+    finally:
+        c.logout()
+    return {name: imap_mailbox(srv, name, user)
+            for name, attrs in names.items() if "\\Noselect" not in attrs}
+
+
+# ---- mbsync ----
+
+# Maildir info letters and the IMAP flags they stand for.
+MAILDIR_FLAGS = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered",
+                 "S": "\\Seen", "T": "\\Deleted"}
+MBSYNC_NOISE = "*** IMAP Warning *** Password is being sent in the clear"
+
+
+def mbsync_config(srv, home, user=ALICE, password=PASSWORD, mech="LOGIN"):
+    root = home / "Mail"
+    root.mkdir(parents=True, exist_ok=True)
+    cfg = home / "mbsyncrc"
+    cfg.write_text(
+        "IMAPAccount acct\n"
+        "Host 127.0.0.1\n"
+        "Port %d\n"
+        "User %s\n"
+        "Pass \"%s\"\n"
+        "SSLType None\n"
+        "AuthMechs %s\n"
+        "\n"
+        "IMAPStore far\n"
+        "Account acct\n"
+        "\n"
+        "MaildirStore near\n"
+        "Path \"%s/\"\n"
+        "Inbox \"%s/INBOX\"\n"
+        "SubFolders Verbatim\n"
+        "\n"
+        "Channel sync\n"
+        "Far :far:\n"
+        "Near :near:\n"
+        "Patterns *\n"
+        "Create Both\n"
+        "Expunge Both\n"
+        "SyncState *\n"
+        % (srv.imap_port, user, password, mech, root, root))
+    cfg.chmod(0o600)
+    return cfg, root
+
+
+def mbsync(cfg, expect=0):
+    """Run mbsync on every channel of `cfg`; returns its stderr less the
+    warning it always gives for a login without TLS."""
+    r = run([tool("mbsync"), "-V", "-c", str(cfg), "-a"],
+            env=dict(os.environ, HOME=str(cfg.parent)))
+    err = "\n".join(line for line in r.stderr.decode().splitlines()
+                    if line.strip() and line != MBSYNC_NOISE)
+    log = "mbsync exit %d\nstderr:\n%s\nstdout:\n%s" % (
+        r.returncode, err, r.stdout.decode()[-6000:])
+    assert r.returncode == expect, log
+    if expect == 0:
+        assert err == "", log
+    return err
+
+
+def maildir_folders(root):
+    """Names of the Maildir folders under `root` ("Projects/2024")."""
+    out = set()
+    for dirpath, dirs, _ in os.walk(root):
+        if {"cur", "new", "tmp"} <= set(dirs):
+            out.add(os.path.relpath(dirpath, root))
+    return out
+
+
+def maildir_files(folder):
+    """[(path, set of info letters)] of the messages in a Maildir folder."""
+    out = []
+    for sub in ("new", "cur"):
+        for p in sorted((folder / sub).iterdir()):
+            info = p.name.split(":2,", 1)[1] if ":2," in p.name else ""
+            out.append((p, set(info)))
+    return out
+
+
+def maildir_find(folder, tag):
+    """The one file in `folder` whose Subject is `tag`."""
+    found = [(p, f) for p, f in maildir_files(folder)
+             if subject(p.read_bytes()) == tag]
+    assert len(found) == 1, (tag, maildir_files(folder))
+    return found[0]
+
+
+def maildir_set_flags(path, letters):
+    """Change a message's flags the way a Maildir mail reader does: by
+    renaming it into cur/ with a new info part."""
+    base = path.name.split(":2,", 1)[0]
+    new = path.parent.parent / "cur" / (base + ":2," + "".join(sorted(letters)))
+    path.rename(new)
+    return new
+
+
+def maildir_add(folder, name, msg, letters=None):
+    """A message put into a Maildir folder by a local program: new/ with
+    no info, or cur/ with the given flags."""
+    for sub in ("cur", "new", "tmp"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    if letters is None:
+        path = folder / "new" / name
+    else:
+        path = folder / "cur" / (name + ":2," + "".join(sorted(letters)))
+    tmp = folder / "tmp" / name
+    tmp.write_bytes(msg)
+    tmp.rename(path)
+    return path
+
+
+def strip_tuid(msg):
+    """mbsync puts an X-TUID header of its own into each message it copies
+    (to find it again on the other side); it is not part of the mail."""
+    head, sep, rest = msg.partition(b"\n\n")
+    lines = [l for l in head.split(b"\n") if not l.startswith(b"X-TUID: ")]
+    return b"\n".join(lines) + sep + rest
+
+
+def assert_in_sync(srv, root, user=ALICE):
+    """Every folder holds the same messages with the same flags on both
+    sides: the Maildir copy is the server's message with LF line ends
+    (less mbsync's X-TUID header), and nothing deleted is left anywhere."""
+    server = imap_snapshot(srv, user)
+    assert set(server) == maildir_folders(root)
+    for name, (_, _, msgs) in server.items():
+        far = sorted((strip_tuid(m.replace(b"\r\n", b"\n")),
+                      tuple(sorted(flags))) for flags, m in msgs.values())
+        near = sorted((strip_tuid(p.read_bytes()),
+                       tuple(sorted(MAILDIR_FLAGS[x] for x in letters)))
+                      for p, letters in maildir_files(root / name))
+        assert far == near, name
+        assert all("\\Deleted" not in f for _, f in far), name
+
+
+def maildir_snapshot(root):
+    """Every message file under `root` (name and content) and every
+    folder: two equal snapshots mean nothing changed locally."""
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            if f.startswith(".mbsyncstate") or f == ".uidvalidity":
+                continue
+            p = os.path.join(dirpath, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, root)] = fh.read()
+    return maildir_folders(root), out
+
+
+def by_subject(msgs):
+    """{uid: (flags, message)} as {Subject: (uid, flags, message)}."""
+    out = {}
+    for uid, (flags, m) in msgs.items():
+        out[subject(m)] = (uid, flags, m)
+    assert len(out) == len(msgs), "subjects not unique"
+    return out
+
+
+LOCAL_MSG = (b"From: Alice <alice@example.com>\n"
+             b"To: Someone <someone@example.org>\n"
+             b"Subject: %s\n"
+             b"Message-Id: <%s@client.test>\n"
+             b"Content-Type: text/plain; charset=utf-8\n"
+             b"Content-Transfer-Encoding: 8bit\n"
+             b"\n"
+             b"Written locally.\n"
+             b".\n"
+             b"..two dots\n"
+             b"\xc3\xa4\xc3\xb6\xc3\xbc\n")
+
+
+def local_msg(tag):
+    return LOCAL_MSG % (tag.encode(), tag.encode())
+
+
+def test_mbsync_two_way_sync(server, tmp_path):
+    tool("mbsync")
+    cfg, root = mbsync_config(server, tmp_path)
+    body = b"A line.\r\n.leading dot\r\n\xc3\xa4 8bit\r\n"
+    for i in range(1, 4):
+        deliver(server, ALICE, "inbox-%d" % i, body)
+    imap_append(server, "Sent", make_message("sent-1"), "(\\Seen)")
+
+    # 1: the first sync pulls every folder down.
+    mbsync(cfg)
+    assert maildir_folders(root) == {"INBOX", "Archive", "Drafts", "Junk",
+                                     "Sent", "Trash"}
+    assert_in_sync(server, root)
+    assert len(maildir_files(root / "INBOX")) == 3
+    [(_, letters)] = maildir_files(root / "Sent")
+    assert letters == {"S"}
+
+    # 2: changes on both sides.
+    inbox = root / "INBOX"
+    p1, _ = maildir_find(inbox, "inbox-1")
+    maildir_set_flags(p1, {"S"})
+    p2, _ = maildir_find(inbox, "inbox-2")
+    maildir_set_flags(p2, {"F"})
+    p3, _ = maildir_find(inbox, "inbox-3")
+    maildir_set_flags(p3, {"S", "T"})  # deleted: Expunge Both removes it
+    maildir_add(root / "Archive", "1700000000.1.client", local_msg("archived"),
+                {"S"})
+    for folder in ("Receipts", "Projects", "Projects/2024"):
+        tag = "in-" + folder.replace("/", "-")
+        maildir_add(root / folder, "1700000001.%s.client" % tag.lower(),
+                    local_msg(tag))
+    deliver(server, ALICE, "inbox-4")
+    c = imap_login(server)
+    try:
+        ok(c.select("INBOX"))
+        inbox_far = by_subject(imap_fetch_all(c))
+        ok(c.uid("STORE", str(inbox_far["inbox-2"][0]), "+FLAGS",
+                 "(\\Answered)"))
+        ok(c.select("Sent"))
+        [uid] = imap_fetch_all(c)
+        ok(c.uid("MOVE", str(uid), "Trash"))
+    finally:
+        c.logout()
+
+    mbsync(cfg)
+    assert_in_sync(server, root)
+    far = by_subject(imap_messages(server, "INBOX"))
+    assert sorted(far) == ["inbox-1", "inbox-2", "inbox-4"]
+    assert far["inbox-1"][1] == {"\\Seen"}
+    assert far["inbox-2"][1] == {"\\Flagged", "\\Answered"}
+    assert far["inbox-4"][1] == set()
+    assert maildir_find(inbox, "inbox-2")[1] == {"F", "R"}
+    assert maildir_find(inbox, "inbox-4")[1] == set()
+    # The upload is the local file with CRLF line ends, and the flag.
+    [(flags, msg)] = imap_messages(server, "Archive").values()
+    assert flags == {"\\Seen"}
+    assert strip_tuid(msg.replace(b"\r\n", b"\n")) == local_msg("archived")
+    # The local folders were created on the server, nested ones too.
+    c = imap_login(server)
+    try:
+        names = imap_list(c)
+    finally:
+        c.logout()
+    assert set(names) == {"INBOX", "Archive", "Drafts", "Junk", "Sent",
+                          "Trash", "Receipts", "Projects", "Projects/2024"}
+    assert "\\HasChildren" in names["Projects"]
+    [(_, msg)] = imap_messages(server, "Projects/2024").values()
+    assert subject(msg) == "in-Projects-2024"
+    # The message moved on the server moved locally too.
+    assert maildir_files(root / "Sent") == []
+    assert maildir_find(root / "Trash", "sent-1")[1] == {"S"}
+
+    # 3: nothing changed since, so a sync changes nothing.
+    far_before = imap_snapshot(server)
+    near_before = maildir_snapshot(root)
+    mbsync(cfg)
+    assert imap_snapshot(server) == far_before
+    assert maildir_snapshot(root) == near_before
+
+    # 4: a deletion on the server reaches the Maildir.
+    c = imap_login(server)
+    try:
+        ok(c.select("INBOX"))
+        uid = by_subject(imap_fetch_all(c))["inbox-1"][0]
+        ok(c.uid("STORE", str(uid), "+FLAGS.SILENT", "(\\Deleted)"))
+        ok(c.expunge())
+    finally:
+        c.logout()
+    mbsync(cfg)
+    assert_in_sync(server, root)
+    assert sorted(subject(p.read_bytes()) for p, _ in
+                  maildir_files(inbox)) == ["inbox-2", "inbox-4"]
+
+
+def test_mbsync_plain_and_bad_password(server, tmp_path):
+    """AUTHENTICATE PLAIN (through Cyrus SASL); a wrong password fails
+    the sync and changes nothing."""
+    tool("mbsync")
+    sent = deliver(server, BOB, "for-bob", b"x" * 70 + b"\r\n" * 3000)
+    bad, bad_root = mbsync_config(server, tmp_path / "bad", user=BOB,
+                                  password="wrong", mech="PLAIN")
+    err = mbsync(bad, expect=1)
+    assert "IMAP" in err and "rror" in err, err
+    assert maildir_folders(bad_root) == set()
+
+    cfg, root = mbsync_config(server, tmp_path / "good", user=BOB,
+                              mech="PLAIN")
+    mbsync(cfg)
+    [(p, letters)] = maildir_files(root / "INBOX")
+    assert letters == set()
+    got = strip_tuid(p.read_bytes()).replace(b"\n", b"\r\n")
+    assert body_of(got) == sent
+    assert_in_sync(server, root, BOB)
+    # Alice's mail stays Alice's.
+    assert imap_messages(server, "INBOX", ALICE) == {}
