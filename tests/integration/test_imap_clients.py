@@ -437,3 +437,149 @@ def test_mbsync_plain_and_bad_password(server, tmp_path):
     assert_in_sync(server, root, BOB)
     # Alice's mail stays Alice's.
     assert imap_messages(server, "INBOX", ALICE) == {}
+
+
+# ---- curl ----
+
+def curl_imap(srv, path="", *extra, user=ALICE, password=PASSWORD,
+              expect=0):
+    """curl on imap://127.0.0.1:PORT/PATH; returns its output (bytes)."""
+    r = run([tool("curl"), "-sS", "-u", "%s:%s" % (user, password), *extra,
+             "imap://127.0.0.1:%d/%s" % (srv.imap_port, path)])
+    assert r.returncode == expect, (r.returncode, r.stderr.decode(),
+                                    r.stdout[:2000])
+    return r.stdout
+
+
+def test_curl_imap_list(server):
+    out = curl_imap(server)
+    c = imap_login(server)
+    try:
+        want = b"".join(b"* LIST " + item + b"\r\n" for item in ok(c.list()))
+        ok(c.create("Work/Reports"))
+    finally:
+        c.logout()
+    assert out == want
+    assert re.findall(rb'^\* LIST \([^)]*\) "/" (\S+)\r$', out, re.M) == [
+        b"Archive", b"Drafts", b"INBOX", b"Junk", b"Sent", b"Trash"]
+    assert b'* LIST (\\HasNoChildren \\Sent) "/" Sent\r\n' in out
+    # A path ending in the delimiter lists what lies below it.
+    out = curl_imap(server, "Work/")
+    assert sorted(out.split(b"\r\n")) == [
+        b"", b'* LIST (\\HasChildren) "/" Work',
+        b'* LIST (\\HasNoChildren) "/" Work/Reports'], out
+    curl_imap(server, "", user=ALICE, password="wrong", expect=67)
+
+
+def test_curl_imap_fetch_by_uid(server):
+    sent = [deliver(server, ALICE, "one", b".dot\r\n..two\r\n\xc3\xa4\r\n"),
+            deliver(server, ALICE, "two",
+                    b"".join(b"line %06d %s\r\n" % (i, b"x" * 60)
+                             for i in range(5000))),
+            deliver(server, ALICE, "three")]
+    validity, _, stored = imap_mailbox(server, "INBOX")
+    assert [body_of(stored[u][1]) for u in (1, 2, 3)] == sent
+
+    # Fetching the whole message sets \Seen on that message only.
+    assert curl_imap(server, "INBOX;UID=1") == stored[1][1]
+    flags = {u: f for u, (f, _) in imap_messages(server, "INBOX").items()}
+    assert flags == {1: {"\\Seen"}, 2: set(), 3: set()}
+
+    assert curl_imap(server, "INBOX;UID=2") == stored[2][1]
+    assert curl_imap(server, "INBOX/;UID=2") == stored[2][1]
+    assert curl_imap(server, "INBOX;MAILINDEX=3") == stored[3][1]
+    assert curl_imap(server, "INBOX;UIDVALIDITY=%d;UID=3" % validity) == \
+        stored[3][1]
+    head, sep, text = stored[1][1].partition(b"\r\n\r\n")
+    assert curl_imap(server, "INBOX;UID=1;SECTION=HEADER") == head + sep
+    assert curl_imap(server, "INBOX;UID=1;SECTION=TEXT") == text
+    assert curl_imap(server, "INBOX;UID=2;PARTIAL=0.10") == stored[2][1][:10]
+    assert curl_imap(server, "INBOX;UID=2;PARTIAL=100.7") == \
+        stored[2][1][100:107]
+
+    # curl checks UIDVALIDITY, and says so when a UID is not there.
+    curl_imap(server, "INBOX;UIDVALIDITY=%d;UID=1" % (validity + 1),
+              expect=78)
+    curl_imap(server, "INBOX;UID=99", expect=78)
+    curl_imap(server, "Nowhere;UID=1", expect=67)  # curl: "Select failed"
+    after = imap_messages(server, "INBOX")
+    assert {u: m for u, (_, m) in after.items()} == {
+        u: m for u, (_, m) in stored.items()}
+    assert all(f == {"\\Seen"} for f, _ in after.values())
+
+
+def test_curl_imap_custom_requests(server):
+    for tag in ("one", "two", "three"):
+        deliver(server, ALICE, tag)
+    validity, uidnext, before = imap_mailbox(server, "INBOX")
+
+    out = curl_imap(server, "", "-X", "EXAMINE INBOX")
+    assert b"* 3 EXISTS\r\n" in out, out
+    assert b"[UIDVALIDITY %d]" % validity in out, out
+    assert b"[UIDNEXT %d]" % uidnext in out, out
+    assert b"[PERMANENTFLAGS ()]" in out, out  # read-only
+
+    assert curl_imap(server, "INBOX", "-X", "SEARCH ALL") == \
+        b"* SEARCH 1 2 3\r\n"
+    assert curl_imap(server, "INBOX", "-X", "UID SEARCH SUBJECT two") == \
+        b"* SEARCH 2\r\n"
+    assert curl_imap(server, "INBOX?SUBJECT%20three") == b"* SEARCH 3\r\n"
+    assert curl_imap(server, "INBOX?SUBJECT%20nothing") == b"* SEARCH\r\n"
+    assert imap_messages(server, "INBOX") == before  # nothing was read
+
+    curl_imap(server, "INBOX", "-X", "UID STORE 2 +FLAGS (\\Flagged)")
+    assert imap_messages(server, "INBOX")[2][0] == {"\\Flagged"}
+
+    curl_imap(server, "", "-X", 'CREATE "Work"')
+    out = curl_imap(server, "", "-X", 'STATUS "Work" (MESSAGES UIDNEXT)')
+    assert out == b'* STATUS Work (MESSAGES 0 UIDNEXT 1)\r\n', out
+    curl_imap(server, "INBOX", "-X", 'UID COPY 1:2 "Work"')
+    curl_imap(server, "", "-X", 'RENAME "Work" "Play"')
+    c = imap_login(server)
+    try:
+        assert "Work" not in imap_list(c) and "Play" in imap_list(c)
+    finally:
+        c.logout()
+    assert sorted(subject(m) for _, m in
+                  imap_messages(server, "Play").values()) == ["one", "two"]
+    curl_imap(server, "", "-X", 'DELETE "Play"')
+    c = imap_login(server)
+    try:
+        assert "Play" not in imap_list(c)
+    finally:
+        c.logout()
+
+
+def test_curl_imap_upload(server, tmp_path):
+    msg = (b"From: Alice <alice@example.com>\r\n"
+           b"To: bob@example.com\r\n"
+           b"Subject: uploaded by curl\r\n"
+           b"Message-Id: <curl-up@client.test>\r\n"
+           b"\r\n"
+           b".dot line\r\n"
+           b".\r\n"
+           b"\xc3\xa4\xc3\xb6\xc3\xbc 8bit\r\n"
+           b"last line\r\n")
+    f = tmp_path / "msg.eml"
+    f.write_bytes(msg)
+    assert curl_imap(server, "Sent", "-T", str(f)) == b""
+    [(flags, got)] = imap_messages(server, "Sent").values()
+    assert got == msg
+    assert flags == {"\\Seen"}  # curl uploads with \Seen
+    # To a mailbox that does not exist: refused, and nothing is created.
+    curl_imap(server, "Nowhere", "-T", str(f), expect=25)
+    c = imap_login(server)
+    try:
+        assert "Nowhere" not in imap_list(c)
+    finally:
+        c.logout()
+    # Into a folder with a space in its name (curl quotes it).
+    c = imap_login(server)
+    try:
+        ok(c.create('"My Stuff"'))
+    finally:
+        c.logout()
+    curl_imap(server, "My%20Stuff", "-T", str(f))
+    [(_, got)] = imap_messages(server, "My Stuff").values()
+    assert got == msg
+    assert curl_imap(server, "My%20Stuff;UID=1") == msg
