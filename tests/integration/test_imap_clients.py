@@ -18,6 +18,7 @@ import time
 import pytest
 
 from conftest import PASSWORD, body_of, make_message, smtp_send
+from test_clients import without_fetchmail_received
 
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
@@ -583,3 +584,117 @@ def test_curl_imap_upload(server, tmp_path):
     [(_, got)] = imap_messages(server, "My Stuff").values()
     assert got == msg
     assert curl_imap(server, "My%20Stuff;UID=1") == msg
+
+
+# ---- fetchmail ----
+
+def fetchmail_imap(srv, home, *args, user=ALICE, password=PASSWORD,
+                   folders=()):
+    """fetchmail over IMAP with an rc file written for it in `home`;
+    returns (exit code, output)."""
+    prog = tool("fetchmail")
+    home.mkdir(parents=True, exist_ok=True)
+    rc = home / "fetchmailrc"
+    rc.write_text(
+        "set no bouncemail\n"
+        "poll 127.0.0.1 with proto IMAP port %d auth password\n"
+        "  user \"%s\" there with password \"%s\" is \"%s\" here\n"
+        "  sslproto '' no rewrite\n"
+        "%s"
+        % (srv.imap_port, user, password, getpass.getuser(),
+           "  folder %s\n" % ",".join('"%s"' % f for f in folders)
+           if folders else ""))
+    rc.chmod(0o600)
+    env = dict(os.environ, HOME=str(home), FETCHMAILHOME=str(home))
+    r = run([prog, "--fetchmailrc", str(rc), "--pidfile",
+             str(home / "fetchmail.pid"), *args], env=env)
+    return r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")
+
+
+def mda_into(directory):
+    """An MDA command that writes each message into a file of its own."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return "cat > \"$(mktemp %s/msg.XXXXXX)\"" % directory
+
+
+def fetched(directory):
+    """The messages an MDA from mda_into() wrote, as the server has them:
+    CRLF line ends, without the Received header fetchmail adds."""
+    out = []
+    for p in directory.iterdir():
+        got = without_fetchmail_received(p.read_bytes())
+        assert b"\r" not in got, got[:300]  # fetchmail hands LF lines
+        out.append(got.replace(b"\n", b"\r\n"))
+    return sorted(out)
+
+
+def test_fetchmail_imap_keep_then_nokeep(server, tmp_path):
+    home = tmp_path / "home"
+    deliver(server, ALICE, "fm0", b".dot\r\n..two\r\n\xc3\xa4\r\n")
+    deliver(server, ALICE, "fm1",
+            b"".join(b"line %06d %s\r\n" % (i, b"y" * 70) for i in range(4000)))
+    headers_only = (b"From: sender@example.org\r\nTo: alice@example.com\r\n"
+                    b"Subject: fm2\r\n")
+    assert smtp_send(server.smtp_port, ALICE, headers_only)[0] == 250
+    validity, uidnext, stored = imap_mailbox(server, "INBOX")
+    assert len(stored) == 3
+
+    code, log = fetchmail_imap(server, home, "--keep", "--mda",
+                               mda_into(home / "out1"))
+    assert code == 0, log
+    # fetchmail reads RFC822.HEADER and BODY[TEXT] and joins them; to a
+    # header without a body it adds the empty line that ends a header.
+    assert fetched(home / "out1") == sorted(
+        m + b"\r\n" if subject(m) == "fm2" else m for _, m in stored.values())
+    # The messages stay, marked \Seen.
+    after = imap_messages(server, "INBOX")
+    assert {u: m for u, (_, m) in after.items()} == {
+        u: m for u, (_, m) in stored.items()}
+    assert all(f == {"\\Seen"} for f, _ in after.values()), after
+
+    # With --keep, only what is still unseen comes the next time.
+    deliver(server, ALICE, "fm-new")
+    code, log = fetchmail_imap(server, home, "--keep", "--mda",
+                               mda_into(home / "out2"))
+    assert code == 0, log
+    [new] = fetched(home / "out2")
+    assert subject(new) == "fm-new"
+    assert len(imap_messages(server, "INBOX")) == 4
+
+    # Everything, deleted and expunged on the server afterwards.
+    _, _, stored = imap_mailbox(server, "INBOX")
+    code, log = fetchmail_imap(server, home, "--nokeep", "--all", "--mda",
+                               mda_into(home / "out3"))
+    assert code == 0, log
+    assert fetched(home / "out3") == sorted(
+        m + b"\r\n" if subject(m) == "fm2" else m for _, m in stored.values())
+    assert imap_mailbox(server, "INBOX") == (validity, uidnext + 1, {})
+    code, log = fetchmail_imap(server, home, "--check")
+    assert code == 1, log  # 1: no mail
+
+
+def test_fetchmail_imap_folders(server, tmp_path):
+    home = tmp_path / "home"
+    deliver(server, ALICE, "in-inbox")
+    imap_append(server, "Archive", make_message("archived-seen"), "(\\Seen)")
+    imap_append(server, "Archive", make_message("archived-new"))
+    deliver(server, BOB, "for-bob")
+    want = sorted(m for f in ("INBOX", "Archive")
+                  for _, m in imap_messages(server, f).values())
+    code, log = fetchmail_imap(server, home, "--nokeep", "--all", "--mda",
+                               mda_into(home / "out"),
+                               folders=("INBOX", "Archive"))
+    assert code == 0, log
+    assert fetched(home / "out") == want
+    assert imap_messages(server, "INBOX") == {}
+    assert imap_messages(server, "Archive") == {}
+    assert len(imap_messages(server, "INBOX", BOB)) == 1
+
+
+def test_fetchmail_imap_bad_password(server, tmp_path):
+    deliver(server, ALICE, "stays")
+    before = imap_messages(server, "INBOX")
+    code, log = fetchmail_imap(server, tmp_path / "home", "--nokeep", "--all",
+                               password="wrong")
+    assert code == 3, log  # 3: authentication failed
+    assert imap_messages(server, "INBOX") == before
