@@ -698,3 +698,157 @@ def test_fetchmail_imap_bad_password(server, tmp_path):
                                password="wrong")
     assert code == 3, log  # 3: authentication failed
     assert imap_messages(server, "INBOX") == before
+
+
+# ---- mutt ----
+
+def muttrc(srv, home, user=ALICE, mech="login"):
+    home.mkdir(parents=True, exist_ok=True)
+    rc = home / "muttrc"
+    rc.write_text(
+        'set folder="imap://127.0.0.1:%d/"\n'
+        'set imap_user="%s"\n'
+        'set imap_pass="%s"\n'
+        'set imap_authenticators="%s"\n'
+        'set ssl_starttls=no\n'
+        'set ssl_force_tls=no\n'
+        'set spoolfile="+INBOX"\n'
+        'set record="+Sent"\n'
+        'set copy=yes\n'
+        'set smtp_url="smtp://127.0.0.1:%d/"\n'
+        'set from="%s"\n'
+        'set realname="Mutt User"\n'
+        'set use_from=yes\n'
+        'set hostname="client.test"\n'
+        'set header_cache=""\n'
+        'set message_cachedir=""\n'
+        # Nothing may ask a question that no one answers.
+        'set quit=yes\n'
+        'set move=no\n'
+        'set delete=yes\n'
+        'set confirmappend=no\n'
+        'set confirmcreate=no\n'
+        'set mark_old=no\n'
+        'set wait_key=no\n'
+        'set beep=no\n'
+        'set sleep_time=0\n'
+        'set mail_check_stats=no\n'
+        % (srv.imap_port, user, PASSWORD, mech, srv.smtp_port, user))
+    rc.chmod(0o600)
+    return rc
+
+
+def mutt_env(home):
+    return dict(os.environ, HOME=str(home), TERM="vt100", LC_ALL="C.UTF-8")
+
+
+def run_in_terminal(args, env, timeout=120):
+    """Run `args` on a pseudo-terminal of its own (mutt's screen needs
+    one), reading all it draws; returns (exit code, what it drew).  The
+    keys it is to press are all given up front (push), so nothing here
+    waits for the program to get anywhere."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 132, 0, 0))
+    p = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave,
+                         env=env, start_new_session=True)
+    os.close(slave)
+    out = bytearray()
+    deadline = time.time() + timeout
+    try:
+        while time.time() < deadline:
+            if not select.select([master], [], [], 1)[0]:
+                continue
+            try:
+                got = os.read(master, 65536)
+            except OSError:  # EIO: the program and its children are gone
+                break
+            if not got:
+                break
+            out += got
+    finally:
+        os.close(master)
+        if p.poll() is None:
+            try:
+                p.wait(timeout=max(1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                raise AssertionError("%s hangs; its screen:\n%s" % (
+                    args[0], screen_text(out)))
+    return p.returncode, screen_text(out)
+
+
+def screen_text(raw):
+    """What a program drew, without the terminal's control sequences."""
+    text = re.sub(rb"\x1b(\[[0-9;?]*[A-Za-z]|[()][0-9A-Za-z]|[=>])", b"\n",
+                  bytes(raw))
+    text = re.sub(rb"[\x00-\x09\x0b-\x1f]", b"", text)
+    return "\n".join(l for l in text.decode("utf-8", "replace").split("\n")
+                     if l.strip())
+
+
+def test_mutt_batch_send_keeps_copy_in_sent(server, tmp_path):
+    """mutt in batch mode (no terminal) sends through SMTP and files its
+    copy in the IMAP Sent folder (APPEND)."""
+    mutt = tool("mutt")
+    home = tmp_path / "home"
+    rc = muttrc(server, home)
+    (home / "note.txt").write_bytes(b"attached\n.\n\xc3\xa4\n")
+    body = tmp_path / "body.txt"
+    body.write_bytes(b"Hello Bob,\n.\nfrom mutt.\n")
+    with open(body, "rb") as stdin:
+        r = run([mutt, "-n", "-F", str(rc), "-s", "mutt batch",
+                 "-a", str(home / "note.txt"), "--", BOB], stdin=stdin,
+                env=mutt_env(home))
+    assert r.returncode == 0, (r.stdout + r.stderr).decode()
+    [(flags, copy)] = imap_messages(server, "Sent").values()
+    assert flags == {"\\Seen"}
+    assert subject(copy) == "mutt batch"
+    assert b"\r\n\r\nHello Bob,\r\n.\r\nfrom mutt.\r\n" in copy
+    assert re.search(rb'\r\nContent-Type: multipart/mixed; boundary="([^"]+)"'
+                     rb"\r\n", copy), copy
+    # Bob got the message mutt filed, byte for byte but for the Date
+    # header, which mutt writes anew for its copy.
+    [(flags, got)] = imap_messages(server, "INBOX", BOB).values()
+    assert flags == set()
+    undated = re.compile(rb"^Date: [^\r]*\r\n", re.M)
+    assert undated.sub(b"", body_of(got), 1) == undated.sub(b"", copy, 1)
+    assert imap_messages(server, "INBOX") == {}
+
+
+def test_mutt_reads_flags_saves_and_deletes(server, tmp_path):
+    """mutt on a terminal: reads INBOX over IMAP, pipes a message out,
+    flags one, saves one to Archive and deletes one; the server has the
+    outcome afterwards."""
+    mutt = tool("mutt")
+    home = tmp_path / "home"
+    rc = muttrc(server, home, mech="plain")
+    sent = {tag: deliver(server, ALICE, tag, b"Body of %s.\r\n.\r\n\xc3\xa4\r\n"
+                         % tag.encode())
+            for tag in ("keep-me", "move-me", "delete-me")}
+    before = by_subject(imap_messages(server, "INBOX"))
+    piped = tmp_path / "piped.eml"
+    keys = ("<limit>~s keep-me<enter>"
+            "<pipe-message>cat > %s<enter>"
+            "<flag-message>"
+            "<limit>~s move-me<enter>"
+            "<save-message>=Archive<enter>"
+            "<limit>~s delete-me<enter>"
+            "<delete-message>"
+            "<limit>~A<enter>"
+            "<sync-mailbox>"
+            "<quit>" % piped)
+    code, screen = run_in_terminal(
+        [mutt, "-n", "-F", str(rc), "-e", "push '%s'" % keys],
+        mutt_env(home))
+    assert code == 0, screen
+    assert piped.read_bytes() == \
+        before["keep-me"][2].replace(b"\r\n", b"\n"), screen
+
+    after = by_subject(imap_messages(server, "INBOX"))
+    assert sorted(after) == ["keep-me"], screen
+    assert "\\Flagged" in after["keep-me"][1], screen
+    assert after["keep-me"][0] == before["keep-me"][0]
+    [(_, moved)] = imap_messages(server, "Archive").values()
+    assert moved == before["move-me"][2]
+    assert body_of(moved) == sent["move-me"]
