@@ -818,14 +818,15 @@ def test_mutt_batch_send_keeps_copy_in_sent(server, tmp_path):
 
 def test_mutt_reads_flags_saves_and_deletes(server, tmp_path):
     """mutt on a terminal: reads INBOX over IMAP, pipes a message out,
-    flags one, saves one to Archive and deletes one; the server has the
+    flags one, saves one to Archive and one to a folder that does not
+    exist yet (with a non-ASCII name), deletes one; the server has the
     outcome afterwards."""
     mutt = tool("mutt")
     home = tmp_path / "home"
     rc = muttrc(server, home, mech="plain")
     sent = {tag: deliver(server, ALICE, tag, b"Body of %s.\r\n.\r\n\xc3\xa4\r\n"
                          % tag.encode())
-            for tag in ("keep-me", "move-me", "delete-me")}
+            for tag in ("keep-me", "move-me", "file-me", "delete-me")}
     before = by_subject(imap_messages(server, "INBOX"))
     piped = tmp_path / "piped.eml"
     keys = ("<limit>~s keep-me<enter>"
@@ -833,6 +834,8 @@ def test_mutt_reads_flags_saves_and_deletes(server, tmp_path):
             "<flag-message>"
             "<limit>~s move-me<enter>"
             "<save-message>=Archive<enter>"
+            "<limit>~s file-me<enter>"
+            "<save-message>=Entw\u00fcrfe<enter>"
             "<limit>~s delete-me<enter>"
             "<delete-message>"
             "<limit>~A<enter>"
@@ -852,3 +855,12 @@ def test_mutt_reads_flags_saves_and_deletes(server, tmp_path):
     [(_, moved)] = imap_messages(server, "Archive").values()
     assert moved == before["move-me"][2]
     assert body_of(moved) == sent["move-me"]
+    # mutt created the folder (after COPY said TRYCREATE) under its name
+    # in modified UTF-7 (RFC 3501 5.1.3).
+    c = imap_login(server)
+    try:
+        assert "Entw&APw-rfe" in imap_list(c)
+    finally:
+        c.logout()
+    [(_, filed)] = imap_messages(server, "Entw&APw-rfe").values()
+    assert filed == before["file-me"][2]
