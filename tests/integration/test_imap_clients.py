@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import PASSWORD, body_of, make_message, smtp_send
+from conftest import Client, PASSWORD, body_of, make_message, smtp_send
 from test_clients import without_fetchmail_received
 
 ALICE = "alice@example.com"
@@ -697,6 +697,46 @@ def test_fetchmail_imap_folders(server, tmp_path):
     assert imap_messages(server, "INBOX") == {}
     assert imap_messages(server, "Archive") == {}
     assert len(imap_messages(server, "INBOX", BOB)) == 1
+
+
+def imap_exchange(c, tag, command):
+    """Send one command; returns every line up to its tagged reply."""
+    c.send("%s %s\r\n" % (tag, command))
+    lines = []
+    while not lines or not lines[-1].startswith(tag.encode() + b" "):
+        lines.append(c.line())
+    return lines
+
+
+def test_fetchmail_exchange_after_expunge(server):
+    """fetchmail --nokeep stores \\Deleted on a message and expunges it,
+    then goes on by sequence number: FETCH and STORE.  The session's own
+    EXPUNGE is no news after it is told; it once held the session's view
+    back, so that every FETCH and STORE told all flag changes since again
+    and the next NOOP an EXISTS for nothing."""
+    for i in range(3):
+        deliver(server, ALICE, "m%d" % i)
+    with Client(server.imap_port) as c:
+        assert c.line().startswith(b"* OK ")
+        assert imap_exchange(c, "A1", 'LOGIN %s "%s"' % (ALICE, PASSWORD))[
+            -1].startswith(b"A1 OK ")
+        assert imap_exchange(c, "A2", "SELECT INBOX")[-1].startswith(
+            b"A2 OK ")
+        assert imap_exchange(c, "A3", "STORE 1 +FLAGS (\\Seen \\Deleted)") == [
+            b"* 1 FETCH (FLAGS (\\Seen \\Deleted))", b"A3 OK STORE completed"]
+        assert imap_exchange(c, "A4", "EXPUNGE") == [
+            b"* 1 EXPUNGE", b"A4 OK EXPUNGE completed"]
+        assert imap_exchange(c, "A5", "FETCH 1 (FLAGS)") == [
+            b"* 1 FETCH (FLAGS ())", b"A5 OK FETCH completed"]
+        assert imap_exchange(c, "A6", "STORE 1 +FLAGS (\\Seen)") == [
+            b"* 1 FETCH (FLAGS (\\Seen))", b"A6 OK STORE completed"]
+        assert imap_exchange(c, "A7", "STORE 2 +FLAGS (\\Seen)") == [
+            b"* 2 FETCH (FLAGS (\\Seen))", b"A7 OK STORE completed"]
+        assert imap_exchange(c, "A8", "FETCH 1:* (FLAGS)") == [
+            b"* 1 FETCH (FLAGS (\\Seen))", b"* 2 FETCH (FLAGS (\\Seen))",
+            b"A8 OK FETCH completed"]
+        assert imap_exchange(c, "A9", "NOOP") == [b"A9 OK NOOP completed"]
+        assert imap_exchange(c, "A10", "LOGOUT")[-1].startswith(b"A10 OK ")
 
 
 def test_fetchmail_imap_bad_password(server, tmp_path):
