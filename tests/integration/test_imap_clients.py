@@ -239,7 +239,8 @@ def maildir_set_flags(path, letters):
     """Change a message's flags the way a Maildir mail reader does: by
     renaming it into cur/ with a new info part."""
     base = path.name.split(":2,", 1)[0]
-    new = path.parent.parent / "cur" / (base + ":2," + "".join(sorted(letters)))
+    info = ":2," + "".join(sorted(letters))
+    new = path.parent.parent / "cur" / (base + info)
     path.rename(new)
     return new
 
@@ -633,7 +634,8 @@ def test_fetchmail_imap_keep_then_nokeep(server, tmp_path):
     home = tmp_path / "home"
     deliver(server, ALICE, "fm0", b".dot\r\n..two\r\n\xc3\xa4\r\n")
     deliver(server, ALICE, "fm1",
-            b"".join(b"line %06d %s\r\n" % (i, b"y" * 70) for i in range(4000)))
+            b"".join(b"line %06d %s\r\n" % (i, b"y" * 70)
+                     for i in range(4000)))
     # What a server that miscounted a literal would have the client read
     # as its next responses.
     deliver(server, ALICE, "fm3", b"bare\nLF\n.\n)\r\n"
@@ -872,8 +874,8 @@ def test_mutt_reads_flags_saves_and_deletes(server, tmp_path):
     mutt = tool("mutt")
     home = tmp_path / "home"
     rc = muttrc(server, home, mech="plain")
-    sent = {tag: deliver(server, ALICE, tag, b"Body of %s.\r\n.\r\n\xc3\xa4\r\n"
-                         % tag.encode())
+    sent = {tag: deliver(server, ALICE, tag,
+                         b"Body of %s.\r\n.\r\n\xc3\xa4\r\n" % tag.encode())
             for tag in ("keep-me", "move-me", "file-me", "delete-me")}
     before = by_subject(imap_messages(server, "INBOX"))
     piped = tmp_path / "piped.eml"
