@@ -150,6 +150,12 @@ static bool sync_changed(const struct store_msginfo *m, void *ctx)
 static void sync_expunged(uint32_t uid, void *ctx)
 {
 	struct sync *y = ctx;
+	/* Not in the view: the session's own EXPUNGE told it already, or the
+	 * client never heard of it.  Counted, it would hold the view's MODSEQ
+	 * back until a command that may tell expunges, and every command
+	 * until then would tell all flag changes since again. */
+	if (imap_view_seq(y->v, uid) == 0)
+		return;
 	if (y->ngone == y->capgone) {
 		y->capgone = y->capgone ? y->capgone * 2 : 16;
 		y->gone = xreallocarray(y->gone, y->capgone, sizeof(*y->gone));
