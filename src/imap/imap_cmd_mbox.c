@@ -475,6 +475,9 @@ static void expunge_run(struct imap_session *s)
 	if (rc > 0)
 		rc = expunge_deleted(s, acct, s->uid ? a->uids : NULL,
 				     s->uid ? a->n : 0, true);
+	/* Past our own expunge, so it is not news at the next command. */
+	if (rc > 0)
+		rc = imap_view_sync(s, acct, true);
 	store_account_unref(&acct);
 	if (rc < 0)
 		imap_tagged_fail(s, rc, "EXPUNGE", NULL);
