@@ -26,6 +26,7 @@
 struct imap_append_data {
 	uint64_t size;
 	bool binary;
+	bool utf8;		/* UTF8 (~{n}): ")" ends the command */
 	size_t held;		/* bytes taken from the budget */
 	struct str data;	/* in memory, or a piece on its way to spool */
 	struct spool *spool;
@@ -45,23 +46,31 @@ static int parse_head(struct imap_parser *p, struct imap_append *a_r)
 	return rc > 0 ? imap_args_append(p, a_r) : rc;
 }
 
-bool imap_append_is_message(const char *cmd, size_t len, unsigned flags)
+int imap_append_is_message(const char *cmd, size_t len, unsigned flags)
 {
 	struct imap_parser *p = imap_parser_new(cmd, len, flags);
 	struct imap_append a;
 	int rc = parse_head(p, &a);
 	imap_parser_free(&p);
-	return rc > 0;
+	return rc <= 0 ? 0 : a.utf8 ? 2 : 1;
 }
 
-void imap_append_new(struct imap_session *s, uint64_t size, bool binary)
+void imap_append_new(struct imap_session *s, uint64_t size, bool binary,
+		     bool utf8)
 {
 	struct imap_append_data *a = xcalloc(1, sizeof(*a));
 	a->size = size;
 	a->binary = binary;
+	a->utf8 = utf8;
 	if (size <= IMAP_APPEND_MEMORY && budget_take(s->env->budget, size))
 		a->held = size;
 	s->append = a;
+}
+
+bool imap_append_end_ok(const struct imap_session *s, const char *line,
+			size_t len)
+{
+	return s->append->utf8 ? len == 1 && line[0] == ')' : len == 0;
 }
 
 void imap_append_free(struct imap_session *s)

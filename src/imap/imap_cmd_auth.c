@@ -15,12 +15,12 @@
 
 /* What every state offers, then what only a logged-in session has. */
 static const char caps_common[] =
-	"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE";
+	"IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE";
 static const char caps_auth[] =
 	" NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE CONDSTORE"
 	" QRESYNC ESEARCH BINARY PREVIEW STATUS=SIZE SORT"
 	" THREAD=ORDEREDSUBJECT LIST-EXTENDED LIST-STATUS QUOTA"
-	" QUOTA=RES-STORAGE";
+	" QUOTA=RES-STORAGE SEARCHRES UTF8=ACCEPT";
 
 bool imap_login_allowed(struct imap_session *s)
 {
@@ -125,13 +125,14 @@ void imap_cmd_id(struct imap_session *s, struct imap_parser *p)
 /* RFC 5161; only what is implemented whole is enabled. */
 void imap_cmd_enable(struct imap_session *s, struct imap_parser *p)
 {
-	/* UTF8=ACCEPT and IMAP4rev2 come when they are whole. */
 	static const struct {
-		const char *name;
+		const char *upper, *name;
 		unsigned bit;
 	} known[] = {
-		{"CONDSTORE", IMAP_EN_CONDSTORE},
-		{"QRESYNC", IMAP_EN_QRESYNC | IMAP_EN_CONDSTORE},
+		{"CONDSTORE", "CONDSTORE", IMAP_EN_CONDSTORE},
+		{"QRESYNC", "QRESYNC", IMAP_EN_QRESYNC | IMAP_EN_CONDSTORE},
+		{"UTF8=ACCEPT", "UTF8=ACCEPT", IMAP_EN_UTF8},
+		{"IMAP4REV2", "IMAP4rev2", IMAP_EN_REV2},
 	};
 	struct imap_string *caps;
 	unsigned n;
@@ -142,7 +143,7 @@ void imap_cmd_enable(struct imap_session *s, struct imap_parser *p)
 	struct str on = STR_INIT;
 	for (unsigned c = 0; c < n; c++) {
 		for (size_t i = 0; i < sizeof(known) / sizeof(*known); i++) {
-			if (!imap_string_eq(&caps[c], known[i].name) ||
+			if (!imap_string_eq(&caps[c], known[i].upper) ||
 			    (s->enabled & known[i].bit) == known[i].bit)
 				continue;
 			s->enabled |= known[i].bit;

@@ -96,8 +96,14 @@ static void select_run(struct imap_session *s)
 				 "\\Deleted \\Seen \\Draft \\*)] Flags "
 				 "permitted\r\n");
 	str_printf(o, "* %u EXISTS\r\n", v->n);
-	if (!(s->enabled & IMAP_EN_REV2))
+	if (!(s->enabled & IMAP_EN_REV2)) {
 		str_appends(o, "* 0 RECENT\r\n");
+	} else {
+		/* RFC 9051 6.3.2: the mailbox's name as LIST says it. */
+		str_appends(o, "* LIST () \"/\" ");
+		imap_write_mailbox(o, v->name, true);
+		str_appends(o, "\r\n");
+	}
 	str_printf(o, "* OK [UIDVALIDITY %u] UIDs valid\r\n", v->uidvalidity);
 	str_printf(o, "* OK [UIDNEXT %u] Predicted next UID\r\n", v->uidnext);
 	str_printf(o, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
@@ -149,11 +155,14 @@ void imap_cmd_select(struct imap_session *s, struct imap_parser *p)
 	if (s->view != NULL) {
 		imap_view_free(&s->view);
 		imap_set_state(s, IMAP_S_AUTH);
-		if (s->enabled & IMAP_EN_QRESYNC)
+		if (s->enabled & (IMAP_EN_QRESYNC | IMAP_EN_REV2))
 			imap_write(s, "* OK [CLOSED] Previous mailbox closed");
 	}
 	/* EXAMINE is the same command, read-only. */
 	a->flag = imap_command_is(s, "EXAMINE");
+	free(s->saved);
+	s->saved = NULL;
+	s->nsaved = 0;
 	s->changed = false;
 	s->finish = select_finish;
 	imap_job(s, select_run);
@@ -438,6 +447,9 @@ static void close_run(struct imap_session *s)
 static void close_finish(struct imap_session *s)
 {
 	imap_view_free(&s->view);
+	free(s->saved);
+	s->saved = NULL;
+	s->nsaved = 0;
 	imap_set_state(s, IMAP_S_AUTH);
 }
 
@@ -506,7 +518,7 @@ void imap_cmd_expunge(struct imap_session *s, struct imap_parser *p)
 			imap_reply_parse_error(s, p);
 			return;
 		}
-		imap_view_resolve(s->view, &set, true, &a->uids, &a->n);
+		imap_view_resolve(s, &set, true, &a->uids, &a->n);
 	} else if (imap_parse_end(p) < 0) {
 		imap_reply_parse_error(s, p);
 		return;

@@ -148,7 +148,7 @@ void imap_cmd_store(struct imap_session *s, struct imap_parser *p)
 	}
 	if (a->has_unchangedsince)
 		s->enabled |= IMAP_EN_CONDSTORE;
-	imap_view_resolve(s->view, &set, s->uid, &a->uids, &a->n);
+	imap_view_resolve(s, &set, s->uid, &a->uids, &a->n);
 	/* UNCHANGEDSINCE 0 fails for every message (RFC 7162 3.1.3): no
 	 * MODSEQ is that small. */
 	if (a->has_unchangedsince && a->unchangedsince == 0) {
@@ -258,6 +258,6 @@ void imap_cmd_copy(struct imap_session *s, struct imap_parser *p)
 		return;
 	}
 	a->to = xstrndup(to.data, to.len);
-	imap_view_resolve(s->view, &set, s->uid, &a->uids, &a->n);
+	imap_view_resolve(s, &set, s->uid, &a->uids, &a->n);
 	imap_job(s, copy_run);
 }

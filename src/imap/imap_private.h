@@ -104,6 +104,10 @@ struct imap_session {
 	size_t password_len;
 	int login_result;
 
+	/* SEARCHRES (RFC 5182): the UIDs SEARCH RETURN (SAVE) kept, for $. */
+	uint32_t *saved;
+	size_t nsaved;
+
 	/* Selected mailbox (state SELECTED), and the watch on its account
 	 * that wakes an IDLE. */
 	struct imap_view *view;
@@ -151,10 +155,15 @@ void imap_idle_wake(struct imap_session *s);
 
 /* ---- imap_append.c: receiving an APPEND's message ---- */
 /* Whether cmd[0..len), ending in a literal announcement, is an APPEND
- * whose next literal is the message. */
-bool imap_append_is_message(const char *cmd, size_t len, unsigned flags);
+ * whose next literal is the message: 0 no, 1 yes, 2 yes in the UTF8
+ * (~{n}) form of RFC 6855. */
+int imap_append_is_message(const char *cmd, size_t len, unsigned flags);
 /* Start receiving size bytes (s->append). */
-void imap_append_new(struct imap_session *s, uint64_t size, bool binary);
+void imap_append_new(struct imap_session *s, uint64_t size, bool binary,
+		     bool utf8);
+/* Whether the line after the message ends the command as it must. */
+bool imap_append_end_ok(const struct imap_session *s, const char *line,
+			size_t len);
 /* Take what arrived (may start a job to spool it); true when the whole
  * message is in. */
 bool imap_append_read(struct imap_session *s);
@@ -192,11 +201,14 @@ void imap_view_expunged(struct imap_session *s, const uint32_t *uids,
 			size_t n);
 /* The parser's IMAP_FLAG_* bits as the store's STORE_FLAG_*. */
 unsigned imap_store_flags(unsigned imap);
+/* Whether uid is in the saved search result (SEARCHRES "$"). */
+bool imap_saved_has(const struct imap_session *s, uint32_t uid);
 /* A FETCH response's FLAGS item for flags and keywords. */
 void imap_write_flags(struct str *out, unsigned flags, const char *keywords);
-/* Resolve a sequence set (UIDs when uid) to the UIDs in the view, sorted
- * ascending; *uids_r malloc'ed. */
-void imap_view_resolve(const struct imap_view *v, const struct imap_seqset *set,
+/* Resolve a sequence set (UIDs when uid; "$" is the saved search result)
+ * to the UIDs in the view, sorted ascending; *uids_r malloc'ed. */
+void imap_view_resolve(const struct imap_session *s,
+		       const struct imap_seqset *set,
 		       bool uid, uint32_t **uids_r, size_t *n_r);
 
 /* ---- imap_notify.c ---- */

@@ -194,8 +194,11 @@ static bool in_set(const struct eval *e, const struct imap_seqset *set,
 {
 	for (unsigned i = 0; i < set->count; i++) {
 		const struct imap_seq_range *r = &set->ranges[i];
-		if (r->saved)
+		if (r->saved) {
+			if (imap_saved_has(e->s, e->m->uid))
+				return true;
 			continue;
+		}
 		uint32_t lo = r->lo == IMAP_SEQ_STAR ? max : r->lo;
 		uint32_t hi = r->hi == IMAP_SEQ_STAR ? max : r->hi;
 		if (lo > hi) {
@@ -206,7 +209,6 @@ static bool in_set(const struct eval *e, const struct imap_seqset *set,
 		if (v >= lo && v <= hi)
 			return true;
 	}
-	(void)e;
 	return false;
 }
 
@@ -328,6 +330,14 @@ static void answer(struct imap_session *s)
 {
 	struct search_args *a = s->args;
 	struct str *o = &s->out;
+	/* SAVE alone answers nothing but the tagged OK (RFC 5182 2.1). */
+	if (a->q.esearch && a->q.ret == IMAP_SEARCH_RET_SAVE)
+		return;
+	/* IMAP4rev2 answers every SEARCH with ESEARCH (RFC 9051 7.3.4). */
+	if (!a->q.esearch && (s->enabled & IMAP_EN_REV2)) {
+		a->q.esearch = true;
+		a->q.ret = IMAP_SEARCH_RET_ALL;
+	}
 	if (!a->q.esearch) {
 		str_appends(o, "* SEARCH");
 		for (size_t i = 0; i < a->nhits; i++)
@@ -477,6 +487,26 @@ static void answer_thread(struct imap_session *s, struct search_msg **hits,
 
 static const char *const kind_names[] = {"SEARCH", "SORT", "THREAD"};
 
+/* SEARCHRES (RFC 5182 2.1): SAVE keeps the result for "$"; with MIN or
+ * MAX as well, only those. */
+static void save_result(struct imap_session *s, struct search_msg **found,
+			size_t n)
+{
+	struct search_args *a = s->args;
+	unsigned ret = a->q.ret;
+	free(s->saved);
+	s->saved = xcalloc(n ? n : 1, sizeof(*s->saved));
+	s->nsaved = 0;
+	bool minmax = ret & (IMAP_SEARCH_RET_MIN | IMAP_SEARCH_RET_MAX);
+	for (size_t i = 0; i < n; i++) {
+		bool keep = !minmax ||
+			    (i == 0 && (ret & IMAP_SEARCH_RET_MIN)) ||
+			    (i == n - 1 && (ret & IMAP_SEARCH_RET_MAX));
+		if (keep)
+			s->saved[s->nsaved++] = found[i]->uid;
+	}
+}
+
 static void search_run(struct imap_session *s)
 {
 	struct search_args *a = s->args;
@@ -502,6 +532,8 @@ static void search_run(struct imap_session *s)
 		if (hit)
 			found[nfound++] = &a->msgs[i];
 	}
+	if (rc > 0 && a->kind == SEARCH_PLAIN && (a->q.ret & IMAP_SEARCH_RET_SAVE))
+		save_result(s, found, nfound);
 	if (rc > 0 && a->kind == SEARCH_PLAIN) {
 		a->hits = xcalloc(nfound ? nfound : 1, sizeof(*a->hits));
 		for (size_t i = 0; i < nfound; i++) {

@@ -314,8 +314,9 @@ static void literal_too_big(struct imap_session *s, bool nonsync)
 static bool literal_start(struct imap_session *s, uint64_t n, bool nonsync,
 			  bool binary)
 {
-	bool message = imap_append_is_message(s->cmd.data, s->cmd.len,
-					      imap_parse_flags(s));
+	int kind = imap_append_is_message(s->cmd.data, s->cmd.len,
+					  imap_parse_flags(s));
+	bool message = kind > 0;
 	uint64_t limit = message ? s->env->cfg->smtp.max_message_size
 				 : IMAP_COMMAND_MAX - s->cmd.len;
 	if (n > limit || (binary && !message)) {
@@ -323,7 +324,7 @@ static bool literal_start(struct imap_session *s, uint64_t n, bool nonsync,
 		return false;
 	}
 	if (message)
-		imap_append_new(s, n, binary);
+		imap_append_new(s, n, binary, kind == 2);
 	else
 		str_append(&s->cmd, "\r\n", 2);
 	s->literal_left = n;
@@ -346,7 +347,7 @@ static void handle_line(struct imap_session *s)
 	}
 	if (s->append != NULL) {
 		/* The line after an APPEND message: the command's end. */
-		if (s->line.len != 0) {
+		if (!imap_append_end_ok(s, s->line.data, s->line.len)) {
 			imap_reply(s, "BAD Extra data after message");
 			imap_command_end(s);
 			imap_count_error(s);
@@ -447,6 +448,7 @@ static void imap_free(void *ctx, enum session_end why)
 	log_put(LOG_INFO, &line);
 	imap_notify_free(&s->notify);
 	imap_view_free(&s->view);
+	free(s->saved);
 	if (s->password != NULL) {
 		sodium_memzero(s->password, s->password_len);
 		free(s->password);

@@ -231,19 +231,42 @@ int imap_view_sync(struct imap_session *s, struct store_account *acct,
 	return 1;
 }
 
-void imap_view_resolve(const struct imap_view *v, const struct imap_seqset *set,
-		       bool uid, uint32_t **uids_r, size_t *n_r)
+bool imap_saved_has(const struct imap_session *s, uint32_t uid)
 {
+	size_t lo = 0, hi = s->nsaved;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->saved[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->nsaved && s->saved[lo] == uid;
+}
+
+void imap_view_resolve(const struct imap_session *s,
+		       const struct imap_seqset *set, bool uid,
+		       uint32_t **uids_r, size_t *n_r)
+{
+	const struct imap_view *v = s->view;
 	struct imap_seq_range *r = xreallocarray(NULL, set->count, sizeof(*r));
-	memcpy(r, set->ranges, set->count * sizeof(*r));
+	unsigned nr = 0;
+	bool saved = false;
+	for (unsigned i = 0; i < set->count; i++) {
+		if (set->ranges[i].saved)
+			saved = true;
+		else
+			r[nr++] = set->ranges[i];
+	}
 	uint32_t max = uid ? (v->n ? v->uids[v->n - 1] : 0) : v->n;
-	unsigned nr = imap_seqset_normalize(r, set->count, max);
+	nr = nr > 0 ? imap_seqset_normalize(r, nr, max) : 0;
 	uint32_t *out = NULL;
 	size_t n = 0;
 	if (v->n > 0)
 		out = xreallocarray(NULL, v->n, sizeof(*out));
 	for (uint32_t i = 0; i < v->n; i++)
-		if (imap_seqset_contains(r, nr, uid ? v->uids[i] : i + 1))
+		if (imap_seqset_contains(r, nr, uid ? v->uids[i] : i + 1) ||
+		    (saved && imap_saved_has(s, v->uids[i])))
 			out[n++] = v->uids[i];
 	free(r);
 	*uids_r = out;
