@@ -29,6 +29,10 @@ struct store_watch {
 	void *ctx;
 };
 
+/* Watches by inotify descriptor: an event wakes the sessions of one
+ * account without walking those of all the others. */
+#define WATCH_BUCKETS 1024
+
 struct sqlite_watcher {
 	pthread_mutex_t lock;
 	char *data_dir;
@@ -36,8 +40,13 @@ struct sqlite_watcher {
 	int stop[2];
 	pthread_t thread;
 	bool running;
-	struct store_watch *head;
+	struct store_watch *buckets[WATCH_BUCKETS];
 };
+
+static struct store_watch **bucket(struct sqlite_watcher *w, int wd)
+{
+	return &w->buckets[(unsigned)wd % WATCH_BUCKETS];
+}
 
 static char *changes_path(const char *data_dir, int64_t account)
 {
@@ -63,7 +72,7 @@ void sqlite_account_changed(struct store_account *a)
 static void dispatch(struct sqlite_watcher *w, int wd)
 {
 	pthread_mutex_lock(&w->lock);
-	for (struct store_watch *x = w->head; x != NULL; x = x->next)
+	for (struct store_watch *x = *bucket(w, wd); x != NULL; x = x->next)
 		if (x->wd == wd)
 			x->fn(x->ctx);
 	pthread_mutex_unlock(&w->lock);
@@ -126,10 +135,12 @@ void sqlite_watcher_free(struct sqlite_watcher **wp)
 		close(w->stop[0]);
 		close(w->stop[1]);
 	}
-	while (w->head != NULL) {
-		struct store_watch *x = w->head;
-		w->head = x->next;
-		free(x);
+	for (size_t i = 0; i < WATCH_BUCKETS; i++) {
+		while (w->buckets[i] != NULL) {
+			struct store_watch *x = w->buckets[i];
+			w->buckets[i] = x->next;
+			free(x);
+		}
 	}
 	pthread_mutex_destroy(&w->lock);
 	free(w->data_dir);
@@ -165,8 +176,9 @@ struct store_watch *store_watch_add(struct store *store, int64_t user_id,
 		log_warn("store: no change events for %s: %s", path,
 			    strerror(errno));
 	free(path);
-	x->next = w->head;
-	w->head = x;
+	struct store_watch **b = bucket(w, x->wd);
+	x->next = *b;
+	*b = x;
 	pthread_mutex_unlock(&w->lock);
 	return x;
 }
@@ -179,7 +191,7 @@ void store_watch_remove(struct store_watch **xp)
 	struct sqlite_watcher *w = x->w;
 	bool last = true;
 	pthread_mutex_lock(&w->lock);
-	for (struct store_watch **pp = &w->head; *pp != NULL;) {
+	for (struct store_watch **pp = bucket(w, x->wd); *pp != NULL;) {
 		if (*pp == x) {
 			*pp = x->next;
 			continue;
