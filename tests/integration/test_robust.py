@@ -202,8 +202,9 @@ def pop3_enter(port, source, state):
 def rst_server(tmp_path_factory):
     """One server for all reset batches, with at most 3 connections per
     client address, so that a leaked slot shows after 3 resets."""
+    # No IMAP: its start-up probe would be a third connection in flight.
     srv = Server(tmp_path_factory.mktemp("rst") / "data",
-                 ["server.max_connections_per_ip=3"])
+                 ["server.max_connections_per_ip=3", "listen.imap="])
     srv.cli("domain", "add", "example.com")
     srv.add_user(ALICE)
     srv.add_user(BOB)
