@@ -1,0 +1,717 @@
+"""IMAP (RFC 3501, and what RFC 9051 keeps of it, with LITERAL+, SASL-IR,
+IDLE, UIDPLUS, MOVE, UNSELECT, CHILDREN, SPECIAL-USE and ESEARCH) as mail
+clients see it: imaplib where a client library says it, raw sockets where
+the bytes on the wire matter, against the real server.  Expected ENVELOPE
+and BODYSTRUCTURE values are worked out by hand from the RFC's rules for
+messages built here."""
+
+import base64
+import imaplib
+import random
+import re
+import socket
+import time
+
+import pytest
+
+from conftest import (PASSWORD, Client, body_of, make_message, pop3_login_wait,
+                      quit_and_close, smtp_send)
+
+ALICE = "alice@example.com"
+BOB = "bob@example.com"
+# How long news may take to reach another session: generous, never a
+# measure of speed.
+NEWS_WAIT = 10
+
+
+# ---- a raw client ----
+
+class Imap:
+    """An IMAP client on a real socket: commands get tags t1, t2, ...;
+    responses come back as bytes with their literals inline (each "{n}"
+    followed by CRLF and the n bytes), without the final CRLF."""
+
+    def __init__(self, port, timeout=30, rcvbuf=None):
+        self.c = Client(port, timeout=timeout, rcvbuf=rcvbuf)
+        self.n = 0
+        self.greeting = self.response()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.c.close()
+
+    def send(self, data):
+        self.c.send(data)
+
+    def read(self, n):
+        """Exactly n bytes."""
+        while len(self.c.buf) < n:
+            self.c._fill()
+        out = bytes(self.c.buf[:n])
+        del self.c.buf[:n]
+        return out
+
+    def response(self):
+        """One whole response, its literals included."""
+        out = bytearray()
+        while True:
+            line = self.c.line()
+            out += line
+            m = re.search(rb"\{(\d+)\}$", line)
+            if not m:
+                return bytes(out)
+            out += b"\r\n" + self.read(int(m.group(1)))
+
+    def tag(self):
+        self.n += 1
+        return "t%d" % self.n
+
+    def until(self, tag):
+        """Responses up to the tagged one: (untagged list, tagged)."""
+        tag = tag.encode() if isinstance(tag, str) else tag
+        untagged = []
+        while True:
+            r = self.response()
+            if r.startswith(tag + b" "):
+                return untagged, r
+            untagged.append(r)
+
+    def cmd(self, text):
+        """Send a command (str or bytes, without tag and CRLF); returns
+        (untagged, tagged line)."""
+        tag = self.tag()
+        text = text.encode() if isinstance(text, str) else text
+        self.send(tag.encode() + b" " + text + b"\r\n")
+        return self.until(tag)
+
+    def ok(self, text):
+        """A command that must succeed; its untagged responses."""
+        untagged, tagged = self.cmd(text)
+        assert re.match(rb"t\d+ OK", tagged), (text, untagged, tagged)
+        return untagged
+
+    def login(self, user=ALICE, password=PASSWORD):
+        self.ok('LOGIN %s "%s"' % (user, password))
+        return self
+
+    def select(self, mailbox="INBOX"):
+        return self.ok("SELECT " + quote(mailbox))
+
+    def append(self, mailbox, message, flags="", date=None):
+        """APPEND with a non-synchronizing literal; returns the UID from
+        APPENDUID."""
+        head = "APPEND %s " % quote(mailbox)
+        if flags:
+            head += "(%s) " % flags
+        if date:
+            head += '"%s" ' % date
+        untagged, tagged = self.cmd(head.encode() + b"{%d+}\r\n" % len(message)
+                                    + message)
+        m = re.match(rb"t\d+ OK \[APPENDUID (\d+) (\d+)\]", tagged)
+        assert m, tagged
+        return int(m.group(2))
+
+    def fetch(self, what, uid=False):
+        """FETCH: {seq: items dict} of the FETCH responses, and the
+        others."""
+        untagged = self.ok(("UID FETCH " if uid else "FETCH ") + what)
+        out, other = fetches(untagged)
+        return out, other
+
+    def at_eof(self, wait=5):
+        return self.c.at_eof(wait)
+
+
+def quote(s):
+    return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def login(srv, user=ALICE):
+    return Imap(srv.imap_port).login(user)
+
+
+def client(srv, user=ALICE):
+    """A logged-in imaplib client."""
+    m = imaplib.IMAP4("127.0.0.1", srv.imap_port, timeout=30)
+    m.login(user, PASSWORD)
+    return m
+
+
+# ---- reading response data ----
+
+class Atom(str):
+    """An atom, apart from a string with the same text."""
+
+
+def parse(data, pos=0):
+    """The values of one response (bytes) as a list: NIL is None, numbers
+    int, atoms Atom (a section such as BODY[1]<0> is one atom), quoted
+    strings and literals bytes, lists lists."""
+    out, pos = _parse_list(data, pos, None)
+    return out
+
+
+def _parse_list(data, pos, close):
+    out = []
+    n = len(data)
+    while True:
+        while pos < n and data[pos:pos + 1] == b" ":
+            pos += 1
+        if pos >= n:
+            assert close is None, "unclosed list in %r" % data
+            return out, pos
+        ch = data[pos:pos + 1]
+        if ch == b")":
+            assert close == b")", "stray ) in %r" % data
+            return out, pos + 1
+        if ch == b"(":
+            v, pos = _parse_list(data, pos + 1, b")")
+        elif ch == b'"':
+            v, pos = _parse_quoted(data, pos + 1)
+        elif ch == b"{":
+            m = re.compile(rb"\{(\d+)\}\r\n").match(data, pos)
+            assert m, "bad literal at %r" % data[pos:pos + 20]
+            end = m.end() + int(m.group(1))
+            assert end <= n, "short literal in %r" % data[:200]
+            v, pos = data[m.end():end], end
+        else:
+            v, pos = _parse_atom(data, pos)
+        out.append(v)
+
+
+def _parse_quoted(data, pos):
+    v = bytearray()
+    while True:
+        ch = data[pos:pos + 1]
+        assert ch, "unterminated quoted string in %r" % data
+        if ch == b'"':
+            return bytes(v), pos + 1
+        if ch == b"\\":
+            pos += 1
+            ch = data[pos:pos + 1]
+            assert ch in (b"\\", b'"'), "bad escape in %r" % data
+        assert ch not in (b"\r", b"\n"), "CR/LF in quoted string %r" % data
+        v += ch
+        pos += 1
+
+
+def _parse_atom(data, pos):
+    start = pos
+    n = len(data)
+    while pos < n and data[pos:pos + 1] not in (b" ", b"(", b")"):
+        if data[pos:pos + 1] == b"[":
+            end = data.index(b"]", pos)
+            pos = end + 1
+            if data[pos:pos + 1] == b"<":
+                pos = data.index(b">", pos) + 1
+            continue
+        pos += 1
+    text = data[start:pos].decode("latin-1")
+    if text == "NIL":
+        return None, pos
+    if text.isdigit():
+        return int(text), pos
+    return Atom(text), pos
+
+
+def fetches(untagged):
+    """The FETCH responses among untagged ones as {seq: {item: value}}
+    (items in upper case), and the other responses.  A message answered
+    twice has its items merged."""
+    out, other = {}, []
+    for r in untagged:
+        m = re.match(rb"\* (\d+) FETCH ", r)
+        if not m:
+            other.append(r)
+            continue
+        v = parse(r)
+        assert len(v) == 4 and isinstance(v[3], list), r
+        items = v[3]
+        assert len(items) % 2 == 0, r
+        d = out.setdefault(int(m.group(1)), {})
+        for k, val in zip(items[0::2], items[1::2]):
+            d[str(k).upper()] = val
+    return out, other
+
+
+def fetch_order(untagged):
+    """The sequence numbers of the FETCH responses, in order."""
+    return [int(m.group(1)) for m in
+            (re.match(rb"\* (\d+) FETCH ", r) for r in untagged) if m]
+
+
+def flags_of(items):
+    return set(str(f) for f in items["FLAGS"])
+
+
+def untagged_code(untagged, code):
+    """The text after "[CODE " in an untagged OK, or None."""
+    for r in untagged:
+        m = re.match(rb"\* OK \[" + code.encode() + rb"(?: ([^\]]*))?\]", r)
+        if m:
+            return (m.group(1) or b"").decode()
+    return None
+
+
+def caps_of(line):
+    m = re.search(rb"CAPABILITY ([^\]\r\n]*)", line)
+    assert m, line
+    return m.group(1).decode().split()
+
+
+def list_names(untagged, kind=b"LIST"):
+    """{name: set of attributes} of LIST (or LSUB) responses."""
+    out = {}
+    for r in untagged:
+        v = parse(r)
+        assert v[0] == "*" and v[1] == kind.decode(), r
+        attrs, delim, name = v[2], v[3], v[4]
+        assert delim == b"/", r
+        if isinstance(name, Atom):
+            name = name.encode()
+        out[name.decode()] = set(a.lower() for a in attrs)
+    return out
+
+
+def deliver(srv, *msgs, rcpt=ALICE):
+    for m in msgs:
+        code, text = smtp_send(srv.smtp_port, rcpt, m)
+        assert code == 250, text
+
+
+def fill(c, n, mailbox="INBOX", size=0):
+    """n small messages by pipelined APPENDs (LITERAL+); returns them."""
+    msgs = [make_message("fill-%d" % i, b"x" * size + b"body %d\r\n" % i)
+            for i in range(n)]
+    tags = []
+    out = bytearray()
+    for m in msgs:
+        t = c.tag()
+        tags.append(t)
+        out += b"%s APPEND %s {%d+}\r\n%s\r\n" % (
+            t.encode(), quote(mailbox).encode(), len(m), m)
+    c.send(bytes(out))
+    for t in tags:
+        _, tagged = c.until(t)
+        assert b" OK " in tagged, tagged
+    return msgs
+
+
+def wait_for(c, pattern, wait=NEWS_WAIT):
+    """Untagged responses until one matches pattern (bytes regex), which
+    must come within `wait` seconds; returns all of them."""
+    c.c.sock.settimeout(wait)
+    got = []
+    try:
+        while True:
+            r = c.response()
+            got.append(r)
+            if re.match(pattern, r):
+                return got
+    except socket.timeout:
+        raise AssertionError("no %r within %d s; got %r" % (
+            pattern, wait, got)) from None
+    finally:
+        c.c.sock.settimeout(30)
+
+
+# ---- greeting, capabilities, login ----
+
+def test_greeting_and_capability_before_and_after_login(server):
+    with Imap(server.imap_port) as c:
+        assert c.greeting.startswith(b"* OK [CAPABILITY "), c.greeting
+        greet = caps_of(c.greeting)
+        untagged, tagged = c.cmd("CAPABILITY")
+        assert tagged.startswith(b"t1 OK"), tagged
+        assert len(untagged) == 1 and untagged[0].startswith(
+            b"* CAPABILITY "), untagged
+        before = caps_of(untagged[0])
+        assert before == greet
+        assert "IMAP4rev1" in before
+        for cap in ("AUTH=PLAIN", "SASL-IR", "LITERAL+", "IDLE"):
+            assert cap in before, before
+        assert "LOGINDISABLED" not in before
+        _, tagged = c.cmd('LOGIN %s "%s"' % (ALICE, PASSWORD))
+        # RFC 9051 7.1: the OK may carry the new capabilities.
+        assert tagged.startswith(b"t2 OK [CAPABILITY "), tagged
+        in_ok = caps_of(tagged)
+        untagged = c.ok("CAPABILITY")
+        after = caps_of(untagged[0])
+        assert after == in_ok
+        assert not [x for x in after if x.startswith("AUTH=")], after
+        for cap in ("IMAP4rev1", "IDLE", "UIDPLUS", "MOVE", "UNSELECT",
+                    "NAMESPACE", "SPECIAL-USE", "CHILDREN"):
+            assert cap in after, after
+    m = imaplib.IMAP4("127.0.0.1", server.imap_port, timeout=30)
+    assert "AUTH=PLAIN" in m.capabilities
+    m.logout()
+
+
+def test_login_good_and_bad_password(server):
+    with Imap(server.imap_port) as c:
+        untagged, tagged = c.cmd('LOGIN %s "wrong"' % ALICE)
+        assert untagged == []
+        assert tagged.startswith(b"t1 NO [AUTHENTICATIONFAILED]"), tagged
+        # Still not authenticated.
+        _, tagged = c.cmd("SELECT INBOX")
+        assert tagged.startswith(b"t2 BAD"), tagged
+        _, tagged = c.cmd('LOGIN nobody@example.com "%s"' % PASSWORD)
+        assert tagged.startswith(b"t3 NO [AUTHENTICATIONFAILED]"), tagged
+        c.login()
+        c.select()
+    log = server.log()
+    assert re.search(r" login client=127\.0\.0\.1 result=auth-failed "
+                     r"user=alice@example\.com", log), log[-2000:]
+    assert re.search(r" login client=127\.0\.0\.1 result=ok "
+                     r"user=alice@example\.com", log), log[-2000:]
+    assert "wrong" not in log
+    with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
+        imaplib.IMAP4("127.0.0.1", server.imap_port).login(ALICE, "bad")
+    m = client(server)
+    assert m.state == "AUTH"
+    m.logout()
+
+
+def test_authenticate_plain_initial_response(server):
+    good = base64.b64encode(b"\0" + ALICE.encode() + b"\0" +
+                            PASSWORD.encode()).decode()
+    bad = base64.b64encode(b"\0" + ALICE.encode() + b"\0nope").decode()
+    with Imap(server.imap_port) as c:
+        _, tagged = c.cmd("AUTHENTICATE PLAIN " + bad)
+        assert tagged.startswith(b"t1 NO [AUTHENTICATIONFAILED]"), tagged
+        untagged, tagged = c.cmd("AUTHENTICATE PLAIN " + good)
+        assert untagged == []
+        assert re.match(rb"t2 OK\b", tagged), tagged
+        c.select()
+        # Once authenticated, AUTHENTICATE and LOGIN are refused.
+        _, tagged = c.cmd("AUTHENTICATE PLAIN " + good)
+        assert tagged.startswith(b"t4 BAD"), tagged
+        _, tagged = c.cmd('LOGIN %s "%s"' % (ALICE, PASSWORD))
+        assert tagged.startswith(b"t5 BAD"), tagged
+
+
+def test_authenticate_plain_continuation(server):
+    with Imap(server.imap_port) as c:
+        c.send("a1 AUTHENTICATE PLAIN\r\n")
+        assert c.response().startswith(b"+"), "no continuation request"
+        c.send(base64.b64encode(b"\0" + ALICE.encode() + b"\0" +
+                                PASSWORD.encode()) + b"\r\n")
+        untagged, tagged = c.until("a1")
+        assert tagged.startswith(b"a1 OK"), (untagged, tagged)
+        c.select()
+        c.ok("LOGOUT")
+    # "*" cancels (RFC 3501 6.2.2): BAD, and the session goes on.
+    with Imap(server.imap_port) as c:
+        c.send("a1 AUTHENTICATE PLAIN\r\n")
+        assert c.response().startswith(b"+")
+        c.send("*\r\n")
+        _, tagged = c.until("a1")
+        assert tagged.startswith(b"a1 BAD"), tagged
+        c.login()
+    # imaplib sends the response after the "+".
+    m = imaplib.IMAP4("127.0.0.1", server.imap_port, timeout=30)
+    typ, _ = m.authenticate(
+        "PLAIN", lambda _: b"\0" + ALICE.encode() + b"\0" + PASSWORD.encode())
+    assert typ == "OK"
+    assert m.select("INBOX")[0] == "OK"
+    m.logout()
+
+
+def test_login_with_literals(server):
+    user, pw = ALICE.encode(), PASSWORD.encode()
+    with Imap(server.imap_port) as c:
+        # Synchronizing: the server asks for each literal.
+        c.send(b"a1 LOGIN {%d}\r\n" % len(user))
+        assert c.response().startswith(b"+ ")
+        c.send(user + b" {%d}\r\n" % len(pw))
+        assert c.response().startswith(b"+ ")
+        c.send(pw + b"\r\n")
+        _, tagged = c.until("a1")
+        assert tagged.startswith(b"a1 OK"), tagged
+    with Imap(server.imap_port) as c:
+        # LITERAL+: all in one go, nothing asked.
+        c.send(b"a1 LOGIN {%d+}\r\n%s {%d+}\r\n%s\r\n" % (
+            len(user), user, len(pw), pw))
+        untagged, tagged = c.until("a1")
+        assert untagged == [], untagged
+        assert tagged.startswith(b"a1 OK"), tagged
+    with Imap(server.imap_port) as c:
+        # A password with a quote and a backslash, sent as a literal,
+        # is not the stored one: NO, not BAD.
+        odd = b'se"cret\\'
+        c.send(b"a1 LOGIN %s {%d+}\r\n%s\r\n" % (user, len(odd), odd))
+        _, tagged = c.until("a1")
+        assert tagged.startswith(b"a1 NO [AUTHENTICATIONFAILED]"), tagged
+
+
+def test_logout(server):
+    with Imap(server.imap_port) as c:
+        c.login()
+        untagged, tagged = c.cmd("LOGOUT")
+        assert [u[:5] for u in untagged] == [b"* BYE"], untagged
+        assert tagged.startswith(b"t2 OK"), tagged
+        assert c.at_eof()
+    # Before login too.
+    with Imap(server.imap_port) as c:
+        untagged, tagged = c.cmd("LOGOUT")
+        assert untagged[0].startswith(b"* BYE") and tagged.startswith(
+            b"t1 OK"), (untagged, tagged)
+        assert c.at_eof()
+    m = client(server)
+    assert m.logout()[0] == "BYE"
+
+
+def test_commands_in_the_wrong_state(server):
+    with Imap(server.imap_port) as c:
+        for cmd in ("SELECT INBOX", "LIST \"\" *", "CREATE x",
+                    "STATUS INBOX (MESSAGES)", "APPEND INBOX {1+}\r\nx",
+                    "FETCH 1 FLAGS", "STORE 1 +FLAGS (\\Seen)",
+                    "EXPUNGE", "CLOSE", "SEARCH ALL", "IDLE"):
+            _, tagged = c.cmd(cmd)
+            assert re.match(rb"t\d+ (BAD|NO)\b", tagged), (cmd, tagged)
+    # (Each counts as an error: a new session for the next lot.)
+    with Imap(server.imap_port) as c:
+        c.login()
+        for cmd in ("FETCH 1 FLAGS", "STORE 1 +FLAGS (\\Seen)", "EXPUNGE",
+                    "CLOSE", "UNSELECT", "SEARCH ALL", "COPY 1 Trash",
+                    "MOVE 1 Trash", "UID FETCH 1 FLAGS", "CHECK"):
+            _, tagged = c.cmd(cmd)
+            assert re.match(rb"t\d+ (BAD|NO)\b", tagged), (cmd, tagged)
+        _, tagged = c.cmd('LOGIN %s "%s"' % (ALICE, PASSWORD))
+        assert re.match(rb"t\d+ (BAD|NO)\b", tagged), tagged
+        # None of that broke the session.
+        c.select()
+        c.ok("FETCH 1:* FLAGS")
+
+
+def test_unknown_and_malformed_commands(server):
+    with Imap(server.imap_port) as c:
+        c.login()
+        for bad in ("FROBNICATE", "SELECT", "UID SELECT INBOX",
+                    "FETCH", "LIST \"\"", "SELECT INBOX extra"):
+            _, tagged = c.cmd(bad)
+            assert re.match(rb"t\d+ BAD\b", tagged), (bad, tagged)
+        # A line without a tag or with a bad tag is answered untagged.
+        c.send("\r\n")
+        assert c.response().startswith(b"* BAD")
+        c.send("+tag NOOP\r\n")
+        assert c.response().startswith(b"* BAD")
+        c.select()
+        c.ok("NOOP")
+
+
+def test_too_many_bad_commands(custom):
+    srv = custom("imap.max_errors=5")
+    with Imap(srv.imap_port) as c:
+        for i in range(4):
+            _, tagged = c.cmd("BOGUS%d" % i)
+            assert tagged.startswith(b"t%d BAD" % (i + 1)), tagged
+        c.send("t5 BOGUS\r\n")
+        assert c.response().startswith(b"t5 BAD")
+        assert c.response().startswith(b"* BYE")
+        assert c.at_eof()
+    # Failed logins count too.
+    with Imap(srv.imap_port) as c:
+        for i in range(4):
+            _, tagged = c.cmd('LOGIN %s "no%d"' % (ALICE, i))
+            assert b" NO " in tagged, tagged
+        c.send('t5 LOGIN %s "no"\r\n' % ALICE)
+        assert c.response().startswith(b"t5 NO")
+        assert c.response().startswith(b"* BYE")
+        assert c.at_eof()
+    assert "too-many-errors" in srv.log()
+    login(srv).close()
+
+
+# ---- mailboxes ----
+
+SPECIAL = {"INBOX": set(), "Drafts": {"\\drafts"}, "Sent": {"\\sent"},
+           "Trash": {"\\trash"}, "Junk": {"\\junk"},
+           "Archive": {"\\archive"}}
+
+
+def test_new_account_list(server):
+    with login(server) as c:
+        got = list_names(c.ok('LIST "" *'))
+        assert set(got) == set(SPECIAL), got
+        for name, special in SPECIAL.items():
+            assert got[name] == special | {"\\hasnochildren"}, (name, got)
+        assert list_names(c.ok('LIST "" %')) == got
+        # All of them are subscribed.
+        subs = list_names(c.ok('LSUB "" *'), b"LSUB")
+        assert set(subs) == set(SPECIAL), subs
+        # INBOX is case-insensitive, and answered as INBOX.
+        assert set(list_names(c.ok('LIST "" inbox'))) == {"INBOX"}
+        assert set(list_names(c.ok('LIST "" "InBoX"'))) == {"INBOX"}
+    m = client(server)
+    typ, data = m.list()
+    assert typ == "OK" and len(data) == 6, data
+    assert any(b"\\Trash" in d and d.endswith(b" Trash") for d in data), data
+    m.logout()
+
+
+def test_list_patterns_and_reference(server):
+    with login(server) as c:
+        for name in ("Work", "Work/Clients", "Work/Clients/Acme",
+                     "Work/Admin", "Workshop"):
+            c.ok("CREATE " + quote(name))
+        got = list_names(c.ok('LIST "" Work*'))
+        assert set(got) == {"Work", "Work/Clients", "Work/Clients/Acme",
+                            "Work/Admin", "Workshop"}, got
+        assert got["Work"] == {"\\haschildren"}
+        assert got["Work/Clients"] == {"\\haschildren"}
+        assert got["Work/Clients/Acme"] == {"\\hasnochildren"}
+        assert got["Workshop"] == {"\\hasnochildren"}
+        # % stops at the delimiter.
+        assert set(list_names(c.ok('LIST "" Work/%'))) == {
+            "Work/Clients", "Work/Admin"}
+        assert set(list_names(c.ok('LIST "" %/%'))) == {
+            "Work/Clients", "Work/Admin"}
+        assert set(list_names(c.ok('LIST "" Work%'))) == {"Work", "Workshop"}
+        # The reference is a prefix of the pattern (RFC 3501 6.3.8).
+        assert set(list_names(c.ok('LIST Work/ %'))) == {
+            "Work/Clients", "Work/Admin"}
+        assert set(list_names(c.ok('LIST Work/ *'))) == {
+            "Work/Clients", "Work/Clients/Acme", "Work/Admin"}
+        assert set(list_names(c.ok('LIST Work/Clients/ Acme'))) == {
+            "Work/Clients/Acme"}
+        assert list_names(c.ok('LIST "" Nothing*')) == {}
+        # An empty pattern asks for the delimiter and root.
+        untagged = c.ok('LIST "" ""')
+        assert len(untagged) == 1, untagged
+        v = parse(untagged[0])
+        assert v[:2] == ["*", "LIST"] and v[3] == b"/" and v[4] == b"", v
+        assert [a.lower() for a in v[2]] == ["\\noselect"], v
+
+
+@pytest.mark.xfail(strict=True, reason="LIST omits a parent that is not "
+                   "a mailbox: reported, not fixed here")
+def test_list_percent_shows_missing_parent(server):
+    """RFC 3501 6.3.8: with "%" last, matching levels of the hierarchy are
+    returned, with \\Noselect if they are not mailboxes (RFC 9051 7.3.1:
+    \\NonExistent), so a client walking the tree level by level still
+    finds a mailbox whose parent was deleted."""
+    with login(server) as c:
+        c.ok("CREATE Top/Child")
+        c.ok("DELETE Top")
+        got = list_names(c.ok('LIST "" %'))
+        assert "Top" in got, got
+        assert got["Top"] & {"\\noselect", "\\nonexistent"}, got
+        assert "\\haschildren" in got["Top"], got
+        assert set(list_names(c.ok('LIST "" Top/%'))) == {"Top/Child"}
+
+
+def test_create_delete_rename(server):
+    with login(server) as c:
+        # Parents are created with the child (RFC 3501 6.3.3).
+        c.ok("CREATE a/b/c")
+        assert set(list_names(c.ok('LIST "" a*'))) == {"a", "a/b", "a/b/c"}
+        # A trailing delimiter creates the name without it.
+        c.ok('CREATE "d/"')
+        assert set(list_names(c.ok('LIST "" d*'))) == {"d"}
+        _, tagged = c.cmd("CREATE a")
+        assert re.match(rb"t\d+ NO \[ALREADYEXISTS\]", tagged), tagged
+        for bad in ("INBOX", "inbox"):
+            _, tagged = c.cmd("CREATE " + bad)
+            assert re.match(rb"t\d+ NO\b", tagged), (bad, tagged)
+        for bad in ("INBOX", "inbox"):
+            _, tagged = c.cmd("DELETE " + bad)
+            assert re.match(rb"t\d+ NO\b", tagged), (bad, tagged)
+        _, tagged = c.cmd("DELETE nosuch")
+        assert re.match(rb"t\d+ NO \[NONEXISTENT\]", tagged), tagged
+        # RENAME takes the children along.
+        uid = c.append("a/b", make_message("in-b"))
+        c.ok("RENAME a z")
+        got = set(list_names(c.ok('LIST "" *')))
+        assert {"z", "z/b", "z/b/c"} <= got and not {"a", "a/b"} & got, got
+        untagged = c.select("z/b")
+        assert b"* 1 EXISTS" in untagged, untagged
+        items, _ = c.fetch("1 UID")
+        assert items[1]["UID"] == uid
+        c.ok("CLOSE")
+        _, tagged = c.cmd("RENAME nosuch other")
+        assert re.match(rb"t\d+ NO \[NONEXISTENT\]", tagged), tagged
+        _, tagged = c.cmd("RENAME z d")
+        assert re.match(rb"t\d+ NO \[ALREADYEXISTS\]", tagged), tagged
+        _, tagged = c.cmd("RENAME z z/inside")
+        assert re.match(rb"t\d+ NO\b", tagged), tagged
+        c.ok("DELETE z/b/c")
+        c.ok("DELETE d")
+        got = set(list_names(c.ok('LIST "" *')))
+        assert "z/b/c" not in got and "d" not in got and "z/b" in got, got
+        _, tagged = c.cmd("SELECT d")
+        assert re.match(rb"t\d+ NO \[NONEXISTENT\]", tagged), tagged
+
+
+def test_rename_inbox(server):
+    with login(server) as c:
+        uids = [c.append("INBOX", make_message("m%d" % i)) for i in range(3)]
+        c.ok("RENAME INBOX Old")
+        # RFC 3501 6.3.5: the messages move to the new mailbox; INBOX is
+        # left, empty.
+        untagged = c.ok("STATUS INBOX (MESSAGES)")
+        assert untagged == [b"* STATUS INBOX (MESSAGES 0)"], untagged
+        untagged = c.ok("STATUS Old (MESSAGES)")
+        assert untagged == [b"* STATUS Old (MESSAGES 3)"], untagged
+        assert "INBOX" in list_names(c.ok('LIST "" INBOX'))
+        c.select("Old")
+        items, _ = c.fetch("1:* (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert [items[i]["UID"] for i in (1, 2, 3)] == uids
+        assert items[2][
+            "BODY[HEADER.FIELDS (SUBJECT)]"] == b"Subject: m1\r\n\r\n"
+    # Mail keeps arriving in INBOX.
+    deliver(server, make_message("after"))
+    with login(server) as c:
+        untagged = c.ok("STATUS INBOX (MESSAGES)")
+        assert untagged == [b"* STATUS INBOX (MESSAGES 1)"], untagged
+
+
+def test_subscribe_unsubscribe(server):
+    with login(server) as c:
+        c.ok("CREATE Lists")
+        assert "Lists" not in list_names(c.ok('LSUB "" *'), b"LSUB")
+        c.ok("SUBSCRIBE Lists")
+        assert "Lists" in list_names(c.ok('LSUB "" *'), b"LSUB")
+        assert set(list_names(c.ok('LSUB "" L%'), b"LSUB")) == {"Lists"}
+        c.ok("UNSUBSCRIBE Lists")
+        assert "Lists" not in list_names(c.ok('LSUB "" *'), b"LSUB")
+        c.ok("UNSUBSCRIBE Trash")
+        assert "Trash" not in list_names(c.ok('LSUB "" *'), b"LSUB")
+        # LIST still shows it.
+        assert "Trash" in list_names(c.ok('LIST "" *'))
+
+
+def test_modified_utf7_names(server):
+    with login(server) as c:
+        c.ok('CREATE "Entw&APw-rfe"')
+        c.ok('CREATE "&ZeVnLIqe-/&U,BTFw-"')
+        got = list_names(c.ok('LIST "" *'))
+        assert "Entw&APw-rfe" in got, got
+        assert "&ZeVnLIqe-" in got and "&ZeVnLIqe-/&U,BTFw-" in got, got
+        # The raw response carries the name as sent, not UTF-8.
+        untagged = c.ok('LIST "" Entw*')
+        assert untagged == [b'* LIST (\\HasNoChildren) "/" Entw&APw-rfe'], \
+            untagged
+        c.append("Entw&APw-rfe", make_message("draft"))
+        untagged = c.ok('STATUS "Entw&APw-rfe" (MESSAGES)')
+        assert untagged == [b'* STATUS Entw&APw-rfe (MESSAGES 1)'], untagged
+        c.select("Entw&APw-rfe")
+        c.ok("CLOSE")
+        c.ok('RENAME "Entw&APw-rfe" "&AMQ-rger"')
+        assert "&AMQ-rger" in list_names(c.ok('LIST "" *'))
+        # Not valid modified UTF-7: a bare "&", and UTF-8 without
+        # UTF8=ACCEPT.
+        for bad in (b"foo&bar", b"&Jjo", b"\xc3\xa4rger"):
+            _, tagged = c.cmd(b'CREATE "' + bad + b'"')
+            assert re.match(rb"t\d+ (NO|BAD)\b", tagged), (bad, tagged)
+        assert not [n for n in list_names(c.ok('LIST "" *'))
+                    if "foo" in n or "Jjo" == n], "bad names created"
+    m = client(server)
+    typ, data = m.list('""', "*")
+    assert any(d.endswith(b'"/" &AMQ-rger') for d in data), data
+    m.logout()
