@@ -290,7 +290,11 @@ static void literal_too_big(struct imap_session *s, bool nonsync)
 		 tag.data != NULL && tag.len < sizeof(s->tag) ? (int)tag.len : 1,
 		 tag.data != NULL && tag.len < sizeof(s->tag) ? tag.data : "*");
 	imap_parser_free(&p);
+	/* The command ends, but its answer still needs the tag. */
+	char keep[sizeof(s->tag)];
+	memcpy(keep, s->tag, sizeof(keep));
 	imap_command_end(s);
+	memcpy(s->tag, keep, sizeof(keep));
 	if (nonsync) {
 		imap_reply(s, "BAD [TOOBIG] Literal too large");
 		imap_write(s, "* BYE Literal too large");
