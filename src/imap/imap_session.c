@@ -343,13 +343,10 @@ static void handle_line(struct imap_session *s)
 		return;
 	}
 	if (s->append != NULL) {
-		/* The line after an APPEND message: the command's end. */
-		if (s->line.len != 0) {
-			imap_reply(s, "BAD Extra data after message");
-			imap_command_end(s);
-			imap_count_error(s);
-			return;
-		}
+		/* The line after an APPEND message: the command's end.  Any
+		 * more there goes with the command, whose parse refuses it
+		 * with the APPEND's tag, which is what its client waits for. */
+		str_append(&s->cmd, s->line.data, s->line.len);
 		dispatch(s);
 		return;
 	}
