@@ -1242,3 +1242,576 @@ def test_sequence_number_out_of_range(server):
         # UID sets are not checked so (RFC 3501 6.4.8).
         c.ok("UID FETCH 1:* UID")
         c.ok("UID FETCH 99 UID")
+
+
+def big_message(tag, size):
+    """A message of about `size` bytes of varied lines (a few starting
+    with a dot), CRLF throughout."""
+    rnd = random.Random(tag)
+    lines = []
+    total = 0
+    while total < size:
+        n = rnd.randrange(0, 200)
+        line = bytes(rnd.randrange(33, 127) for _ in range(n))
+        if rnd.random() < 0.02:
+            line = b"." + line
+        lines.append(line)
+        total += len(line) + 2
+    return make_message(tag, b"\r\n".join(lines) + b"\r\n")
+
+
+def test_fetch_large_message_byte_exact(server):
+    msg = big_message("five-mb", 5 * 1024 * 1024)
+    deliver(server, msg)
+    with login(server) as c:
+        c.select()
+        items, _ = c.fetch("1 (RFC822.SIZE BODY.PEEK[])")
+        stored = items[1]["BODY[]"]
+        assert items[1]["RFC822.SIZE"] == len(stored)
+        assert body_of(stored) == msg
+        # A partial from the middle, and the text.
+        items, _ = c.fetch("1 (BODY.PEEK[]<3000000.100000> "
+                           "BODY.PEEK[TEXT])")
+        assert items[1]["BODY[]<3000000>"] == stored[3000000:3100000]
+        assert items[1]["BODY[TEXT]"] == msg.split(b"\r\n\r\n", 1)[1]
+    m = client(server)
+    m.select("INBOX", readonly=True)
+    typ, data = m.fetch("1", "(BODY.PEEK[])")
+    assert typ == "OK" and data[0][1] == stored
+    m.logout()
+
+
+def test_fetch_300_messages_in_order(server):
+    with login(server) as c:
+        msgs = fill(c, 300)
+        untagged = c.select()
+        assert b"* 300 EXISTS" in untagged
+        untagged = c.ok("FETCH 1:* (UID RFC822.SIZE BODY.PEEK[HEADER."
+                        "FIELDS (SUBJECT)])")
+        assert fetch_order(untagged) == list(range(1, 301))
+        items, other = fetches(untagged)
+        assert other == []
+        uids = [items[i]["UID"] for i in range(1, 301)]
+        assert uids == sorted(uids) and len(set(uids)) == 300
+        for i in range(1, 301):
+            assert items[i]["RFC822.SIZE"] == len(msgs[i - 1])
+            assert items[i]["BODY[HEADER.FIELDS (SUBJECT)]"] == \
+                b"Subject: fill-%d\r\n\r\n" % (i - 1)
+        # Whole messages, several output pieces' worth.
+        untagged = c.ok("FETCH 1:* BODY.PEEK[]")
+        assert fetch_order(untagged) == list(range(1, 301))
+        items, _ = fetches(untagged)
+        assert [items[i]["BODY[]"] for i in range(1, 301)] == msgs
+    m = client(server)
+    m.select("INBOX", readonly=True)
+    typ, data = m.fetch("1:*", "(UID)")
+    assert typ == "OK" and len(data) == 300, len(data)
+    m.logout()
+
+
+# ---- STORE, EXPUNGE, CLOSE ----
+
+def test_store(server):
+    with login(server) as c:
+        uids = [c.append("INBOX", make_message("st%d" % i))
+                for i in range(4)]
+        c.select()
+        untagged = c.ok("STORE 1 +FLAGS (\\Seen \\Flagged)")
+        items, _ = fetches(untagged)
+        assert list(items) == [1] and flags_of(items[1]) == {
+            "\\Seen", "\\Flagged"}, untagged
+        untagged = c.ok("STORE 1 -FLAGS (\\Flagged)")
+        items, _ = fetches(untagged)
+        assert flags_of(items[1]) == {"\\Seen"}
+        untagged = c.ok("STORE 1:2 FLAGS (\\Answered \\Draft)")
+        items, _ = fetches(untagged)
+        assert sorted(items) == [1, 2]
+        assert flags_of(items[1]) == flags_of(items[2]) == {
+            "\\Answered", "\\Draft"}
+        # Keywords, and a flag list without parentheses.
+        untagged = c.ok("STORE 3 +FLAGS $Important")
+        items, _ = fetches(untagged)
+        assert flags_of(items[3]) == {"$Important"}
+        untagged = c.ok("STORE 3 +FLAGS (NonJunk \\Seen $Important)")
+        assert flags_of(fetches(untagged)[0][3]) == {
+            "$Important", "NonJunk", "\\Seen"}
+        untagged = c.ok("STORE 3 -FLAGS ($Important)")
+        assert flags_of(fetches(untagged)[0][3]) == {"NonJunk", "\\Seen"}
+        # .SILENT: no FETCH back (RFC 3501 6.4.6).
+        untagged = c.ok("STORE 4 +FLAGS.SILENT (\\Flagged)")
+        assert fetches(untagged)[0] == {}, untagged
+        untagged = c.ok("STORE 1:* FLAGS.SILENT ()")
+        assert fetches(untagged)[0] == {}, untagged
+        items, _ = c.fetch("1:4 FLAGS")
+        assert all(flags_of(items[i]) == set() for i in items), items
+        # UID STORE names UIDs, and its FETCH responses carry the UID.
+        untagged = c.ok("UID STORE %d +FLAGS (\\Deleted)" % uids[2])
+        items, _ = fetches(untagged)
+        assert list(items) == [3] and items[3]["UID"] == uids[2], untagged
+        assert flags_of(items[3]) == {"\\Deleted"}
+        # An unknown system flag is BAD.
+        _, tagged = c.cmd("STORE 1 +FLAGS (\\Bogus)")
+        assert re.match(rb"t\d+ BAD\b", tagged), tagged
+        _, tagged = c.cmd("STORE 1 +FLAGS.LOUD (\\Seen)")
+        assert re.match(rb"t\d+ BAD\b", tagged), tagged
+    m = client(server)
+    m.select("INBOX")
+    typ, data = m.store("1:2", "+FLAGS", "(\\Seen)")
+    assert typ == "OK" and len(data) == 2, data
+    typ, data = m.search(None, "SEEN")
+    assert data == [b"1 2"], data
+    m.logout()
+
+
+def test_expunge_numbering(server):
+    with login(server) as c:
+        uids = [c.append("INBOX", make_message("ex%d" % i))
+                for i in range(6)]
+        c.select()
+        c.ok("STORE 2,3,5 +FLAGS.SILENT (\\Deleted)")
+        untagged = c.ok("EXPUNGE")
+        # Each EXPUNGE's number is right when it is said: for 2, 3 and 5,
+        # "5 4 2 EXPUNGE"... the only orders that say so are "2 2 3" and
+        # descending "5 3 2".
+        seqs = [int(re.match(rb"\* (\d+) EXPUNGE$", r).group(1))
+                for r in untagged if r.endswith(b"EXPUNGE")]
+        assert seqs in ([5, 3, 2], [2, 2, 3]), untagged
+        assert not [r for r in untagged if b"EXISTS" in r and
+                    r != b"* 3 EXISTS"], untagged
+        items, _ = c.fetch("1:* UID")
+        assert [items[i]["UID"] for i in sorted(items)] == [
+            uids[0], uids[3], uids[5]]
+        # Nothing \Deleted: no EXPUNGE (an EXISTS that repeats the count
+        # is allowed).
+        assert [r for r in c.ok("EXPUNGE") if r != b"* 3 EXISTS"] == []
+        assert [r for r in c.ok("EXPUNGE") if r != b"* 3 EXISTS"] == []
+    m = client(server)
+    m.select("INBOX")
+    m.store("1", "+FLAGS", "(\\Deleted)")
+    typ, data = m.expunge()
+    assert typ == "OK" and data == [b"1"], data
+    m.logout()
+
+
+def test_uid_expunge_only_given_uids(server):
+    with login(server) as c:
+        uids = [c.append("INBOX", make_message("ue%d" % i))
+                for i in range(5)]
+        c.select()
+        c.ok("STORE 1:4 +FLAGS.SILENT (\\Deleted)")
+        untagged = c.ok("UID EXPUNGE %d,%d:%d" % (uids[1], uids[3],
+                                                 uids[4]))
+        seqs = [int(re.match(rb"\* (\d+) EXPUNGE$", r).group(1))
+                for r in untagged if r.endswith(b"EXPUNGE")]
+        # uids[1] and uids[3] (seq 2 and 4); uids[4] is not \Deleted.
+        assert seqs in ([4, 2], [2, 3]), untagged
+        items, _ = c.fetch("1:* (UID FLAGS)")
+        assert [items[i]["UID"] for i in sorted(items)] == [
+            uids[0], uids[2], uids[4]]
+        assert "\\Deleted" in flags_of(items[1])
+
+
+def test_close_and_unselect(server):
+    with login(server) as c:
+        for i in range(3):
+            c.append("INBOX", make_message("cl%d" % i))
+        c.select()
+        c.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
+        # UNSELECT leaves \Deleted messages where they are.
+        untagged = c.ok("UNSELECT")
+        assert untagged == [], untagged
+        _, tagged = c.cmd("FETCH 1 FLAGS")
+        assert re.match(rb"t\d+ BAD\b", tagged), tagged
+        assert c.ok("STATUS INBOX (MESSAGES)") == [
+            b"* STATUS INBOX (MESSAGES 3)"]
+        # CLOSE expunges them, and says nothing about it.
+        c.select()
+        c.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+        untagged = c.ok("CLOSE")
+        assert untagged == [], untagged
+        _, tagged = c.cmd("FETCH 1 FLAGS")
+        assert re.match(rb"t\d+ BAD\b", tagged), tagged
+        assert c.ok("STATUS INBOX (MESSAGES)") == [
+            b"* STATUS INBOX (MESSAGES 1)"]
+        # CLOSE of a mailbox opened with EXAMINE expunges nothing.
+        c.append("INBOX", make_message("cl3"))
+        c.select()
+        c.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
+        c.ok("EXAMINE INBOX")
+        assert c.ok("CLOSE") == []
+        assert c.ok("STATUS INBOX (MESSAGES)") == [
+            b"* STATUS INBOX (MESSAGES 2)"]
+        # SELECT of another mailbox does not expunge either (RFC 3501
+        # 6.3.1 closes without expunging).
+        c.select()
+        c.select("Trash")
+        assert c.ok("STATUS INBOX (MESSAGES)") == [
+            b"* STATUS INBOX (MESSAGES 2)"]
+
+
+# ---- COPY, MOVE, APPEND ----
+
+def uid_set(text):
+    """The UIDs of a uid-set such as "4:6,9" in order."""
+    out = []
+    for part in text.split(","):
+        if ":" in part:
+            a, b = (int(x) for x in part.split(":"))
+            step = 1 if b >= a else -1
+            out += list(range(a, b + step, step))
+        else:
+            out.append(int(part))
+    return out
+
+
+def test_copy_with_copyuid(server):
+    with login(server) as c:
+        msgs = [make_message("cp%d" % i) for i in range(4)]
+        src = [c.append("INBOX", m) for m in msgs]
+        archive_next = select_info(c.ok("EXAMINE Archive"))["UIDNEXT"]
+        archive_validity = select_info(c.ok("EXAMINE Archive"))[
+            "UIDVALIDITY"]
+        c.select()
+        c.ok("STORE 2 +FLAGS.SILENT (\\Flagged $Tag)")
+        untagged, tagged = c.cmd("COPY 2:3 Archive")
+        m = re.match(rb"t\d+ OK \[COPYUID (\d+) ([\d:,]+) ([\d:,]+)\]",
+                     tagged)
+        assert m, tagged
+        assert int(m.group(1)) == archive_validity
+        assert uid_set(m.group(2).decode()) == src[1:3]
+        dst = uid_set(m.group(3).decode())
+        assert len(dst) == 2 and dst[0] >= archive_next, tagged
+        # COPY leaves the source alone.
+        assert not [r for r in untagged if b"EXPUNGE" in r], untagged
+        assert select_info(c.select())["EXISTS"] == 4
+        c.select("Archive")
+        items, _ = c.fetch("1:* (UID FLAGS BODY.PEEK[])")
+        got = {items[i]["UID"]: items[i] for i in items}
+        assert sorted(got) == dst
+        # Flags go along with the copy (RFC 3501 6.4.7).
+        assert got[dst[0]]["BODY[]"] == msgs[1]
+        assert flags_of(got[dst[0]]) == {"\\Flagged", "$Tag"}
+        assert got[dst[1]]["BODY[]"] == msgs[2]
+        # UID COPY, with a UID that is not there: only the others.
+        c.select()
+        untagged, tagged = c.cmd("UID COPY %d,%d,99999 Trash" % (
+            src[0], src[3]))
+        m = re.match(rb"t\d+ OK \[COPYUID \d+ ([\d:,]+) ([\d:,]+)\]",
+                     tagged)
+        assert m and uid_set(m.group(1).decode()) == [src[0], src[3]], \
+            tagged
+        assert len(uid_set(m.group(2).decode())) == 2
+        # No such mailbox: TRYCREATE (RFC 3501 6.4.7).
+        _, tagged = c.cmd("COPY 1 Nosuch")
+        assert re.match(rb"t\d+ NO \[TRYCREATE\]", tagged), tagged
+    m = client(server)
+    m.select("INBOX")
+    typ, data = m.copy("1", "Junk")
+    assert typ == "OK", data
+    assert m.status("Junk", "(MESSAGES)")[1][0].endswith(b"(MESSAGES 1)")
+    m.logout()
+
+
+def test_move(server):
+    with login(server) as c:
+        msgs = [make_message("mv%d" % i) for i in range(5)]
+        src = [c.append("INBOX", m) for m in msgs]
+        c.select()
+        untagged, tagged = c.cmd("MOVE 2,4 Archive")
+        assert re.match(rb"t\d+ OK\b", tagged), tagged
+        # COPYUID in an untagged OK before the EXPUNGEs (RFC 6851 4.3).
+        code = untagged_code(untagged, "COPYUID")
+        assert code is not None, untagged
+        validity, s, d = code.split()
+        assert uid_set(s) == [src[1], src[3]], code
+        dst = uid_set(d)
+        expunges = [int(re.match(rb"\* (\d+) EXPUNGE$", r).group(1))
+                    for r in untagged if r.endswith(b" EXPUNGE")]
+        assert expunges in ([4, 2], [2, 3]), untagged
+        first_expunge = [i for i, r in enumerate(untagged)
+                         if r.endswith(b" EXPUNGE")][0]
+        assert untagged.index([r for r in untagged if b"COPYUID" in r][0]) \
+            < first_expunge, untagged
+        items, _ = c.fetch("1:* UID")
+        assert [items[i]["UID"] for i in sorted(items)] == [
+            src[0], src[2], src[4]]
+        c.select("Archive")
+        items, _ = c.fetch("1:* (UID BODY.PEEK[])", uid=False)
+        assert sorted(items[i]["UID"] for i in items) == dst
+        assert [items[i]["BODY[]"] for i in sorted(items)] == [
+            msgs[1], msgs[3]]
+        # UID MOVE.
+        untagged, _ = c.cmd("UID MOVE %d INBOX" % dst[1])
+        assert b"* 2 EXPUNGE" in untagged, untagged
+        _, tagged = c.cmd("MOVE 1 Nosuch")
+        assert re.match(rb"t\d+ NO \[TRYCREATE\]", tagged), tagged
+        # A read-only mailbox cannot lose messages.
+        c.ok("EXAMINE Archive")
+        _, tagged = c.cmd("MOVE 1 INBOX")
+        assert re.match(rb"t\d+ NO\b", tagged), tagged
+        assert c.ok("STATUS INBOX (MESSAGES)") == [
+            b"* STATUS INBOX (MESSAGES 4)"]
+
+
+def test_append(server):
+    with login(server) as c:
+        msg = make_message("appended", b"with\r\nlines\r\n")
+        validity = select_info(c.ok("EXAMINE Drafts"))["UIDVALIDITY"]
+        c.ok("UNSELECT")
+        # A synchronizing literal: the server asks for it.
+        c.send(b'a1 APPEND Drafts (\\Draft \\Seen $Pending) '
+               b'"14-Jul-2020 23:59:58 -0700" {%d}\r\n' % len(msg))
+        assert c.response().startswith(b"+ ")
+        c.send(msg + b"\r\n")
+        untagged, tagged = c.until("a1")
+        m = re.match(rb"a1 OK \[APPENDUID (\d+) (\d+)\]", tagged)
+        assert m, tagged
+        assert int(m.group(1)) == validity
+        uid = int(m.group(2))
+        c.select("Drafts")
+        items, _ = c.fetch("%d (FLAGS INTERNALDATE BODY.PEEK[])" % uid,
+                           uid=True)
+        it = items[1]
+        assert it["BODY[]"] == msg
+        assert flags_of(it) == {"\\Draft", "\\Seen", "$Pending"}
+        assert time.mktime(imaplib.Internaldate2tuple(
+            b'INTERNALDATE "' + it["INTERNALDATE"] + b'"')) == time.mktime(
+            imaplib.Internaldate2tuple(
+                b'INTERNALDATE "14-Jul-2020 23:59:58 -0700"'))
+        # Into the selected mailbox: the client hears EXISTS.
+        untagged, tagged = c.cmd(b"APPEND Drafts {%d+}\r\n" % len(msg) + msg)
+        assert b"* 2 EXISTS" in untagged, untagged
+        # No such mailbox: TRYCREATE (RFC 3501 6.3.11).
+        _, tagged = c.cmd(b"APPEND Nosuch {%d+}\r\n" % len(msg) + msg)
+        assert re.match(rb"t\d+ NO \[TRYCREATE\]", tagged), tagged
+        # A bad date or flag is BAD.
+        _, tagged = c.cmd(b'APPEND Drafts "32-Jul-2020 10:00:00 +0000" '
+                          b'{%d+}\r\n' % len(msg) + msg)
+        assert re.match(rb"t\d+ BAD\b", tagged), tagged
+        _, tagged = c.cmd(b"APPEND Drafts (\\Recent) {%d+}\r\n" % len(msg)
+                          + msg)
+        assert re.match(rb"t\d+ (BAD|NO)\b", tagged), tagged
+        c.ok("NOOP")
+        assert select_info(c.select("Drafts"))["EXISTS"] == 2
+    m = client(server)
+    typ, data = m.append("Sent", "(\\Seen)", imaplib.Time2Internaldate(
+        time.time()), msg)
+    assert typ == "OK" and b"APPENDUID" in data[0], data
+    m.logout()
+
+
+def test_append_extra_data_after_message_is_tagged(server):
+    """The BAD for what follows an APPEND's message on its line answers
+    the APPEND: a client waits for that tag, not for "* BAD"."""
+    with login(server) as c:
+        c.send(b"a1 APPEND INBOX {2+}\r\nab extra\r\n")
+        untagged, tagged = c.until("a1")
+        assert tagged.startswith(b"a1 BAD"), (untagged, tagged)
+        c.ok("NOOP")
+        assert c.ok("STATUS INBOX (MESSAGES)") == [
+            b"* STATUS INBOX (MESSAGES 0)"]
+
+
+def test_append_large_message_spooled(server):
+    msg = big_message("two-mb", 2 * 1024 * 1024)
+    with login(server) as c:
+        uid = c.append("INBOX", msg)
+        c.select()
+        items, _ = c.fetch("%d (RFC822.SIZE BODY.PEEK[])" % uid, uid=True)
+        assert items[1]["RFC822.SIZE"] == len(msg)
+        assert items[1]["BODY[]"] == msg
+        # Synchronizing, sent in pieces of odd sizes.
+        c.send(b"a1 APPEND Archive {%d}\r\n" % len(msg))
+        assert c.response().startswith(b"+ ")
+        pos = 0
+        rnd = random.Random(1)
+        while pos < len(msg):
+            n = rnd.randrange(1, 200000)
+            c.send(msg[pos:pos + n])
+            pos += n
+        c.send(b"\r\n")
+        _, tagged = c.until("a1")
+        assert tagged.startswith(b"a1 OK [APPENDUID "), tagged
+    # Also what other readers get: POP3 reads the same bytes.
+    with pop3_login_wait(server.pop3_port, ALICE) as p:
+        assert p.pop("RETR 1").startswith("+OK")
+        assert p.multiline() == msg
+        quit_and_close(p)
+
+
+def test_append_too_big(custom):
+    srv = custom("smtp.max_message_size=64K")
+    limit = 64 * 1024
+    with login(srv) as c:
+        # Synchronizing: refused before the data is asked for.
+        c.send(b"a1 APPEND INBOX {%d}\r\n" % (limit + 1))
+        r = c.response()
+        assert r.startswith(b"a1 NO [TOOBIG]"), r
+        c.ok("NOOP")
+        # At the limit it is fine.
+        msg = make_message("at-limit")
+        msg += b"x" * (limit - len(msg))
+        c.append("INBOX", msg)
+        assert c.ok("STATUS INBOX (MESSAGES)") == [
+            b"* STATUS INBOX (MESSAGES 1)"]
+        # Non-synchronizing: the data is on its way; BAD, then BYE, and
+        # the connection closes without reading it.
+        c.send(b"a2 APPEND INBOX {%d+}\r\n" % (10 * limit))
+        r = c.response()
+        assert r.startswith(b"a2 BAD"), r
+        assert c.response().startswith(b"* BYE")
+        assert c.at_eof()
+    with login(srv) as c:
+        assert c.ok("STATUS INBOX (MESSAGES)") == [
+            b"* STATUS INBOX (MESSAGES 1)"]
+
+
+# ---- SEARCH ----
+
+def search(c, query, uid=False):
+    untagged = c.ok(("UID SEARCH " if uid else "SEARCH ") + query)
+    hits = [r for r in untagged if r.startswith(b"* SEARCH")]
+    assert len(hits) == 1, (query, untagged)
+    return [int(x) for x in hits[0].split()[2:]]
+
+
+SEARCH_MSGS = [
+    # (from, subject, body, internal date, flags)
+    (b"Anna Apple <anna@apple.example>", b"Quarterly report",
+     b"The numbers are in.\r\n", "01-Feb-2021 12:00:00 +0000", ""),
+    (b"bert@banana.example", b"Lunch?",
+     b"Pizza or sushi? XYZZY\r\n", "15-Feb-2021 12:00:00 +0000",
+     "\\Seen"),
+    (b"Carla <carla@cherry.example>", b"Re: Quarterly report",
+     b"Looks good.\r\n" + b"padding line\r\n" * 200,
+     "01-Mar-2021 12:00:00 +0000", "\\Flagged \\Seen"),
+    (b"anna@apple.example", b"=?utf-8?q?Caf=C3=A9?= plans",
+     b"See you there.\r\n", "10-Mar-2021 12:00:00 +0000",
+     "$Important"),
+]
+
+
+def search_box(c):
+    uids = []
+    for frm, subj, body, date, flags in SEARCH_MSGS:
+        msg = (b"From: " + frm + b"\r\nTo: alice@example.com\r\n"
+               b"Subject: " + subj + b"\r\nX-Mailer: tester 1.0\r\n"
+               b"\r\n" + body)
+        uids.append(c.append("INBOX", msg, flags=flags, date=date))
+    c.select()
+    return uids
+
+
+def test_search_keys(server):
+    with login(server) as c:
+        uids = search_box(c)
+        assert search(c, "ALL") == [1, 2, 3, 4]
+        assert search(c, "UNSEEN") == [1, 4]
+        assert search(c, "SEEN") == [2, 3]
+        assert search(c, "FLAGGED") == [3]
+        assert search(c, "UNFLAGGED") == [1, 2, 4]
+        assert search(c, "KEYWORD $Important") == [4]
+        assert search(c, "UNKEYWORD $Important") == [1, 2, 3]
+        # Substrings, any case (RFC 3501 6.4.4).
+        assert search(c, "FROM anna") == [1, 4]
+        assert search(c, "FROM APPLE.example") == [1, 4]
+        assert search(c, 'FROM "Carla"') == [3]
+        assert search(c, "SUBJECT quarterly") == [1, 3]
+        assert search(c, 'SUBJECT "Re: Quarterly"') == [3]
+        assert search(c, "TO alice") == [1, 2, 3, 4]
+        assert search(c, "BODY xyzzy") == [2]
+        # BODY is the body only; TEXT is header and body.
+        assert search(c, "BODY Lunch") == []
+        assert search(c, "TEXT Lunch") == [2]
+        assert search(c, "TEXT xyzzy") == [2]
+        assert search(c, 'HEADER X-Mailer "tester"') == [1, 2, 3, 4]
+        assert search(c, 'HEADER X-Mailer "other"') == []
+        # An empty string matches every message with the field.
+        assert search(c, 'HEADER X-Mailer ""') == [1, 2, 3, 4]
+        assert search(c, 'HEADER X-Absent ""') == []
+        # Sizes: message 3 is the big one.
+        sizes = [items["RFC822.SIZE"] for _, items in
+                 sorted(c.fetch("1:* RFC822.SIZE")[0].items())]
+        assert search(c, "LARGER %d" % (sizes[2] - 1)) == [3]
+        assert search(c, "LARGER %d" % sizes[2]) == []
+        assert search(c, "SMALLER %d" % sizes[0]) == [
+            i + 1 for i, s in enumerate(sizes) if s < sizes[0]]
+        assert search(c, "SMALLER 1000000") == [1, 2, 3, 4]
+        # Dates are internal dates, whole days (RFC 3501 6.4.4).
+        assert search(c, "SINCE 15-Feb-2021") == [2, 3, 4]
+        assert search(c, "BEFORE 15-Feb-2021") == [1]
+        assert search(c, "ON 1-Mar-2021") == [3]
+        assert search(c, "SINCE 1-Feb-2021 BEFORE 2-Mar-2021") == [1, 2, 3]
+        # Sequence sets and UID sets.
+        assert search(c, "2:3") == [2, 3]
+        assert search(c, "1,4") == [1, 4]
+        assert search(c, "3:*") == [3, 4]
+        assert search(c, "UID %d:%d" % (uids[1], uids[2])) == [2, 3]
+        assert search(c, "UID %d:*" % uids[3]) == [4]
+        # AND by juxtaposition, OR, NOT, parentheses.
+        assert search(c, "FROM anna UNSEEN") == [1, 4]
+        assert search(c, "OR FLAGGED KEYWORD $Important") == [3, 4]
+        assert search(c, "NOT SEEN") == [1, 4]
+        assert search(c, "NOT (FROM anna OR SEEN FLAGGED)") == [1, 2, 3, 4]
+        assert search(c, "NOT (FROM anna) OR SEEN FLAGGED") == [2, 3]
+        assert search(c, "(FROM anna) (SUBJECT plans)") == [4]
+        assert search(c, "OR (FROM bert) (FROM carla) NOT FLAGGED") == [2]
+        assert search(c, "NOT (OR FROM bert FROM carla)") == [1, 4]
+        assert search(c, "OR OR 1 2 3") == [1, 2, 3]
+        # CHARSET: UTF-8 and US-ASCII are known.
+        assert search(c, "CHARSET UTF-8 SUBJECT report") == [1, 3]
+        _, tagged = c.cmd("SEARCH CHARSET X-UNKNOWN SUBJECT report")
+        assert re.match(rb"t\d+ NO \[BADCHARSET", tagged), tagged
+        _, tagged = c.cmd("SEARCH BOGUSKEY")
+        assert re.match(rb"t\d+ BAD\b", tagged), tagged
+        _, tagged = c.cmd("SEARCH SINCE notadate")
+        assert re.match(rb"t\d+ BAD\b", tagged), tagged
+    m = client(server)
+    m.select("INBOX")
+    typ, data = m.search(None, "FROM", '"anna"')
+    assert data == [b"1 4"], data
+    m.logout()
+
+
+def test_uid_search(server):
+    with login(server) as c:
+        uids = search_box(c)
+        c.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
+        c.ok("EXPUNGE")
+        assert search(c, "ALL", uid=True) == uids[1:]
+        assert search(c, "UNSEEN", uid=True) == [uids[3]]
+        assert search(c, "1", uid=True) == [uids[1]]
+        assert search(c, "UID %d:*" % uids[2], uid=True) == uids[2:]
+        assert search(c, "FROM anna", uid=True) == [uids[3]]
+        assert search(c, "UID %d" % uids[0], uid=True) == []
+
+
+def test_search_return_esearch(server):
+    with login(server) as c:
+        uids = search_box(c)
+        untagged = c.ok("SEARCH RETURN (MIN MAX COUNT ALL) FROM anna")
+        assert len(untagged) == 1, untagged
+        v = parse(untagged[0])
+        assert v[:2] == ["*", "ESEARCH"], v
+        # (TAG "tag") correlates the answer with the command (RFC 4731 3).
+        assert v[2] == ["TAG", b"t%d" % c.n], v
+        res = dict(zip(v[3::2], v[4::2]))
+        assert res["MIN"] == 1 and res["MAX"] == 4 and res["COUNT"] == 2, v
+        assert uid_set(str(res["ALL"])) == [1, 4], v
+        untagged = c.ok("UID SEARCH RETURN (MIN MAX COUNT ALL) SINCE "
+                        "15-Feb-2021")
+        v = parse(untagged[0])
+        assert "UID" in v, v
+        res = dict(zip(v[4::2], v[5::2]))
+        assert res["MIN"] == uids[1] and res["MAX"] == uids[3], v
+        assert res["COUNT"] == 3 and uid_set(str(res["ALL"])) == uids[1:]
+        # Nothing found: only COUNT 0 (RFC 4731 3.1).
+        untagged = c.ok("SEARCH RETURN (MIN MAX COUNT ALL) FROM nobody")
+        v = parse(untagged[0])
+        assert v[3:] == ["COUNT", 0], v
+        # RETURN () means ALL.
+        untagged = c.ok("SEARCH RETURN () FLAGGED")
+        v = parse(untagged[0])
+        assert v[3] == "ALL" and str(v[4]) == "3", v
+        untagged = c.ok("SEARCH RETURN (COUNT) ALL")
+        assert parse(untagged[0])[3:] == ["COUNT", 4], untagged
