@@ -312,7 +312,10 @@ static void literal_too_big(struct imap_session *s, bool nonsync)
 static bool literal_start(struct imap_session *s, uint64_t n, bool nonsync,
 			  bool binary)
 {
-	bool message = imap_append_is_message(s->cmd.data, s->cmd.len,
+	/* Before login an APPEND is refused anyway: its message gets no
+	 * more room than any literal, not smtp.max_message_size. */
+	bool message = s->state != IMAP_S_NOTAUTH &&
+		       imap_append_is_message(s->cmd.data, s->cmd.len,
 					      imap_parse_flags(s));
 	uint64_t limit = message ? s->env->cfg->smtp.max_message_size
 				 : IMAP_COMMAND_MAX - s->cmd.len;

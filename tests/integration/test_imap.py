@@ -2020,3 +2020,147 @@ def test_idle_on_an_account_without_mail(server):
         wait_for(c, rb"\* 1 FETCH ")
         _, tagged = idle_done(c, tag)
         assert tagged.startswith(tag.encode() + b" OK"), tagged
+
+
+# ---- hostile input ----
+
+def still_serving(srv):
+    """Another client logs in, selects and fetches: the server is fine."""
+    with login(srv) as c:
+        c.select()
+        c.ok("FETCH 1:* (FLAGS)") if select_info(c.select())["EXISTS"] \
+            else c.ok("NOOP")
+        c.ok("LOGOUT")
+
+
+def test_long_line(server):
+    with Imap(server.imap_port) as c:
+        c.login()
+        c.send(b"a1 NOOP " + b"x" * (100 * 1024) + b"\r\n")
+        r = c.response()
+        assert r.startswith(b"* BAD") and b"too long" in r.lower(), r
+        # The rest of the long line is skipped, not taken as commands.
+        untagged = c.ok("NOOP")
+        assert untagged == [], untagged
+        c.select()
+        # A long line of a literal's announcement is no different.
+        c.send(b"a2 LOGIN " + b"y" * (100 * 1024) + b" {5}\r\n")
+        r = c.response()
+        assert r.startswith(b"* BAD") and b"too long" in r.lower(), r
+        c.ok("NOOP")
+    still_serving(server)
+
+
+def test_huge_literal_announcements(server):
+    with Imap(server.imap_port) as c:
+        c.login()
+        # Synchronizing: NO at once, no "+" (the client never sends it).
+        for cmd in (b"a1 LOGIN {99999999999}", b"a2 APPEND INBOX {99999999999}",
+                    b"a3 SELECT {300000}", b"a4 APPEND INBOX {26214401}"):
+            c.send(cmd + b"\r\n")
+            tag = cmd.split()[0]
+            r = c.response()
+            assert r.startswith(tag + b" NO [TOOBIG]") or \
+                r.startswith(tag + b" BAD"), (cmd, r)
+        c.ok("NOOP")
+        c.select()
+    with Imap(server.imap_port) as c:
+        c.login()
+        # A number past 64 bits: refused, whatever else.
+        c.send(b"a1 APPEND INBOX {184467440737095516160}\r\n")
+        r = c.response()
+        assert re.match(rb"(a1|\*) (NO|BAD)\b", r), r
+    with Imap(server.imap_port) as c:
+        c.login()
+        # Non-synchronizing: the bytes are on their way: BAD and BYE,
+        # without reading 100 GB first.
+        c.send(b"a1 APPEND INBOX {99999999999+}\r\n" + b"z" * 65536)
+        r = c.response()
+        assert r.startswith(b"a1 BAD"), r
+        assert c.response().startswith(b"* BYE")
+        assert c.at_eof()
+    still_serving(server)
+
+
+def test_no_large_literal_before_login(server):
+    """Limits are tighter before authentication: an APPEND's message
+    literal is not taken (and spooled) for a client that has not logged
+    in."""
+    with Imap(server.imap_port) as c:
+        c.send(b"a1 APPEND INBOX {1000000}\r\n")
+        r = c.response()
+        assert not r.startswith(b"+"), r
+        assert re.match(rb"a1 (NO|BAD)\b", r), r
+        c.login()
+    with Imap(server.imap_port) as c:
+        c.send(b"a1 APPEND INBOX {1000000+}\r\n" + b"z" * 1000 + b"\r\n")
+        r = c.response()
+        assert re.match(rb"(a1|\*) (NO|BAD)\b", r), r
+    still_serving(server)
+
+
+def test_garbage(server):
+    rnd = random.Random(7)
+    with Imap(server.imap_port) as c:
+        c.login()
+        c.select()
+        for junk in (b"\x00\x01\x02\xff\xfe\r\n", b"a1 FETCH 1 (\x00)\r\n",
+                     b"((((((((((((\r\n", b"a2 SEARCH " + b"(" * 5000 + b"\r\n",
+                     b"a3 SEARCH " + b"NOT " * 5000 + b"ALL\r\n",
+                     b"a4 LIST \"\" \"" + b"%*" * 400 + b"\"\r\n",
+                     b"a5 STATUS INBOX (" + b"MESSAGES " * 2000 + b")\r\n",
+                     b"a6 FETCH 1:4294967295,0,*:* BODY[1.2.3.4.5.6.7.8.9]\r\n",
+                     b"a7 FETCH 1 BODY[HEADER.FIELDS ()]\r\n",
+                     b"\xc3\x28 \xe2\x82 bad utf8\r\n"):
+            c.send(junk)
+            r = c.response()
+            while r.startswith(b"* ") and not r.startswith(b"* BAD"):
+                r = c.response()
+            assert re.match(rb"(\*|a\d) (BAD|NO|OK)\b", r), (junk[:40], r)
+        c.ok("NOOP")
+    # Random bytes, lines and all, until the server gives up on us.
+    for seed in range(3):
+        with Imap(server.imap_port) as c:
+            blob = bytes(rnd.randrange(256) for _ in range(20000))
+            try:
+                c.send(blob + b"\r\n")
+                c.c.sock.settimeout(10)
+                while c.c.sock.recv(65536):
+                    pass
+            except (ConnectionResetError, BrokenPipeError, socket.timeout):
+                pass
+    still_serving(server)
+
+
+def test_disconnect_mid_literal_and_mid_fetch(server):
+    big = big_message("big-for-fetch", 3 * 1024 * 1024)
+    deliver(server, big)
+    # Mid-literal of a command.
+    c = Imap(server.imap_port)
+    c.send(b"a1 LOGIN {100}\r\n")
+    assert c.response().startswith(b"+")
+    c.send(b"x" * 10)
+    c.close()
+    # Mid-APPEND, in memory and spooled.
+    for size in (50000, 2 * 1024 * 1024):
+        c = login(server)
+        c.send(b"a1 APPEND INBOX {%d+}\r\n" % size + b"y" * (size // 2))
+        c.close()
+    # Mid-FETCH: the answer is bigger than what the socket buffers hold.
+    c = Imap(server.imap_port, rcvbuf=4096).login()
+    c.select()
+    c.send(b"a1 FETCH 1 BODY.PEEK[]\r\n")
+    c.read(1000)
+    c.close()
+    # Mid-IDLE.
+    c = login(server)
+    c.select()
+    idle_start(c)
+    c.close()
+    # The others are served, and nothing half-sent was stored.
+    with login(server) as c:
+        assert select_info(c.select())["EXISTS"] == 1
+        items, _ = c.fetch("1 BODY.PEEK[]")
+        assert body_of(items[1]["BODY[]"]) == big
+    deliver(server, make_message("after"))
+    still_serving(server)
