@@ -126,6 +126,19 @@ class Imap:
     def at_eof(self, wait=5):
         return self.c.at_eof(wait)
 
+    def closes(self, wait=NEWS_WAIT):
+        """Whether the server closes the connection, whatever it sends
+        first, within `wait` s of silence."""
+        self.c.sock.settimeout(wait)
+        try:
+            while self.c.sock.recv(65536):
+                pass
+            return True
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
 
 def quote(s):
     return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"')
@@ -1197,6 +1210,25 @@ def test_fetch_sets_seen(server):
     m.logout()
 
 
+def test_fetch_items_not_offered(server):
+    """Items of extensions not in CAPABILITY (BINARY, PREVIEW): refused,
+    or answered as items; never a value without its name, which breaks
+    the client's parse of the whole response."""
+    with login(server) as c:
+        c.append("INBOX", PLAIN)
+        c.select()
+        for item in ("BINARY[1]", "BINARY.PEEK[1]", "BINARY.SIZE[1]",
+                     "PREVIEW"):
+            untagged, tagged = c.cmd("FETCH 1 (%s FLAGS)" % item)
+            if re.match(rb"t\d+ BAD\b", tagged):
+                continue
+            assert re.match(rb"t\d+ OK\b", tagged), tagged
+            items, _ = fetches(untagged)
+            name = item.replace(".PEEK", "")
+            assert name in items[1] and "FLAGS" in items[1], untagged
+        c.ok("NOOP")
+
+
 def test_uid_fetch_includes_uid(server):
     with login(server) as c:
         uids = [c.append("INBOX", make_message("u%d" % i)) for i in range(5)]
@@ -2118,17 +2150,17 @@ def test_garbage(server):
                 r = c.response()
             assert re.match(rb"(\*|a\d) (BAD|NO|OK)\b", r), (junk[:40], r)
         c.ok("NOOP")
-    # Random bytes, lines and all, until the server gives up on us.
+    # Random bytes (no "{", so no literal to wait for), then LOGOUT: the
+    # server closes, after too many errors or at the LOGOUT.
     for seed in range(3):
         with Imap(server.imap_port) as c:
-            blob = bytes(rnd.randrange(256) for _ in range(20000))
+            blob = bytes(rnd.choice(range(256)) for _ in range(20000))
+            blob = blob.replace(b"{", b"(")
             try:
-                c.send(blob + b"\r\n")
-                c.c.sock.settimeout(10)
-                while c.c.sock.recv(65536):
-                    pass
-            except (ConnectionResetError, BrokenPipeError, socket.timeout):
-                pass
+                c.send(blob + b"\r\nz LOGOUT\r\n")
+            except (ConnectionResetError, BrokenPipeError):
+                continue
+            assert c.closes(), "session %d still open" % seed
     still_serving(server)
 
 
