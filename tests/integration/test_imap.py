@@ -661,6 +661,44 @@ def test_create_delete_rename(server):
         assert re.match(rb"t\d+ NO \[NONEXISTENT\]", tagged), tagged
 
 
+def test_names_with_spaces_literals_and_inbox_children(server):
+    with login(server) as c:
+        c.ok('CREATE "My Folder"')
+        untagged = c.ok('LIST "" My*')
+        # A name with a space goes out quoted.
+        assert untagged == [b'* LIST (\\HasNoChildren) "/" "My Folder"'], \
+            untagged
+        c.append("My Folder", make_message("spaced"))
+        # A mailbox name as a literal, synchronizing and not.
+        c.send(b"a1 SELECT {9}\r\n")
+        assert c.response().startswith(b"+ ")
+        c.send(b"My Folder\r\n")
+        untagged, tagged = c.until("a1")
+        assert tagged.startswith(b"a1 OK [READ-WRITE]"), tagged
+        assert select_info(untagged)["EXISTS"] == 1
+        c.send(b"a2 STATUS {5+}\r\ninbox (MESSAGES)\r\n")
+        untagged, tagged = c.until("a2")
+        assert untagged == [b"* STATUS INBOX (MESSAGES 0)"], untagged
+        # Children of INBOX.
+        c.ok("CREATE INBOX/Sub")
+        got = list_names(c.ok('LIST "" *'))
+        assert got["INBOX"] == {"\\haschildren"}, got
+        assert "INBOX/Sub" in got
+        assert set(list_names(c.ok('LIST "" INBOX/%'))) == {"INBOX/Sub"}
+
+
+@pytest.mark.xfail(strict=True, reason="CREATE inbox/x makes a second "
+                   "top-level \"inbox\": reported, not fixed here")
+def test_no_second_inbox(server):
+    """INBOX is case-insensitive (RFC 3501 5.1): creating "inbox/x" must
+    not make a mailbox "inbox" beside INBOX, one that SELECT can never
+    reach (SELECT inbox is INBOX)."""
+    with login(server) as c:
+        c.ok("CREATE inbox/Sub2")
+        got = list_names(c.ok('LIST "" *'))
+        assert [n for n in got if n.upper() == "INBOX"] == ["INBOX"], got
+
+
 def test_rename_inbox(server):
     with login(server) as c:
         uids = [c.append("INBOX", make_message("m%d" % i)) for i in range(3)]
@@ -728,6 +766,30 @@ def test_modified_utf7_names(server):
     typ, data = m.list('""', "*")
     assert any(d.endswith(b'"/" &AMQ-rger') for d in data), data
     m.logout()
+
+
+def test_pipelined_commands(server):
+    """Commands sent in one go are answered in order, each complete
+    before the next starts (jobs on workers must not overtake each
+    other): a SEARCH right after a STORE finds what it stored."""
+    with login(server) as c:
+        fill(c, 5)
+        c.select()
+        cmds, expect = [], {}
+        for k in range(8):
+            n = k % 5 + 1
+            cmds += ["NOOP", "FETCH %d (UID FLAGS)" % n,
+                     "STORE %d +FLAGS.SILENT (k%d)" % (n, k),
+                     "SEARCH KEYWORD k%d" % k, 'LIST "" INBOX',
+                     "STATUS Trash (MESSAGES)"]
+            expect[len(cmds) - 3] = b"* SEARCH %d" % n
+        c.send(b"".join(b"p%d %s\r\n" % (i, x.encode())
+                        for i, x in enumerate(cmds)))
+        for i in range(len(cmds)):
+            untagged, tagged = c.until("p%d" % i)
+            assert re.match(rb"p%d OK\b" % i, tagged), (cmds[i], tagged)
+            if i in expect:
+                assert untagged == [expect[i]], (cmds[i], untagged)
 
 
 # ---- SELECT, EXAMINE, STATUS ----
