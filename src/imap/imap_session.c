@@ -296,7 +296,11 @@ static void literal_too_big(struct imap_session *s, bool nonsync)
 		 tag.data != NULL && tag.len < sizeof(s->tag) ? (int)tag.len : 1,
 		 tag.data != NULL && tag.len < sizeof(s->tag) ? tag.data : "*");
 	imap_parser_free(&p);
+	/* The command ends, but its answer still needs the tag. */
+	char keep[sizeof(s->tag)];
+	memcpy(keep, s->tag, sizeof(keep));
 	imap_command_end(s);
+	memcpy(s->tag, keep, sizeof(keep));
 	if (nonsync) {
 		imap_reply(s, "BAD [TOOBIG] Literal too large");
 		imap_write(s, "* BYE Literal too large");
@@ -314,8 +318,12 @@ static void literal_too_big(struct imap_session *s, bool nonsync)
 static bool literal_start(struct imap_session *s, uint64_t n, bool nonsync,
 			  bool binary)
 {
-	int kind = imap_append_is_message(s->cmd.data, s->cmd.len,
-					  imap_parse_flags(s));
+	/* Before login an APPEND is refused anyway: its message gets no
+	 * more room than any literal, not smtp.max_message_size. */
+	int kind = s->state == IMAP_S_NOTAUTH
+			   ? 0
+			   : imap_append_is_message(s->cmd.data, s->cmd.len,
+						    imap_parse_flags(s));
 	bool message = kind > 0;
 	uint64_t limit = message ? s->env->cfg->smtp.max_message_size
 				 : IMAP_COMMAND_MAX - s->cmd.len;
@@ -346,13 +354,11 @@ static void handle_line(struct imap_session *s)
 		return;
 	}
 	if (s->append != NULL) {
-		/* The line after an APPEND message: the command's end. */
-		if (!imap_append_end_ok(s, s->line.data, s->line.len)) {
-			imap_reply(s, "BAD Extra data after message");
-			imap_command_end(s);
-			imap_count_error(s);
-			return;
-		}
+		/* The line after an APPEND message: the command's end.  Any
+		 * more there goes with the command, whose parse refuses it
+		 * with the APPEND's tag, which is what its client waits for. */
+		if (!imap_append_end_ok(s, s->line.data, s->line.len))
+			str_append(&s->cmd, s->line.data, s->line.len);
 		dispatch(s);
 		return;
 	}
