@@ -192,6 +192,15 @@ static void login_run(void *arg)
 	snprintf(s->user, sizeof(s->user), "%s", u.address);
 	s->user_id = u.id;
 	store_user_clear(&u);
+	/* The account's directory exists once it has been opened, and the
+	 * watch needs it: an account that never had mail has none yet. */
+	struct store_account *acct = NULL;
+	if (store_account_open(s->env->store, s->user_id, &acct, NULL) < 0) {
+		s->login_result = -1;
+		return;
+	}
+	store_account_unref(&acct);
+	s->notify = imap_notify_new(s);
 }
 
 static void login_done(void *arg)
@@ -207,7 +216,6 @@ static void login_done(void *arg)
 	log_put(LOG_INFO, &line);
 	if (s->login_result > 0) {
 		imap_set_state(s, IMAP_S_AUTH);
-		s->notify = imap_notify_new(s);
 		struct str caps = STR_INIT;
 		imap_capabilities(s, &caps);
 		imap_reply(s, "OK [CAPABILITY %.*s] Logged in", (int)caps.len,

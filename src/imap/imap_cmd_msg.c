@@ -148,6 +148,8 @@ void imap_cmd_store(struct imap_session *s, struct imap_parser *p)
 	}
 	if (a->has_unchangedsince)
 		s->enabled |= IMAP_EN_CONDSTORE;
+	if (!imap_check_seqset(s, &set))
+		return;
 	imap_view_resolve(s, &set, s->uid, &a->uids, &a->n);
 	/* UNCHANGEDSINCE 0 fails for every message (RFC 7162 3.1.3): no
 	 * MODSEQ is that small. */
@@ -257,6 +259,8 @@ void imap_cmd_copy(struct imap_session *s, struct imap_parser *p)
 		imap_reply(s, "NO [READ-ONLY] Mailbox is read-only");
 		return;
 	}
+	if (!imap_check_seqset(s, &set))
+		return;
 	a->to = xstrndup(to.data, to.len);
 	imap_view_resolve(s, &set, s->uid, &a->uids, &a->n);
 	imap_job(s, copy_run);

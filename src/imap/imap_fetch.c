@@ -662,6 +662,8 @@ void imap_cmd_fetch(struct imap_session *s, struct imap_parser *p)
 	if (a->f.changedsince || want_modseq)
 		s->enabled |= IMAP_EN_CONDSTORE;
 	a->add_modseq = a->f.changedsince && !want_modseq;
+	if (!imap_check_seqset(s, &a->f.set))
+		return;
 	imap_view_resolve(s, &a->f.set, s->uid, &a->uids, &a->n);
 	imap_job(s, fetch_run);
 }

@@ -586,7 +586,11 @@ int imap_parse_mailbox(struct imap_parser *p, struct imap_string *mbox_r)
 {
 	if (imap_parse_astring(p, mbox_r) < 0 || mailbox_decode(p, mbox_r) < 0)
 		return -1;
-	if (imap_mailbox_is_inbox(mbox_r->data, mbox_r->len))
+	/* INBOX is one name in any case, and so is the INBOX above its
+	 * children: "inbox/x" is "INBOX/x", never a second inbox. */
+	if (imap_mailbox_is_inbox(mbox_r->data, mbox_r->len) ||
+	    (mbox_r->len > 5 && mbox_r->data[5] == '/' &&
+	     imap_mailbox_is_inbox(mbox_r->data, 5)))
 		memcpy((char *)mbox_r->data, "INBOX", 5);
 	return 1;
 }

@@ -187,7 +187,7 @@ int imap_parse_nstring(struct imap_parser *p, struct imap_string *s_r);
 
 /* A mailbox name (astring) as the store knows it: UTF-8, decoded from
  * modified UTF-7 unless IMAP_PARSE_UTF8, and "INBOX" in any case spelled
- * "INBOX".  A name that is not valid modified UTF-7 (or UTF-8), or that
+ * "INBOX", also as the first level of a longer name ("inbox/x").  A name that is not valid modified UTF-7 (or UTF-8), or that
  * holds a control character, is answered NO. */
 int imap_parse_mailbox(struct imap_parser *p, struct imap_string *mbox_r);
 /* A LIST pattern: list-mailbox = 1*list-char / string (list-char adds the

@@ -113,6 +113,7 @@ struct imap_session {
 	struct imap_view *view;
 	struct imap_notify *notify;
 	bool changed;		/* the store said so since the last sync */
+	bool mailbox_gone;	/* the selected mailbox was deleted */
 };
 
 #define IMAP_ST(x) (1u << IMAP_S_##x)
@@ -201,6 +202,13 @@ void imap_view_expunged(struct imap_session *s, const uint32_t *uids,
 			size_t n);
 /* The parser's IMAP_FLAG_* bits as the store's STORE_FLAG_*. */
 unsigned imap_store_flags(unsigned imap);
+/* Whether a set of sequence numbers names only messages that exist:
+ * RFC 3501 9 wants BAD for a number past EXISTS, "*" in an empty
+ * mailbox included. */
+bool imap_view_seqset_valid(const struct imap_session *s,
+			    const struct imap_seqset *set);
+/* The same, answering BAD when not; true when the command may go on. */
+bool imap_check_seqset(struct imap_session *s, const struct imap_seqset *set);
 /* Whether uid is in the saved search result (SEARCHRES "$"). */
 bool imap_saved_has(const struct imap_session *s, uint32_t uid);
 /* A FETCH response's FLAGS item for flags and keywords. */

@@ -161,13 +161,18 @@ static void job_done(void *arg)
 		session_write(s->sess, s->out.data, s->out.len);
 	str_clear(&s->out);
 	/* More to come, or news during IDLE: the command stays open. */
-	if (s->more || s->idling)
+	if ((s->more || s->idling) && !s->mailbox_gone)
 		return;
 	if (s->finish != NULL)
 		s->finish(s);
 	if (s->tagged.len > 0)
 		imap_reply(s, "%.*s", (int)s->tagged.len, s->tagged.data);
 	imap_command_end(s);
+	if (s->mailbox_gone) {
+		session_log_drop(s->sess, "mailbox-deleted");
+		imap_write(s, "* BYE The selected mailbox was deleted");
+		session_close(s->sess);
+	}
 }
 
 void imap_job(struct imap_session *s, void (*run)(struct imap_session *s))
@@ -506,4 +511,13 @@ struct session *imap_session_start(struct loop *loop,
 bool imap_command_is(const struct imap_session *s, const char *name)
 {
 	return s->command != NULL && strcmp(s->command->name, name) == 0;
+}
+
+bool imap_check_seqset(struct imap_session *s, const struct imap_seqset *set)
+{
+	if (s->uid || imap_view_seqset_valid(s, set))
+		return true;
+	imap_reply(s, "BAD Invalid message sequence number");
+	imap_count_error(s);
+	return false;
 }

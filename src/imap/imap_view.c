@@ -211,6 +211,13 @@ int imap_view_sync(struct imap_session *s, struct store_account *acct,
 		free(y.gone);
 		return rc;
 	}
+	/* The mailbox was deleted under us (by another session or the
+	 * CLI): nothing this session holds means anything any more. */
+	if (top == 0) {
+		free(y.gone);
+		s->mailbox_gone = true;
+		return 1;
+	}
 	/* Expunges are not told during FETCH, STORE and SEARCH (RFC 9051
 	 * 7.5.1): then the view stays where it was, to be caught up by the
 	 * next command that may tell them. */
@@ -242,6 +249,27 @@ bool imap_saved_has(const struct imap_session *s, uint32_t uid)
 			hi = mid;
 	}
 	return lo < s->nsaved && s->saved[lo] == uid;
+}
+
+bool imap_view_seqset_valid(const struct imap_session *s,
+			    const struct imap_seqset *set)
+{
+	uint32_t n = s->view->n;
+	for (unsigned i = 0; i < set->count; i++) {
+		const struct imap_seq_range *r = &set->ranges[i];
+		if (r->saved)
+			continue;
+		bool lo_star = r->lo == IMAP_SEQ_STAR;
+		bool hi_star = r->hi == IMAP_SEQ_STAR;
+		/* "1:*" of an empty mailbox is what many clients send to
+		 * ask for everything: nothing, not an error. */
+		if (n == 0 && (lo_star || hi_star))
+			return !(lo_star && hi_star) &&
+			       (lo_star ? r->hi : r->lo) == 1;
+		if ((!lo_star && r->lo > n) || (!hi_star && r->hi > n))
+			return false;
+	}
+	return true;
 }
 
 void imap_view_resolve(const struct imap_session *s,
