@@ -16,8 +16,13 @@
 #include "core/conn.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/tls.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
+
+/* "TLSv1.3 with cipher TLS_CHACHA20_POLY1305_SHA256 (256/256 bits)" and
+ * room to spare. */
+#define TLS_TEXT_MAX 96
 
 /* Output low-water mark: the protocol is stepped again when the output
  * it was stopped by falls to this. */
@@ -48,6 +53,9 @@ struct session {
 	bool peer_eof;		/* the client sent all it will send */
 	bool stepping;		/* inside proto->step */
 	bool wait_drain;	/* stopped by the output mark */
+	bool tls_wait;		/* STARTTLS given, handshake not done */
+	struct tls *tls;	/* where STARTTLS gets its context */
+	char *tls_text;		/* once the handshake is done */
 	/* Set on the loop when the session ends while its job waits in a
 	 * queue; the worker then skips the job (a login for a client that
 	 * is gone, the queue of a server shutting down). */
@@ -72,6 +80,7 @@ static void session_destroy(struct session *s)
 	if (s->next != NULL)
 		s->next->prev = s->prev;
 	conn_free(&s->conn);
+	free(s->tls_text);
 	free(s);
 }
 
@@ -104,7 +113,8 @@ const char *session_end_name(enum session_end why)
 		[SESSION_END_CLOSED] = "closed", [SESSION_END_EOF] = "eof",
 		[SESSION_END_RESET] = "reset",
 		[SESSION_END_TIMEOUT] = "timeout",
-		[SESSION_END_SHUTDOWN] = "shutdown"};
+		[SESSION_END_SHUTDOWN] = "shutdown",
+		[SESSION_END_TLS_FAILED] = "tls-failed"};
 	return names[why];
 }
 
@@ -138,7 +148,7 @@ void session_close(struct session *s)
 
 bool session_may_go_on(const struct session *s)
 {
-	return !s->busy && !s->closing && !s->dead &&
+	return !s->busy && !s->closing && !s->dead && !s->tls_wait &&
 	       conn_output_len(s->conn) < SESSION_OUTPUT_HIGH;
 }
 
@@ -146,13 +156,13 @@ bool session_may_go_on(const struct session *s)
  * a job whose done runs at once would otherwise recurse. */
 static void session_kick(struct session *s)
 {
-	if (s->stepping || s->busy || s->closing || s->dead)
+	if (s->stepping || s->busy || s->closing || s->dead || s->tls_wait)
 		return;
 	if (conn_output_len(s->conn) < SESSION_OUTPUT_HIGH) {
 		s->stepping = true;
 		s->proto->step(s->ctx);
 		s->stepping = false;
-		if (s->busy || s->closing || s->dead)
+		if (s->busy || s->closing || s->dead || s->tls_wait)
 			return;
 	}
 	if (conn_output_len(s->conn) >= SESSION_OUTPUT_HIGH) {
@@ -193,10 +203,46 @@ static void on_timeout(struct session *s)
 	start_closing(s, SESSION_END_TIMEOUT);
 }
 
+static void on_tls_ready(struct session *s)
+{
+	struct tls_info info;
+	conn_tls_ready(s->conn, &info);
+	s->tls_text = xmalloc(TLS_TEXT_MAX);
+	tls_info_text(&info, s->tls_text, TLS_TEXT_MAX);
+	struct str line = STR_INIT;
+	session_log_begin(s, &line, "tls");
+	log_field(&line, "version", "%s", info.version);
+	log_field(&line, "cipher", "%s", info.cipher);
+	log_field(&line, "bits", "%d", info.bits);
+	log_put(LOG_INFO, &line);
+	s->tls_wait = false;
+	session_kick(s);
+}
+
+/* One line for fail2ban and admins: who failed and why (a scanner, a
+ * client that wants TLS 1.0, one that does not trust the certificate). */
+static void on_tls_failed(struct session *s)
+{
+	const char *why = conn_tls_failure(s->conn);
+	struct str line = STR_INIT;
+	session_log_begin(s, &line, "tls-failed");
+	log_field(&line, "reason", "%s", why != NULL ? why : "unknown");
+	log_put(LOG_INFO, &line);
+	session_end(s, SESSION_END_TLS_FAILED);
+}
+
 static void on_event(void *ctx, enum conn_event ev)
 {
 	struct session *s = ctx;
+	if ((ev == CONN_EOF || ev == CONN_ERROR) &&
+	    conn_tls_failure(s->conn) != NULL) {
+		on_tls_failed(s);
+		return;
+	}
 	switch (ev) {
+	case CONN_TLS_READY:
+		on_tls_ready(s);
+		break;
 	case CONN_TIMEOUT:
 		on_timeout(s);
 		break;
@@ -225,7 +271,23 @@ struct session *session_new(struct loop *loop, struct session_list *list,
 			    socklen_t peerlen, size_t input_max,
 			    const struct session_proto *proto, void *ctx)
 {
+	return session_new_tls(loop, list, fd, peer, peerlen, input_max, NULL,
+			       proto, ctx);
+}
+
+struct session *session_new_tls(struct loop *loop, struct session_list *list,
+				int fd, const struct sockaddr *peer,
+				socklen_t peerlen, size_t input_max,
+				const struct session_tls *tls,
+				const struct session_proto *proto, void *ctx)
+{
 	struct session *s = xcalloc(1, sizeof(*s));
+	struct tls_ctx *implicit = NULL;
+	if (tls != NULL && tls->tls != NULL) {
+		s->tls = tls->tls;
+		if (tls->implicit)
+			implicit = tls_get(tls->tls);
+	}
 	s->proto = proto;
 	s->ctx = ctx;
 	s->list = list;
@@ -233,7 +295,7 @@ struct session *session_new(struct loop *loop, struct session_list *list,
 	if (list->head != NULL)
 		list->head->prev = s;
 	list->head = s;
-	s->conn = conn_new(loop, fd, peer, peerlen, input_max,
+	s->conn = conn_new(loop, fd, peer, peerlen, input_max, implicit,
 			   &session_handler, s);
 	conn_set_drain_mark(s->conn, OUTPUT_LOW);
 	return s;
@@ -278,6 +340,36 @@ const struct sockaddr *session_peer(const struct session *s)
 bool session_peer_is_loopback(const struct session *s)
 {
 	return conn_peer_is_loopback(s->conn);
+}
+
+bool session_tls_available(const struct session *s)
+{
+	return s->tls != NULL && !conn_tls_started(s->conn);
+}
+
+bool session_tls_active(const struct session *s)
+{
+	return conn_tls_started(s->conn);
+}
+
+bool session_starttls(struct session *s)
+{
+	if (!session_tls_available(s) || s->closing || s->dead)
+		return false;
+	if (conn_starttls(s->conn, tls_get(s->tls)) < 0)
+		return false;
+	s->tls_wait = true;
+	return true;
+}
+
+const char *session_tls_text(const struct session *s,
+			     struct tls_info *info_r)
+{
+	if (s->tls_text == NULL)
+		return NULL;
+	if (info_r != NULL)
+		conn_tls_ready(s->conn, info_r);
+	return s->tls_text;
 }
 
 void session_set_timeout(struct session *s, unsigned seconds)
