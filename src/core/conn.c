@@ -60,6 +60,8 @@ struct conn {
 	char id[12];
 	bool closing;
 	bool skipping; /* discarding the rest of an over-long line */
+	bool read_paused; /* the input is full: not read until the owner
+			     takes some */
 };
 
 static atomic_uint_fast64_t conn_counter;
@@ -135,12 +137,22 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 	struct conn *conn = arg;
 	(void)bev;
 	conn->last_progress = now_ms();
+	struct evbuffer *in = bufferevent_get_input(conn->bev);
 	if (conn->closing) {
-		struct evbuffer *in = bufferevent_get_input(conn->bev);
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
 	conn->handler->input(conn->ctx);
+	/* An owner that cannot take input now (a job runs, the client does
+	 * not read its replies) leaves the input at its bound; libevent 2.1
+	 * then calls us again and again until it falls below it
+	 * (bufferevent_inbuf_wm_check), a loop that burns a CPU.  So stop
+	 * reading until the owner takes some (conn_consumed()). */
+	if (evbuffer_get_length(in) >= conn->input_max && !conn->read_paused &&
+	    conn->tls_state != CONN_TLS_FLUSHING) {
+		conn->read_paused = true;
+		bufferevent_disable(conn->bev, EV_READ);
+	}
 }
 
 static void conn_attach(struct conn *conn, struct bufferevent *bev);
@@ -235,6 +247,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 static void conn_attach(struct conn *conn, struct bufferevent *bev)
 {
 	conn->bev = bev;
+	conn->read_paused = false;
 	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb,
 			  conn);
 	bufferevent_setwatermark(bev, EV_READ, 0, conn->input_max);
@@ -393,18 +406,24 @@ static size_t last_is_cr(struct evbuffer *in)
 	return last == '\r';
 }
 
-/* libevent stops reading a TLS connection at the input bound even when
- * OpenSSL holds the rest of a record it already took from the socket, and
- * when the owner makes room it only waits for the socket again: a client
- * that sent all it had and waits for our answer would wait for ever.  So
- * once there is room, what OpenSSL holds is read at once. */
+/* The owner took input: once there is room, read again.  libevent stops
+ * reading a TLS connection at the bound even when OpenSSL holds the rest
+ * of a record it already took from the socket, and when reading resumes
+ * it only waits for the socket: a client that sent all it had and waits
+ * for our answer would wait for ever.  So what OpenSSL holds is read at
+ * once. */
 static void conn_consumed(struct conn *conn)
 {
-	if (conn->tls_state != CONN_TLS_ON ||
+	if (conn->tls_state == CONN_TLS_FLUSHING ||
 	    evbuffer_get_length(bufferevent_get_input(conn->bev)) >=
 		    conn->input_max)
 		return;
-	if (SSL_has_pending(bufferevent_openssl_get_ssl(conn->bev)))
+	if (conn->read_paused) {
+		conn->read_paused = false;
+		bufferevent_enable(conn->bev, EV_READ);
+	}
+	if (conn->tls_state == CONN_TLS_ON &&
+	    SSL_has_pending(bufferevent_openssl_get_ssl(conn->bev)))
 		event_active(&conn->bev->ev_read, EV_READ, 1);
 }
 
@@ -544,6 +563,7 @@ void conn_close_after_write(struct conn *conn, unsigned seconds)
 		evbuffer_drain(out, evbuffer_get_length(out));
 	}
 	bufferevent_setwatermark(conn->bev, EV_WRITE, 0, 0);
+	conn_consumed(conn); /* read on, to discard and to see the end */
 	conn_set_timeout(conn, seconds);
 	bufferevent_trigger(conn->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
 }

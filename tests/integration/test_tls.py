@@ -501,6 +501,7 @@ def test_openssl_s_client_pop3s(custom):
 
 # ---- versions, ciphers, resumption ----
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1:DeprecationWarning")
 def test_tls_1_1_refused(custom):
     srv = tls_server(custom)
     ctx = no_verify(ssl.TLSVersion.TLSv1_1, ssl.TLSVersion.TLSv1_1)
@@ -873,6 +874,47 @@ def test_big_pipelined_input_over_tls(custom):
     code, lines = t.smtp_reply()
     assert code == 250, lines
     assert t.smtp_reply()[0] == 221
+
+
+def test_commands_held_by_openssl_are_read(custom):
+    """Commands that arrive while the session waits for the client to read
+    a big answer fill the input bound; the part OpenSSL has already taken
+    from the socket must be read once there is room, though the client
+    sends nothing more until it has its answers."""
+    srv = tls_server(custom)
+    # More than the kernel's socket buffers take, so the answer waits in
+    # the server and the session reads no command meanwhile.
+    body = b"".join(b"%06d a line of a message that takes a while to read\r\n"
+                    % i for i in range(160000))
+    code, text = smtp_send(srv.smtp_port, ALICE, make_message("big", body),
+                           timeout=120)
+    assert code == 250, text
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(30)
+    sock.connect(("127.0.0.1", srv.pop3s_port))
+    t = TlsLines(no_verify().wrap_socket(sock))
+    t.line()
+    t.send("USER %s\r\nPASS %s\r\n" % (ALICE, PASSWORD))
+    t.line()
+    assert t.line().startswith(b"+OK")
+    t.send("RETR 1\r\n")
+    time.sleep(0.5)     # the answer fills the buffers; the session waits
+    # Just under the input bound (64 KiB), then one TLS record that
+    # crosses it: OpenSSL decrypts the record whole, the server takes
+    # what fits.
+    first, second = 10833, 2730
+    t.send(b"STAT\r\n" * first)
+    time.sleep(0.5)
+    t.send(b"STAT\r\n" * second)
+    assert t.line().startswith(b"+OK")
+    while t.line() != b".":
+        pass
+    for i in range(first + second):
+        line = t.line()
+        assert line.startswith(b"+OK 1 "), (i, line)
+    t.send("QUIT\r\n")
+    assert t.rest() == b"+OK Bye\r\n"
 
 
 def test_many_idle_tls_connections(custom):
