@@ -53,15 +53,23 @@ struct tls {
 	struct tls_ctx *cur;
 };
 
+/* Each SSL holds a reference to its generation in this ex_data slot, so
+ * the generation (its SNI table) lives as long as the last connection
+ * made from it, whoever frees what first.  The slot number is set once
+ * for the process, like OpenSSL's own. */
+static int ssl_gen_index = -1;
+static pthread_once_t ssl_gen_once = PTHREAD_ONCE_INIT;
+
 bool tls_configured(const struct config *cfg)
 {
 	return cfg->tls.cert[0] != '\0';
 }
 
-/* The reason of OpenSSL's last error, and the queue emptied. */
+/* The reason of OpenSSL's first error (the cause; the later ones say
+ * where it surfaced), and the queue emptied. */
 static const char *openssl_reason(void)
 {
-	unsigned long e = ERR_peek_last_error();
+	unsigned long e = ERR_peek_error();
 	const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
 	ERR_clear_error();
 	return r != NULL ? r : "unknown error";
@@ -187,10 +195,12 @@ static int load_pair(SSL_CTX *c, const char *cert, const char *key,
 	if (f != NULL)
 		fclose(f);
 	if (pkey == NULL) {
+		/* OpenSSL 3 says only "unsupported" here, whatever the file
+		 * holds. */
+		ERR_clear_error();
 		str_printf(err_r, "%s: %s holds no usable PEM private key "
-			   "(a key protected by a passphrase cannot be used): "
-			   "%s", cert == key ? "tls.cert" : "tls.key", key,
-			   openssl_reason());
+			   "(none found, or protected by a passphrase)",
+			   cert == key ? "tls.cert" : "tls.key", key);
 		return -1;
 	}
 	int used = SSL_CTX_use_PrivateKey(c, pkey);
@@ -225,8 +235,9 @@ static void tls_ctx_destroy(struct tls_ctx *tc)
  * asked for, as a client would check it; the first one for any other. */
 static int sni_cb(SSL *ssl, int *alert, void *arg)
 {
-	const struct tls_ctx *tc = arg;
+	const struct tls_ctx *tc = SSL_get_ex_data(ssl, ssl_gen_index);
 	(void)alert;
+	(void)arg;
 	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 	if (name == NULL)
 		return SSL_TLSEXT_ERR_NOACK;
@@ -259,7 +270,6 @@ static int load_all(char *const *certs, char *const *keys, size_t n,
 	}
 	if (n > 1) {
 		SSL_CTX_set_tlsext_servername_callback(tc->ctx[0], sni_cb);
-		SSL_CTX_set_tlsext_servername_arg(tc->ctx[0], tc);
 	}
 	*ctx_r = tc;
 	return 1;
@@ -544,9 +554,36 @@ void tls_ctx_unref(struct tls_ctx **ctxp)
 		tls_ctx_destroy(ctx);
 }
 
+static void ssl_gen_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
+			 int idx, long argl, void *argp)
+{
+	struct tls_ctx *ctx = ptr;
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	tls_ctx_unref(&ctx);
+}
+
+static void ssl_gen_init(void)
+{
+	ssl_gen_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, ssl_gen_free);
+	if (ssl_gen_index < 0)
+		log_panic("cannot get an OpenSSL ex_data index");
+}
+
 struct ssl_st *tls_ctx_new_ssl(struct tls_ctx *ctx)
 {
-	return SSL_new(ctx->ctx[0]);
+	pthread_once(&ssl_gen_once, ssl_gen_init);
+	SSL *ssl = SSL_new(ctx->ctx[0]);
+	if (ssl != NULL &&
+	    SSL_set_ex_data(ssl, ssl_gen_index, tls_ctx_ref(ctx)) != 1) {
+		tls_ctx_unref(&ctx);
+		SSL_free(ssl);
+		return NULL;
+	}
+	return ssl;
 }
 
 struct tls *tls_new(struct tls_ctx *ctx)

@@ -53,8 +53,9 @@ int tls_ctx_new(const struct config *cfg, struct tls_ctx **ctx_r,
 struct tls_ctx *tls_ctx_ref(struct tls_ctx *ctx);
 /* Drops a reference; the last one frees. */
 void tls_ctx_unref(struct tls_ctx **ctx);
-/* A server-side connection object of this generation; the caller frees
- * it (SSL_free).  NULL only when OpenSSL is out of memory. */
+/* A server-side connection object of this generation, holding a
+ * reference to it until it is freed (SSL_free, the caller's).  NULL only
+ * when OpenSSL is out of memory. */
 struct ssl_st *tls_ctx_new_ssl(struct tls_ctx *ctx);
 
 /* The server's current generation; takes the reference in ctx. */
