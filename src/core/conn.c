@@ -55,7 +55,11 @@ struct conn {
 	struct tls_ctx *tls;	/* what TLS was started with */
 	const char *tls_failure; /* static text, after a failed handshake */
 	enum conn_tls tls_state;
-	struct sockaddr_storage peer;
+	union {			/* not sockaddr_storage: 100 bytes less */
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} peer;
 	char peer_text[46];
 	char id[12];
 	bool closing;
@@ -82,21 +86,33 @@ static void arm_timer(struct conn *conn, uint64_t ms)
 /* Whether the client took bytes from the kernel's send queue since we
  * last looked.  Our own buffer may have been empty for long while the
  * kernel still holds megabytes that a slow reader takes bit by bit; that
- * is progress too.  Looked at only when the timer finds no other, so a
- * stuck client is cut after one to two periods. */
+ * is progress too, and so is the moment the queue runs empty. */
 static bool kernel_queue_moved(struct conn *conn)
 {
 	int unsent = 0;
 	if (ioctl(conn->fd, SIOCOUTQ, &unsent) < 0)
 		return false;
-	bool moved = unsent > 0 && (conn->outq < 0 || unsent < conn->outq);
+	bool moved = conn->outq < 0 ? unsent > 0 : unsent < conn->outq;
 	conn->outq = unsent;
 	return moved;
 }
 
-/* The timer is not moved on every byte: it fires once per period and
- * looks at when bytes last moved, which costs a clock read per event
- * instead of a timer update. */
+/* While the kernel holds output the client has yet to take, the timer
+ * looks at it every KERNEL_LOOK_MS: looked at only once a period, a queue
+ * that ran empty just after one look would count as idle for the whole
+ * period, and a client that read everything, then took a moment before
+ * its next command, would be cut. */
+#define KERNEL_LOOK_MS 1000u
+
+static uint64_t next_look(const struct conn *conn, uint64_t ms)
+{
+	return conn->outq > 0 && ms > KERNEL_LOOK_MS ? KERNEL_LOOK_MS : ms;
+}
+
+/* The timer is not moved on every byte: it fires once per period (more
+ * often while the kernel drains, see above) and looks at when bytes last
+ * moved, which costs a clock read per event instead of a timer update.
+ * A stuck client is cut after one to two periods. */
 static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *conn = arg;
@@ -105,14 +121,11 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (conn->timeout == 0)
 		return;
 	uint64_t period = (uint64_t)conn->timeout * 1000u;
+	if (kernel_queue_moved(conn))
+		conn->last_progress = now_ms();
 	uint64_t idle = now_ms() - conn->last_progress;
 	if (idle < period) {
-		arm_timer(conn, period - idle);
-		return;
-	}
-	if (kernel_queue_moved(conn)) {
-		conn->last_progress = now_ms();
-		arm_timer(conn, period);
+		arm_timer(conn, next_look(conn, period - idle));
 		return;
 	}
 	conn->last_progress = now_ms();

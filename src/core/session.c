@@ -20,10 +20,6 @@
 #include "core/worker.h"
 #include "core/xalloc.h"
 
-/* "TLSv1.3 with cipher TLS_CHACHA20_POLY1305_SHA256 (256/256 bits)" and
- * room to spare. */
-#define TLS_TEXT_MAX 96
-
 /* Output low-water mark: the protocol is stepped again when the output
  * it was stopped by falls to this. */
 #define OUTPUT_LOW (SESSION_OUTPUT_HIGH / 2)
@@ -55,7 +51,6 @@ struct session {
 	bool wait_drain;	/* stopped by the output mark */
 	bool tls_wait;		/* STARTTLS given, handshake not done */
 	struct tls *tls;	/* where STARTTLS gets its context */
-	char *tls_text;		/* once the handshake is done */
 	/* Set on the loop when the session ends while its job waits in a
 	 * queue; the worker then skips the job (a login for a client that
 	 * is gone, the queue of a server shutting down). */
@@ -80,7 +75,6 @@ static void session_destroy(struct session *s)
 	if (s->next != NULL)
 		s->next->prev = s->prev;
 	conn_free(&s->conn);
-	free(s->tls_text);
 	free(s);
 }
 
@@ -207,8 +201,6 @@ static void on_tls_ready(struct session *s)
 {
 	struct tls_info info;
 	conn_tls_ready(s->conn, &info);
-	s->tls_text = xmalloc(TLS_TEXT_MAX);
-	tls_info_text(&info, s->tls_text, TLS_TEXT_MAX);
 	struct str line = STR_INIT;
 	session_log_begin(s, &line, "tls");
 	log_field(&line, "version", "%s", info.version);
@@ -362,14 +354,9 @@ bool session_starttls(struct session *s)
 	return true;
 }
 
-const char *session_tls_text(const struct session *s,
-			     struct tls_info *info_r)
+bool session_tls_info(const struct session *s, struct tls_info *info_r)
 {
-	if (s->tls_text == NULL)
-		return NULL;
-	if (info_r != NULL)
-		conn_tls_ready(s->conn, info_r);
-	return s->tls_text;
+	return conn_tls_ready(s->conn, info_r);
 }
 
 void session_set_timeout(struct session *s, unsigned seconds)

@@ -139,11 +139,11 @@ bool session_tls_active(const struct session *s);
  * protocol resets its own state as its RFC says.  Returns false, doing
  * nothing, unless session_tls_available(). */
 bool session_starttls(struct session *s);
-/* For Received headers and logs, once the handshake is done:
- * "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)", and the
- * parts in info_r (if not NULL).  Returns NULL without TLS. */
-const char *session_tls_text(const struct session *s,
-			     struct tls_info *info_r);
+/* Once the handshake is done: true, with what it agreed on in info_r (if
+ * not NULL) for Received headers and logs; tls_info_text() (core/tls.h)
+ * makes "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)" of
+ * it.  False without TLS. */
+bool session_tls_info(const struct session *s, struct tls_info *info_r);
 
 /* Seconds without progress before the timeout hook; 0 = none. */
 void session_set_timeout(struct session *s, unsigned seconds);

@@ -40,7 +40,10 @@ static void add_received(struct smtp_session *s)
 	time_t now = time(NULL);
 	struct tm tm;
 	struct tls_info tls;
-	const char *tls_text = session_tls_text(s->sess, &tls);
+	char tls_text[128];
+	bool over_tls = session_tls_info(s->sess, &tls);
+	if (over_tls)
+		tls_info_text(&tls, tls_text, sizeof(tls_text));
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
 	const char *with = tx->utf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
@@ -50,14 +53,14 @@ static void add_received(struct smtp_session *s)
 	str_printf(&tx->msg, " (%s%s%s)",
 		   strchr(session_peer_text(s->sess), ':') ? "[IPv6:" : "[",
 		   session_peer_text(s->sess), "]");
-	if (tls_text != NULL)
+	if (over_tls)
 		str_printf(&tx->msg, "\r\n\t(using %s)", tls_text);
 	str_printf(&tx->msg, "\r\n\tby %s (posthorn) with %s%s id %s",
 		   s->env->cfg->server.hostname, with,
-		   tls_text != NULL && s->esmtp ? "S" : "", tx->id);
+		   over_tls && s->esmtp ? "S" : "", tx->id);
 	if (tx->nrcpt == 1)
 		str_printf(&tx->msg, "\r\n\tfor <%s>", tx->first_rcpt);
-	if (tls_text != NULL)
+	if (over_tls)
 		str_printf(&tx->msg, "\r\n\ttls %s", tls.cipher_rfc);
 	str_printf(&tx->msg, ";\r\n\t%s\r\n", date);
 	tx->at_bol = true;
