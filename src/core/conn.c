@@ -171,9 +171,9 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 static void conn_attach(struct conn *conn, struct bufferevent *bev);
 
 /* TLS from here on: at once for implicit TLS; for STARTTLS once its reply
- * is out of our buffer, so the TLS bufferevent takes the socket over.  The clear-text one stops first, so no event of its
- * can fire on the socket once it is closed (libevent frees it later, when
- * its callbacks are done). */
+ * is out of our buffer.  The TLS bufferevent takes the socket over; the
+ * clear-text one stops first, so no event of its can fire on the socket
+ * (libevent frees it later, when its callbacks are done). */
 static void conn_switch_to_tls(struct conn *conn)
 {
 	if (conn->bev != NULL) {
@@ -308,9 +308,10 @@ void conn_free(struct conn **connp)
 	if (conn == NULL)
 		return;
 	event_free(conn->timer);
-	if (conn->tls_state == CONN_TLS_ON && conn->error == 0) {
-		/* close_notify, so the client knows it has every byte; one
-		 * try, the socket may be full or gone. */
+	if (conn->tls_state == CONN_TLS_ON && conn->error == 0 &&
+	    conn_output_len(conn) == 0) {
+		/* close_notify says the client has every byte: only then.
+		 * One try; the socket may be full or gone. */
 		SSL_shutdown(bufferevent_openssl_get_ssl(conn->bev));
 	}
 	bool tls_owns_fd = conn->tls_state >= CONN_TLS_HANDSHAKE;

@@ -535,6 +535,11 @@ int tls_ctx_new(const struct config *cfg, struct tls_ctx **ctx_r,
 	*ctx_r = NULL;
 	if (tls_configured(cfg))
 		return load_configured(cfg, ctx_r, err_r);
+	if (cfg->tls.key[0] != '\0') {
+		str_printf(err_r, "tls.key is set but tls.cert is not: set "
+			   "both, or neither for a self-signed certificate");
+		return -1;
+	}
 	return self_signed(cfg, ctx_r, err_r);
 }
 

@@ -152,6 +152,16 @@ static void test_self_signed_bad_hostname(void **state)
 			     "tls.key");
 	str_free(&err);
 	config_free(&cfg);
+
+	cur = "a key without a certificate";
+	cfg = config_with(data, "mx.test");
+	assert_int_equal(config_set(cfg, "tls.key=/x.key", "test", stderr), 0);
+	EXPECT(!tls_configured(cfg));
+	EXPECT_INT(tls_ctx_new(cfg, &ctx, &err), -1);
+	EXPECT_STR(err.data, "tls.key is set but tls.cert is not: set both, "
+			     "or neither for a self-signed certificate");
+	str_free(&err);
+	config_free(&cfg);
 }
 
 /* ---- configured certificates: what an admin reads ---- */
