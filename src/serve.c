@@ -26,6 +26,7 @@
 #include "core/net.h"
 #include "core/priv.h"
 #include "core/session.h"
+#include "core/tls.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
 #include "imap/imap_session.h"
@@ -54,6 +55,7 @@ struct listener {
 	struct listener *next;
 	int fd;
 	enum proto proto;
+	bool tls;	/* implicit TLS */
 	const char *key;
 	char text[64];
 };
@@ -69,9 +71,14 @@ struct serve {
 	struct event *sweep;	/* on loop 0: the store's housekeeping */
 	struct job sweep_job;
 	bool sweeping;		/* sweep_job is out */
+	struct tls *tls;
+	struct job reload_job;	/* SIGHUP: new certificates, on a worker */
+	bool reloading;
+	struct tls_ctx *reload_ctx;
+	struct str reload_err;
 	struct smtp_env smtp_env;
-	struct pop3_env pop3_env;
-	struct imap_env imap_env;
+	struct pop3_env pop3_env, pop3s_env;
+	struct imap_env imap_env, imaps_env;
 	unsigned nloops;
 	struct loop **loops;
 	struct session_list **sessions;	/* one per loop */
@@ -159,8 +166,10 @@ static void ip_release(void *arg)
 	pthread_mutex_unlock(&sv->ip_lock);
 }
 
-static void refuse(int fd, enum proto proto, const struct sockaddr *sa)
+static void refuse(int fd, const struct listener *l,
+		   const struct sockaddr *sa)
 {
+	enum proto proto = l->proto;
 	static const char smtp[] = "421 4.7.0 Too many connections, try "
 				   "again later\r\n";
 	static const char pop3[] = "-ERR [SYS/TEMP] Too many connections\r\n";
@@ -177,8 +186,9 @@ static void refuse(int fd, enum proto proto, const struct sockaddr *sa)
 	log_field(&line, "client", "%s", peer);
 	log_field(&line, "result", "connection-limit");
 	log_put(LOG_WARN, &line);
-	/* Best effort on a fresh socket; the client may not read it. */
-	ssize_t n = write(fd, texts[proto], lens[proto]);
+	/* Best effort on a fresh socket; the client may not read it, and a
+	 * TLS client would take clear text for a broken handshake. */
+	ssize_t n = l->tls ? 0 : write(fd, texts[proto], lens[proto]);
 	(void)n;
 	close(fd);
 }
@@ -192,7 +202,7 @@ static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd,
 	(void)ev;
 	struct ip_count *slot = ip_take(sv, sa);
 	if (slot == NULL) {
-		refuse(fd, ac->listener->proto, sa);
+		refuse(fd, ac->listener, sa);
 		return;
 	}
 	/* Replies are written whole, each when it is ready; Nagle would only
@@ -205,10 +215,14 @@ static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd,
 					  (socklen_t)salen, &sv->smtp_env);
 	else if (ac->listener->proto == PROTO_IMAP)
 		sess = imap_session_start(ac->loop, ac->sessions, fd, sa,
-					  (socklen_t)salen, &sv->imap_env);
+					  (socklen_t)salen,
+					  ac->listener->tls ? &sv->imaps_env
+							    : &sv->imap_env);
 	else
 		sess = pop3_session_start(ac->loop, ac->sessions, fd, sa,
-					  (socklen_t)salen, &sv->pop3_env);
+					  (socklen_t)salen,
+					  ac->listener->tls ? &sv->pop3s_env
+							    : &sv->pop3_env);
 	session_set_release(sess, ip_release, slot);
 }
 
@@ -226,6 +240,7 @@ static void accept_error_cb(struct evconnlistener *ev, void *arg)
 struct bind_ctx {
 	struct serve *sv;
 	enum proto proto;
+	bool tls;
 	const char *key;
 	int failed;
 };
@@ -256,6 +271,7 @@ static int bind_one(const struct sockaddr *sa, socklen_t len, void *arg)
 		return 0;
 	}
 	l->proto = bc->proto;
+	l->tls = bc->tls;
 	l->key = bc->key;
 	l->next = bc->sv->listeners;
 	bc->sv->listeners = l;
@@ -269,15 +285,16 @@ static int bind_listeners(struct serve *sv)
 	const struct {
 		const char *key, *value;
 		int proto; /* -1: not in this version */
+		bool tls;  /* implicit TLS */
 	} all[] = {
-		{"smtp", cfg->listen.smtp, PROTO_SMTP},
-		{"pop3", cfg->listen.pop3, PROTO_POP3},
-		{"submission", cfg->listen.submission, -1},
-		{"submissions", cfg->listen.submissions, -1},
-		{"imap", cfg->listen.imap, PROTO_IMAP},
-		{"imaps", cfg->listen.imaps, -1},
-		{"pop3s", cfg->listen.pop3s, -1},
-		{"http", cfg->listen.http, -1},
+		{"smtp", cfg->listen.smtp, PROTO_SMTP, false},
+		{"pop3", cfg->listen.pop3, PROTO_POP3, false},
+		{"submission", cfg->listen.submission, -1, false},
+		{"submissions", cfg->listen.submissions, -1, true},
+		{"imap", cfg->listen.imap, PROTO_IMAP, false},
+		{"imaps", cfg->listen.imaps, PROTO_IMAP, true},
+		{"pop3s", cfg->listen.pop3s, PROTO_POP3, true},
+		{"http", cfg->listen.http, -1, false},
 	};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (all[i].value[0] == '\0')
@@ -292,8 +309,8 @@ static int bind_listeners(struct serve *sv)
 			log_put(LOG_INFO, &line);
 			continue;
 		}
-		struct bind_ctx bc = {sv, (enum proto)all[i].proto, all[i].key,
-				      0};
+		struct bind_ctx bc = {sv, (enum proto)all[i].proto,
+				      all[i].tls, all[i].key, 0};
 		net_parse_listen_list(all[i].value, bind_one, &bc, &err);
 		if (bc.failed)
 			return -1;
@@ -314,6 +331,66 @@ static void raise_fd_limit(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+}
+
+/* Certificates: at start-up, and again on SIGHUP.  Configured keys are
+ * often readable by root only, so they are read before privileges are
+ * dropped; the self-signed one is made after, so its files belong to the
+ * server's user. */
+static int load_tls(struct serve *sv)
+{
+	struct tls_ctx *ctx;
+	struct str err = STR_INIT;
+	if (tls_ctx_new(sv->cfg, &ctx, &err) < 0) {
+		struct str line = STR_INIT;
+		log_begin(&line, "serve", NULL, "tls-failed");
+		log_field(&line, "error", "%s", err.data);
+		log_put(LOG_ERROR, &line);
+		str_free(&err);
+		return -1;
+	}
+	sv->tls = tls_new(ctx);
+	return 0;
+}
+
+static void reload_run(void *arg)
+{
+	struct serve *sv = arg;
+	str_clear(&sv->reload_err);
+	if (tls_ctx_new(sv->cfg, &sv->reload_ctx, &sv->reload_err) < 0)
+		sv->reload_ctx = NULL;
+}
+
+/* New connections get the new certificates; open ones keep theirs.  A
+ * reload that fails keeps the old ones and says why. */
+static void reload_done(void *arg)
+{
+	struct serve *sv = arg;
+	struct str line = STR_INIT;
+	sv->reloading = false;
+	log_begin(&line, "serve", NULL, "reload");
+	if (sv->reload_ctx == NULL) {
+		log_field(&line, "result", "failed");
+		log_field(&line, "error", "%s", sv->reload_err.data);
+		log_put(LOG_ERROR, &line);
+		return;
+	}
+	tls_set(sv->tls, sv->reload_ctx);
+	sv->reload_ctx = NULL;
+	log_field(&line, "result", "ok");
+	log_put(LOG_INFO, &line);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct serve *sv = arg;
+	(void)sig;
+	(void)what;
+	if (sv->reloading)
+		return;
+	sv->reloading = true;
+	sv->reload_job = (struct job){NULL, reload_run, reload_done, sv, NULL};
+	worker_submit(sv->workers, sv->loops[0], &sv->reload_job);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -427,6 +504,8 @@ static void log_ready(const struct serve *sv)
 		log_begin(&line, "serve", NULL, "listening");
 		log_field(&line, "key", "listen.%s", l->key);
 		log_field(&line, "address", "%s", l->text);
+		if (l->tls)
+			log_field(&line, "tls", "implicit");
 		log_put(LOG_INFO, &line);
 	}
 	log_begin(&line, "serve", NULL, "ready");
@@ -454,13 +533,18 @@ int serve_main(const struct config *cfg)
 	sigemptyset(&stops);
 	sigaddset(&stops, SIGTERM);
 	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &stops, NULL);
 	raise_fd_limit();
 	if (auth_pass_init() < 0)
 		log_fatal("cannot initialize libsodium");
 	if (bind_listeners(&sv) < 0)
 		return 1;
+	if (tls_configured(cfg) && load_tls(&sv) < 0)
+		return 1;
 	if (priv_drop(cfg->server.user, cfg->server.data_dir) < 0)
+		return 1;
+	if (!tls_configured(cfg) && load_tls(&sv) < 0)
 		return 1;
 	if (store_open(cfg->server.data_dir, &sv.store, &err) < 0) {
 		struct str line = STR_INIT;
@@ -476,12 +560,16 @@ int serve_main(const struct config *cfg)
 		return 1;
 	sv.budget = budget_new(cfg->server.client_memory);
 	sv.smtp_env = (struct smtp_env){cfg, sv.store, sv.workers, sv.budget,
-					sv.spool_dir};
+					sv.spool_dir, {sv.tls, false}};
 	sv.pop3_env = (struct pop3_env){cfg, sv.store, sv.auth, sv.workers,
-					sv.auth_workers};
+					sv.auth_workers, {sv.tls, false}};
+	sv.pop3s_env = sv.pop3_env;
+	sv.pop3s_env.tls.implicit = true;
 	sv.imap_env = (struct imap_env){cfg, sv.store, sv.auth, sv.workers,
 					sv.auth_workers, sv.budget,
-					sv.spool_dir};
+					sv.spool_dir, {sv.tls, false}};
+	sv.imaps_env = sv.imap_env;
+	sv.imaps_env.tls.implicit = true;
 
 	loop_init_threads();
 	sv.nloops = cfg->server.threads;
@@ -498,8 +586,11 @@ int serve_main(const struct config *cfg)
 					     on_signal, &sv);
 	struct event *sigint = evsignal_new(loop_base(sv.loops[0]), SIGINT,
 					    on_signal, &sv);
+	struct event *sighup = evsignal_new(loop_base(sv.loops[0]), SIGHUP,
+					    on_hup, &sv);
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
+	event_add(sighup, NULL);
 	start_sweep(&sv);
 
 	log_ready(&sv);
@@ -515,9 +606,13 @@ int serve_main(const struct config *cfg)
 	free(acs);
 	event_free(sigterm);
 	event_free(sigint);
+	event_free(sighup);
 	event_free(sv.sweep);
 	shutdown_sessions(&sv);
 	auth_free(&sv.auth);
+	tls_free(&sv.tls);
+	tls_ctx_unref(&sv.reload_ctx);
+	str_free(&sv.reload_err);
 	store_free(&sv.store);
 	budget_free(&sv.budget);
 	free(sv.spool_dir);

@@ -16,7 +16,8 @@ fi
 cat <<MSG
 
 posthorn is starting with its data in ./$data (stop it with Ctrl-C).
-SMTP listens on 127.0.0.1:10025 and POP3 on 127.0.0.1:10110.
+SMTP listens on 127.0.0.1:10025, POP3 on 127.0.0.1:10110 and POP3 over
+TLS on 127.0.0.1:10995 (a self-signed certificate is made in ./$data/tls).
 
 Next, in another terminal:
 

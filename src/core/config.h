@@ -56,6 +56,10 @@ struct config {
 		unsigned cache_ttl;	/* seconds */
 	} auth;
 	struct {
+		char *cert;	/* PEM files, comma-separated; "" = self-signed */
+		char *key;	/* their keys, in the same order; "" = in cert */
+	} tls;
+	struct {
 		char *recipient_delimiter;
 		char *postmaster;
 	} delivery;

@@ -1,10 +1,12 @@
 /* conn: a client connection's bytes, as the session core sees them.
  *
- * It hides the socket (and, later, TLS): its owner gets "input arrived",
- * "output drained", "no progress", "closed", and reads lines or bytes from
- * the input buffer and writes into the output buffer.  A conn belongs to
- * one loop and is used only on that loop's thread.  Protocols do not use
- * it directly: they stand on core/session.h. */
+ * It hides the socket and TLS: its owner gets "input arrived", "output
+ * drained", "no progress", "closed", "TLS is up", and reads lines or bytes
+ * from the input buffer and writes into the output buffer, in clear text
+ * whether the connection is TLS or not.  TLS starts with the connection
+ * (implicit TLS) or later, on the owner's word (STARTTLS).  A conn belongs
+ * to one loop and is used only on that loop's thread.  Protocols do not
+ * use it directly: they stand on core/session.h. */
 #ifndef POSTHORN_CONN_H
 #define POSTHORN_CONN_H
 
@@ -16,12 +18,15 @@
 
 struct loop;
 struct conn;
+struct tls_ctx;
+struct tls_info;
 
 enum conn_event {
 	CONN_EOF,	/* the peer closed its sending side */
 	CONN_ERROR,	/* a socket error: reset, broken pipe */
 	CONN_TIMEOUT,	/* no byte moved either way for the timeout */
 	CONN_FLUSHED,	/* conn_close_after_write() finished writing */
+	CONN_TLS_READY,	/* the TLS handshake is done */
 };
 
 struct conn_handler {
@@ -31,16 +36,21 @@ struct conn_handler {
 	void (*drained)(void *ctx);
 	/* Called from the loop, never from inside a conn_* call, so the
 	 * owner may free the conn here.  On CONN_TIMEOUT an owner that does
-	 * not close gets the timer re-armed for a whole period. */
+	 * not close gets the timer re-armed for a whole period.  CONN_EOF
+	 * and CONN_ERROR during a TLS handshake mean the handshake failed
+	 * (conn_tls_failure() says why). */
 	void (*event)(void *ctx, enum conn_event ev);
 };
 
 /* Takes ownership of fd.  input_max bounds the bytes buffered from the
  * socket that the owner has not consumed: past it the socket is not read,
- * so TCP pushes back on the client. */
+ * so TCP pushes back on the client.  With tls (its reference taken), the
+ * connection is TLS from the first byte: what is written before the
+ * handshake is done waits for it, and input starts after it. */
 struct conn *conn_new(struct loop *loop, int fd, const struct sockaddr *peer,
 		      socklen_t peerlen, size_t input_max,
-		      const struct conn_handler *handler, void *ctx);
+		      struct tls_ctx *tls, const struct conn_handler *handler,
+		      void *ctx);
 /* Closes the socket and calls the release hook, if any. */
 void conn_free(struct conn **conn);
 /* Called from conn_free(), e.g. to drop a per-address connection count. */
@@ -55,6 +65,25 @@ bool conn_peer_is_loopback(const struct conn *conn);
 const char *conn_id(const struct conn *conn);
 /* The errno of the last CONN_ERROR, 0 if none. */
 int conn_error(const struct conn *conn);
+
+/* STARTTLS: start TLS with tls (its reference taken).  Every byte the
+ * client sent that is still buffered is discarded and nothing more is read
+ * in clear text (RFC 3207 4.2, RFC 2595 4, RFC 9051 6.2.1: commands sent
+ * with the STARTTLS command must not run); what was written so far goes
+ * out in clear text, then the handshake runs, and CONN_TLS_READY or
+ * CONN_ERROR/CONN_EOF tells how it went.  Returns -1, dropping tls, when
+ * the connection already uses TLS or is closing. */
+int conn_starttls(struct conn *conn, struct tls_ctx *tls);
+/* TLS was started (implicit or STARTTLS), whether or not its handshake
+ * is done. */
+bool conn_tls_started(const struct conn *conn);
+/* The handshake is done; info_r, if not NULL, gets its parameters. */
+bool conn_tls_ready(const struct conn *conn, struct tls_info *info_r);
+/* A handshake is under way (or waiting for the clear-text reply before
+ * it): CONN_EOF or CONN_ERROR now means it failed. */
+bool conn_tls_handshaking(const struct conn *conn);
+/* After a failed handshake: why, e.g. "unsupported protocol", "eof". */
+const char *conn_tls_failure(const struct conn *conn);
 
 /* Read one line ending in CRLF (only CRLF ends a line); the line is put in
  * line_r without the CRLF.  Returns 1 for a line, 0 when more input is

@@ -16,6 +16,7 @@
 #include "core/conn.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/tls.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
 
@@ -48,6 +49,8 @@ struct session {
 	bool peer_eof;		/* the client sent all it will send */
 	bool stepping;		/* inside proto->step */
 	bool wait_drain;	/* stopped by the output mark */
+	bool tls_wait;		/* STARTTLS given, handshake not done */
+	struct tls *tls;	/* where STARTTLS gets its context */
 	/* Set on the loop when the session ends while its job waits in a
 	 * queue; the worker then skips the job (a login for a client that
 	 * is gone, the queue of a server shutting down). */
@@ -104,7 +107,8 @@ const char *session_end_name(enum session_end why)
 		[SESSION_END_CLOSED] = "closed", [SESSION_END_EOF] = "eof",
 		[SESSION_END_RESET] = "reset",
 		[SESSION_END_TIMEOUT] = "timeout",
-		[SESSION_END_SHUTDOWN] = "shutdown"};
+		[SESSION_END_SHUTDOWN] = "shutdown",
+		[SESSION_END_TLS_FAILED] = "tls-failed"};
 	return names[why];
 }
 
@@ -138,7 +142,7 @@ void session_close(struct session *s)
 
 bool session_may_go_on(const struct session *s)
 {
-	return !s->busy && !s->closing && !s->dead &&
+	return !s->busy && !s->closing && !s->dead && !s->tls_wait &&
 	       conn_output_len(s->conn) < SESSION_OUTPUT_HIGH;
 }
 
@@ -146,13 +150,13 @@ bool session_may_go_on(const struct session *s)
  * a job whose done runs at once would otherwise recurse. */
 static void session_kick(struct session *s)
 {
-	if (s->stepping || s->busy || s->closing || s->dead)
+	if (s->stepping || s->busy || s->closing || s->dead || s->tls_wait)
 		return;
 	if (conn_output_len(s->conn) < SESSION_OUTPUT_HIGH) {
 		s->stepping = true;
 		s->proto->step(s->ctx);
 		s->stepping = false;
-		if (s->busy || s->closing || s->dead)
+		if (s->busy || s->closing || s->dead || s->tls_wait)
 			return;
 	}
 	if (conn_output_len(s->conn) >= SESSION_OUTPUT_HIGH) {
@@ -195,10 +199,44 @@ static void on_timeout(struct session *s)
 	start_closing(s, SESSION_END_TIMEOUT);
 }
 
+static void on_tls_ready(struct session *s)
+{
+	struct tls_info info;
+	conn_tls_ready(s->conn, &info);
+	struct str line = STR_INIT;
+	session_log_begin(s, &line, "tls");
+	log_field(&line, "version", "%s", info.version);
+	log_field(&line, "cipher", "%s", info.cipher);
+	log_field(&line, "bits", "%d", info.bits);
+	log_put(LOG_INFO, &line);
+	s->tls_wait = false;
+	session_kick(s);
+}
+
+/* One line for fail2ban and admins: who failed and why (a scanner, a
+ * client that wants TLS 1.0, one that does not trust the certificate). */
+static void on_tls_failed(struct session *s)
+{
+	const char *why = conn_tls_failure(s->conn);
+	struct str line = STR_INIT;
+	session_log_begin(s, &line, "tls-failed");
+	log_field(&line, "reason", "%s", why != NULL ? why : "unknown");
+	log_put(LOG_INFO, &line);
+	session_end(s, SESSION_END_TLS_FAILED);
+}
+
 static void on_event(void *ctx, enum conn_event ev)
 {
 	struct session *s = ctx;
+	if ((ev == CONN_EOF || ev == CONN_ERROR) &&
+	    conn_tls_failure(s->conn) != NULL) {
+		on_tls_failed(s);
+		return;
+	}
 	switch (ev) {
+	case CONN_TLS_READY:
+		on_tls_ready(s);
+		break;
 	case CONN_TIMEOUT:
 		on_timeout(s);
 		break;
@@ -227,7 +265,23 @@ struct session *session_new(struct loop *loop, struct session_list *list,
 			    socklen_t peerlen, size_t input_max,
 			    const struct session_proto *proto, void *ctx)
 {
+	return session_new_tls(loop, list, fd, peer, peerlen, input_max, NULL,
+			       proto, ctx);
+}
+
+struct session *session_new_tls(struct loop *loop, struct session_list *list,
+				int fd, const struct sockaddr *peer,
+				socklen_t peerlen, size_t input_max,
+				const struct session_tls *tls,
+				const struct session_proto *proto, void *ctx)
+{
 	struct session *s = xcalloc(1, sizeof(*s));
+	struct tls_ctx *implicit = NULL;
+	if (tls != NULL && tls->tls != NULL) {
+		s->tls = tls->tls;
+		if (tls->implicit)
+			implicit = tls_get(tls->tls);
+	}
 	s->proto = proto;
 	s->ctx = ctx;
 	s->list = list;
@@ -235,7 +289,7 @@ struct session *session_new(struct loop *loop, struct session_list *list,
 	if (list->head != NULL)
 		list->head->prev = s;
 	list->head = s;
-	s->conn = conn_new(loop, fd, peer, peerlen, input_max,
+	s->conn = conn_new(loop, fd, peer, peerlen, input_max, implicit,
 			   &session_handler, s);
 	conn_set_drain_mark(s->conn, OUTPUT_LOW);
 	return s;
@@ -285,6 +339,31 @@ const struct sockaddr *session_peer(const struct session *s)
 bool session_peer_is_loopback(const struct session *s)
 {
 	return conn_peer_is_loopback(s->conn);
+}
+
+bool session_tls_available(const struct session *s)
+{
+	return s->tls != NULL && !conn_tls_started(s->conn);
+}
+
+bool session_tls_active(const struct session *s)
+{
+	return conn_tls_started(s->conn);
+}
+
+bool session_starttls(struct session *s)
+{
+	if (!session_tls_available(s) || s->closing || s->dead)
+		return false;
+	if (conn_starttls(s->conn, tls_get(s->tls)) < 0)
+		return false;
+	s->tls_wait = true;
+	return true;
+}
+
+bool session_tls_info(const struct session *s, struct tls_info *info_r)
+{
+	return conn_tls_ready(s->conn, info_r);
 }
 
 void session_set_timeout(struct session *s, unsigned seconds)

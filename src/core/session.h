@@ -11,7 +11,10 @@
  *   SESSION_OUTPUT_HIGH bytes of output wait for the client, and reading
  *   resumes when they drain;
  * - one timeout that means "the client made no progress", in either
- *   direction.
+ *   direction;
+ * - TLS, from the first byte or after STARTTLS, with the STARTTLS rules:
+ *   what the client pipelined behind the command is never read, and the
+ *   protocol goes on only once the handshake is done.
  *
  * A protocol keeps only its grammar and state machine: the core calls its
  * step hook whenever the session may go on, and the step reads commands
@@ -31,6 +34,8 @@
 struct loop;
 struct session;
 struct session_list;
+struct tls;
+struct tls_info;
 struct worker_pool;
 
 /* Input buffered ahead of the protocol, at least; more when a protocol's
@@ -45,6 +50,7 @@ enum session_end {
 	SESSION_END_RESET,	/* a socket error, e.g. a reset */
 	SESSION_END_TIMEOUT,	/* no progress for the timeout */
 	SESSION_END_SHUTDOWN,	/* the server stopped */
+	SESSION_END_TLS_FAILED,	/* the TLS handshake failed */
 };
 
 struct session_proto {
@@ -81,13 +87,28 @@ void session_list_end_all(struct session_list *list);
 /* Frees an empty list. */
 void session_list_free(struct session_list **list);
 
-/* "closed", "eof", "reset", "timeout", "shutdown": for log lines. */
+/* "closed", "eof", "reset", "timeout", "shutdown", "tls-failed": for log
+ * lines. */
 const char *session_end_name(enum session_end why);
+
+/* How a session may use TLS: part of a protocol's environment, one per
+ * kind of listener (port 110 and port 995 differ only in implicit). */
+struct session_tls {
+	struct tls *tls;	/* the server's TLS; NULL: none (tests) */
+	bool implicit;		/* TLS from the first byte (465, 993, 995);
+				   else STARTTLS may start it */
+};
 
 /* Start a session on an accepted socket (takes fd).  ctx is the
  * protocol's state, handed to every hook.  input_max bounds the input
  * buffered ahead of the protocol; it must hold the longest line the
- * protocol accepts. */
+ * protocol accepts.  tls may be NULL (no TLS). */
+struct session *session_new_tls(struct loop *loop, struct session_list *list,
+				int fd, const struct sockaddr *peer,
+				socklen_t peerlen, size_t input_max,
+				const struct session_tls *tls,
+				const struct session_proto *proto, void *ctx);
+/* The same without TLS. */
 struct session *session_new(struct loop *loop, struct session_list *list,
 			    int fd, const struct sockaddr *peer,
 			    socklen_t peerlen, size_t input_max,
@@ -109,6 +130,26 @@ void session_log_begin(const struct session *s, struct str *line,
  * "proto[id] drop client=ADDR result=RESULT" ("timeout", "too-many-errors").
  * fail2ban filters match it (docs/admin.md). */
 void session_log_drop(const struct session *s, const char *result);
+
+/* STARTTLS may be offered: the server has TLS and this connection does
+ * not use it yet. */
+bool session_tls_available(const struct session *s);
+/* The connection uses TLS (implicit, or STARTTLS was given).  Commands are
+ * read only once the handshake is done, so for a protocol this means "the
+ * client's commands come over TLS". */
+bool session_tls_active(const struct session *s);
+/* STARTTLS, after the protocol wrote its "go ahead" reply: the reply goes
+ * out in clear text, everything the client sent after the command is
+ * discarded unread, the handshake runs, and the step is called again once
+ * it is done (a failed handshake ends the session with a log line).  The
+ * protocol resets its own state as its RFC says.  Returns false, doing
+ * nothing, unless session_tls_available(). */
+bool session_starttls(struct session *s);
+/* Once the handshake is done: true, with what it agreed on in info_r (if
+ * not NULL) for Received headers and logs; tls_info_text() (core/tls.h)
+ * makes "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)" of
+ * it.  False without TLS. */
+bool session_tls_info(const struct session *s, struct tls_info *info_r);
 
 /* Seconds without progress before the timeout hook; 0 = none. */
 void session_set_timeout(struct session *s, unsigned seconds);

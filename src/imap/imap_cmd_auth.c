@@ -25,7 +25,7 @@ static const char caps_auth[] =
 bool imap_login_allowed(struct imap_session *s)
 {
 	int policy = s->env->cfg->auth.allow_insecure;
-	return policy == CONFIG_INSECURE_YES ||
+	return session_tls_active(s->sess) || policy == CONFIG_INSECURE_YES ||
 	       (policy == CONFIG_INSECURE_LOOPBACK &&
 		session_peer_is_loopback(s->sess));
 }
@@ -33,6 +33,8 @@ bool imap_login_allowed(struct imap_session *s)
 void imap_capabilities(struct imap_session *s, struct str *out)
 {
 	str_appends(out, caps_common);
+	if (s->state == IMAP_S_NOTAUTH && session_tls_available(s->sess))
+		str_appends(out, " STARTTLS");
 	if (s->state == IMAP_S_NOTAUTH) {
 		str_appends(out, imap_login_allowed(s) ? " AUTH=PLAIN"
 						       : " LOGINDISABLED");
@@ -163,10 +165,25 @@ void imap_cmd_namespace(struct imap_session *s, struct imap_parser *p)
 	imap_reply(s, "OK NAMESPACE completed");
 }
 
+/* RFC 9051 6.2.1: after the handshake the client starts over; what it
+ * pipelined behind STARTTLS is dropped unread (the session core does
+ * that), and it must ask for the capabilities again. */
 void imap_cmd_starttls(struct imap_session *s, struct imap_parser *p)
 {
-	imap_reply(s, "BAD STARTTLS is not available");
-	imap_count_error(s);
+	if (!no_args(s, p))
+		return;
+	if (session_tls_active(s->sess)) {
+		imap_reply(s, "BAD TLS is already active");
+		imap_count_error(s);
+		return;
+	}
+	if (!session_tls_available(s->sess)) {
+		imap_reply(s, "NO [UNAVAILABLE] TLS is not available");
+		return;
+	}
+	imap_reply(s, "OK Begin TLS negotiation now");
+	imap_command_end(s);
+	session_starttls(s->sess);
 }
 
 /* ---- login ---- */

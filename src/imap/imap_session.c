@@ -494,8 +494,9 @@ struct session *imap_session_start(struct loop *loop,
 {
 	struct imap_session *s = xcalloc(1, sizeof(*s));
 	s->env = env;
-	s->sess = session_new(loop, list, fd, peer, peerlen,
-			      SESSION_INPUT_MIN + IMAP_LINE_MAX, &imap_proto, s);
+	s->sess = session_new_tls(loop, list, fd, peer, peerlen,
+				  SESSION_INPUT_MIN + IMAP_LINE_MAX, &env->tls,
+				  &imap_proto, s);
 	session_set_timeout(s->sess, env->cfg->imap.timeout);
 	struct str line = STR_INIT;
 	session_log_begin(s->sess, &line, "connect");

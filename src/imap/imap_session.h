@@ -9,6 +9,8 @@
 
 #include <sys/socket.h>
 
+#include "core/session.h"
+
 struct auth;
 struct budget;
 struct config;
@@ -26,6 +28,7 @@ struct imap_env {
 	struct worker_pool *auth_workers;	/* password checks only */
 	struct budget *budget;			/* APPEND data in memory */
 	const char *spool_dir;			/* APPEND data past it */
+	struct session_tls tls;			/* STARTTLS, or IMAPS */
 };
 
 struct session *imap_session_start(struct loop *loop,

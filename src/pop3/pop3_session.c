@@ -33,6 +33,7 @@ static void cmd_dele(struct pop3_session *s);
 static void cmd_rset(struct pop3_session *s);
 static void cmd_noop(struct pop3_session *s);
 static void cmd_quit(struct pop3_session *s);
+static void cmd_stls(struct pop3_session *s);
 static void cmd_not_here(struct pop3_session *s);
 
 static const struct pop3_command commands[POP3_VERB_COUNT] = {
@@ -49,7 +50,7 @@ static const struct pop3_command commands[POP3_VERB_COUNT] = {
 	[POP3_RSET] = {cmd_rset, ST(TRANS)},
 	[POP3_NOOP] = {cmd_noop, ST(TRANS)},
 	[POP3_QUIT] = {cmd_quit, ST(AUTH) | ST(TRANS)},
-	[POP3_STLS] = {cmd_not_here, ST(AUTH)},
+	[POP3_STLS] = {cmd_stls, ST(AUTH)},
 	[POP3_APOP] = {cmd_not_here, ST(AUTH)},
 };
 
@@ -92,10 +93,12 @@ static bool pop3_run_job(struct pop3_session *s, void (*run)(void *),
 
 /* ---- authorization ---- */
 
+/* Over TLS a password may always be sent; without it, as the policy
+ * says. */
 static bool insecure_ok(struct pop3_session *s)
 {
 	int policy = s->env->cfg->auth.allow_insecure;
-	return policy == CONFIG_INSECURE_YES ||
+	return session_tls_active(s->sess) || policy == CONFIG_INSECURE_YES ||
 	       (policy == CONFIG_INSECURE_LOOPBACK &&
 		session_peer_is_loopback(s->sess));
 }
@@ -112,13 +115,13 @@ static bool refuse_insecure(struct pop3_session *s)
 
 static void cmd_capa(struct pop3_session *s)
 {
+	bool auth = s->state == POP3_S_AUTH;
 	pop3_reply(s, "+OK Capability list follows\r\n"
 		      "CAPA\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
-		      "PIPELINING\r\n%s"
+		      "PIPELINING\r\n%s%s"
 		      "IMPLEMENTATION posthorn\r\n.",
-		   s->state == POP3_S_AUTH && insecure_ok(s)
-			   ? "USER\r\nSASL PLAIN\r\n"
-			   : "");
+		   auth && session_tls_available(s->sess) ? "STLS\r\n" : "",
+		   auth && insecure_ok(s) ? "USER\r\nSASL PLAIN\r\n" : "");
 }
 
 static void cmd_user(struct pop3_session *s)
@@ -469,6 +472,25 @@ static void cmd_quit(struct pop3_session *s)
 	session_close(s->sess);
 }
 
+/* RFC 2595 4: the client starts over after the handshake, so a USER
+ * given in clear text before it is forgotten, and what it sent after STLS
+ * is dropped unread (the session core does that). */
+static void cmd_stls(struct pop3_session *s)
+{
+	if (session_tls_active(s->sess)) {
+		pop3_reply(s, "-ERR Command not permitted when TLS active");
+		pop3_count_error(s);
+		return;
+	}
+	if (!session_tls_available(s->sess)) {
+		pop3_reply(s, "-ERR [SYS/TEMP] TLS not available");
+		return;
+	}
+	pop3_reply(s, "+OK Begin TLS negotiation");
+	s->user[0] = '\0';
+	session_starttls(s->sess);
+}
+
 static void cmd_not_here(struct pop3_session *s)
 {
 	pop3_reply(s, "-ERR %s not available", pop3_verb_name(s->cmd.verb));
@@ -575,8 +597,8 @@ struct session *pop3_session_start(struct loop *loop,
 {
 	struct pop3_session *s = xcalloc(1, sizeof(*s));
 	s->env = env;
-	s->sess = session_new(loop, list, fd, peer, peerlen, SESSION_INPUT_MIN,
-			      &pop3_proto, s);
+	s->sess = session_new_tls(loop, list, fd, peer, peerlen,
+				  SESSION_INPUT_MIN, &env->tls, &pop3_proto, s);
 	session_set_timeout(s->sess, env->cfg->pop3.timeout);
 	struct str line = STR_INIT;
 	session_log_begin(s->sess, &line, "connect");

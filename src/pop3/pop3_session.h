@@ -1,11 +1,13 @@
 /* pop3_session: one POP3 connection (RFC 1939, CAPA RFC 2449, SASL PLAIN
- * RFC 5034).  Deletions take effect only at QUIT; a maildrop is held by one
+ * RFC 5034, STLS RFC 2595), on port 110 or over implicit TLS (995).  Deletions take effect only at QUIT; a maildrop is held by one
  * session at a time.  It stands on core/session.h, which ends and frees
  * it. */
 #ifndef POSTHORN_POP3_SESSION_H
 #define POSTHORN_POP3_SESSION_H
 
 #include <sys/socket.h>
+
+#include "core/session.h"
 
 struct auth;
 struct config;
@@ -21,6 +23,7 @@ struct pop3_env {
 	struct auth *auth;
 	struct worker_pool *workers;
 	struct worker_pool *auth_workers;	/* password checks only */
+	struct session_tls tls;	/* STLS (RFC 2595), or implicit (995) */
 };
 
 struct session *pop3_session_start(struct loop *loop,

@@ -10,6 +10,7 @@
 #include "core/budget.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/tls.h"
 #include "core/xalloc.h"
 #include "smtp/smtp_private.h"
 
@@ -28,25 +29,39 @@ static void make_queue_id(char id[16])
 	id[12] = '\0';
 }
 
-/* RFC 5321 4.4, with the protocol keywords of RFC 3848 / RFC 6531. */
+/* RFC 5321 4.4, with the protocol keywords of RFC 3848 / RFC 6531 ("S"
+ * for TLS).  Over TLS, the version and cipher go in a comment, worded as
+ * other mail servers word it, and the cipher suite in RFC 8314's "tls"
+ * clause. */
 static void add_received(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
 	char date[64];
 	time_t now = time(NULL);
 	struct tm tm;
+	struct tls_info tls;
+	char tls_text[128];
+	bool over_tls = session_tls_info(s->sess, &tls);
+	if (over_tls)
+		tls_info_text(&tls, tls_text, sizeof(tls_text));
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
 	const char *with = tx->utf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
 
 	str_appends(&tx->msg, "Received: from ");
 	str_append_sanitized(&tx->msg, s->helo, strlen(s->helo), 255);
-	str_printf(&tx->msg, " (%s%s%s)\r\n\tby %s (posthorn) with %s id %s",
+	str_printf(&tx->msg, " (%s%s%s)",
 		   strchr(session_peer_text(s->sess), ':') ? "[IPv6:" : "[",
-		   session_peer_text(s->sess), "]", s->env->cfg->server.hostname,
-		   with, tx->id);
+		   session_peer_text(s->sess), "]");
+	if (over_tls)
+		str_printf(&tx->msg, "\r\n\t(using %s)", tls_text);
+	str_printf(&tx->msg, "\r\n\tby %s (posthorn) with %s%s id %s",
+		   s->env->cfg->server.hostname, with,
+		   over_tls && s->esmtp ? "S" : "", tx->id);
 	if (tx->nrcpt == 1)
 		str_printf(&tx->msg, "\r\n\tfor <%s>", tx->first_rcpt);
+	if (over_tls)
+		str_printf(&tx->msg, "\r\n\ttls %s", tls.cipher_rfc);
 	str_printf(&tx->msg, ";\r\n\t%s\r\n", date);
 	tx->at_bol = true;
 }

@@ -27,6 +27,7 @@ static void cmd_noop(struct smtp_session *s);
 static void cmd_quit(struct smtp_session *s);
 static void cmd_help(struct smtp_session *s);
 static void cmd_vrfy(struct smtp_session *s);
+static void cmd_starttls(struct smtp_session *s);
 static void cmd_not_here(struct smtp_session *s);
 
 static const struct smtp_command commands[SMTP_VERB_COUNT] = {
@@ -43,7 +44,8 @@ static const struct smtp_command commands[SMTP_VERB_COUNT] = {
 	[SMTP_HELP] = {cmd_help, ANY_STATE},
 	[SMTP_VRFY] = {cmd_vrfy, ANY_STATE},
 	[SMTP_EXPN] = {cmd_not_here, ANY_STATE},
-	[SMTP_STARTTLS] = {cmd_not_here, ANY_STATE},
+	/* RFC 3207 4.2 resets the session, so not within a transaction. */
+	[SMTP_STARTTLS] = {cmd_starttls, ST(INIT) | ST(READY)},
 	[SMTP_AUTH] = {cmd_not_here, ANY_STATE},
 };
 
@@ -75,9 +77,11 @@ static void cmd_helo(struct smtp_session *s)
 		   "250-8BITMIME\r\n"
 		   "250-SMTPUTF8\r\n"
 		   "250-ENHANCEDSTATUSCODES\r\n"
+		   "%s"
 		   "250 CHUNKING",
 		   cfg->server.hostname,
-		   (unsigned long long)cfg->smtp.max_message_size);
+		   (unsigned long long)cfg->smtp.max_message_size,
+		   session_tls_available(s->sess) ? "250-STARTTLS\r\n" : "");
 }
 
 /* MAIL parameters: SIZE (RFC 1870), BODY (RFC 6152), SMTPUTF8 (RFC 6531).
@@ -301,7 +305,7 @@ static void cmd_quit(struct smtp_session *s)
 static void cmd_help(struct smtp_session *s)
 {
 	smtp_reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT "
-		      "RSET NOOP QUIT HELP VRFY");
+		      "RSET NOOP QUIT HELP VRFY STARTTLS");
 }
 
 static void cmd_vrfy(struct smtp_session *s)
@@ -309,6 +313,28 @@ static void cmd_vrfy(struct smtp_session *s)
 	/* Never tell who has an account (RFC 5321 3.5.3 allows 252). */
 	smtp_reply(s, "252 2.0.0 Cannot VRFY user, but will accept message "
 		      "and attempt delivery");
+}
+
+/* RFC 3207 4.2: after the handshake the client starts over with EHLO,
+ * and nothing it said before counts; what it sent after STARTTLS is
+ * dropped unread (the session core does that). */
+static void cmd_starttls(struct smtp_session *s)
+{
+	if (session_tls_active(s->sess)) {
+		smtp_reply(s, "503 5.5.1 TLS already active");
+		smtp_count_error(s);
+		return;
+	}
+	if (!session_tls_available(s->sess)) {
+		smtp_reply(s, "454 4.7.0 TLS not available due to temporary "
+			      "reason");
+		return;
+	}
+	smtp_reply(s, "220 2.0.0 Ready to start TLS");
+	s->helo[0] = '\0';
+	s->esmtp = false;
+	smtp_tx_reset(s);
+	session_starttls(s->sess);
 }
 
 static void cmd_not_here(struct smtp_session *s)
@@ -452,10 +478,11 @@ struct session *smtp_session_start(struct loop *loop,
 	struct smtp_session *s = xcalloc(1, sizeof(*s));
 	size_t input_max = env->cfg->smtp.max_line_length + 2;
 	s->env = env;
-	s->sess = session_new(loop, list, fd, peer, peerlen,
-			      input_max > SESSION_INPUT_MIN ? input_max
-							    : SESSION_INPUT_MIN,
-			      &smtp_proto, s);
+	s->sess = session_new_tls(loop, list, fd, peer, peerlen,
+				  input_max > SESSION_INPUT_MIN
+					  ? input_max
+					  : SESSION_INPUT_MIN,
+				  &env->tls, &smtp_proto, s);
 	session_set_timeout(s->sess, env->cfg->smtp.timeout);
 	struct str line = STR_INIT;
 	session_log_begin(s->sess, &line, "connect");

@@ -1,11 +1,14 @@
 /* smtp_session: one inbound SMTP connection (RFC 5321, the MX role) with
- * PIPELINING, 8BITMIME, SMTPUTF8, SIZE, ENHANCEDSTATUSCODES and CHUNKING.
+ * PIPELINING, 8BITMIME, SMTPUTF8, SIZE, ENHANCEDSTATUSCODES, CHUNKING and
+ * STARTTLS.
  *
  * It stands on core/session.h, which ends and frees it. */
 #ifndef POSTHORN_SMTP_SESSION_H
 #define POSTHORN_SMTP_SESSION_H
 
 #include <sys/socket.h>
+
+#include "core/session.h"
 
 struct budget;
 struct config;
@@ -22,6 +25,7 @@ struct smtp_env {
 	struct worker_pool *workers;
 	struct budget *budget;	/* message data held in memory */
 	const char *spool_dir;	/* where larger messages go as they arrive */
+	struct session_tls tls;	/* STARTTLS (RFC 3207), or implicit TLS */
 };
 
 /* Start a session on an accepted socket (takes fd); the greeting is sent

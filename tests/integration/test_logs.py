@@ -129,6 +129,10 @@ EVENTS = {
     ("pop3", "drop"): {"client", "result"},
     ("pop3", "disconnect"): {"client", "retrieved", "deleted", "end",
                              "user"},
+    ("smtp", "tls"): {"client", "version", "cipher", "bits"},
+    ("pop3", "tls"): {"client", "version", "cipher", "bits"},
+    ("smtp", "tls-failed"): {"client", "reason"},
+    ("pop3", "tls-failed"): {"client", "reason"},
 }
 ONCE = {"client", "result", "id", "size", "code", "from", "helo", "user"}
 

@@ -782,7 +782,7 @@ def test_noop_help_vrfy_expn(server):
     ("DATA", 503, "5.5.1"),
     ("EHLO", 501, "5.5.4"),
     ("QUIT now", 501, "5.5.4"),
-    ("STARTTLS", 502, "5.5.1"),
+    ("STARTTLS now", 501, "5.5.4"),
 ])
 def test_error_replies(server, command, code, enhanced):
     with smtp_session(server.smtp_port) as c:

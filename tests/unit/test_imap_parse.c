@@ -635,7 +635,7 @@ static const struct pcase cases[] = {
 	T(K_MAILBOX, 0, "inbox", "\"INBOX\""),
 	T(K_MAILBOX, 0, "\"InBoX\"", "\"INBOX\""),
 	T(K_MAILBOX, 0, "INBOX.foo", "\"INBOX.foo\""),
-	T(K_MAILBOX, 0, "inbox/foo", "\"inbox/foo\""),
+	T(K_MAILBOX, 0, "inbox/foo", "\"INBOX/foo\""),
 	T(K_MAILBOX, 0, "~peter/mail/&U,BTFw-/&ZeVnLIqe-",
 	 "\"~peter/mail/\\xe5\\x8f\\xb0\\xe5\\x8c\\x97/"
 	 "\\xe6\\x97\\xa5\\xe6\\x9c\\xac\\xe8\\xaa\\x9e\""),
