@@ -704,8 +704,6 @@ def test_names_with_spaces_literals_and_inbox_children(server):
         assert set(list_names(c.ok('LIST "" INBOX/%'))) == {"INBOX/Sub"}
 
 
-@pytest.mark.xfail(strict=False, reason="CREATE inbox/x makes a second "
-                   "top-level \"inbox\": reported, not fixed here")
 def test_no_second_inbox(server):
     """INBOX is case-insensitive (RFC 3501 5.1): creating "inbox/x" must
     not make a mailbox "inbox" beside INBOX, one that SELECT can never
