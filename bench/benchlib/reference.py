@@ -23,10 +23,12 @@ POSTFIX = "/usr/sbin/postfix"
 POSTCONF = "/usr/sbin/postconf"
 DOVECOT = "/usr/sbin/dovecot"
 DOVEADM = "/usr/bin/doveadm"
-PACKAGES = ["postfix", "dovecot-core", "dovecot-pop3d", "dovecot-lmtpd"]
+PACKAGES = ["postfix", "dovecot-core", "dovecot-pop3d", "dovecot-lmtpd",
+            "dovecot-imapd"]
 NEEDED_FILES = [POSTFIX, "/usr/sbin/smtp-source", DOVECOT,
                 "/usr/lib/dovecot/pop3", "/usr/lib/dovecot/pop3-login",
-                "/usr/lib/dovecot/lmtp"]
+                "/usr/lib/dovecot/lmtp", "/usr/lib/dovecot/imap",
+                "/usr/lib/dovecot/imap-login", "/usr/lib/dovecot/imap-hibernate"]
 
 SMTP_PORT = 20025
 POP3_PORT = 20110
