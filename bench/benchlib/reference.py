@@ -48,6 +48,13 @@ PROCESS_LIMIT = 1100
 BIG_PROCESS_LIMIT = 10500
 BIG_CLIENT_LIMIT = 12000
 BIG_NOFILE = 65536
+# Every imap process runs as the one mail user (nobody) and takes an
+# inotify instance for IDLE; the kernel's default of 128 instances per user
+# makes Dovecot fall back to polling, and imap-hibernate then cannot take
+# the connections over.  Raised while the IMAP rows run (Dovecot's own
+# advice), and put back when the reference stops.
+INOTIFY_INSTANCES = "/proc/sys/fs/inotify/max_user_instances"
+INOTIFY_WANT = 32768
 # How long a client sits in IDLE before Dovecot hands it to imap-hibernate
 # (the setting's documented example; off by default).
 HIBERNATE_TIMEOUT = 5
@@ -288,6 +295,8 @@ class Reference:
         self.dv_users = os.path.join(self.base, "dovecot-users")
         self.imap_users = []    # users of the IMAP rows (added by imap_fill)
         self.variant = {"hibernate": False, "big": False}
+        self.inotify_saved = None
+        self.inotify_note = None
         self.dovecot_proc = None
         self.started = False
 
@@ -452,6 +461,7 @@ class Reference:
                 self._postfix("abort", timeout=30, check=False)
             kill_pids(tree, timeout=5)
         self._stop_dovecot()
+        self._restore_inotify()
 
     # The memory test sums the process tree under these PIDs: Postfix's
     # master serves SMTP (smtpd children), Dovecot's master serves POP3
@@ -531,9 +541,36 @@ class Reference:
         connections if big.  A restart even when nothing changes: each
         memory row starts from a fresh Dovecot."""
         self.variant = {"hibernate": variant == "hibernate", "big": big}
+        self._raise_inotify()
         self._write_dovecot_conf()
         self._stop_dovecot()
         self._start_dovecot()
+
+    def _raise_inotify(self):
+        if self.inotify_saved is not None:
+            return
+        try:
+            with open(INOTIFY_INSTANCES) as f:
+                old = int(f.read())
+            if old < INOTIFY_WANT:
+                with open(INOTIFY_INSTANCES, "w") as f:
+                    f.write("%d\n" % INOTIFY_WANT)
+                self.inotify_saved = old
+                self.inotify_note = "%d to %d" % (old, INOTIFY_WANT)
+                log("reference: fs.inotify.max_user_instances %d -> %d while the "
+                    "IMAP rows run" % (old, INOTIFY_WANT))
+        except (OSError, ValueError) as e:
+            log("reference: cannot raise fs.inotify.max_user_instances: %s" % e)
+
+    def _restore_inotify(self):
+        if self.inotify_saved is None:
+            return
+        try:
+            with open(INOTIFY_INSTANCES, "w") as f:
+                f.write("%d\n" % self.inotify_saved)
+        except OSError as e:
+            log("reference: cannot restore fs.inotify.max_user_instances: %s" % e)
+        self.inotify_saved = None
 
     def imap_fill(self, users, count):
         """users (addresses) each get an INBOX of messages 0..count-1 of
@@ -541,6 +578,7 @@ class Reference:
         linked into every user's Maildir: 1,000 users in seconds, with
         Dovecot building its index on the first SELECT as it would for
         mail delivered behind its back."""
+        self._raise_inotify()
         nobody = pwd.getpwnam("nobody")
         pool = os.path.join(self.mail_root, DOMAIN, ".pool")
         if not os.path.isdir(os.path.join(pool, "cur")):
@@ -578,6 +616,10 @@ class Reference:
         return ("%d Maildir files (%.0f MB) written directly"
                 % (count, total / 1e6))
 
+    def imap_maildir(self, user):
+        local, dom = user.split("@")
+        return os.path.join(self.mail_root, dom, local, "Maildir")
+
     def imap_notes(self):
         return ["Dovecot IMAP: imap on 127.0.0.1:%d, imap-login in its default "
                 "high-security mode (one login process per connection) and one "
@@ -590,6 +632,11 @@ class Reference:
                 "(off by default), imap-hibernate's socket open to the mail "
                 "user (mode 0666), imap-master's to Dovecot's internal user."
                 % HIBERNATE_TIMEOUT,
+                "fs.inotify.max_user_instances raised (%s) while the "
+                "IMAP rows run: every imap process runs as the one mail user "
+                "and takes an inotify instance for IDLE; at the default 128 "
+                "Dovecot falls back to polling and cannot hibernate."
+                % (self.inotify_note or "was high enough"),
                 "Dovecot for the 10,000-connection rows only: imap process_limit "
                 "= %d, default_client_limit = %d, and its open-file limit "
                 "raised to %d." % (BIG_PROCESS_LIMIT, BIG_CLIENT_LIMIT, BIG_NOFILE)]
