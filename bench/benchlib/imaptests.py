@@ -192,7 +192,7 @@ def _proc_names(root):
     return names
 
 
-def idle_memory(server, n, users, settle=0, ramp_timeout=900):
+def idle_memory(server, n, users, settle=0, ramp_timeout=None):
     """PSS and RSS per idle IMAP connection: n connections that did LOGIN,
     SELECT INBOX (100 messages) and IDLE, spread over `users` users, held
     while the server's process tree is measured; (held - before) / held.
@@ -202,6 +202,10 @@ def idle_memory(server, n, users, settle=0, ramp_timeout=900):
     root = server.imap_root()
     if not root:
         raise BenchError("no server process to measure")
+    if ramp_timeout is None:
+        # Dovecot starts two processes per connection: 30 a second on an
+        # idle 2-core machine, a few a second on a busy one.
+        ramp_timeout = max(900, n // 5)
     wait_tree_settled(root)
     before = tree_memory(root)
     args = [IMAPLOAD, "idle", "-p", str(server.imap_port), "-u", USER_FMT,
