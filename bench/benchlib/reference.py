@@ -296,7 +296,6 @@ class Reference:
         self.imap_users = []    # users of the IMAP rows (added by imap_fill)
         self.variant = {"hibernate": False, "big": False}
         self.inotify_saved = None
-        self.inotify_note = None
         self.dovecot_proc = None
         self.started = False
 
@@ -556,7 +555,6 @@ class Reference:
                 with open(INOTIFY_INSTANCES, "w") as f:
                     f.write("%d\n" % INOTIFY_WANT)
                 self.inotify_saved = old
-                self.inotify_note = "%d to %d" % (old, INOTIFY_WANT)
                 log("reference: fs.inotify.max_user_instances %d -> %d while the "
                     "IMAP rows run" % (old, INOTIFY_WANT))
         except (OSError, ValueError) as e:
@@ -632,11 +630,11 @@ class Reference:
                 "(off by default), imap-hibernate's socket open to the mail "
                 "user (mode 0666), imap-master's to Dovecot's internal user."
                 % HIBERNATE_TIMEOUT,
-                "fs.inotify.max_user_instances raised (%s) while the "
-                "IMAP rows run: every imap process runs as the one mail user "
-                "and takes an inotify instance for IDLE; at the default 128 "
-                "Dovecot falls back to polling and cannot hibernate."
-                % (self.inotify_note or "was high enough"),
+                "fs.inotify.max_user_instances raised to %d (if lower; the "
+                "kernel's default is 128) while the IMAP rows run, put back "
+                "afterwards: every imap process runs as the one mail user "
+                "and takes an inotify instance for IDLE; at 128 Dovecot falls "
+                "back to polling and cannot hibernate." % INOTIFY_WANT,
                 "Dovecot for the 10,000-connection rows only: imap process_limit "
                 "= %d, default_client_limit = %d, and its open-file limit "
                 "raised to %d." % (BIG_PROCESS_LIMIT, BIG_CLIENT_LIMIT, BIG_NOFILE)]
