@@ -88,6 +88,21 @@ NOTES = [
 ]
 
 
+def big_nofile():
+    """(soft, hard) open-file limits for the 10,000-connection variant:
+    BIG_NOFILE, or as much of it as the hard limit allows (raising the
+    hard limit needs CAP_SYS_RESOURCE, which a container may not give)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if os.geteuid() == 0 and hard != resource.RLIM_INFINITY and hard < BIG_NOFILE:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, BIG_NOFILE))
+            hard = BIG_NOFILE
+        except (ValueError, OSError):
+            pass
+    want = BIG_NOFILE if hard == resource.RLIM_INFINITY else min(BIG_NOFILE, hard)
+    return want, hard
+
+
 def tail(path, lines=3):
     try:
         with open(path, errors="replace") as f:
@@ -385,18 +400,21 @@ class Reference:
             if not port_is_free("127.0.0.1", port):
                 raise BenchError("port %d is already in use (a leftover "
                                  "instance of an earlier run?)" % port)
-        nofile = BIG_NOFILE if self.variant["big"] else None
+        nofile = big_nofile() if self.variant["big"] else None
 
         def limits():
             # The 10,000-connection variant only: Dovecot's master keeps
             # descriptors for each of its 10,000 children.
             if nofile:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+                resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
         # -F keeps it in the foreground, so its PID is our child's.
-        self.dovecot_proc = subprocess.Popen(
-            [DOVECOT, "-F", "-c", self.dv_conf],
-            stdout=open(os.path.join(self.logdir, "dovecot.stdout"), "ab"),
-            stderr=subprocess.STDOUT, preexec_fn=limits)
+        try:
+            self.dovecot_proc = subprocess.Popen(
+                [DOVECOT, "-F", "-c", self.dv_conf],
+                stdout=open(os.path.join(self.logdir, "dovecot.stdout"), "ab"),
+                stderr=subprocess.STDOUT, preexec_fn=limits)
+        except subprocess.SubprocessError as e:
+            raise BenchError("cannot start dovecot: %s" % e)
         self.started = True
         for port in (POP3_PORT, IMAP_PORT):
             wait_port("127.0.0.1", port, 30,
@@ -637,4 +655,5 @@ class Reference:
                 "back to polling and cannot hibernate." % INOTIFY_WANT,
                 "Dovecot for the 10,000-connection rows only: imap process_limit "
                 "= %d, default_client_limit = %d, and its open-file limit "
-                "raised to %d." % (BIG_PROCESS_LIMIT, BIG_CLIENT_LIMIT, BIG_NOFILE)]
+                "raised to %d (or the hard limit, if lower: %d here)."
+                % (BIG_PROCESS_LIMIT, BIG_CLIENT_LIMIT, BIG_NOFILE, big_nofile()[0])]
