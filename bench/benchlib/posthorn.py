@@ -13,13 +13,26 @@ setup() creates the first time as `make run` does.
 
 import os
 import shutil
+import smtplib
+import socket
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 from .common import BenchError, log, run, wait_port, port_is_free, kill_pids, process_tree
 from .clients import pop3_session, pop3_count
+from . import mailgen
 
 SMTP_PORT = 21025
 POP3_PORT = 21110
+IMAP_PORT = 21143
+# Connections open at once, all listeners: the IMAP memory row holds
+# 10,000 (the default is 10000, which that row and the benchmark's own
+# checks would reach).
+MAX_CONNECTIONS = 20000
+# Prefilling mailboxes over SMTP: recipients per transaction, and parallel
+# SMTP sessions.
+FILL_RCPTS = 100
+FILL_SESSIONS = 8
 DOMAIN = "bench.test"
 USER = "bench@bench.test"
 PASSWORD = "bench-Passw0rd"
@@ -65,9 +78,11 @@ class Posthorn:
     def notes(self):
         return ["posthorn: build/posthorn serve, run as root and switching to "
                 "the '%s' system user (server.user), SMTP %d / POP3 %d on "
-                "127.0.0.1, other listeners off, "
-                "server.max_connections_per_ip = 5000, all other settings at "
-                "their defaults." % (SERVER_USER, SMTP_PORT, POP3_PORT)]
+                "127.0.0.1 (and IMAP %d once it serves IMAP), other listeners "
+                "off, server.max_connections_per_ip = 5000, "
+                "server.max_connections = %d (10,000 idle IMAP connections), "
+                "all other settings at their defaults."
+                % (SERVER_USER, SMTP_PORT, POP3_PORT, IMAP_PORT, MAX_CONNECTIONS)]
 
     def _fresh_data(self):
         """A new, empty data directory with the bench domain and user(s)."""
@@ -102,11 +117,12 @@ class Posthorn:
                "--set", "listen.pop3=127.0.0.1:%d" % POP3_PORT,
                "--set", "listen.submission=",
                "--set", "listen.submissions=",
-               "--set", "listen.imap=",
+               "--set", "listen.imap=127.0.0.1:%d" % IMAP_PORT,
                "--set", "listen.imaps=",
                "--set", "listen.pop3s=",
                "--set", "listen.http=",
                "--set", "server.max_connections_per_ip=5000",
+               "--set", "server.max_connections=%d" % MAX_CONNECTIONS,
                "serve"]
         logf = open(self.log_path, "ab")
         logf.write(b"\n=== bench: " + " ".join(cmd).encode() + b"\n")
@@ -179,3 +195,80 @@ class Posthorn:
 
     def log_files(self):
         return [self.log_path]
+
+    # -- IMAP -------------------------------------------------------------
+    imap_port = IMAP_PORT
+    imap_variants = ("default",)
+
+    def imap_available(self):
+        """True when something on the IMAP port greets with "* OK": a
+        posthorn without IMAP ignores listen.imap and leaves it closed."""
+        try:
+            with socket.create_connection(("127.0.0.1", IMAP_PORT), timeout=5) as s:
+                s.settimeout(5)
+                return s.recv(512).startswith(b"* OK")
+        except OSError:
+            return False
+
+    def imap_root(self):
+        return self.proc.pid if self.proc else None
+
+    def imap_configure(self, variant="default", big=False):
+        """posthorn has one configuration for every IMAP row."""
+
+    def imap_users_add(self, users):
+        """Add users in one `posthorn user import` (the CLI hashes the
+        passwords on all cores)."""
+        csv = "".join("%s,%s\n" % (u, PASSWORD) for u in users)
+        self._cli("user", "import", "-", input=csv, timeout=900)
+
+    def _import_maildir(self, user, maildir):
+        """`posthorn import maildir USER DIR` where posthorn has it.
+        Returns False when this posthorn has no such command."""
+        p = run([self.binary, "--data", self.data, "import", "maildir", user, maildir],
+                timeout=1800, check=False)
+        if p.returncode == 0:
+            return True
+        if "usage" in (p.stderr + p.stdout).lower() or "unknown" in (p.stderr + p.stdout).lower():
+            return False
+        raise BenchError("posthorn import maildir failed: %s" % (p.stderr or p.stdout)[-300:])
+
+    def _smtp_fill(self, jobs):
+        """jobs: (message index, [recipients]); sent over SMTP by
+        FILL_SESSIONS parallel sessions, several messages per session."""
+        def worker(part):
+            with smtplib.SMTP("127.0.0.1", SMTP_PORT, timeout=120) as c:
+                c.ehlo("fill.bench.test")
+                for i, rcpts in part:
+                    _, data = mailgen.message(i, "imap@%s" % DOMAIN)
+                    refused = c.sendmail("sender@example.org", rcpts, data)
+                    if refused:
+                        raise BenchError("posthorn refused %s" % sorted(refused)[:3])
+            return len(part)
+        parts = [jobs[k::FILL_SESSIONS] for k in range(FILL_SESSIONS)]
+        with ThreadPoolExecutor(FILL_SESSIONS) as ex:
+            return sum(ex.map(worker, parts))
+
+    def imap_fill(self, users, count):
+        """users get messages 0..count-1 of the corpus in their INBOX,
+        over SMTP (one transaction per message and FILL_RCPTS users)."""
+        self.imap_users_add(users)
+        batches = [users[k:k + FILL_RCPTS] for k in range(0, len(users), FILL_RCPTS)]
+        self._smtp_fill([(i, b) for i in range(count) for b in batches])
+        return ("users added with 'posthorn user import', mail sent over SMTP "
+                "(%d sessions, up to %d recipients per message)"
+                % (FILL_SESSIONS, FILL_RCPTS))
+
+    def imap_fill_big(self, user, count, maildir=None):
+        """One user with count messages: `posthorn import maildir` of the
+        reference's Maildir when posthorn has that command, over SMTP
+        otherwise."""
+        self.imap_users_add([user])
+        if maildir and self._import_maildir(user, maildir):
+            return "%d messages with 'posthorn import maildir'" % count
+        self._smtp_fill([(i, [user]) for i in range(count)])
+        return ("%d messages over SMTP (%d parallel sessions; this posthorn has "
+                "no 'import maildir')" % (count, FILL_SESSIONS))
+
+    def imap_notes(self):
+        return []

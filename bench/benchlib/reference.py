@@ -11,6 +11,8 @@ NOTES, which the report prints."""
 import os
 import pwd
 import grp
+import multiprocessing
+import resource
 import shutil
 import subprocess
 import time
@@ -18,24 +20,44 @@ import time
 from .common import (BenchError, log, run, wait_port, port_is_free,
                      pid_alive, kill_pids, read_pidfile, wait_pid_gone,
                      process_tree)
+from . import mailgen
 
 POSTFIX = "/usr/sbin/postfix"
 POSTCONF = "/usr/sbin/postconf"
 DOVECOT = "/usr/sbin/dovecot"
 DOVEADM = "/usr/bin/doveadm"
-PACKAGES = ["postfix", "dovecot-core", "dovecot-pop3d", "dovecot-lmtpd"]
+PACKAGES = ["postfix", "dovecot-core", "dovecot-pop3d", "dovecot-lmtpd",
+            "dovecot-imapd"]
 NEEDED_FILES = [POSTFIX, "/usr/sbin/smtp-source", DOVECOT,
                 "/usr/lib/dovecot/pop3", "/usr/lib/dovecot/pop3-login",
-                "/usr/lib/dovecot/lmtp"]
+                "/usr/lib/dovecot/lmtp", "/usr/lib/dovecot/imap",
+                "/usr/lib/dovecot/imap-login", "/usr/lib/dovecot/imap-hibernate"]
 
 SMTP_PORT = 20025
 POP3_PORT = 20110
+IMAP_PORT = 20143
 DOMAIN = "bench.test"
 USER = "bench@bench.test"
 PASSWORD = "bench-Passw0rd"
 # Process limits: Postfix's default_process_limit and Dovecot's pop3 limits
 # are 100, too few for the 1,000 idle sessions of the memory test.
 PROCESS_LIMIT = 1100
+# The IMAP rows with 10,000 idle connections only: Dovecot restarted with
+# room for them (one imap process each, or imap-hibernate holding them),
+# and descriptors for its master, which keeps a few per child.
+BIG_PROCESS_LIMIT = 10500
+BIG_CLIENT_LIMIT = 12000
+BIG_NOFILE = 65536
+# Every imap process runs as the one mail user (nobody) and takes an
+# inotify instance for IDLE; the kernel's default of 128 instances per user
+# makes Dovecot fall back to polling, and imap-hibernate then cannot take
+# the connections over.  Raised while the IMAP rows run (Dovecot's own
+# advice), and put back when the reference stops.
+INOTIFY_INSTANCES = "/proc/sys/fs/inotify/max_user_instances"
+INOTIFY_WANT = 32768
+# How long a client sits in IDLE before Dovecot hands it to imap-hibernate
+# (the setting's documented example; off by default).
+HIBERNATE_TIMEOUT = 5
 # posthorn's default smtp.max_message_size (25M); Postfix's default is 10 MB.
 MESSAGE_SIZE_LIMIT = 26214400
 
@@ -64,6 +86,21 @@ NOTES = [
     "default_client_limit = 4000 (for 1,000 sessions); ssl = no and "
     "plaintext auth allowed (loopback test, no TLS on either side).",
 ]
+
+
+def big_nofile():
+    """(soft, hard) open-file limits for the 10,000-connection variant:
+    BIG_NOFILE, or as much of it as the hard limit allows (raising the
+    hard limit needs CAP_SYS_RESOURCE, which a container may not give)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if os.geteuid() == 0 and hard != resource.RLIM_INFINITY and hard < BIG_NOFILE:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, BIG_NOFILE))
+            hard = BIG_NOFILE
+        except (ValueError, OSError):
+            pass
+    want = BIG_NOFILE if hard == resource.RLIM_INFINITY else min(BIG_NOFILE, hard)
+    return want, hard
 
 
 def tail(path, lines=3):
@@ -184,7 +221,7 @@ message_size_limit = {size_limit}
 DOVECOT_CONF = """\
 # Private Dovecot instance of the posthorn benchmark.  Self-contained (does
 # not include /etc/dovecot); defaults unless noted.
-protocols = pop3 lmtp
+protocols = pop3 lmtp imap
 listen = 127.0.0.1
 base_dir = {run}
 state_dir = {state}
@@ -219,8 +256,29 @@ service pop3-login {{
 service pop3 {{
   process_limit = {process_limit}
 }}
-service lmtp {{
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap_port}
+  }}
+  process_limit = {process_limit}
+}}
+service imap {{
+  process_limit = {imap_process_limit}
+{imap_extra}}}
+{variant_extra}service lmtp {{
   unix_listener lmtp {{
+    mode = 0666
+  }}
+}}
+"""
+
+# The imap-hibernate variant.  The imap processes run as the mail user
+# (nobody) and must reach imap-hibernate's socket.
+HIBERNATE_CONF = """\
+imap_hibernate_timeout = {timeout}s
+service imap-hibernate {{
+  unix_listener imap-hibernate {{
     mode = 0666
   }}
 }}
@@ -249,6 +307,10 @@ class Reference:
         self.mail_root = os.path.join(self.base, "mail")
         local, dom = USER.split("@")
         self.maildir = os.path.join(self.mail_root, dom, local, "Maildir")
+        self.dv_users = os.path.join(self.base, "dovecot-users")
+        self.imap_users = []    # users of the IMAP rows (added by imap_fill)
+        self.variant = {"hibernate": False, "big": False}
+        self.inotify_saved = None
         self.dovecot_proc = None
         self.started = False
 
@@ -281,18 +343,42 @@ class Reference:
         # Debian's postfix looks for dynamicmaps.cf in the config directory.
         if os.path.exists("/etc/postfix/dynamicmaps.cf"):
             shutil.copy("/etc/postfix/dynamicmaps.cf", self.pf_conf)
-        users = os.path.join(self.base, "dovecot-users")
-        with open(users, "w") as f:
-            for u in [USER] + self.idle_users:
+        self._write_users()
+        self._write_dovecot_conf()
+
+    def _write_users(self):
+        """Dovecot's passwd-file (it re-reads it when it changes)."""
+        tmp = self.dv_users + ".tmp"
+        with open(tmp, "w") as f:
+            for u in [USER] + self.idle_users + self.imap_users:
                 f.write("%s:{PLAIN}%s\n" % (u, PASSWORD))
-        os.chmod(users, 0o644)
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, self.dv_users)
+
+    def _write_dovecot_conf(self):
+        """The config of the current IMAP variant: the defaults, or
+        imap-hibernate on, and/or room for 10,000 IMAP connections."""
+        nobody = pwd.getpwnam("nobody")
+        imap_extra = variant_extra = ""
+        limit = PROCESS_LIMIT
+        if self.variant["big"]:
+            limit = BIG_PROCESS_LIMIT
+            variant_extra += "default_client_limit = %d\n" % BIG_CLIENT_LIMIT
+        if self.variant["hibernate"]:
+            variant_extra += HIBERNATE_CONF.format(timeout=HIBERNATE_TIMEOUT)
+            # imap-hibernate hands a woken client back to a new imap
+            # process through this socket.
+            imap_extra = ("  unix_listener imap-master {\n"
+                          "    user = $default_internal_user\n  }\n")
         with open(self.dv_conf, "w") as f:
             f.write(DOVECOT_CONF.format(
                 run=self.dv_run, state=self.dv_state, domain=DOMAIN,
-                log=os.path.join(self.logdir, "dovecot.log"), users=users,
+                log=os.path.join(self.logdir, "dovecot.log"), users=self.dv_users,
                 mail_user="nobody", mail_group=grp.getgrgid(nobody.pw_gid).gr_name,
                 mail_root=self.mail_root, pop3_port=POP3_PORT,
-                process_limit=PROCESS_LIMIT))
+                imap_port=IMAP_PORT, process_limit=PROCESS_LIMIT,
+                imap_process_limit=limit, imap_extra=imap_extra,
+                variant_extra=variant_extra))
 
     def notes(self):
         pf, dv = versions()
@@ -309,25 +395,54 @@ class Reference:
     def dovecot_pid(self):
         return self.dovecot_proc.pid if self.dovecot_proc else None
 
-    def start(self):
-        for port in (SMTP_PORT, POP3_PORT):
+    def _start_dovecot(self):
+        for port in (POP3_PORT, IMAP_PORT):
             if not port_is_free("127.0.0.1", port):
                 raise BenchError("port %d is already in use (a leftover "
                                  "instance of an earlier run?)" % port)
-        # Dovecot first: Postfix delivers into its LMTP socket.  -F keeps
-        # it in the foreground, so its PID is our child's.
-        self.dovecot_proc = subprocess.Popen(
-            [DOVECOT, "-F", "-c", self.dv_conf],
-            stdout=open(os.path.join(self.logdir, "dovecot.stdout"), "ab"),
-            stderr=subprocess.STDOUT)
+        nofile = big_nofile() if self.variant["big"] else None
+
+        def limits():
+            # The 10,000-connection variant only: Dovecot's master keeps
+            # descriptors for each of its 10,000 children.
+            if nofile:
+                resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
+        # -F keeps it in the foreground, so its PID is our child's.
+        try:
+            self.dovecot_proc = subprocess.Popen(
+                [DOVECOT, "-F", "-c", self.dv_conf],
+                stdout=open(os.path.join(self.logdir, "dovecot.stdout"), "ab"),
+                stderr=subprocess.STDOUT, preexec_fn=limits)
+        except subprocess.SubprocessError as e:
+            raise BenchError("cannot start dovecot: %s" % e)
         self.started = True
-        wait_port("127.0.0.1", POP3_PORT, 30,
-                  alive=lambda: self.dovecot_proc.poll() is None)
+        for port in (POP3_PORT, IMAP_PORT):
+            wait_port("127.0.0.1", port, 30,
+                      alive=lambda: self.dovecot_proc.poll() is None)
         deadline = time.monotonic() + 10
         while not os.path.exists(os.path.join(self.dv_run, "lmtp")):
             if time.monotonic() > deadline:
                 raise BenchError("dovecot made no lmtp socket")
             time.sleep(0.05)
+
+    def _stop_dovecot(self):
+        if self.dovecot_proc and self.dovecot_proc.poll() is None:
+            tree = process_tree(self.dovecot_proc.pid)
+            self.dovecot_proc.terminate()
+            try:
+                self.dovecot_proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.dovecot_proc.kill()
+                self.dovecot_proc.wait(5)
+            kill_pids(tree, timeout=10)
+
+    def start(self):
+        for port in (SMTP_PORT, POP3_PORT, IMAP_PORT):
+            if not port_is_free("127.0.0.1", port):
+                raise BenchError("port %d is already in use (a leftover "
+                                 "instance of an earlier run?)" % port)
+        # Dovecot first: Postfix delivers into its LMTP socket.
+        self._start_dovecot()
         # "postfix start" also runs "postfix check", which creates the
         # queue directories with the right owners.
         p = self._postfix("start", timeout=120, check=False)
@@ -362,15 +477,8 @@ class Reference:
             if not wait_pid_gone(pf, 15):
                 self._postfix("abort", timeout=30, check=False)
             kill_pids(tree, timeout=5)
-        if self.dovecot_proc and self.dovecot_proc.poll() is None:
-            tree = process_tree(self.dovecot_proc.pid)
-            self.dovecot_proc.terminate()
-            try:
-                self.dovecot_proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.dovecot_proc.kill()
-                self.dovecot_proc.wait(5)
-            kill_pids(tree, timeout=5)
+        self._stop_dovecot()
+        self._restore_inotify()
 
     # The memory test sums the process tree under these PIDs: Postfix's
     # master serves SMTP (smtpd children), Dovecot's master serves POP3
@@ -431,3 +539,121 @@ class Reference:
     def log_files(self):
         return [os.path.join(self.logdir, f) for f in
                 ("postfix.log", "dovecot.log", "dovecot.stdout")]
+
+    # -- IMAP -------------------------------------------------------------
+    imap_port = IMAP_PORT
+    # The memory rows measure Dovecot as configured by default and with
+    # imap-hibernate; posthorn has one configuration.
+    imap_variants = ("default", "hibernate")
+
+    def imap_available(self):
+        return True
+
+    def imap_root(self):
+        return self.dovecot_pid()
+
+    def imap_configure(self, variant="default", big=False):
+        """Restart Dovecot (Postfix keeps running) in the given IMAP
+        variant: "default" or "hibernate", and with room for 10,000
+        connections if big.  A restart even when nothing changes: each
+        memory row starts from a fresh Dovecot."""
+        self.variant = {"hibernate": variant == "hibernate", "big": big}
+        self._raise_inotify()
+        self._write_dovecot_conf()
+        self._stop_dovecot()
+        self._start_dovecot()
+
+    def _raise_inotify(self):
+        if self.inotify_saved is not None:
+            return
+        try:
+            with open(INOTIFY_INSTANCES) as f:
+                old = int(f.read())
+            if old < INOTIFY_WANT:
+                with open(INOTIFY_INSTANCES, "w") as f:
+                    f.write("%d\n" % INOTIFY_WANT)
+                self.inotify_saved = old
+                log("reference: fs.inotify.max_user_instances %d -> %d while the "
+                    "IMAP rows run" % (old, INOTIFY_WANT))
+        except (OSError, ValueError) as e:
+            log("reference: cannot raise fs.inotify.max_user_instances: %s" % e)
+
+    def _restore_inotify(self):
+        if self.inotify_saved is None:
+            return
+        try:
+            with open(INOTIFY_INSTANCES, "w") as f:
+                f.write("%d\n" % self.inotify_saved)
+        except OSError as e:
+            log("reference: cannot restore fs.inotify.max_user_instances: %s" % e)
+        self.inotify_saved = None
+
+    def imap_fill(self, users, count):
+        """users (addresses) each get an INBOX of messages 0..count-1 of
+        the corpus, written as Maildir files (once, in a pool) and hard
+        linked into every user's Maildir: 1,000 users in seconds, with
+        Dovecot building its index on the first SELECT as it would for
+        mail delivered behind its back."""
+        self._raise_inotify()
+        nobody = pwd.getpwnam("nobody")
+        pool = os.path.join(self.mail_root, DOMAIN, ".pool")
+        if not os.path.isdir(os.path.join(pool, "cur")):
+            mailgen.write_maildir(pool, 0, count, nobody.pw_uid, nobody.pw_gid,
+                                  "imap@%s" % DOMAIN)
+        for u in users:
+            local, dom = u.split("@")
+            home = os.path.join(self.mail_root, dom, local)
+            os.makedirs(home, exist_ok=True)
+            os.chown(home, nobody.pw_uid, nobody.pw_gid)
+            mailgen.link_maildir(pool, os.path.join(home, "Maildir"),
+                                 nobody.pw_uid, nobody.pw_gid)
+        self.imap_users += [u for u in users if u not in self.imap_users]
+        self._write_users()
+        return "Maildir files written directly (hard links of one pool of %d)" % count
+
+    def imap_fill_big(self, user, count, workers=2):
+        """One user with count messages of the corpus, Maildir files
+        written directly (in `workers` processes)."""
+        nobody = pwd.getpwnam("nobody")
+        local, dom = user.split("@")
+        home = os.path.join(self.mail_root, dom, local)
+        os.makedirs(home, exist_ok=True)
+        os.chown(home, nobody.pw_uid, nobody.pw_gid)
+        md = os.path.join(home, "Maildir")
+        mailgen.make_maildir(md, nobody.pw_uid, nobody.pw_gid)
+        step = -(-count // workers)
+        jobs = [(md, k, min(step, count - k), nobody.pw_uid, nobody.pw_gid, user)
+                for k in range(0, count, step)]
+        with multiprocessing.Pool(workers) as pool:
+            total = sum(pool.starmap(mailgen.write_maildir, jobs))
+        if user not in self.imap_users:
+            self.imap_users.append(user)
+        self._write_users()
+        return ("%d Maildir files (%.0f MB) written directly"
+                % (count, total / 1e6))
+
+    def imap_maildir(self, user):
+        local, dom = user.split("@")
+        return os.path.join(self.mail_root, dom, local, "Maildir")
+
+    def imap_notes(self):
+        return ["Dovecot IMAP: imap on 127.0.0.1:%d, imap-login in its default "
+                "high-security mode (one login process per connection) and one "
+                "imap process per logged-in connection; imap and imap-login "
+                "process_limit = %d; mail_max_userip_connections at its default "
+                "(10), the clients come from 10 addresses 127.0.0.1-10. "
+                "Mailboxes prefilled by writing Maildir files directly "
+                "(Dovecot indexes them on the first SELECT)." % (IMAP_PORT, PROCESS_LIMIT),
+                "Dovecot imap-hibernate variant: imap_hibernate_timeout = %ds "
+                "(off by default), imap-hibernate's socket open to the mail "
+                "user (mode 0666), imap-master's to Dovecot's internal user."
+                % HIBERNATE_TIMEOUT,
+                "fs.inotify.max_user_instances raised to %d (if lower; the "
+                "kernel's default is 128) while the IMAP rows run, put back "
+                "afterwards: every imap process runs as the one mail user "
+                "and takes an inotify instance for IDLE; at 128 Dovecot falls "
+                "back to polling and cannot hibernate." % INOTIFY_WANT,
+                "Dovecot for the 10,000-connection rows only: imap process_limit "
+                "= %d, default_client_limit = %d, and its open-file limit "
+                "raised to %d (or the hard limit, if lower: %d here)."
+                % (BIG_PROCESS_LIMIT, BIG_CLIENT_LIMIT, BIG_NOFILE, big_nofile()[0])]
