@@ -251,14 +251,15 @@ static int hexval(char c)
 	return -1;
 }
 
-/* One level: "\XX" escapes undone, then modified UTF-7 decoded (or kept
- * as it is when it is UTF-8 already, as Dovecot's UTF-8 option stores
- * it). */
-static int level_decode(const char *s, size_t len, struct str *out)
+/* One level: "\XX" escapes undone (Maildir++ only), then modified UTF-7
+ * decoded, or kept as it is when it is UTF-8 already (as Dovecot's UTF-8
+ * option stores it). */
+static int level_decode(const char *s, size_t len, bool unescape,
+			struct str *out)
 {
 	struct str raw = STR_INIT;
 	for (size_t i = 0; i < len; i++) {
-		int hi = i + 2 < len ? hexval(s[i + 1]) : -1;
+		int hi = unescape && i + 2 < len ? hexval(s[i + 1]) : -1;
 		int lo = hi >= 0 ? hexval(s[i + 2]) : -1;
 		if (s[i] == '\\' && lo >= 0 && hi * 16 + lo >= 0x20 &&
 		    hi * 16 + lo < 0x7f) {
@@ -294,7 +295,7 @@ int mailfmt_folder_decode(const char *s, size_t len, char sep,
 		if (i == 0 && n == 5 && strncasecmp(s, "INBOX", 5) == 0)
 			str_appends(&name, "INBOX");
 		else
-			rc = level_decode(s + i, n, &name);
+			rc = level_decode(s + i, n, sep == '.', &name);
 		if (end == NULL)
 			break;
 		i += n + 1;

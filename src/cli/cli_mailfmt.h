@@ -8,8 +8,9 @@
  *   file (version 2: "V\t2\n\n", then one name a line, levels separated by
  *   tabs; version 1: one name a line).
  * - Folder names on disk: levels joined by "." (Maildir++) or "/" (LAYOUT=fs),
- *   each level in modified UTF-7, "." and "\" inside a level written
- *   "\2e" and "\5c" (the escaping of Dovecot's listescape plugin).
+ *   each level in modified UTF-7; in Maildir++ names, "." and "\" inside
+ *   a level are written "\2e" and "\5c" (the escaping of Dovecot's
+ *   listescape plugin).
  * - mbox: messages separated by "From " lines that follow an empty line (or
  *   open the file), body lines quoted as mboxrd does (">From " for "From ",
  *   ">>From " for ">From "), flags in Status, X-Status, X-Keywords,
@@ -72,9 +73,10 @@ uint32_t mailfmt_uid_find(const struct mailfmt_uid *uids, size_t n,
 			  const char *base, size_t len);
 void mailfmt_uids_free(struct mailfmt_uid **uids, size_t n);
 
-/* A folder's name on disk, its levels separated by sep ('.' or '/'), to
- * the UTF-8 mailbox name, appended to out ("INBOX" in any case as the
- * first level becomes "INBOX").  Returns 1, or -1 when it does not make a
+/* A folder's name on disk, its levels separated by sep ('.' for Maildir++,
+ * where "\XX" escapes are undone, '/' or '\t'), to the UTF-8 mailbox
+ * name, appended to out ("INBOX" in any case as the first level becomes
+ * "INBOX").  Returns 1, or -1 when it does not make a
  * valid name (out is then left as it was). */
 int mailfmt_folder_decode(const char *s, size_t len, char sep,
 			  struct str *out);
