@@ -213,7 +213,11 @@ static int bytes_get(struct mail_import *im, const struct mail_import_msg *m,
 		     struct msg_bytes *b)
 {
 	memset(b, 0, sizeof(*b));
-	if (!mailfmt_convert_needed(m->data, m->len, m->how)) {
+	/* A large message goes through a spool file even as it is: the
+	 * store then copies it from the file a piece at a time, where
+	 * bytes in memory would be copied whole into SQLite's record. */
+	if (m->len <= CONVERT_MEMORY &&
+	    !mailfmt_convert_needed(m->data, m->len, m->how)) {
 		b->p = m->data;
 		b->len = m->len;
 		return 1;
@@ -304,6 +308,9 @@ static int store_one(struct mail_import *im, const struct mail_import_msg *m,
 		deliver_meta_view(&mm, &meta);
 		struct iovec iov = {(void *)b->p, b->len};
 		struct store_source src = {&iov, 1, -1, 0};
+		if (b->spool != NULL)
+			src = (struct store_source){NULL, 0,
+						    spool_fd(b->spool), b->len};
 		rc = store_msg_append(im->acct, im->mbox_id, &src, &meta,
 				      m->flags, m->keywords, date, &uid, &err);
 		if (rc > 0) {

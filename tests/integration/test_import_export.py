@@ -628,3 +628,26 @@ def test_import_as_root_drops_privileges(server, tmp_path):
                 except FileNotFoundError:
                     continue    # the running server's -shm, -journal
                 assert st.st_uid == uid, os.path.join(d, name)
+
+
+def test_symbolic_links_are_not_followed(server, tmp_path):
+    """A tree cannot make the import read a file outside it: links are
+    reported and left alone, for messages and for folders."""
+    root = str(tmp_path / "Maildir")
+    maildir_folder(root)
+    a = message("real")
+    maildir_put(root, "cur", "1.M1P1.h:2,S", a, T1)
+    secret = tmp_path / "secret"
+    secret.write_bytes(message("secret"))
+    os.symlink(str(secret), os.path.join(root, "cur", "2.M1P1.h:2,S"))
+    outside = str(tmp_path / "outside")
+    maildir_folder(outside)
+    maildir_put(outside, "cur", "3.M1P1.h:2,S", message("outside"), T1)
+    os.symlink(outside, os.path.join(root, ".Linked"))
+    r = server.cli("import", "maildir", ALICE, root)
+    assert "INBOX: 1 imported, 1 skipped (see above)" in r.stdout, r.stdout
+    assert "cur/2.M1P1.h:2,S: Too many levels of symbolic links" \
+        in r.stderr, r.stderr
+    boxes, _ = snapshot(server)
+    assert boxes["INBOX"] == [({"\\Seen"}, T1, crlf(a))]
+    assert "Linked" not in boxes
