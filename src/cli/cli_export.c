@@ -91,32 +91,43 @@ struct letters {
 	struct str seen_dropped;
 };
 
+/* The letter of a keyword: its index, given on first sight while there
+ * are letters left; -1 when there are none. */
+static int letter_index(struct letters *l, const char *w, size_t n)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strlen(l->names[i]) == n && memcmp(l->names[i], w, n) == 0)
+			return (int)i;
+	if (l->n == MAILFMT_KEYWORDS)
+		return -1;
+	l->names[l->n] = xstrndup(w, n);
+	return (int)l->n++;
+}
+
+/* A keyword left out, counted once however many messages have it. */
+static void note_dropped(struct letters *l, const char *w, size_t n)
+{
+	struct str key = STR_INIT;
+	str_printf(&key, " %.*s ", (int)n, w);
+	if (l->seen_dropped.len == 0)
+		str_appendc(&l->seen_dropped, ' ');
+	if (strstr(l->seen_dropped.data, key.data) == NULL) {
+		str_append(&l->seen_dropped, key.data + 1, key.len - 1);
+		l->dropped++;
+	}
+	str_free(&key);
+}
+
 static uint32_t letters_of(struct letters *l, const char *kw)
 {
 	uint32_t bits = 0;
 	for (const char *p = kw; *p;) {
 		size_t n = strcspn(p, " ");
-		size_t i = 0;
-		while (i < l->n && !(strlen(l->names[i]) == n &&
-				     memcmp(l->names[i], p, n) == 0))
-			i++;
-		if (i == l->n && l->n < MAILFMT_KEYWORDS)
-			l->names[l->n++] = xstrndup(p, n);
-		if (i < l->n) {
+		int i = n > 0 ? letter_index(l, p, n) : 0;
+		if (n > 0 && i >= 0)
 			bits |= 1u << i;
-		} else if (n > 0) {
-			/* Counted once however many messages have it. */
-			struct str key = STR_INIT;
-			str_printf(&key, " %.*s ", (int)n, p);
-			if (l->seen_dropped.len == 0)
-				str_appendc(&l->seen_dropped, ' ');
-			if (strstr(l->seen_dropped.data, key.data) == NULL) {
-				str_append(&l->seen_dropped, key.data + 1,
-					   key.len - 1);
-				l->dropped++;
-			}
-			str_free(&key);
-		}
+		else if (n > 0)
+			note_dropped(l, p, n);
 		p += n;
 		while (*p == ' ')
 			p++;
