@@ -33,6 +33,11 @@ static void usage(FILE *out)
 		"  check [--full] [--repair] [USER]\n"
 		"                               check the stored mail and say "
 		"what to do\n"
+		"  import maildir|mbox USER PATH\n"
+		"                               copy mail in (from Dovecot, "
+		"mutt, Thunderbird)\n"
+		"  export USER DIR              write USER's mail as a Maildir "
+		"for Dovecot\n"
 		"  version                      print the version\n"
 		"\n"
 		"Run 'posthorn COMMAND' without arguments for its usage.\n"
@@ -129,6 +134,10 @@ int main(int argc, char **argv)
 		rc = cli_alias(&cli, cargc, cargv);
 	else if (strcmp(cmd, "check") == 0)
 		rc = cli_check(&cli, cargc, cargv);
+	else if (strcmp(cmd, "import") == 0)
+		rc = cli_mailbox_import(&cli, cargc, cargv);
+	else if (strcmp(cmd, "export") == 0)
+		rc = cli_mailbox_export(&cli, cargc, cargv);
 	else if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "config") == 0) {
 		fprintf(stderr, "posthorn: '%s' takes no arguments\n", cmd);
 		usage(stderr);
