@@ -2,7 +2,10 @@
 #include "auth/auth_sasl.h"
 
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/xalloc.h"
 
 int auth_sasl_base64(const char *b64, size_t len, char *out, size_t size,
 		     size_t *n_r)
@@ -51,4 +54,22 @@ int auth_sasl_plain(const char *b64, size_t len, char *user, size_t usize,
 out:
 	sodium_memzero(buf, sizeof(buf));
 	return ok;
+}
+
+void auth_secret_set(struct auth_secret *sec, const void *p, size_t n)
+{
+	auth_secret_clear(sec);
+	sec->data = xmalloc(AUTH_SASL_PASSWORD_MAX);
+	memcpy(sec->data, p, n);
+	sec->len = n;
+}
+
+void auth_secret_clear(struct auth_secret *sec)
+{
+	if (sec->data != NULL) {
+		sodium_memzero(sec->data, AUTH_SASL_PASSWORD_MAX);
+		free(sec->data);
+	}
+	sec->data = NULL;
+	sec->len = 0;
 }

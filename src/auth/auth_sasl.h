@@ -23,4 +23,17 @@ int auth_sasl_plain(const char *b64, size_t len, char *user, size_t usize,
 int auth_sasl_base64(const char *b64, size_t len, char *out, size_t size,
 		     size_t *n_r);
 
+/* A password held between a command and its check on the auth workers:
+ * in a buffer of its own, wiped when let go. */
+struct auth_secret {
+	char *data;
+	size_t len;
+};
+
+/* Keep a copy of p[0..n) (n <= AUTH_SASL_PASSWORD_MAX), wiping what was
+ * held before. */
+void auth_secret_set(struct auth_secret *sec, const void *p, size_t n);
+/* Wipe and free; safe on an empty one. */
+void auth_secret_clear(struct auth_secret *sec);
+
 #endif

@@ -188,22 +188,13 @@ void imap_cmd_starttls(struct imap_session *s, struct imap_parser *p)
 
 /* ---- login ---- */
 
-static void forget_password(struct imap_session *s)
-{
-	if (s->password != NULL) {
-		sodium_memzero(s->password, AUTH_SASL_PASSWORD_MAX);
-		free(s->password);
-		s->password = NULL;
-	}
-}
-
 static void login_run(void *arg)
 {
 	struct imap_session *s = arg;
 	struct store_user u;
 	s->login_result = auth_login(s->env->auth, s->user, strlen(s->user),
-				     s->password, s->password_len, &u);
-	forget_password(s);
+				     s->password.data, s->password.len, &u);
+	auth_secret_clear(&s->password);
 	if (s->login_result <= 0)
 		return;
 	snprintf(s->user, sizeof(s->user), "%s", u.address);
@@ -258,7 +249,7 @@ static void login_done(void *arg)
 static void start_login(struct imap_session *s, const char *user,
 			size_t ulen, const char *pass, size_t plen)
 {
-	forget_password(s);
+	auth_secret_clear(&s->password);
 	if (ulen >= sizeof(s->user) || plen > AUTH_SASL_PASSWORD_MAX) {
 		imap_reply(s, "NO [AUTHENTICATIONFAILED] Authentication failed");
 		imap_count_error(s);
@@ -266,12 +257,10 @@ static void start_login(struct imap_session *s, const char *user,
 	}
 	memcpy(s->user, user, ulen);
 	s->user[ulen] = '\0';
-	s->password = xmalloc(AUTH_SASL_PASSWORD_MAX);
-	memcpy(s->password, pass, plen);
-	s->password_len = plen;
+	auth_secret_set(&s->password, pass, plen);
 	if (session_run(s->sess, s->env->auth_workers, login_run, login_done))
 		return;
-	forget_password(s);
+	auth_secret_clear(&s->password);
 	struct str line = STR_INIT;
 	session_log_begin(s->sess, &line, "login");
 	log_field(&line, "result", "busy");

@@ -163,20 +163,11 @@ static int load_bytes(struct imap_session *s, struct store_account *acct,
 	struct fetch_args *a = s->args;
 	if (a->bytes_uid == m->uid && a->bytes.len == m->size)
 		return 1;
-	str_clear(&a->bytes);
 	a->bytes_uid = 0;
-	char *buf = str_reserve(&a->bytes, m->size + 1);
-	size_t got = 0, n;
-	while (got < m->size) {
-		int rc = store_msg_read(acct, s->view->id, m->uid, got,
-					buf + got, m->size - got, &n, NULL);
-		if (rc <= 0 || n == 0)
-			return rc < 0 ? rc : 0;
-		got += n;
-	}
-	str_commit(&a->bytes, got);
-	a->bytes_uid = m->uid;
-	return 1;
+	int rc = imap_read_message(s, acct, m->uid, m->size, &a->bytes);
+	if (rc > 0)
+		a->bytes_uid = m->uid;
+	return rc;
 }
 
 /* A message without its meta: parse it now, and keep the result. */

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth/auth_sasl.h"
 #include "core/session.h"
 #include "core/str.h"
 #include "imap/imap_parse.h"
@@ -100,8 +101,7 @@ struct imap_session {
 	/* Authenticated user. */
 	int64_t user_id;
 	char user[ADDR_TEXT_MAX];
-	char *password;
-	size_t password_len;
+	struct auth_secret password;
 	int login_result;
 
 	/* SEARCHRES (RFC 5182): the UIDs SEARCH RETURN (SAVE) kept, for $. */
@@ -209,6 +209,14 @@ bool imap_view_seqset_valid(const struct imap_session *s,
 			    const struct imap_seqset *set);
 /* The same, answering BAD when not; true when the command may go on. */
 bool imap_check_seqset(struct imap_session *s, const struct imap_seqset *set);
+/* Whether v is in the set's ranges ("$" left out), "*" standing for
+ * star. */
+bool imap_seqset_has(const struct imap_seqset *set, uint32_t v, uint32_t star);
+/* A message of the selected mailbox, whole, into out (worker).  Returns
+ * 1, 0 if it is gone, or a store_fail. */
+int imap_read_message(const struct imap_session *s,
+		      struct store_account *acct, uint32_t uid, uint64_t size,
+		      struct str *out);
 /* Whether uid is in the saved search result (SEARCHRES "$"). */
 bool imap_saved_has(const struct imap_session *s, uint32_t uid);
 /* A FETCH response's FLAGS item for flags and keywords. */

@@ -460,10 +460,7 @@ static void imap_free(void *ctx, enum session_end why)
 	imap_notify_free(&s->notify);
 	imap_view_free(&s->view);
 	free(s->saved);
-	if (s->password != NULL) {
-		sodium_memzero(s->password, s->password_len);
-		free(s->password);
-	}
+	auth_secret_clear(&s->password);
 	imap_command_end(s);
 	str_free(&s->line);
 	str_free(&s->cmd);

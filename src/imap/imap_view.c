@@ -238,6 +238,41 @@ int imap_view_sync(struct imap_session *s, struct store_account *acct,
 	return 1;
 }
 
+bool imap_seqset_has(const struct imap_seqset *set, uint32_t v, uint32_t star)
+{
+	for (unsigned i = 0; i < set->count; i++) {
+		const struct imap_seq_range *r = &set->ranges[i];
+		uint32_t lo = r->lo == IMAP_SEQ_STAR ? star : r->lo;
+		uint32_t hi = r->hi == IMAP_SEQ_STAR ? star : r->hi;
+		if (lo > hi) {
+			uint32_t t = lo;
+			lo = hi;
+			hi = t;
+		}
+		if (!r->saved && v >= lo && v <= hi)
+			return true;
+	}
+	return false;
+}
+
+int imap_read_message(const struct imap_session *s,
+		      struct store_account *acct, uint32_t uid, uint64_t size,
+		      struct str *out)
+{
+	str_clear(out);
+	char *buf = str_reserve(out, size + 1);
+	size_t got = 0, n;
+	while (got < size) {
+		int rc = store_msg_read(acct, s->view->id, uid, got, buf + got,
+					size - got, &n, NULL);
+		if (rc <= 0 || n == 0)
+			return rc < 0 ? rc : 0;
+		got += n;
+	}
+	str_commit(out, got);
+	return 1;
+}
+
 bool imap_saved_has(const struct imap_session *s, uint32_t uid)
 {
 	size_t lo = 0, hi = s->nsaved;
@@ -328,27 +363,10 @@ static bool resync_changed(const struct store_msginfo *m, void *ctx)
 	return true;
 }
 
-static bool known_has(const struct imap_seqset *set, uint32_t uid)
-{
-	for (unsigned i = 0; i < set->count; i++) {
-		const struct imap_seq_range *x = &set->ranges[i];
-		uint32_t lo = x->lo == IMAP_SEQ_STAR ? UINT32_MAX : x->lo;
-		uint32_t hi = x->hi == IMAP_SEQ_STAR ? UINT32_MAX : x->hi;
-		if (lo > hi) {
-			uint32_t t = lo;
-			lo = hi;
-			hi = t;
-		}
-		if (!x->saved && uid >= lo && uid <= hi)
-			return true;
-	}
-	return false;
-}
-
 static void resync_expunged(uint32_t uid, void *ctx)
 {
 	struct resync *r = ctx;
-	if (r->known != NULL && !known_has(r->known, uid))
+	if (r->known != NULL && !imap_seqset_has(r->known, uid, UINT32_MAX))
 		return;
 	if (r->ngone == r->cap) {
 		r->cap = r->cap ? r->cap * 2 : 64;

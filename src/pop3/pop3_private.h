@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth/auth_sasl.h"
 #include "core/session.h"
 #include "core/str.h"
 #include "mime/addr.h"
@@ -53,8 +54,7 @@ struct pop3_session {
 	bool sasl_wait;		/* AUTH PLAIN sent "+ ", response next */
 
 	char user[ADDR_TEXT_MAX];
-	char *password;		/* only while a login is being checked */
-	size_t password_len;
+	struct auth_secret password; /* only while a login is checked */
 	int login_result;
 
 	/* The claim on the maildrop is held from login to the end; the
@@ -78,7 +78,7 @@ struct pop3_session {
 
 #define pop3_reply(s, ...) session_reply((s)->sess, __VA_ARGS__)
 
-#define POP3_PASSWORD_MAX 1024
+#define POP3_PASSWORD_MAX AUTH_SASL_PASSWORD_MAX
 /* RFC 1939 allows 512-octet lines; AUTH PLAIN with a long password in
  * base64 needs a little more. */
 #define POP3_LINE_MAX 2048

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "auth/auth.h"
+#include "auth/auth_sasl.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/worker.h"
@@ -62,23 +63,6 @@ static bool pop3_count_error(struct pop3_session *s)
 	pop3_reply(s, "-ERR Too many errors, closing connection");
 	session_close(s->sess);
 	return true;
-}
-
-static void forget_password(struct pop3_session *s)
-{
-	if (s->password != NULL) {
-		sodium_memzero(s->password, POP3_PASSWORD_MAX);
-		free(s->password);
-		s->password = NULL;
-	}
-}
-
-static void keep_password(struct pop3_session *s, const void *p, size_t n)
-{
-	forget_password(s);
-	s->password = xmalloc(POP3_PASSWORD_MAX);
-	memcpy(s->password, p, n);
-	s->password_len = n;
 }
 
 static bool pop3_run_job(struct pop3_session *s, void (*run)(void *),
@@ -147,8 +131,8 @@ static void login_run(void *arg)
 	struct store_mailbox mbox;
 	struct store_user u;
 	s->login_result = auth_login(s->env->auth, s->user, strlen(s->user),
-				     s->password, s->password_len, &u);
-	forget_password(s);
+				     s->password.data, s->password.len, &u);
+	auth_secret_clear(&s->password);
 	if (s->login_result <= 0)
 		return;
 	snprintf(s->user, sizeof(s->user), "%s", u.address);
@@ -210,7 +194,7 @@ static void start_login(struct pop3_session *s)
 {
 	if (session_run(s->sess, s->env->auth_workers, login_run, login_done))
 		return;
-	forget_password(s);
+	auth_secret_clear(&s->password);
 	struct str line = STR_INIT;
 	session_log_begin(s->sess, &line, "login");
 	log_field(&line, "result", "busy");
@@ -235,46 +219,30 @@ static void cmd_pass(struct pop3_session *s)
 		pop3_count_error(s);
 		return;
 	}
-	keep_password(s, s->cmd.args[0], s->cmd.arglens[0]);
+	auth_secret_set(&s->password, s->cmd.args[0], s->cmd.arglens[0]);
 	start_login(s);
 }
 
-/* RFC 4616: [authzid] NUL authcid NUL passwd. */
+/* RFC 4616 (auth/auth_sasl.h). */
 static void auth_plain_response(struct pop3_session *s, const char *b64,
 				size_t len)
 {
-	unsigned char buf[POP3_LINE_MAX];
-	size_t n;
+	char pass[AUTH_SASL_PASSWORD_MAX];
+	size_t plen;
 	if (len == 1 && b64[0] == '*') {
 		pop3_reply(s, "-ERR Authentication canceled");
 		return;
 	}
-	if (sodium_base642bin(buf, sizeof(buf), b64, len, NULL, &n, NULL,
-			      sodium_base64_VARIANT_ORIGINAL) != 0)
-		goto bad;
-	unsigned char *nul1 = memchr(buf, '\0', n);
-	if (nul1 == NULL)
-		goto bad;
-	unsigned char *authc = nul1 + 1;
-	unsigned char *nul2 = memchr(authc, '\0', n - (size_t)(authc - buf));
-	if (nul2 == NULL)
-		goto bad;
-	size_t zlen = (size_t)(nul1 - buf), clen = (size_t)(nul2 - authc);
-	size_t plen = n - (size_t)(nul2 + 1 - buf);
-	if ((zlen != 0 && (zlen != clen || memcmp(buf, authc, clen) != 0)) ||
-	    clen == 0 || clen >= sizeof(s->user) ||
-	    plen >= POP3_PASSWORD_MAX)
-		goto bad;
-	memcpy(s->user, authc, clen);
-	s->user[clen] = '\0';
-	keep_password(s, nul2 + 1, plen);
-	sodium_memzero(buf, sizeof(buf));
+	if (!auth_sasl_plain(b64, len, s->user, sizeof(s->user), pass,
+			     &plen)) {
+		s->user[0] = '\0';
+		pop3_reply(s, "-ERR [AUTH] Authentication failed");
+		pop3_count_error(s);
+		return;
+	}
+	auth_secret_set(&s->password, pass, plen);
+	sodium_memzero(pass, sizeof(pass));
 	start_login(s);
-	return;
-bad:
-	sodium_memzero(buf, sizeof(buf));
-	pop3_reply(s, "-ERR [AUTH] Authentication failed");
-	pop3_count_error(s);
 }
 
 static void cmd_auth(struct pop3_session *s)
@@ -567,7 +535,7 @@ static void pop3_free(void *ctx, enum session_end why)
 	log_put(LOG_INFO, &line);
 	if (s->user_id != 0)
 		store_account_release(s->env->store, s->user_id);
-	forget_password(s);
+	auth_secret_clear(&s->password);
 	free(s->msgs);
 	free(s->deleted);
 	str_free(&s->line);
