@@ -407,6 +407,15 @@ int store_msg_flags(struct store_account *a, int64_t mailbox_id,
 	t.out = xcalloc(n ? n : 1, sizeof(*t.out));
 	sqlite_writer_enter(a);
 	int rc = sqlite_writer_db(a, err_r);
+	/* A flag change is not worth a disk sync of its own: the WAL keeps
+	 * it in order and the next synced commit (a delivery, an expunge, a
+	 * checkpoint) makes it durable with everything before it.  A power
+	 * cut may lose the last few flag changes, never a message, and the
+	 * database stays whole (Dovecot's mail_fsync=optimized makes the
+	 * same trade). */
+	if (rc == 0)
+		sqlite3_exec(a->wdb, "PRAGMA synchronous=NORMAL", NULL, NULL,
+			     NULL);
 	if (rc == 0) {
 		if (sqlite_begin(a->wdb) < 0 || flags_body(a, &t) < 0 ||
 		    sqlite_commit(a->wdb) < 0) {
@@ -418,6 +427,8 @@ int store_msg_flags(struct store_account *a, int64_t mailbox_id,
 		} else {
 			rc = 1;
 		}
+		sqlite3_exec(a->wdb, "PRAGMA synchronous=FULL", NULL, NULL,
+			     NULL);
 	}
 	sqlite_writer_leave(a);
 	if (rc == 1 && t.changed > 0)
