@@ -675,7 +675,8 @@ static void subject_enter(struct threader *th, struct table *tb, uint32_t x)
 		s->val = x;
 		tb->n++;
 	} else if (th->t[y].msg != 0 &&
-		   (th->t[x].msg == 0 || (is_reply(th, y) && !is_reply(th, x)))) {
+		   (th->t[x].msg == 0 ||
+		    (is_reply(th, y) && !is_reply(th, x)))) {
 		s->val = x;
 	}
 }

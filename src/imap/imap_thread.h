@@ -78,7 +78,8 @@ struct imap_thread_fields {
 	bool reply;
 };
 
-#define IMAP_THREAD_FIELDS_INIT {STR_INIT, STR_INIT, STR_INIT, 0, STR_INIT, false}
+#define IMAP_THREAD_FIELDS_INIT                                          \
+	{STR_INIT, STR_INIT, STR_INIT, 0, STR_INIT, false}
 
 /* Fill *f (initialised with IMAP_THREAD_FIELDS_INIT or cleared) from a
  * message's header [hdr, hdr + len), which may lack its blank line (a
