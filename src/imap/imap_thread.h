@@ -5,8 +5,10 @@
  * Pure: no I/O, no global state.  Input is untrusted (any message can
  * carry any Message-ID and References), so the work is bounded: time is
  * O(m log m) in the number m of messages and references given, memory
- * O(m), and nothing recurses (a thread may be as deep as the mailbox is
- * large). */
+ * O(m) (about 70 bytes per distinct id: 100,000 messages with 100 ids
+ * each, none shared, take some 700 MB and 14 s on the build machines;
+ * a real mailbox shares most of its ids), and nothing recurses (a thread
+ * may be as deep as the mailbox is large). */
 #ifndef POSTHORN_IMAP_THREAD_H
 #define POSTHORN_IMAP_THREAD_H
 
