@@ -1,6 +1,7 @@
 /* SEARCH and UID SEARCH (RFC 9051 6.4.4), with RFC 4731's RETURN options
- * answered as ESEARCH; SORT and THREAD=ORDEREDSUBJECT (RFC 5256) on the
- * same evaluation, ordered by the keys kept at delivery.
+ * answered as ESEARCH; SORT, THREAD=ORDEREDSUBJECT and THREAD=REFERENCES
+ * (RFC 5256) on the same evaluation, ordered by the keys kept at delivery
+ * (REFERENCES also reads each message's header: imap_thread.h).
  *
  * Keys on the index (flags, sizes, dates, UIDs, MODSEQ) are answered from
  * the index alone.  Keys on the text (FROM, SUBJECT, HEADER, BODY, TEXT)
@@ -15,8 +16,10 @@
 #include "core/xalloc.h"
 #include "imap/imap_private.h"
 #include "imap/imap_search_parse.h"
+#include "imap/imap_thread.h"
 #include "mime/mime.h"
 #include "mime/mime_decode.h"
+#include "mime/mime_layout.h"
 
 struct search_msg {
 	uint32_t uid, seq;
@@ -26,6 +29,7 @@ struct search_msg {
 	int64_t internaldate, savedate, sentdate;
 	/* SORT keys, i;unicode-casemap'ed (RFC 5256 2.2) */
 	char *subject, *from, *to, *cc;
+	uint32_t hdr_len;	/* THREAD=REFERENCES: 0 if unknown */
 };
 
 enum search_kind { SEARCH_PLAIN, SEARCH_SORT, SEARCH_THREAD };
@@ -55,6 +59,20 @@ static char *sort_key(const char *s)
 	return out.data;
 }
 
+/* THREAD=REFERENCES reads at most this much of a message's header. */
+#define THREAD_HEADER_MAX (64 * 1024)
+
+static uint32_t header_len(const struct store_msg_meta *meta)
+{
+	struct mime_range r;
+	if (meta->layout == NULL ||
+	    mime_layout_section(meta->layout, meta->layout_len, "", 0,
+				MIME_SECTION_HEADER, &r) <= 0 ||
+	    r.off != 0)
+		return 0;
+	return r.len < THREAD_HEADER_MAX ? (uint32_t)r.len : THREAD_HEADER_MAX;
+}
+
 static bool collect(const struct store_msginfo *m, void *ctx)
 {
 	struct imap_session *s = ctx;
@@ -69,13 +87,15 @@ static bool collect(const struct store_msginfo *m, void *ctx)
 	a->msgs[a->n++] = (struct search_msg){
 		m->uid, seq, m->flags, xstrdup(m->keywords), m->modseq,
 		m->size, m->internaldate, m->savedate, m->meta.sentdate,
-		NULL, NULL, NULL, NULL};
+		NULL, NULL, NULL, NULL, 0};
 	if (a->kind != SEARCH_PLAIN) {
 		struct search_msg *x = &a->msgs[a->n - 1];
 		x->subject = sort_key(m->meta.subject);
 		x->from = sort_key(m->meta.from);
 		x->to = sort_key(m->meta.to);
 		x->cc = sort_key(m->meta.cc);
+		if (a->thread.alg == IMAP_THREAD_REFERENCES)
+			x->hdr_len = header_len(&m->meta);
 	}
 	return true;
 }
@@ -478,11 +498,69 @@ static void answer_thread(struct imap_session *s, struct search_msg **hits,
 			str_printf(o, " %u", id_of(s, t[1]));
 		else
 			for (size_t j = 1; j < g[k].n; j++)
-				str_printf(o, " (%u)", id_of(s, t[j]));
+				str_printf(o, j == 1 ? " (%u)" : "(%u)",
+					   id_of(s, t[j]));
 		str_appendc(o, ')');
 	}
 	str_appends(o, "\r\n");
 	free(g);
+}
+
+/* The header, or its first THREAD_HEADER_MAX bytes (where the layout is
+ * unknown, the parser stops at the blank line). */
+static int read_header(struct imap_session *s, struct store_account *acct,
+		       const struct search_msg *m, struct str *buf,
+		       const char **err_r)
+{
+	size_t want = m->hdr_len ? m->hdr_len : THREAD_HEADER_MAX, got = 0, n;
+	if (want > m->size)
+		want = (size_t)m->size;
+	str_clear(buf);
+	char *p = str_reserve(buf, want);
+	while (got < want) {
+		int rc = store_msg_read(acct, s->view->id, m->uid, got, p + got,
+					want - got, &n, err_r);
+		if (rc < 0)
+			return rc;
+		if (rc == 0 || n == 0)
+			break;
+		got += n;
+	}
+	str_commit(buf, got);
+	return 1;
+}
+
+static int answer_thread_references(struct imap_session *s,
+				    struct store_account *acct,
+				    struct search_msg **hits, size_t n,
+				    const char **err_r)
+{
+	struct imap_thread_msg *msgs = xcalloc(n ? n : 1, sizeof(*msgs));
+	struct imap_thread_fields *f = xcalloc(n ? n : 1, sizeof(*f));
+	struct str buf = STR_INIT;
+	int rc = 1;
+	for (size_t i = 0; rc > 0 && i < n; i++) {
+		rc = read_header(s, acct, hits[i], &buf, err_r);
+		if (rc < 0)
+			break;
+		imap_thread_fields_parse(buf.data ? buf.data : "", buf.len,
+					 &f[i]);
+		imap_thread_fields_apply(&f[i], &msgs[i]);
+		msgs[i].id = id_of(s, hits[i]);
+		msgs[i].seq = hits[i]->seq;
+		msgs[i].sent = sent_of(hits[i]);
+	}
+	if (rc > 0) {
+		str_appends(&s->out, "* THREAD");
+		imap_thread_references(msgs, n, &s->out);
+		str_appends(&s->out, "\r\n");
+	}
+	for (size_t i = 0; i < n; i++)
+		imap_thread_fields_clear(&f[i]);
+	free(f);
+	free(msgs);
+	str_free(&buf);
+	return rc;
 }
 
 static const char *const kind_names[] = {"SEARCH", "SORT", "THREAD"};
@@ -544,6 +622,8 @@ static void search_run(struct imap_session *s)
 		answer(s);
 	} else if (rc > 0 && a->kind == SEARCH_SORT) {
 		answer_sort(s, found, nfound);
+	} else if (rc > 0 && a->thread.alg == IMAP_THREAD_REFERENCES) {
+		rc = answer_thread_references(s, acct, found, nfound, &err);
 	} else if (rc > 0) {
 		answer_thread(s, found, nfound);
 	}
@@ -587,9 +667,6 @@ void imap_cmd_search(struct imap_session *s, struct imap_parser *p)
 		a->kind = SEARCH_THREAD;
 		rc = imap_search_parse_thread(p, &a->thread);
 		a->q = a->thread.search;
-		if (rc > 0 && a->thread.alg != IMAP_THREAD_ORDEREDSUBJECT)
-			rc = imap_parser_fail_no(p, "Unsupported threading "
-						    "algorithm");
 	} else {
 		rc = imap_search_parse(p, &a->q);
 	}
