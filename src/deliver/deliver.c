@@ -394,6 +394,8 @@ void deliver_meta_view(const struct mime_meta *m, struct store_msg_meta *out)
 		.to = m->to.data,
 		.cc = m->cc.data,
 		.preview = m->preview.data,
+		.header_text = m->header_text.data,
+		.body_text = m->body_text.data,
 	};
 }
 

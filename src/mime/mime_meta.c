@@ -9,6 +9,7 @@
 #include "mime/mime_imap.h"
 #include "mime/mime_layout.h"
 #include "mime/mime_sort.h"
+#include "mime/mime_text.h"
 
 /* Longest text looked at for the preview: enough for 256 characters after
  * quoted-printable or base64, even in a 4-byte script. */
@@ -120,6 +121,7 @@ void mime_meta_compute(const char *data, size_t len, struct mime_meta *m)
 	mime_layout_encode(msg, &m->layout);
 	top_fields(msg, m);
 	preview(msg, m);
+	mime_text_extract(msg, &m->header_text, &m->body_text);
 	/* Empty, not missing: the index tells "none" from "not computed". */
 	str_append(&m->subject, "", 0);
 	str_append(&m->from, "", 0);
@@ -140,5 +142,7 @@ void mime_meta_clear(struct mime_meta *m)
 	str_free(&m->to);
 	str_free(&m->cc);
 	str_free(&m->preview);
+	str_free(&m->header_text);
+	str_free(&m->body_text);
 	m->sentdate = 0;
 }
