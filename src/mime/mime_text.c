@@ -161,8 +161,9 @@ static void put_part(struct sink *k, struct str *out, const char *data,
 		mime_text_html(text.data ? text.data : "", text.len, &html);
 		t = &html;
 	}
+	size_t before = out->len;
 	put(k, out, t->data ? t->data : "", t->len, false);
-	if (k->room > 0) {
+	if (out->len > before && k->room > 0) {
 		str_appendc(out, '\n');
 		k->room--;
 	}

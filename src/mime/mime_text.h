@@ -12,21 +12,22 @@
  *     decoded (mime_decode_header), its CR, LF and NUL bytes turned into
  *     spaces so that a field stays one line; the name as written, before
  *     normalisation (so ASCII names come out in capitals);
- *   - body text: every part of type text in order (text/html with its tags,
- *     comments, scripts and styles dropped and its character references
- *     decoded), with its Content-Transfer-Encoding undone (a part in an
- *     unknown encoding is skipped) and converted from its charset (none
- *     or an unknown one: UTF-8 where valid, else windows-1252), each
- *     followed by "\n"; inside a message/rfc822 part the encapsulated
- *     header's fields come first, as header lines; parts of any other type
- *     are skipped, and so is a message/rfc822 the MIME parser left opaque.
+ *   - body text: every part of type text, in order (text/html with its
+ *     tags, comments, scripts and styles dropped and its character
+ *     references decoded), with its Content-Transfer-Encoding undone (a
+ *     part in an unknown encoding is skipped) and converted from its
+ *     charset (none or an unknown one: UTF-8 where valid, else
+ *     windows-1252), each part that gives any text followed by "\n";
+ *     inside a message/rfc822 part, the encapsulated header's fields come
+ *     first, as header lines; parts of any other type are skipped, and so
+ *     is a message/rfc822 that the MIME parser left opaque.
  *
  * Bounds: header text and body text together hold at most MIME_TEXT_MAX
- * bytes (the header first, the body gets the rest), cut between two
- * characters; what lies beyond is not searchable.  A part's bytes are
- * read only as far as the text still missing can come from (4 bytes of
- * input per byte of room), so the work is linear in the message and
- * bounded by a few MiB whatever its size. */
+ * bytes (the header first, in whole lines; the body gets the rest, cut
+ * between two code points); what lies beyond is not searchable.  A part's
+ * bytes are read only as far as the text still missing can come from (4
+ * bytes of input per byte of room), so the work is linear in the message
+ * and bounded by a few MiB whatever its size. */
 #ifndef POSTHORN_MIME_TEXT_H
 #define POSTHORN_MIME_TEXT_H
 
