@@ -241,11 +241,25 @@ static struct search_msg *msg_by_uid(struct search_args *a, uint32_t uid)
 	return NULL;
 }
 
+/* The messages of the view the index does not hold. */
+struct missing {
+	struct search_args *a;
+	struct search_msg **m;
+	size_t n, cap;
+};
+
 static void missing_one(uint32_t uid, int64_t email_id, void *ctx)
 {
-	struct search_msg *m = msg_by_uid(ctx, uid);
-	if (m != NULL && m->email_id == email_id)
-		m->unindexed = true;
+	struct missing *x = ctx;
+	struct search_msg *m = msg_by_uid(x->a, uid);
+	if (m == NULL || m->email_id != email_id)
+		return;
+	m->unindexed = true;
+	if (x->n == x->cap) {
+		x->cap = x->cap ? x->cap * 2 : 16;
+		x->m = xreallocarray(x->m, x->cap, sizeof(*x->m));
+	}
+	x->m[x->n++] = m;
 }
 
 /* Texts read for the index, kept in one transaction per batch: larger
@@ -296,13 +310,12 @@ static int index_missing(struct imap_session *s, struct store_account *acct,
 			 const char **err_r)
 {
 	struct search_args *a = s->args;
+	struct missing x = {a, NULL, 0, 0};
 	struct batch b = {.n = 0};
-	int rc = store_msg_text_missing(acct, s->view->id, missing_one, a,
+	int rc = store_msg_text_missing(acct, s->view->id, missing_one, &x,
 					err_r);
-	for (size_t i = 0; rc > 0 && i < a->n; i++) {
-		struct search_msg *m = &a->msgs[i];
-		if (!m->unindexed)
-			continue;
+	for (size_t i = 0; rc > 0 && i < x.n; i++) {
+		struct search_msg *m = x.m[i];
 		rc = text_of(s, acct, m);
 		if (rc == 0) {
 			m->unindexed = false; /* gone: matches nothing */
@@ -320,6 +333,7 @@ static int index_missing(struct imap_session *s, struct store_account *acct,
 			batch_flush(acct, &b);
 	}
 	batch_flush(acct, &b);
+	free(x.m);
 	return rc;
 }
 
