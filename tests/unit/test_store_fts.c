@@ -2,8 +2,9 @@
  * end in a fresh directory per test.  Substrings found by trigrams
  * anywhere in a word and never by trigrams that are merely all there,
  * needles too short for a trigram, FTS5 query syntax taken literally, one
- * row for a message and its copies that goes with the last of them, and
- * messages stored without text found and indexed later. */
+ * row for a message and its copies that goes with the last of them,
+ * messages stored without text found and indexed later, and a database
+ * from before the index brought up to it. */
 #include <sqlite3.h>
 #include <stdbool.h>
 
@@ -332,6 +333,46 @@ static void test_missing(void **state)
 			 3);
 }
 
+/* A database from before the index (schema 3, made here by taking the
+ * index out of a new one): opened, it gets the index, empty, and its
+ * messages are found missing, then searchable once indexed; the trigger
+ * works for them as for new ones. */
+static void test_upgrade(void **state)
+{
+	struct fixture *f = *state;
+	const char *err = NULL;
+	char path[512];
+	sqlite3 *db;
+	put(f, f->inbox, "SUBJECT: OLD\n", "OLD TEXT\n");
+	put(f, f->inbox, "SUBJECT: OLDER\n", "OLDER TEXT\n");
+	store_account_unref(&f->acct);
+	store_free(&f->store);
+	snprintf(path, sizeof(path), "%s/mail/%lld/index.db", f->data,
+		 (long long)f->bob);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER body_text_removed;"
+					  "DROP TABLE msgtext;"
+					  "PRAGMA user_version=3;",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(store_open(f->data, &f->store, &err), 1);
+	assert_int_equal(store_account_open(f->store, f->bob, &f->acct, &err),
+			 1);
+	assert_int_equal(db_int(f, "PRAGMA user_version"), 4);
+	expect_search(f, f->inbox, BODY, "TEXT", "");
+	struct missing m;
+	list_missing(f, f->inbox, &m);
+	assert_string_equal(m.text, "1 2");
+	struct store_msg_text t = {m.ids[1], "SUBJECT: OLDER\n", "OLDER\n"};
+	assert_int_equal(store_msg_text_set(f->acct, &t, 1, &err), 1);
+	expect_search(f, f->inbox, BODY, "OLDER", "2");
+	list_missing(f, f->inbox, &m);
+	assert_string_equal(m.text, "1");
+	expunge(f, f->inbox, 2);
+	assert_int_equal(db_int(f, "SELECT count(*) FROM msgtext"), 0);
+}
+
 int main(void)
 {
 #define T_(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -340,6 +381,7 @@ int main(void)
 		T_(test_non_ascii),
 		T_(test_copies_expunge),
 		T_(test_missing),
+		T_(test_upgrade),
 	};
 #undef T_
 	return cmocka_run_group_tests(tests, NULL, NULL);
