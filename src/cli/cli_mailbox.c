@@ -298,7 +298,7 @@ static int store_one(struct mail_import *im, const struct mail_import_msg *m,
 	struct store_msg_meta meta;
 	const char *err = NULL;
 	uint32_t uid;
-	mime_meta_compute(b->p, b->len, &mm);
+	mime_meta_compute(b->p, b->len, MIME_META_TEXT, &mm);
 	int64_t date = m->date_guess && mm.sentdate != 0 ? mm.sentdate
 							 : m->date;
 	int rc = 1;

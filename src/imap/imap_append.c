@@ -175,7 +175,7 @@ static void append_run(struct imap_session *s)
 		rc = STORE_FAIL_TEMP;
 	if (rc > 0) {
 		struct mime_meta mm = MIME_META_INIT;
-		mime_meta_compute(bytes, len, &mm);
+		mime_meta_compute(bytes, len, MIME_META_TEXT, &mm);
 		struct store_msg_meta meta;
 		deliver_meta_view(&mm, &meta);
 		struct iovec iov = {(void *)bytes, len};

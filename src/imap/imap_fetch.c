@@ -181,7 +181,7 @@ static int ensure_meta(struct imap_session *s, struct store_account *acct,
 		return rc;
 	struct fetch_args *a = s->args;
 	struct mime_meta mm = MIME_META_INIT;
-	mime_meta_compute(a->bytes.data, a->bytes.len, &mm);
+	mime_meta_compute(a->bytes.data, a->bytes.len, 0, &mm);
 	free(m->envelope);
 	free(m->bodystructure);
 	free(m->body);

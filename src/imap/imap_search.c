@@ -4,9 +4,14 @@
  * (REFERENCES also reads each message's header: imap_thread.h).
  *
  * Keys on the index (flags, sizes, dates, UIDs, MODSEQ) are answered from
- * the index alone.  Keys on the text (FROM, SUBJECT, HEADER, BODY, TEXT)
- * read the message: its header fields, unfolded, or its bytes, compared
- * without regard to ASCII case. */
+ * the index alone.  Keys on the text (FROM, TO, CC, BCC, SUBJECT, HEADER,
+ * BODY, TEXT) are answered from the full-text index: the decoded text of
+ * the message (mime_text.h), in which the string is looked for as a
+ * substring under i;unicode-casemap.  Each text key asks the store once
+ * for the UIDs that match it; a message is then tested by membership.
+ * Messages the index does not hold yet (stored before it, or spooled and
+ * not parsed yet) are read and indexed first; if that cannot be kept,
+ * their text is looked into in memory, with the same rules. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +25,7 @@
 #include "mime/mime.h"
 #include "mime/mime_decode.h"
 #include "mime/mime_layout.h"
+#include "mime/mime_text.h"
 
 struct search_msg {
 	uint32_t uid, seq;
@@ -30,6 +36,18 @@ struct search_msg {
 	/* SORT keys, i;unicode-casemap'ed (RFC 5256 2.2) */
 	char *subject, *from, *to, *cc;
 	uint32_t hdr_len;	/* THREAD=REFERENCES: 0 if unknown */
+	int64_t email_id;
+	bool unindexed;		/* its text is not in the index */
+};
+
+/* A text key: its needle (and field name) as the index keeps text, and
+ * the UIDs of the mailbox that match it, ascending. */
+struct text_key {
+	const struct imap_search_node *node;
+	struct str needle, name;
+	bool any;		/* an empty BODY or TEXT: every message */
+	uint32_t *uids;
+	size_t n, cap;
 };
 
 enum search_kind { SEARCH_PLAIN, SEARCH_SORT, SEARCH_THREAD };
@@ -46,7 +64,10 @@ struct search_args {
 	size_t n, cap;
 	uint32_t *hits;
 	size_t nhits;
+	struct text_key *keys;	/* sorted by node address */
+	size_t nkeys;
 	struct str bytes;	/* the message being looked into */
+	struct str htext, btext; /* and its text, when not indexed */
 };
 
 static char *sort_key(const char *s)
@@ -87,7 +108,7 @@ static bool collect(const struct store_msginfo *m, void *ctx)
 	a->msgs[a->n++] = (struct search_msg){
 		m->uid, seq, m->flags, xstrdup(m->keywords), m->modseq,
 		m->size, m->internaldate, m->savedate, m->meta.sentdate,
-		NULL, NULL, NULL, NULL, 0};
+		NULL, NULL, NULL, NULL, 0, m->email_id, false};
 	if (a->kind != SEARCH_PLAIN) {
 		struct search_msg *x = &a->msgs[a->n - 1];
 		x->subject = sort_key(m->meta.subject);
@@ -100,60 +121,7 @@ static bool collect(const struct store_msginfo *m, void *ctx)
 	return true;
 }
 
-/* ---- matching text ---- */
-
-static bool contains(const char *hay, size_t n, const char *needle, size_t k)
-{
-	if (k == 0)
-		return true;
-	for (size_t i = 0; i + k <= n; i++)
-		if (strncasecmp(hay + i, needle, k) == 0)
-			return true;
-	return false;
-}
-
-static bool header_end(const char *p, size_t n, size_t *end_r)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] != '\n')
-			continue;
-		if (i + 1 < n && p[i + 1] == '\n') {
-			*end_r = i + 2;
-			return true;
-		}
-		if (i + 2 < n && p[i + 1] == '\r' && p[i + 2] == '\n') {
-			*end_r = i + 3;
-			return true;
-		}
-	}
-	*end_r = n;
-	return false;
-}
-
-/* Whether a field called name (any, when NULL: TEXT's whole header)
- * holds the string. */
-static bool header_has(const struct str *msg, const char *name,
-		       const struct imap_string *what)
-{
-	size_t end;
-	header_end(msg->data, msg->len, &end);
-	struct mime_hdr_iter it;
-	struct mime_field f;
-	struct str v = STR_INIT;
-	bool hit = false;
-	mime_hdr_init(&it, msg->data, end);
-	while (!hit && mime_hdr_next(&it, &f) > 0) {
-		if (!mime_name_is(f.name, name))
-			continue;
-		str_clear(&v);
-		mime_unfold(f.value, &v);
-		/* HEADER name "" matches every message with the field. */
-		hit = contains(v.data ? v.data : "", v.len, what->data,
-			       what->len);
-	}
-	str_free(&v);
-	return hit;
-}
+/* ---- reading a message ---- */
 
 static int load_message(struct imap_session *s, struct store_account *acct,
 			const struct search_msg *m)
@@ -173,6 +141,248 @@ static int load_message(struct imap_session *s, struct store_account *acct,
 	return 1;
 }
 
+/* ---- text keys ---- */
+
+static const char *const header_keys[] = {
+	[IMAP_SK_BCC] = "Bcc", [IMAP_SK_CC] = "Cc", [IMAP_SK_FROM] = "From",
+	[IMAP_SK_SUBJECT] = "Subject", [IMAP_SK_TO] = "To",
+};
+
+static bool is_text_key(enum imap_search_key key)
+{
+	switch (key) {
+	case IMAP_SK_BCC: case IMAP_SK_BODY: case IMAP_SK_CC:
+	case IMAP_SK_FROM: case IMAP_SK_SUBJECT: case IMAP_SK_TEXT:
+	case IMAP_SK_TO: case IMAP_SK_HEADER:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void add_key(struct search_args *a, size_t *cap,
+		    const struct imap_search_node *k)
+{
+	if (a->nkeys == *cap) {
+		*cap = *cap ? *cap * 2 : 4;
+		a->keys = xreallocarray(a->keys, *cap, sizeof(*a->keys));
+	}
+	struct text_key *t = &a->keys[a->nkeys++];
+	*t = (struct text_key){.node = k};
+	const struct imap_string *what =
+		k->key == IMAP_SK_HEADER ? &k->header->value : &k->str;
+	mime_text_key(what->data, what->len, &t->needle);
+	if (k->key == IMAP_SK_HEADER)
+		mime_text_key(k->header->name.data, k->header->name.len,
+			      &t->name);
+	else if (k->key != IMAP_SK_BODY && k->key != IMAP_SK_TEXT)
+		mime_text_key(header_keys[k->key], strlen(header_keys[k->key]),
+			      &t->name);
+	else
+		t->any = t->needle.len == 0;
+}
+
+static void find_keys(struct search_args *a, size_t *cap,
+		      const struct imap_search_node *k)
+{
+	if (is_text_key(k->key))
+		add_key(a, cap, k);
+	if (k->key != IMAP_SK_AND && k->key != IMAP_SK_OR &&
+	    k->key != IMAP_SK_NOT)
+		return;
+	for (const struct imap_search_node *c = k->children; c; c = c->next)
+		find_keys(a, cap, c);
+}
+
+static int key_cmp(const void *x, const void *y)
+{
+	uintptr_t p = (uintptr_t)((const struct text_key *)x)->node;
+	uintptr_t q = (uintptr_t)((const struct text_key *)y)->node;
+	return p < q ? -1 : p > q;
+}
+
+static struct text_key *key_of(struct search_args *a,
+			       const struct imap_search_node *k)
+{
+	struct text_key want = {.node = k};
+	return bsearch(&want, a->keys, a->nkeys, sizeof(*a->keys), key_cmp);
+}
+
+static void key_hit(uint32_t uid, const char *header_text, void *ctx)
+{
+	struct text_key *t = ctx;
+	if (header_text != NULL &&
+	    !mime_text_field_has(header_text, strlen(header_text),
+				 t->name.data, t->name.len, t->needle.data,
+				 t->needle.len))
+		return;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 64;
+		t->uids = xreallocarray(t->uids, t->cap, sizeof(*t->uids));
+	}
+	t->uids[t->n++] = uid;
+}
+
+/* The UIDs that match each text key, from the index. */
+static int key_hits(struct imap_session *s, struct store_account *acct,
+		    const char **err_r)
+{
+	struct search_args *a = s->args;
+	for (size_t i = 0; i < a->nkeys; i++) {
+		struct text_key *t = &a->keys[i];
+		enum imap_search_key key = t->node->key;
+		enum store_text_where where =
+			key == IMAP_SK_BODY   ? STORE_TEXT_BODY
+			: key == IMAP_SK_TEXT ? STORE_TEXT_ALL
+					      : STORE_TEXT_HEADER;
+		if (t->any)
+			continue;
+		int rc = store_msg_text_search(acct, s->view->id,
+					       t->needle.data, where, key_hit,
+					       t, err_r);
+		if (rc < 0)
+			return rc;
+	}
+	return 1;
+}
+
+static struct search_msg *msg_by_uid(struct search_args *a, uint32_t uid)
+{
+	size_t lo = 0, hi = a->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (a->msgs[mid].uid == uid)
+			return &a->msgs[mid];
+		if (a->msgs[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* The messages of the view the index does not hold. */
+struct missing {
+	struct search_args *a;
+	struct search_msg **m;
+	size_t n, cap;
+};
+
+static void missing_one(uint32_t uid, int64_t email_id, void *ctx)
+{
+	struct missing *x = ctx;
+	struct search_msg *m = msg_by_uid(x->a, uid);
+	if (m == NULL || m->email_id != email_id)
+		return;
+	m->unindexed = true;
+	if (x->n == x->cap) {
+		x->cap = x->cap ? x->cap * 2 : 16;
+		x->m = xreallocarray(x->m, x->cap, sizeof(*x->m));
+	}
+	x->m[x->n++] = m;
+}
+
+/* Texts read for the index, kept in one transaction per batch: larger
+ * batches cost the index less per message, but deliveries to the account
+ * wait for the writer meanwhile (about a millisecond per message). */
+#define BATCH_MSGS 128
+#define BATCH_BYTES (4 * 1024 * 1024)
+
+struct batch {
+	struct store_msg_text t[BATCH_MSGS];
+	struct search_msg *m[BATCH_MSGS];
+	size_t n, bytes;
+};
+
+static void batch_flush(struct store_account *acct, struct batch *b)
+{
+	/* Not kept (a full disk): looked into in memory instead. */
+	bool kept = b->n == 0 || store_msg_text_set(acct, b->t, b->n, NULL) > 0;
+	for (size_t i = 0; i < b->n; i++) {
+		b->m[i]->unindexed = !kept;
+		free((char *)b->t[i].header_text);
+		free((char *)b->t[i].body_text);
+	}
+	b->n = b->bytes = 0;
+}
+
+/* The message's text into a->htext and a->btext; 1, 0 if it is gone, or
+ * a store_fail. */
+static int text_of(struct imap_session *s, struct store_account *acct,
+		   const struct search_msg *m)
+{
+	struct search_args *a = s->args;
+	str_clear(&a->htext);
+	str_clear(&a->btext);
+	int rc = load_message(s, acct, m);
+	if (rc <= 0)
+		return rc;
+	struct mime_msg *msg = mime_parse(a->bytes.data ? a->bytes.data : "",
+					  a->bytes.len);
+	mime_text_extract(msg, &a->htext, &a->btext);
+	mime_free(&msg);
+	str_clear(&a->bytes);
+	return 1;
+}
+
+/* Index the messages of the view that the index does not hold yet. */
+static int index_missing(struct imap_session *s, struct store_account *acct,
+			 const char **err_r)
+{
+	struct search_args *a = s->args;
+	struct missing x = {a, NULL, 0, 0};
+	struct batch b = {.n = 0};
+	int rc = store_msg_text_missing(acct, s->view->id, missing_one, &x,
+					err_r);
+	for (size_t i = 0; rc > 0 && i < x.n; i++) {
+		struct search_msg *m = x.m[i];
+		rc = text_of(s, acct, m);
+		if (rc == 0) {
+			m->unindexed = false; /* gone: matches nothing */
+			rc = 1;
+			continue;
+		}
+		if (rc < 0)
+			break;
+		b.t[b.n] = (struct store_msg_text){m->email_id,
+						   xstrdup(a->htext.data),
+						   xstrdup(a->btext.data)};
+		b.m[b.n++] = m;
+		b.bytes += a->htext.len + a->btext.len;
+		if (b.n == BATCH_MSGS || b.bytes >= BATCH_BYTES)
+			batch_flush(acct, &b);
+	}
+	batch_flush(acct, &b);
+	free(x.m);
+	return rc;
+}
+
+static int text_prepare(struct imap_session *s, struct store_account *acct,
+			const char **err_r)
+{
+	struct search_args *a = s->args;
+	size_t cap = 0;
+	find_keys(a, &cap, a->q.root);
+	qsort(a->keys, a->nkeys, sizeof(*a->keys), key_cmp);
+	int rc = index_missing(s, acct, err_r);
+	return rc > 0 ? key_hits(s, acct, err_r) : rc;
+}
+
+static bool uid_in(const struct text_key *t, uint32_t uid)
+{
+	size_t lo = 0, hi = t->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->uids[mid] == uid)
+			return true;
+		if (t->uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 /* ---- evaluation ---- */
 
 struct eval {
@@ -183,11 +393,6 @@ struct eval {
 	int fail;
 	uint32_t max_uid;
 	int64_t now;
-};
-
-static const char *const header_keys[] = {
-	[IMAP_SK_BCC] = "Bcc", [IMAP_SK_CC] = "Cc", [IMAP_SK_FROM] = "From",
-	[IMAP_SK_SUBJECT] = "Subject", [IMAP_SK_TO] = "To",
 };
 
 static bool day_cmp(int64_t t, int64_t day, int op)
@@ -232,29 +437,37 @@ static bool in_set(const struct eval *e, const struct imap_seqset *set,
 	return false;
 }
 
-static bool eval_text(struct eval *e, const struct imap_search_node *k)
+/* A message the index does not hold: the same test on its text. */
+static bool eval_unindexed(struct eval *e, const struct text_key *t)
 {
+	struct search_args *a = e->s->args;
 	if (!e->loaded) {
-		int rc = load_message(e->s, e->acct, e->m);
+		int rc = text_of(e->s, e->acct, e->m);
 		if (rc < 0)
 			e->fail = rc;
 		e->loaded = true;
 	}
-	struct search_args *a = e->s->args;
-	const struct str *msg = &a->bytes;
-	size_t body;
-	switch (k->key) {
-	case IMAP_SK_HEADER:
-		return header_has(msg, k->header->name.data, &k->header->value);
+	const struct str *h = &a->htext, *b = &a->btext;
+	const char *n = t->needle.data;
+	size_t len = t->needle.len;
+	switch (t->node->key) {
 	case IMAP_SK_BODY:
-		header_end(msg->data, msg->len, &body);
-		return contains(msg->data + body, msg->len - body, k->str.data,
-				k->str.len);
+		return mime_text_contains(b->data, b->len, n, len);
 	case IMAP_SK_TEXT:
-		return contains(msg->data, msg->len, k->str.data, k->str.len);
+		return mime_text_contains(h->data, h->len, n, len) ||
+		       mime_text_contains(b->data, b->len, n, len);
 	default:
-		return header_has(msg, header_keys[k->key], &k->str);
+		return mime_text_field_has(h->data, h->len, t->name.data,
+					   t->name.len, n, len);
 	}
+}
+
+static bool eval_text(struct eval *e, const struct imap_search_node *k)
+{
+	const struct text_key *t = key_of(e->s->args, k);
+	if (e->m->unindexed)
+		return eval_unindexed(e, t);
+	return t->any || uid_in(t, e->m->uid);
 }
 
 static bool eval(struct eval *e, const struct imap_search_node *k)
@@ -337,12 +550,8 @@ static bool key_reads_text(const struct imap_search_node *k)
 			if (key_reads_text(c))
 				return true;
 		return false;
-	case IMAP_SK_BCC: case IMAP_SK_BODY: case IMAP_SK_CC:
-	case IMAP_SK_FROM: case IMAP_SK_SUBJECT: case IMAP_SK_TEXT:
-	case IMAP_SK_TO: case IMAP_SK_HEADER:
-		return true;
 	default:
-		return false;
+		return is_text_key(k->key);
 	}
 }
 
@@ -597,6 +806,8 @@ static void search_run(struct imap_session *s)
 			   : store_msg_scan(acct, v->id, v->uids[0],
 					    v->uids[v->n - 1], STORE_INFO_META,
 					    collect, s, &err);
+	if (rc > 0 && a->text)
+		rc = text_prepare(s, acct, &err);
 	struct eval e = {s, acct, NULL, false, 0,
 			 v->n ? v->uids[v->n - 1] : 0, (int64_t)time(NULL)};
 	struct search_msg **found = xcalloc(a->n ? a->n : 1, sizeof(*found));
@@ -650,7 +861,15 @@ static void search_finish(struct imap_session *s)
 	}
 	free(a->msgs);
 	free(a->hits);
+	for (size_t i = 0; i < a->nkeys; i++) {
+		str_free(&a->keys[i].needle);
+		str_free(&a->keys[i].name);
+		free(a->keys[i].uids);
+	}
+	free(a->keys);
 	str_free(&a->bytes);
+	str_free(&a->htext);
+	str_free(&a->btext);
 }
 
 void imap_cmd_search(struct imap_session *s, struct imap_parser *p)

@@ -9,6 +9,7 @@
 #include "mime/mime_imap.h"
 #include "mime/mime_layout.h"
 #include "mime/mime_sort.h"
+#include "mime/mime_text.h"
 
 /* Longest text looked at for the preview: enough for 256 characters after
  * quoted-printable or base64, even in a 4-byte script. */
@@ -110,7 +111,8 @@ static void preview(const struct mime_msg *msg, struct mime_meta *m)
 	}
 }
 
-void mime_meta_compute(const char *data, size_t len, struct mime_meta *m)
+void mime_meta_compute(const char *data, size_t len, unsigned what,
+		       struct mime_meta *m)
 {
 	mime_meta_clear(m);
 	struct mime_msg *msg = mime_parse(data, len);
@@ -120,6 +122,8 @@ void mime_meta_compute(const char *data, size_t len, struct mime_meta *m)
 	mime_layout_encode(msg, &m->layout);
 	top_fields(msg, m);
 	preview(msg, m);
+	if (what & MIME_META_TEXT)
+		mime_text_extract(msg, &m->header_text, &m->body_text);
 	/* Empty, not missing: the index tells "none" from "not computed". */
 	str_append(&m->subject, "", 0);
 	str_append(&m->from, "", 0);
@@ -140,5 +144,7 @@ void mime_meta_clear(struct mime_meta *m)
 	str_free(&m->to);
 	str_free(&m->cc);
 	str_free(&m->preview);
+	str_free(&m->header_text);
+	str_free(&m->body_text);
 	m->sentdate = 0;
 }

@@ -304,6 +304,10 @@ struct store_msg_meta {
 	const char *subject;		/* base subject (RFC 5256), UTF-8 */
 	const char *from, *to, *cc;	/* SORT keys */
 	const char *preview;		/* RFC 8970, UTF-8 */
+	/* The searchable text (mime/mime_text.h): header and body text,
+	 * normalised.  Kept in the full-text index with the bytes, both or
+	 * neither; NULL when not computed.  Never filled by a scan. */
+	const char *header_text, *body_text;
 };
 
 /* What the index holds about a message.  Only the fields asked for with
@@ -346,6 +350,58 @@ int store_msg_append(struct store_account *acct, int64_t mailbox_id,
 /* Keep the meta for a message that was stored without it. */
 int store_msg_set_meta(struct store_account *acct, int64_t email_id,
 		       const struct store_msg_meta *meta, const char **err_r);
+
+/* ---- IMAP: full-text search ----
+ * The text of each message's bytes (shared by copies) is kept in a
+ * full-text index, in the same transaction as the message when its meta
+ * comes with it (store_msg_append, store_msg_set_meta), and goes with the
+ * bytes.  Messages stored without it (before the index existed, or
+ * spooled deliveries not parsed yet) are found with
+ * store_msg_text_missing() and indexed with store_msg_text_set().
+ *
+ * A search is for a plain substring of the normalised text: the needle
+ * must be in the same form (mime_text_key).  Needles of three characters
+ * or more are looked up in the index (trigrams); shorter ones are looked
+ * for in the kept text of every message of the mailbox, still without
+ * reading the messages. */
+
+enum store_text_where {
+	STORE_TEXT_BODY,	/* the body text */
+	STORE_TEXT_ALL,		/* the header or the body text */
+	STORE_TEXT_HEADER,	/* candidates for a header field: fn gets
+				   the header text, to check the field */
+};
+
+/* Calls fn in UID order for each message of the mailbox whose text holds
+ * needle (a non-empty needle; with STORE_TEXT_HEADER an empty one gives
+ * every indexed message).  header_text is NULL but with
+ * STORE_TEXT_HEADER, and valid during the call.  Messages without text in
+ * the index are not seen.  Holds the account's reader: fn must not call
+ * the store.  Returns 1 or a store_fail. */
+int store_msg_text_search(struct store_account *acct, int64_t mailbox_id,
+			  const char *needle, enum store_text_where where,
+			  void (*fn)(uint32_t uid, const char *header_text,
+				     void *ctx),
+			  void *ctx, const char **err_r);
+
+/* Calls fn in UID order for each message of the mailbox that has no text
+ * in the index, with its email_id.  Same rules as above. */
+int store_msg_text_missing(struct store_account *acct, int64_t mailbox_id,
+			   void (*fn)(uint32_t uid, int64_t email_id,
+				      void *ctx),
+			   void *ctx, const char **err_r);
+
+struct store_msg_text {
+	int64_t email_id;
+	const char *header_text, *body_text;
+};
+
+/* Put the text of these messages in the index, in one transaction
+ * (replacing what was there; messages gone meanwhile are skipped).
+ * Returns 1 or a store_fail. */
+int store_msg_text_set(struct store_account *acct,
+		       const struct store_msg_text *texts, size_t n,
+		       const char **err_r);
 
 enum store_flag_op { STORE_FLAGS_SET, STORE_FLAGS_ADD, STORE_FLAGS_REMOVE };
 

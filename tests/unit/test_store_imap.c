@@ -1631,7 +1631,7 @@ static void test_upgrade(void **state)
 
 	struct store_account *acct;
 	assert_int_equal(store_account_open(f->store, id, &acct, &err), 1);
-	assert_int_equal(db_int(f, id, "PRAGMA user_version"), 3);
+	assert_int_equal(db_int(f, id, "PRAGMA user_version"), 4);
 	list(acct, &l);
 	/* The special-use mailboxes made; the old subscriptions kept. */
 	assert_string_equal(l.text, "Archive id \\Archive sub\n"

@@ -178,6 +178,13 @@ int sqlite_expunge_in_txn(struct store_account *a, int64_t mailbox_id,
  * after a commit that changed mailboxes or messages. */
 void sqlite_account_changed(struct store_account *a);
 
+/* ---- full-text index (store_sqlite_fts.c) ---- */
+
+/* Put a body's text in the index (both texts, or nothing when either is
+ * NULL), replacing what was there: 0 or -1 (error on db). */
+int sqlite_fts_put(sqlite3 *db, int64_t body_id, const char *header_text,
+		   const char *body_text);
+
 /* ---- change events (store_sqlite_watch.c) ---- */
 struct sqlite_watcher;
 struct sqlite_watcher *sqlite_watcher_new(const char *data_dir);

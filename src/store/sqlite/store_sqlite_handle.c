@@ -105,8 +105,18 @@ static const char index_v3[] =
 	" (SELECT max(uidvalidity) FROM mailbox);"
 	"DROP TABLE special;";
 
-static const char *const index_steps[] = {index_v1, index_v2, index_v3};
-const struct sqlite_schema sqlite_index_schema = {index_steps, 3};
+/* The full-text index of SEARCH (store_sqlite_fts.c): one row per body,
+ * gone with it.  Messages stored before it have no row and are indexed
+ * when a search first meets them. */
+static const char index_v4[] =
+	"CREATE VIRTUAL TABLE msgtext USING fts5(header, body,"
+	" tokenize = 'trigram case_sensitive 1');"
+	"CREATE TRIGGER body_text_removed AFTER DELETE ON body BEGIN"
+	" DELETE FROM msgtext WHERE rowid = old.id; END;";
+
+static const char *const index_steps[] = {index_v1, index_v2, index_v3,
+					  index_v4};
+const struct sqlite_schema sqlite_index_schema = {index_steps, 4};
 
 static const char *const write_sql[ST_COUNT] = {
 	[ST_NEXT] = "SELECT uidnext, highestmodseq FROM mailbox WHERE id=?",

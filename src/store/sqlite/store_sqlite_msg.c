@@ -175,7 +175,9 @@ int sqlite_meta_insert(sqlite3 *db, int64_t body_id,
 	bind_text_or_null(st, 11, x->preview);
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	if (rc != SQLITE_DONE)
+		return -1;
+	return sqlite_fts_put(db, body_id, x->header_text, x->body_text);
 }
 
 /* 1 if the body is there, 0 if not, -1 on error. */

@@ -1,0 +1,73 @@
+/* mime_text: the text of a message as IMAP SEARCH looks at it (FROM, TO,
+ * CC, BCC, SUBJECT, HEADER, BODY, TEXT), computed once when the message is
+ * stored and kept in the store's full-text index.
+ *
+ * All text is UTF-8 in the i;unicode-casemap form of mime_text_normalize()
+ * (RFC 5051), so a search string put through mime_text_key() matches it
+ * case-insensitively when it is a plain substring.  Beforehand:
+ *   - CR LF and a lone CR become LF, NUL becomes a space (the index stores
+ *     C strings; a line end is one byte on both sides);
+ *   - header text: each field of the top-level header, in order, as one
+ *     line "NAME: value\n": the value unfolded (mime_unfold) and RFC 2047
+ *     decoded (mime_decode_header), its CR, LF and NUL bytes turned into
+ *     spaces so that a field stays one line; the name as written, before
+ *     normalisation (so ASCII names come out in capitals);
+ *   - body text: every part of type text, in order (text/html with its
+ *     tags, comments, scripts and styles dropped and its character
+ *     references decoded), with its Content-Transfer-Encoding undone (a
+ *     part in an unknown encoding is skipped) and converted from its
+ *     charset (none or an unknown one: UTF-8 where valid, else
+ *     windows-1252), each part that gives any text followed by "\n";
+ *     inside a message/rfc822 part, the encapsulated header's fields come
+ *     first, as header lines; parts of any other type are skipped, and so
+ *     is a message/rfc822 that the MIME parser left opaque.
+ *
+ * Bounds: header text and body text together hold at most MIME_TEXT_MAX
+ * bytes (the header first, in whole lines; the body gets the rest, cut
+ * between two code points); what lies beyond is not searchable.  A part's
+ * bytes are read only as far as the text still missing can come from (4
+ * bytes of input per byte of room), so the work is linear in the message
+ * and bounded by a few MiB whatever its size. */
+#ifndef POSTHORN_MIME_TEXT_H
+#define POSTHORN_MIME_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/str.h"
+
+#define MIME_TEXT_MAX (1024 * 1024)
+
+struct mime_msg;
+
+/* Append the header text and the body text of a parsed message to
+ * header_r and body_r (both are NUL-terminated after the call, even when
+ * empty). */
+void mime_text_extract(const struct mime_msg *msg, struct str *header_r,
+		       struct str *body_r);
+
+/* A search string in the form the text is kept in (line ends and NUL as
+ * above, then mime_text_normalize), appended to out. */
+void mime_text_key(const char *in, size_t len, struct str *out);
+
+/* Whether text holds needle (both normalised); an empty needle is in any
+ * text. */
+bool mime_text_contains(const char *text, size_t len, const char *needle,
+			size_t needle_len);
+
+/* Whether header text (as mime_text_extract makes it) has a field whose
+ * name is `name` (normalised with mime_text_key; NULL: any field) and
+ * whose value holds needle.  An empty needle matches any field of that
+ * name (RFC 9051 6.4.4, HEADER). */
+bool mime_text_field_has(const char *hdr, size_t len, const char *name,
+			 size_t name_len, const char *needle,
+			 size_t needle_len);
+
+/* Append the text of an HTML document (UTF-8) to out: tags, comments,
+ * <script> and <style> content dropped, a tag that breaks a line (any but
+ * the inline ones: a, b, i, span, font...) replaced by a space, character
+ * references (&amp; &#233; &#xE9; and the common named ones) decoded,
+ * anything malformed kept as it is.  Linear; output <= len. */
+void mime_text_html(const char *in, size_t len, struct str *out);
+
+#endif

@@ -1,0 +1,105 @@
+/* Fuzz mime_text: any bytes as a message, whose searchable text is
+ * extracted, and the same bytes as HTML and as a search string.
+ *
+ * Invariants: header and body text together stay within MIME_TEXT_MAX;
+ * both are well-formed UTF-8 without NUL or CR, already in their
+ * normalised form (normalising again changes nothing); the header text is
+ * whole lines of "NAME: value", each of which mime_text_field_has finds
+ * by its own name and value; the body text is found in itself; HTML text
+ * is no longer than its input and well-formed when the input is;
+ * mime_text_key is idempotent. */
+#include <unistr.h>
+
+#include "fuzz.h"
+
+#include "mime/mime.h"
+#include "mime/mime_decode.h"
+#include "mime/mime_text.h"
+
+static bool utf8_ok(const char *p, size_t n)
+{
+	return n == 0 || u8_check((const uint8_t *)p, n) == NULL;
+}
+
+static void check_normal(const struct str *s)
+{
+	struct str again = STR_INIT;
+	CHECK(utf8_ok(s->data, s->len));
+	CHECK(memchr(s->data, '\0', s->len) == NULL);
+	CHECK(memchr(s->data, '\r', s->len) == NULL);
+	if (s->len > 0)
+		mime_text_normalize(s->data, s->len, &again);
+	CHECK(again.len == s->len &&
+	      (s->len == 0 || memcmp(again.data, s->data, s->len) == 0));
+	str_free(&again);
+}
+
+/* Every line is a field that finds itself. */
+static void check_header(const struct str *h)
+{
+	CHECK(h->len == 0 || h->data[h->len - 1] == '\n');
+	for (size_t i = 0; i < h->len;) {
+		const char *line = h->data + i;
+		const char *nl = memchr(line, '\n', h->len - i);
+		CHECK(nl != NULL);
+		size_t len = (size_t)(nl - line);
+		const char *colon = memchr(line, ':', len);
+		CHECK(colon != NULL);
+		size_t name = (size_t)(colon - line);
+		const char *v = colon + 1;
+		if (v < nl && *v == ' ')
+			v++;
+		CHECK(mime_text_field_has(h->data, h->len, line, name, v,
+					  (size_t)(nl - v)));
+		CHECK(mime_text_field_has(h->data, h->len, NULL, 0, "", 0));
+		i += len + 1;
+	}
+}
+
+static void check_extract(const char *buf, size_t len)
+{
+	struct str h = STR_INIT, b = STR_INIT;
+	struct mime_msg *msg = mime_parse(buf, len);
+	mime_text_extract(msg, &h, &b);
+	mime_free(&msg);
+	CHECK(h.data != NULL && b.data != NULL);
+	CHECK(h.len + b.len <= MIME_TEXT_MAX);
+	check_normal(&h);
+	check_normal(&b);
+	check_header(&h);
+	CHECK(mime_text_contains(b.data, b.len, b.data, b.len));
+	str_free(&h);
+	str_free(&b);
+}
+
+static void check_html(const char *buf, size_t len)
+{
+	struct str out = STR_INIT;
+	mime_text_html(buf, len, &out);
+	CHECK(out.len <= len);
+	if (utf8_ok(buf, len))
+		CHECK(utf8_ok(out.data, out.len));
+	str_free(&out);
+}
+
+static void check_key(const char *buf, size_t len)
+{
+	struct str k = STR_INIT, again = STR_INIT;
+	mime_text_key(buf, len, &k);
+	CHECK(k.data != NULL);
+	CHECK(utf8_ok(k.data, k.len));
+	mime_text_key(k.data, k.len, &again);
+	CHECK(again.len == k.len && memcmp(again.data, k.data, k.len) == 0);
+	str_free(&k);
+	str_free(&again);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *buf = fuzz_copy(data, size);
+	check_extract(buf, size);
+	check_html(buf, size);
+	check_key(buf, size);
+	free(buf);
+	return 0;
+}

@@ -1,0 +1,433 @@
+/* mime_text: the text SEARCH looks into.  Each case is a message and the
+ * exact header text and body text that must come out: fields decoded
+ * (RFC 2047) and unfolded, bodies with their transfer encoding undone
+ * (RFC 2045 quoted-printable and base64) and converted from their charset,
+ * HTML stripped, message/rfc822 looked into, other types skipped, all in
+ * the i;unicode-casemap form (RFC 5051: titlecase, then NFKD, so "ö" is
+ * "O" and U+0308); and the 1 MiB bound.  Messages are copied into buffers
+ * of exactly their length, so a read past the end trips ASan. */
+#include "unit.h"
+
+#include <unistr.h>
+
+#include "mime/mime.h"
+#include "mime/mime_text.h"
+
+/* A string literal with its length, NULs inside included. */
+#define S(x) x, sizeof(x) - 1
+
+/* Normalised letters, spelt out once. */
+#define O_UML "O\xcc\x88"	/* ö or Ö */
+#define U_UML "U\xcc\x88"	/* ü */
+#define A_UML "A\xcc\x88"	/* ä */
+#define E_ACUTE "E\xcc\x81"	/* é */
+#define E_GRAVE "E\xcc\x80"	/* è */
+#define I_UML "I\xcc\x88"	/* ï */
+#define SZ "\xc3\x9f"		/* ß stays */
+#define EURO "\xe2\x82\xac"
+
+struct text_case {
+	const char *name;
+	const char *msg;
+	size_t len;
+	const char *header, *body;
+};
+
+static void extract(const char *msg, size_t len, struct str *h,
+		    struct str *b)
+{
+	char *buf = exact(msg, len);
+	struct mime_msg *m = mime_parse(buf, len);
+	mime_text_extract(m, h, b);
+	mime_free(&m);
+	free(buf);
+}
+
+static void run_case(const struct text_case *c)
+{
+	struct str h = STR_INIT, b = STR_INIT;
+	cur = c->name;
+	extract(c->msg, c->len, &h, &b);
+	assert_non_null(h.data);
+	assert_non_null(b.data);
+	EXPECT_MEM(h.data, h.len, c->header);
+	EXPECT_MEM(b.data, b.len, c->body);
+	str_free(&h);
+	str_free(&b);
+}
+
+static const struct text_case cases[] = {
+	{"encoded words, folding, raw 8-bit, empty field",
+	 S("From: =?iso-8859-1?q?J=F6rg?= <j@example.com>\r\n"
+	   "Subject: =?utf-8?b?R3LDtsOfZQ==?= und\r\n"
+	   " =?iso-8859-1?q?gr=F6=DFe?=\r\n"
+	   "X-Empty:\r\n"
+	   "X-Raw: Gr\xfc\xdf" "e\r\n"
+	   "\r\n"
+	   "Hi\r\n"),
+	 "FROM: J" O_UML "RG <J@EXAMPLE.COM>\n"
+	 "SUBJECT: GR" O_UML SZ "E UND GR" O_UML SZ "E\n"
+	 "X-EMPTY: \n"
+	 "X-RAW: GR" U_UML SZ "E\n",
+	 "HI\n\n"},
+	{"quoted-printable latin-1",
+	 S("Content-Type: text/plain; charset=iso-8859-1\r\n"
+	   "Content-Transfer-Encoding: quoted-printable\r\n"
+	   "\r\n"
+	   "Gr=FC=DFe aus K=F6ln, soft=\r\nbreak\r\n"),
+	 "CONTENT-TYPE: TEXT/PLAIN; CHARSET=ISO-8859-1\n"
+	 "CONTENT-TRANSFER-ENCODING: QUOTED-PRINTABLE\n",
+	 "GR" U_UML SZ "E AUS K" O_UML "LN, SOFTBREAK\n\n"},
+	{"multipart: base64 utf-8, an attachment skipped, html",
+	 S("Content-Type: multipart/mixed; boundary=XX\r\n"
+	   "\r\n"
+	   "preamble\r\n"
+	   "--XX\r\n"
+	   "Content-Type: text/plain; charset=utf-8\r\n"
+	   "Content-Transfer-Encoding: base64\r\n"
+	   "\r\n"
+	   "Q2Fmw6kgY3LDqG1lDQo=\r\n"
+	   "--XX\r\n"
+	   "Content-Type: application/pdf\r\n"
+	   "Content-Transfer-Encoding: base64\r\n"
+	   "\r\n"
+	   "JVBERi0xLjQK\r\n"
+	   "--XX\r\n"
+	   "Content-Type: text/html; charset=\"windows-1252\"\r\n"
+	   "\r\n"
+	   "<p>Hello&nbsp;<b>W</b>orld \x80</p>\r\n"
+	   "--XX--\r\n"
+	   "epilogue\r\n"),
+	 "CONTENT-TYPE: MULTIPART/MIXED; BOUNDARY=XX\n",
+	 "CAF" E_ACUTE " CR" E_GRAVE "ME\n\n"
+	 " HELLO WORLD " EURO " \n"},
+	{"message/rfc822: the inner header, then its body",
+	 S("Subject: outer\r\n"
+	   "Content-Type: multipart/mixed; boundary=B\r\n"
+	   "\r\n"
+	   "--B\r\n"
+	   "Content-Type: text/plain\r\n"
+	   "\r\n"
+	   "see attached\r\n"
+	   "--B\r\n"
+	   "Content-Type: message/rfc822\r\n"
+	   "\r\n"
+	   "Subject: =?utf-8?q?inner_=C3=BC?=\r\n"
+	   "Content-Type: text/plain; charset=utf-8\r\n"
+	   "Content-Transfer-Encoding: quoted-printable\r\n"
+	   "\r\n"
+	   "inner body =C3=A4\r\n"
+	   "--B--\r\n"),
+	 "SUBJECT: OUTER\n"
+	 "CONTENT-TYPE: MULTIPART/MIXED; BOUNDARY=B\n",
+	 "SEE ATTACHED\n"
+	 "SUBJECT: INNER " U_UML "\n"
+	 "CONTENT-TYPE: TEXT/PLAIN; CHARSET=UTF-8\n"
+	 "CONTENT-TRANSFER-ENCODING: QUOTED-PRINTABLE\n"
+	 "INNER BODY " A_UML "\n"},
+	{"no Content-Type: UTF-8 kept, other bytes windows-1252, NUL, CR",
+	 S("Subject: x\n"
+	   "\n"
+	   "na\xc3\xafve\x00" "caf\xe9\rend\n"),
+	 "SUBJECT: X\n",
+	 "NA" I_UML "VE CAF" E_ACUTE "\nEND\n\n"},
+	{"an unknown transfer encoding is skipped",
+	 S("Content-Type: text/plain\r\n"
+	   "Content-Transfer-Encoding: x-uuencode\r\n"
+	   "\r\n"
+	   "begin 644 x\r\n"),
+	 "CONTENT-TYPE: TEXT/PLAIN\n"
+	 "CONTENT-TRANSFER-ENCODING: X-UUENCODE\n",
+	 ""},
+	{"an encoded message/rfc822 is opaque",
+	 S("Content-Type: message/rfc822\r\n"
+	   "Content-Transfer-Encoding: base64\r\n"
+	   "\r\n"
+	   "U3ViamVjdDogeA0KDQp5DQo=\r\n"),
+	 "CONTENT-TYPE: MESSAGE/RFC822\n"
+	 "CONTENT-TRANSFER-ENCODING: BASE64\n",
+	 ""},
+	{"a header and nothing else",
+	 S("Subject: only"),
+	 "SUBJECT: ONLY\n",
+	 ""},
+	{"no header at all",
+	 S("\r\nbody"),
+	 "",
+	 "BODY\n"},
+	{"text/calendar is text too; image is not",
+	 S("Content-Type: multipart/alternative; boundary=b\r\n"
+	   "\r\n"
+	   "--b\r\n"
+	   "Content-Type: image/png\r\n"
+	   "\r\n"
+	   "\x89PNG\r\n"
+	   "--b\r\n"
+	   "Content-Type: TEXT/Calendar\r\n"
+	   "\r\n"
+	   "SUMMARY:Meeting\r\n"
+	   "--b--\r\n"),
+	 "CONTENT-TYPE: MULTIPART/ALTERNATIVE; BOUNDARY=B\n",
+	 "SUMMARY:MEETING\n"},
+};
+
+static void test_extract(void **state)
+{
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		run_case(&cases[i]);
+}
+
+/* Appends, never overwrites. */
+static void test_appends(void **state)
+{
+	struct str h = STR_INIT, b = STR_INIT;
+	str_appends(&h, "h:");
+	str_appends(&b, "b:");
+	cur = "appends";
+	extract(S("A: 1\r\n\r\nz"), &h, &b);
+	EXPECT_STR(h.data, "h:A: 1\n");
+	EXPECT_STR(b.data, "b:Z\n");
+	str_free(&h);
+	str_free(&b);
+}
+
+static bool utf8_valid(const struct str *s)
+{
+	return u8_check((const uint8_t *)s->data, s->len) == NULL;
+}
+
+/* A message whose text is past the bound: header first, then the body
+ * up to MIME_TEXT_MAX in all, cut between characters. */
+static void test_bound(void **state)
+{
+	static const char head[] = "Subject: big\r\n\r\n";
+	size_t lines = 2 * MIME_TEXT_MAX / 100;
+	struct str msg = STR_INIT, h = STR_INIT, b = STR_INIT;
+	str_appends(&msg, head);
+	for (size_t i = 0; i < lines; i++)
+		str_appends(&msg, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+				  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+	cur = "ascii past the bound";
+	extract(msg.data, msg.len, &h, &b);
+	EXPECT_STR(h.data, "SUBJECT: BIG\n");
+	EXPECT_INT(b.len, MIME_TEXT_MAX - h.len);
+	EXPECT(strspn(b.data, "A\n") == b.len);
+
+	/* "é" is 3 bytes once normalised: the cut falls between two code
+	 * points. */
+	str_clear(&msg);
+	str_clear(&h);
+	str_clear(&b);
+	str_appends(&msg, "Subject: big\r\nContent-Type: text/plain; "
+			  "charset=utf-8\r\n\r\n");
+	for (size_t i = 0; i < MIME_TEXT_MAX; i++)
+		str_appends(&msg, "\xc3\xa9");
+	cur = "multi-byte past the bound";
+	extract(msg.data, msg.len, &h, &b);
+	EXPECT(h.len + b.len <= MIME_TEXT_MAX);
+	EXPECT(h.len + b.len > MIME_TEXT_MAX - 3);
+	EXPECT(utf8_valid(&b));
+
+	/* A field that does not fit ends the header text: whole lines or
+	 * nothing, and no body text after. */
+	str_clear(&msg);
+	str_clear(&h);
+	str_clear(&b);
+	str_appends(&msg, "X-A: a\r\nSubject: ");
+	for (size_t i = 0; i < MIME_TEXT_MAX / 10 + 1; i++)
+		str_appends(&msg, "0123456789");
+	str_appends(&msg, "\r\nX-B: b\r\n\r\nbody\r\n");
+	cur = "a field past the bound";
+	extract(msg.data, msg.len, &h, &b);
+	EXPECT_STR(h.data, "X-A: A\n");
+	EXPECT_STR(b.data, "");
+	str_free(&msg);
+	str_free(&h);
+	str_free(&b);
+}
+
+struct html_case {
+	const char *in, *want;
+};
+
+static void test_html(void **state)
+{
+	static const struct html_case t[] = {
+		{"", ""},
+		{"plain", "plain"},
+		{"<p>Hello</p><p>World</p>", " Hello  World "},
+		/* Inline tags join, others separate. */
+		{"<b>Gr</b>&ouml;&szlig;e", "Gr\xc3\xb6\xc3\x9f" "e"},
+		{"a<br>b<BR/>c<span class=x>d</SPAN>", "a b cd"},
+		{"a &lt; b &amp;&amp; c &gt; d &quot;q&quot; &apos;",
+		 "a < b && c > d \"q\" '"},
+		{"hy&shy;phen&nbsp;x", "hyphen x"},
+		{"&euro;5 &hellip; &mdash;",
+		 "\xe2\x82\xac" "5 \xe2\x80\xa6 \xe2\x80\x94"},
+		/* Numeric references; bad code points are U+FFFD. */
+		{"&#72;&#x49;&#X4a;", "HIJ"},
+		{"&#0;&#xD800;&#1114112;",
+		 "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+		{"&#233;t&#xe9;", "\xc3\xa9t\xc3\xa9"},
+		/* Not references: kept as written. */
+		{"&unknown; &amp &#; &#x; &; & x", "&unknown; &amp &#; &#x; &; & x"},
+		{"&AMP;", "&AMP;"},
+		/* Scripts, styles and comments go whole. */
+		{"<script>var x = '<p>';</script>after", "  after"},
+		{"<style type=\"text/css\">p { x }</STYLE>x", "  x"},
+		{"<!-- comment <b> -->text", "text"},
+		{"a<!-- unclosed", "a"},
+		{"<!DOCTYPE html><html>x</html>", " x "},
+		{"<?xml version=\"1.0\"?>x", "x"},
+		/* A ">" inside a quoted attribute value does not end it. */
+		{"<a href=\"x>y\">link</a>", "link"},
+		{"<a title='>'>t</a>", "t"},
+		{"<img alt=\"don't\">", " "},
+		/* A "<" that starts no tag is text. */
+		{"a < b", "a < b"},
+		{"x<", "x<"},
+		{"<3 <=", "<3 <="},
+		{"<unclosed", " "},
+		{"<script>never closed", " "},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct str out = STR_INIT;
+		char *buf = exact(t[i].in, strlen(t[i].in));
+		cur = t[i].in;
+		str_appends(&out, "<");
+		mime_text_html(buf, strlen(t[i].in), &out);
+		EXPECT(out.len >= 1 && out.data[0] == '<');
+		EXPECT_MEM(out.data + 1, out.len - 1, t[i].want);
+		EXPECT(out.len - 1 <= strlen(t[i].in));
+		free(buf);
+		str_free(&out);
+	}
+}
+
+static void test_key(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *want;
+	} t[] = {
+		{S(""), ""},
+		{S("gr\xc3\xb6\xc3\x9f" "e"), "GR" O_UML SZ "E"},
+		{S("GR\xc3\x96SSE"), "GR" O_UML "SSE"},
+		{S("a\r\nb\rc\nd"), "A\nB\nC\nD"},
+		{S("x\0y"), "X Y"},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct str out = STR_INIT;
+		char *buf = exact(t[i].in, t[i].len);
+		cur = t[i].want;
+		mime_text_key(buf, t[i].len, &out);
+		assert_non_null(out.data);
+		EXPECT_MEM(out.data, out.len, t[i].want);
+		free(buf);
+		str_free(&out);
+	}
+}
+
+/* SEARCH's rules end to end: the key and the text both in the kept form,
+ * matched as substrings. */
+static bool finds(const char *key, const char *msg, bool header)
+{
+	struct str h = STR_INIT, b = STR_INIT, k = STR_INIT;
+	extract(msg, strlen(msg), &h, &b);
+	mime_text_key(key, strlen(key), &k);
+	const struct str *x = header ? &h : &b;
+	bool hit = mime_text_contains(x->data, x->len, k.data, k.len);
+	str_free(&h);
+	str_free(&b);
+	str_free(&k);
+	return hit;
+}
+
+static void test_search_rules(void **state)
+{
+	static const char latin1[] =
+		"Subject: =?iso-8859-1?q?gr=F6=DFe?=\r\n"
+		"Content-Type: text/plain; charset=iso-8859-1\r\n"
+		"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+		"Stra=DFe in K=F6ln, CAF=C9\r\n";
+	cur = "casemap";
+	EXPECT(finds("größe", latin1, true));
+	EXPECT(finds("GRÖßE", latin1, true));
+	EXPECT(finds("rö", latin1, true));
+	/* RFC 5051: sharp s is not folded to "SS". */
+	EXPECT(!finds("GRÖSSE", latin1, true));
+	EXPECT(finds("köln", latin1, false));
+	EXPECT(finds("KÖLN", latin1, false));
+	/* é precomposed or decomposed, either case. */
+	EXPECT(finds("café", latin1, false));
+	EXPECT(finds("cafe\xcc\x81", latin1, false));
+	/* A substring in the middle of a word. */
+	EXPECT(finds("trasse", latin1, false) == false);
+	EXPECT(finds("traße", latin1, false));
+	EXPECT(finds("", latin1, false));
+	/* Not the text of the other part. */
+	EXPECT(!finds("köln", latin1, true));
+	EXPECT(!finds("größe", latin1, false));
+}
+
+static void test_field_has(void **state)
+{
+	static const char hdr[] = "FROM: JOHN <J@X>\n"
+				  "SUBJECT: HELLO WORLD\n"
+				  "X-EMPTY: \n"
+				  "RECEIVED: A\n"
+				  "RECEIVED: B JOHN\n";
+	static const struct {
+		const char *name, *needle;
+		bool want;
+	} t[] = {
+		{"FROM", "JOHN", true},
+		{"FROM", "J@X>", true},
+		{"FROM", "HELLO", false},
+		{"SUBJECT", "LO WO", true},
+		{"SUBJECT", "", true},
+		{"SUBJ", "HELLO", false},
+		{"SUBJECTS", "HELLO", false},
+		{"X-EMPTY", "", true},
+		{"X-EMPTY", " ", false},
+		{"X-MISSING", "", false},
+		/* Every field of the name counts, not only the first. */
+		{"RECEIVED", "JOHN", true},
+		{"RECEIVED", "A", true},
+		/* The value, not the name or the line end. */
+		{"FROM", "FROM", false},
+		{"FROM", "JOHN <J@X>\n", false},
+		{NULL, "WORLD", true},
+		{NULL, "NOWHERE", false},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char *buf = exact(hdr, strlen(hdr));
+		cur = t[i].needle;
+		bool got = mime_text_field_has(
+			buf, strlen(hdr), t[i].name,
+			t[i].name ? strlen(t[i].name) : 0, t[i].needle,
+			strlen(t[i].needle));
+		if (got != t[i].want)
+			fail_msg("field %s needle \"%s\": %d", t[i].name,
+				 t[i].needle, got);
+		free(buf);
+	}
+	EXPECT(!mime_text_field_has("", 0, "FROM", 4, "", 0));
+	EXPECT(mime_text_contains("abc", 3, "", 0));
+	EXPECT(!mime_text_contains("ab", 2, "abc", 3));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_extract),
+		cmocka_unit_test(test_appends),
+		cmocka_unit_test(test_bound),
+		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_key),
+		cmocka_unit_test(test_search_rules),
+		cmocka_unit_test(test_field_has),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
