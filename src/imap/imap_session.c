@@ -59,6 +59,10 @@ static const struct imap_command commands[] = {
 
 static void vwrite_line(struct imap_session *s, const char *prefix,
 			const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void vwrite_line(struct imap_session *s, const char *prefix,
+			const char *fmt, va_list ap)
 {
 	struct str line = STR_INIT;
 	if (prefix != NULL) {
