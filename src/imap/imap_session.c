@@ -289,12 +289,16 @@ static void literal_too_big(struct imap_session *s, bool nonsync)
 {
 	struct imap_parser *p = imap_parser_new(s->cmd.data, s->cmd.len, 0);
 	struct imap_string tag = {0};
+	char keep[sizeof(s->tag)];
 	imap_parse_tag(p, &tag);
 	snprintf(s->tag, sizeof(s->tag), "%.*s",
 		 tag.data != NULL && tag.len < sizeof(s->tag) ? (int)tag.len : 1,
 		 tag.data != NULL && tag.len < sizeof(s->tag) ? tag.data : "*");
 	imap_parser_free(&p);
+	/* imap_command_end() clears the tag the answer needs. */
+	memcpy(keep, s->tag, sizeof(keep));
 	imap_command_end(s);
+	memcpy(s->tag, keep, sizeof(s->tag));
 	if (nonsync) {
 		imap_reply(s, "BAD [TOOBIG] Literal too large");
 		imap_write(s, "* BYE Literal too large");
