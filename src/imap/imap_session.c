@@ -408,8 +408,16 @@ static void imap_step(void *ctx)
 		if (rc == 0)
 			break;
 		if (rc < 0) {
+			/* The line IDLE or AUTHENTICATE waits for ends
+			 * their command, which has a tag to answer. */
+			if (s->idling)
+				imap_idle_timeout(s, false);
+			if (s->idling || s->sasl_wait)
+				imap_reply(s, "BAD Line too long");
+			else
+				imap_write(s, "* BAD Line too long");
+			s->idling = s->sasl_wait = false;
 			imap_command_end(s);
-			imap_write(s, "* BAD Line too long");
 			imap_count_error(s);
 			continue;
 		}
