@@ -130,6 +130,11 @@ void imap_set_state(struct imap_session *s, enum imap_state state)
 /* The command is over: everything it held goes, its buffers too. */
 void imap_command_end(struct imap_session *s)
 {
+	/* A command that ends without its job's done (refused after its
+	 * arguments were read, or the session went while the job waited or
+	 * between FETCH pieces) frees what its args hold too. */
+	if (s->finish != NULL)
+		s->finish(s);
 	str_clear(&s->cmd);
 	s->literal_left = 0;
 	imap_append_free(s);
@@ -163,6 +168,7 @@ static void job_done(void *arg)
 		return;
 	if (s->finish != NULL)
 		s->finish(s);
+	s->finish = NULL;
 	if (s->tagged.len > 0)
 		imap_reply(s, "%.*s", (int)s->tagged.len, s->tagged.data);
 	imap_command_end(s);
