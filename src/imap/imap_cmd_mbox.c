@@ -49,10 +49,14 @@ static bool parse_mailbox(struct imap_session *s, struct imap_parser *p,
 	return true;
 }
 
+static void args_free(struct imap_session *s);
+
 static struct mbox_args *args_new(struct imap_session *s)
 {
 	struct mbox_args *a = xcalloc(1, sizeof(*a));
 	s->args = a;
+	/* Names are freed however the command ends, refused or not. */
+	s->finish = args_free;
 	return a;
 }
 
@@ -438,6 +442,7 @@ void imap_cmd_expunge(struct imap_session *s, struct imap_parser *p)
 {
 	struct expunge_args *a = xcalloc(1, sizeof(*a));
 	s->args = a;
+	s->finish = expunge_finish;
 	if (s->uid) {
 		struct imap_seqset set;
 		int rc = imap_parse_sp(p);
