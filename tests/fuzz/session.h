@@ -339,7 +339,10 @@ static void quiesce(struct client *c)
 		/* A stalled client is not reading: the session is idle
 		 * once its unsent output stops changing. */
 		size_t pending = c->alive ? session_output_len(c->sess) : 0;
-		if (c->len == before &&
+		/* A job that says nothing (an IMAP APPEND spooling its
+		 * message a piece at a time) may outlast two rounds. */
+		bool busy = c->alive && session_busy(c->sess);
+		if (c->len == before && !busy &&
 		    (pending == 0 || (c->stalled && pending == c->last_output))) {
 			if (++quiet == 2)
 				return;
