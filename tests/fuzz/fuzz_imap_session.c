@@ -72,6 +72,7 @@
 struct seed {
 	char *data;
 	size_t len;
+	struct mime_meta meta;	/* computed once */
 };
 
 /* A mailbox as a new account has it (and Work). */
@@ -79,6 +80,15 @@ struct tmpl {
 	char *name;
 	enum store_special special;
 	bool subscribed;
+};
+
+struct mblist {
+	struct str shape;	/* names, ids, uses, subscriptions */
+	char **names;		/* existing mailboxes, sorted */
+	char **subs;		/* subscriptions */
+	uint64_t *counts;	/* each one's UIDNEXT and HIGHESTMODSEQ */
+	size_t n, nsubs;
+	bool meta;		/* FETCH kept the meta-less seed's meta */
 };
 
 static struct {
@@ -93,7 +103,7 @@ static struct {
 	 * then (store_mailbox_list), to see whether a session changed it. */
 	uint32_t uidvalidity[NUSERS];
 	uint32_t uids[NUSERS][NSEED];
-	struct str snap[NUSERS];
+	struct mblist snap[NUSERS];
 } g;
 
 static struct session *start(struct loop *loop, struct session_list *list,
@@ -111,6 +121,8 @@ static void seed_msg(int i, const char *s, size_t n)
 	memcpy(g.msgs[i].data, s, n);
 	g.msgs[i].len = n;
 	g.total += n;
+	g.msgs[i].meta = (struct mime_meta)MIME_META_INIT;
+	mime_meta_compute(g.msgs[i].data, n, &g.msgs[i].meta);
 }
 
 static void make_big(int i)
@@ -178,23 +190,20 @@ static void make_messages(void)
 
 /* ---- the accounts ---- */
 
-struct mblist {
-	struct str text;	/* the account's state, for comparison */
-	char **names;		/* existing mailboxes */
-	char **subs;		/* subscriptions */
-	size_t n, nsubs;
-};
 
 static void list_cb(const struct store_mailbox_info *mb, void *ctx)
 {
 	struct mblist *l = ctx;
-	str_printf(&l->text, "%s|%lld|%d|%d|%u|%u|%llu\n", mb->name,
+	str_printf(&l->shape, "%s|%lld|%d|%d|%u\n", mb->name,
 		   (long long)mb->id, (int)mb->special, (int)mb->subscribed,
-		   mb->uidvalidity, mb->uidnext,
-		   (unsigned long long)mb->highestmodseq);
+		   mb->uidvalidity);
 	if (mb->id != 0) {
 		l->names = realloc(l->names, (l->n + 1) * sizeof(char *));
-		l->names[l->n++] = strdup(mb->name);
+		l->counts = realloc(l->counts, (l->n + 1) * sizeof(uint64_t));
+		l->names[l->n] = strdup(mb->name);
+		/* Any change to a message or its flags raises one. */
+		l->counts[l->n++] = (uint64_t)mb->uidnext << 40 ^
+				    mb->highestmodseq;
 	}
 	if (mb->subscribed) {
 		l->subs = realloc(l->subs, (l->nsubs + 1) * sizeof(char *));
@@ -210,7 +219,9 @@ static void mblist_free(struct mblist *l)
 		free(l->subs[i]);
 	free(l->names);
 	free(l->subs);
-	str_free(&l->text);
+	free(l->counts);
+	str_free(&l->shape);
+	*l = (struct mblist){0};
 }
 
 static bool has_meta_cb(const struct store_msginfo *m, void *ctx)
@@ -219,53 +230,70 @@ static bool has_meta_cb(const struct store_msginfo *m, void *ctx)
 	return false;
 }
 
-/* The account's mailboxes with their counters (any change to a message
- * or its flags raises a HIGHESTMODSEQ), and whether FETCH has kept the
- * meta of the seed stored without it. */
 static void account_state(struct store_account *acct, int u,
 			  struct mblist *l)
 {
 	struct store_mailbox inbox;
-	bool meta = false;
 	CHECK(store_mailbox_list(acct, list_cb, l, NULL) > 0);
 	CHECK(store_mailbox_find(acct, "INBOX", &inbox, NULL) > 0);
 	CHECK(store_msg_scan(acct, inbox.id, g.uids[u][META_LESS],
 			     g.uids[u][META_LESS], STORE_INFO_META,
-			     has_meta_cb, &meta, NULL) > 0);
-	str_printf(&l->text, "meta %d\n", (int)meta);
+			     has_meta_cb, &l->meta, NULL) > 0);
 }
 
-static void put_message(struct store_account *acct, const char *mailbox,
+static void put_message(struct store_account *acct, int64_t mailbox_id,
 			int k, uint32_t *uid_r)
 {
-	struct store_mailbox mb;
 	struct iovec iov = {g.msgs[k].data, g.msgs[k].len};
 	struct store_source src = {&iov, 1, -1, 0};
-	CHECK(store_mailbox_find(acct, mailbox, &mb, NULL) > 0);
 	if (k == META_LESS) {
-		CHECK(store_msg_deliver(acct, mb.id, &src, 1700000000, uid_r,
-					NULL) > 0);
+		CHECK(store_msg_deliver(acct, mailbox_id, &src, 1700000000,
+					uid_r, NULL) > 0);
 		return;
 	}
-	struct mime_meta mm = MIME_META_INIT;
-	mime_meta_compute(g.msgs[k].data, g.msgs[k].len, &mm);
+	const struct mime_meta *mm = &g.msgs[k].meta;
 	struct store_msg_meta meta = {
-		.envelope = mm.envelope.data,
-		.bodystructure = mm.bodystructure.data,
-		.body = mm.body.data, .layout = mm.layout.data,
-		.layout_len = mm.layout.len, .sentdate = mm.sentdate,
+		.envelope = mm->envelope.data,
+		.bodystructure = mm->bodystructure.data,
+		.body = mm->body.data, .layout = mm->layout.data,
+		.layout_len = mm->layout.len, .sentdate = mm->sentdate,
 	};
-	CHECK(store_msg_append(acct, mb.id, &src, &meta,
+	CHECK(store_msg_append(acct, mailbox_id, &src, &meta,
 			       k == 0 ? STORE_FLAG_SEEN : 0,
 			       k == 1 ? "$Forwarded" : NULL,
 			       1700000000 + k * 3600, uid_r, NULL) > 0);
-	mime_meta_clear(&mm);
+}
+
+/* A mailbox emptied, then INBOX and Work given their seeds again. */
+static void refill(struct store_account *acct, int u, const char *name)
+{
+	struct store_mailbox mb;
+	struct store_msg *msgs = NULL;
+	size_t n = 0;
+	CHECK(store_mailbox_find(acct, name, &mb, NULL) > 0);
+	CHECK(store_msg_list(acct, mb.id, &msgs, &n, NULL) > 0);
+	if (n > 0) {
+		uint32_t *uids = calloc(n, sizeof(*uids));
+		for (size_t k = 0; k < n; k++)
+			uids[k] = msgs[k].uid;
+		CHECK(store_msg_expunge(acct, mb.id, uids, n, NULL) > 0);
+		free(uids);
+	}
+	free(msgs);
+	if (strcmp(name, "INBOX") == 0) {
+		for (int k = 0; k < NINBOX; k++)
+			put_message(acct, mb.id, k, &g.uids[u][k]);
+		g.uidvalidity[u] = mb.uidvalidity;
+	} else if (strcmp(name, "Work") == 0) {
+		put_message(acct, mb.id, NINBOX, &g.uids[u][NINBOX]);
+	}
 }
 
 /* Everything as the template says: other mailboxes deleted (children
  * first), the template's created, subscriptions as they were, and the
  * seeds in INBOX and Work again. */
-static void rebuild(struct store_account *acct, int u, struct mblist *l)
+static void rebuild(struct store_account *acct, int u,
+		    const struct mblist *l)
 {
 	for (size_t i = l->n; i-- > 0;)
 		if (strcmp(l->names[i], "INBOX") != 0)
@@ -274,19 +302,6 @@ static void rebuild(struct store_account *acct, int u, struct mblist *l)
 	for (size_t i = 0; i < l->nsubs; i++)
 		CHECK(store_mailbox_subscribe(acct, l->subs[i], false, NULL) >
 		      0);
-	struct store_mailbox inbox;
-	struct store_msg *msgs = NULL;
-	size_t n = 0;
-	CHECK(store_mailbox_find(acct, "INBOX", &inbox, NULL) > 0);
-	CHECK(store_msg_list(acct, inbox.id, &msgs, &n, NULL) > 0);
-	if (n > 0) {
-		uint32_t *uids = calloc(n, sizeof(*uids));
-		for (size_t k = 0; k < n; k++)
-			uids[k] = msgs[k].uid;
-		CHECK(store_msg_expunge(acct, inbox.id, uids, n, NULL) > 0);
-		free(uids);
-	}
-	free(msgs);
 	for (size_t i = 0; i < g.ntmpl; i++) {
 		if (strcmp(g.tmpl[i].name, "INBOX") != 0)
 			CHECK(store_mailbox_create(acct, g.tmpl[i].name,
@@ -296,11 +311,8 @@ static void rebuild(struct store_account *acct, int u, struct mblist *l)
 			CHECK(store_mailbox_subscribe(acct, g.tmpl[i].name,
 						      true, NULL) > 0);
 	}
-	for (int k = 0; k < NINBOX; k++)
-		put_message(acct, "INBOX", k, &g.uids[u][k]);
-	put_message(acct, "Work", NINBOX, &g.uids[u][NINBOX]);
-	CHECK(store_mailbox_find(acct, "INBOX", &inbox, NULL) > 0);
-	g.uidvalidity[u] = inbox.uidvalidity;
+	refill(acct, u, "INBOX");
+	refill(acct, u, "Work");
 }
 
 static void problem_cb(const struct store_problem *p, void *ctx)
@@ -309,7 +321,9 @@ static void problem_cb(const struct store_problem *p, void *ctx)
 	fprintf(stderr, "store_check: %s: %s\n", p->where, p->what);
 }
 
-/* After a session: an account it changed is checked and rebuilt. */
+/* After a session: an account it changed is checked, then put back as
+ * it was: only the mailboxes whose messages changed when the mailboxes
+ * are the same, else everything. */
 static void restore_accounts(bool check)
 {
 	static const char *const address[NUSERS] = {"alice@example.com",
@@ -317,25 +331,30 @@ static void restore_accounts(bool check)
 	for (int u = 0; u < NUSERS; u++) {
 		struct store_account *acct;
 		struct mblist l = {0};
+		struct mblist *snap = &g.snap[u];
 		CHECK(store_account_open(sess.store, sess.users[u], &acct,
 					 NULL) > 0);
 		account_state(acct, u, &l);
-		if (g.snap[u].len == l.text.len &&
-		    memcmp(g.snap[u].data, l.text.data, l.text.len) == 0) {
-			mblist_free(&l);
-			store_account_unref(&acct);
-			continue;
+		bool same_shape = l.shape.len == snap->shape.len &&
+				  memcmp(l.shape.data, snap->shape.data,
+					 l.shape.len) == 0;
+		bool same = same_shape && !l.meta &&
+			    memcmp(l.counts, snap->counts,
+				   l.n * sizeof(*l.counts)) == 0;
+		if (!same) {
+			const char *err = NULL;
+			if (check && store_check(sess.store, address[u], 0,
+						 problem_cb, NULL, &err) != 1)
+				dump_and_abort("store_check found problems");
+			if (!same_shape)
+				rebuild(acct, u, &l);
+			for (size_t i = 0; same_shape && i < l.n; i++)
+				if (l.counts[i] != snap->counts[i] ||
+				    (l.meta && strcmp(l.names[i], "INBOX") == 0))
+					refill(acct, u, l.names[i]);
+			mblist_free(snap);
+			account_state(acct, u, snap);
 		}
-		const char *err = NULL;
-		if (check && store_check(sess.store, address[u], 0, problem_cb,
-					 NULL, &err) != 1)
-			dump_and_abort("store_check found problems");
-		rebuild(acct, u, &l);
-		mblist_free(&l);
-		l = (struct mblist){0};
-		account_state(acct, u, &l);
-		str_clear(&g.snap[u]);
-		str_append(&g.snap[u], l.text.data, l.text.len);
 		mblist_free(&l);
 		store_account_unref(&acct);
 	}
