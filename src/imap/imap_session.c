@@ -355,6 +355,14 @@ static void handle_line(struct imap_session *s)
 	if (s->append != NULL) {
 		/* The line after an APPEND message: the command's end. */
 		if (s->line.len != 0) {
+			/* Answered with the APPEND's tag, from its head. */
+			struct imap_parser *p = imap_parser_new(
+				s->cmd.data, s->cmd.len, imap_parse_flags(s));
+			struct imap_string tag = {0};
+			if (imap_parse_tag(p, &tag) > 0 &&
+			    tag.len < sizeof(s->tag))
+				memcpy(s->tag, tag.data, tag.len + 1);
+			imap_parser_free(&p);
 			imap_reply(s, "BAD Extra data after message");
 			imap_command_end(s);
 			imap_count_error(s);
