@@ -125,8 +125,16 @@ static void select_finish(struct imap_session *s)
 void imap_cmd_select(struct imap_session *s, struct imap_parser *p)
 {
 	struct mbox_args *a = args_new(s);
-	if (!parse_mailbox(s, p, a, &a->name))
+	if (!parse_mailbox(s, p, a, &a->name)) {
+		/* A name refused (NO) is a SELECT that failed, which leaves
+		 * no mailbox selected; a syntax error (BAD) changes nothing. */
+		if (imap_parser_error_reply(p) == IMAP_REPLY_NO &&
+		    s->view != NULL) {
+			imap_view_free(&s->view);
+			imap_set_state(s, IMAP_S_AUTH);
+		}
 		return;
+	}
 	if (imap_parse_end(p) < 0) {
 		imap_reply_parse_error(s, p);
 		return;
