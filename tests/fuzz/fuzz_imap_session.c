@@ -96,7 +96,6 @@ static struct {
 	struct budget *budget;
 	struct imap_env env;
 	struct seed msgs[NSEED];
-	size_t total;		/* bytes of the seeds */
 	struct tmpl *tmpl;
 	size_t ntmpl;
 	/* Each user's INBOX as we filled it, and the state of the account
@@ -120,7 +119,6 @@ static void seed_msg(int i, const char *s, size_t n)
 	g.msgs[i].data = malloc(n);
 	memcpy(g.msgs[i].data, s, n);
 	g.msgs[i].len = n;
-	g.total += n;
 	g.msgs[i].meta = (struct mime_meta)MIME_META_INIT;
 	mime_meta_compute(g.msgs[i].data, n, &g.msgs[i].meta);
 }
@@ -179,7 +177,7 @@ static void make_messages(void)
 				 "body \x80\x81 line\n.\n{3}\r\nraw\r\r\n"
 				 "\x01 ctl\nno final newline";
 	static const char m4[] = "From: w@example.com\r\n"
-				 "Subject: =?ISO-8859-1?B?SWYgeW91IGNhbiByZWFk?="
+				 "Subject: =?ISO-8859-1?B?SWYgeW91IGNhbg==?="
 				 "\r\n\r\nwork\r\n";
 	seed_msg(0, m0, sizeof(m0) - 1);
 	seed_msg(1, m1, sizeof(m1) - 1);
@@ -348,10 +346,12 @@ static void restore_accounts(bool check)
 				dump_and_abort("store_check found problems");
 			if (!same_shape)
 				rebuild(acct, u, &l);
-			for (size_t i = 0; same_shape && i < l.n; i++)
+			for (size_t i = 0; same_shape && i < l.n; i++) {
+				bool inbox = strcmp(l.names[i], "INBOX") == 0;
 				if (l.counts[i] != snap->counts[i] ||
-				    (l.meta && strcmp(l.names[i], "INBOX") == 0))
+				    (l.meta && inbox))
 					refill(acct, u, l.names[i]);
+			}
 			mblist_free(snap);
 			account_state(acct, u, snap);
 		}
@@ -428,7 +428,7 @@ static char *expand(const uint8_t *data, size_t size, size_t *n_r)
 	for (size_t i = 0; i < size; i++) {
 		if (data[i] == 0xff && i + 2 < size) {
 			size_t k = ((size_t)data[i + 1] + 1) * 1024;
-			if (o + k <= n && o + k <= EXPAND_MAX) {
+			if (o + k <= EXPAND_MAX) {
 				memset(out + o, data[i + 2], k);
 				o += k;
 			}
@@ -978,10 +978,15 @@ static void untagged(struct model *m, const struct resp *r)
 		return;
 	}
 	if (word(&t, "OK")) {
-		unsigned long v;
-		if (m->selecting &&
-		    sscanf(t.p, " [UIDVALIDITY %lu]", &v) == 1)
-			m->new_uidvalidity = (uint32_t)v;
+		static const char uv[] = " [UIDVALIDITY ";
+		uint64_t v = 0;
+		if (!m->selecting || !starts(t.p, t.e, uv))
+			return;
+		t.p += sizeof(uv) - 1;
+		while (t.p < t.e && isdigit((unsigned char)*t.p))
+			v = v * 10 + (uint64_t)(*t.p++ - '0');
+		EXPECT(t.p < t.e && *t.p == ']' && v > 0 && v <= UINT32_MAX);
+		m->new_uidvalidity = (uint32_t)v;
 		return;
 	}
 	if (word(&t, "NO") || word(&t, "BAD")) {
@@ -1020,7 +1025,7 @@ static void untagged(struct model *m, const struct resp *r)
 
 enum result { RES_NONE, RES_OK, RES_NO, RES_BAD, RES_CONT };
 
-static enum result status_of(const struct model *m, const struct resp *r)
+static enum result status_of(const struct resp *r)
 {
 	const char *e = r->p + r->n;
 	return starts(r->text, e, "OK ")   ? RES_OK
@@ -1051,7 +1056,7 @@ static enum result await_result(struct model *m, const char *tag,
 			       memcmp(r.tag, tag, taglen) == 0);
 			/* After a BYE, only LOGOUT's OK. */
 			EXPECT(!m->over || strcmp(m->name, "LOGOUT") == 0);
-			enum result res = status_of(m, &r);
+			enum result res = status_of(&r);
 			m->errors += res != RES_OK;
 			return res;
 		}
@@ -1140,9 +1145,9 @@ static void check_plain(struct model *m, const char *b64, size_t len)
 	size_t n = 0;
 	if (sodium_base642bin(bin, len + 1, b64, len, NULL, &n, NULL,
 			      sodium_base64_VARIANT_ORIGINAL) == 0) {
-		unsigned char *z1 = memchr(bin, 0, n);
-		unsigned char *z2 = z1 ? memchr(z1 + 1, 0, n - (size_t)(z1 + 1 - bin))
-				       : NULL;
+		unsigned char *z1 = memchr(bin, 0, n), *z2 = NULL;
+		if (z1 != NULL)
+			z2 = memchr(z1 + 1, 0, n - (size_t)(z1 + 1 - bin));
 		EXPECT(z2 != NULL);
 		size_t plen = n - (size_t)(z2 + 1 - bin);
 		EXPECT(plen == 2 && memcmp(z2 + 1, "pw", 2) == 0);
@@ -1510,27 +1515,21 @@ static void check_session(struct client *c, const char *in, size_t size)
 			on_line(&m, &rd, line, len);
 			continue;
 		}
-		/* Too long: the line IDLE or AUTHENTICATE waited for ends
-		 * them with BAD; any other ends the command being read,
-		 * with an untagged BAD. */
+		/* Too long: the line ends the command it belongs to with
+		 * BAD: IDLE's or AUTHENTICATE's, or one whose start (and
+		 * tag) came before; a first line has no tag to answer. */
+		enum result res;
 		if (rd.st == IN_IDLE || rd.st == IN_SASL) {
 			m.name = rd.st == IN_IDLE ? "IDLE" : "AUTHENTICATE";
-			rd.st = IN_CMD;
-			enum result res = await_result(&m, rd.tag, rd.taglen,
-						       false);
-			EXPECT(res == RES_BAD || res == RES_NONE);
-			continue;
+			res = await_result(&m, rd.tag, rd.taglen, false);
+		} else if (rd.cmd.len > 0) {
+			res = await_cmd(&m, rd.cmd.data, rd.cmd.len);
+		} else {
+			res = await_result(&m, NULL, 0, false);
 		}
-		if (!take_response(&m, &r)) {
-			EXPECT(m.cut);
-			break;
-		}
-		EXPECT(r.kind == R_UNTAGGED &&
-		       starts(r.text, r.p + r.n, "BAD "));
-		m.errors++;
+		EXPECT(res == RES_BAD || res == RES_NONE);
 		str_clear(&rd.cmd);
-		if (rd.st == IN_MSGEND)
-			rd.st = IN_CMD;
+		rd.st = IN_CMD;
 	}
 	/* What is left is news during an IDLE, or the session's last
 	 * words; nothing after a BYE or LOGOUT. */
