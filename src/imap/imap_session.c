@@ -340,6 +340,18 @@ static bool literal_start(struct imap_session *s, uint64_t n, bool nonsync,
 	return true;
 }
 
+/* The tag of the command being read, for an answer before dispatch(). */
+static void tag_from_cmd(struct imap_session *s)
+{
+	struct imap_parser *p = imap_parser_new(s->cmd.data, s->cmd.len,
+						imap_parse_flags(s));
+	struct imap_string tag = {0};
+	imap_parse_tag(p, &tag);
+	if (tag.data != NULL && tag.len < sizeof(s->tag))
+		memcpy(s->tag, tag.data, tag.len + 1);
+	imap_parser_free(&p);
+}
+
 static void handle_line(struct imap_session *s)
 {
 	uint64_t n;
@@ -355,14 +367,7 @@ static void handle_line(struct imap_session *s)
 	if (s->append != NULL) {
 		/* The line after an APPEND message: the command's end. */
 		if (s->line.len != 0) {
-			/* Answered with the APPEND's tag, from its head. */
-			struct imap_parser *p = imap_parser_new(
-				s->cmd.data, s->cmd.len, imap_parse_flags(s));
-			struct imap_string tag = {0};
-			if (imap_parse_tag(p, &tag) > 0 &&
-			    tag.len < sizeof(s->tag))
-				memcpy(s->tag, tag.data, tag.len + 1);
-			imap_parser_free(&p);
+			tag_from_cmd(s);
 			imap_reply(s, "BAD Extra data after message");
 			imap_command_end(s);
 			imap_count_error(s);
@@ -422,14 +427,14 @@ static void imap_step(void *ctx)
 		if (rc == 0)
 			break;
 		if (rc < 0) {
-			/* The line IDLE or AUTHENTICATE waits for ends
-			 * their command, which has a tag to answer. */
+			/* The line ends the command it belongs to: IDLE's,
+			 * AUTHENTICATE's, or one whose start (and tag) came
+			 * before; a first line has no tag to answer ("*"). */
 			if (s->idling)
 				imap_idle_timeout(s, false);
-			if (s->idling || s->sasl_wait)
-				imap_reply(s, "BAD Line too long");
-			else
-				imap_write(s, "* BAD Line too long");
+			if (s->tag[0] == '\0' && s->cmd.len > 0)
+				tag_from_cmd(s);
+			imap_reply(s, "BAD Line too long");
 			s->idling = s->sasl_wait = false;
 			imap_command_end(s);
 			imap_count_error(s);
