@@ -322,7 +322,10 @@ static void literal_too_big(struct imap_session *s, bool nonsync)
 static bool literal_start(struct imap_session *s, uint64_t n, bool nonsync,
 			  bool binary)
 {
-	bool message = imap_append_is_message(s->cmd.data, s->cmd.len,
+	/* Only a logged-in client may send a message: before that, an
+	 * APPEND's literal has a command's limit and is not spooled. */
+	bool message = s->state != IMAP_S_NOTAUTH &&
+		       imap_append_is_message(s->cmd.data, s->cmd.len,
 					      imap_parse_flags(s));
 	uint64_t limit = message ? s->env->cfg->smtp.max_message_size
 				 : IMAP_COMMAND_MAX - s->cmd.len;

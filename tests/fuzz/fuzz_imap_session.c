@@ -1325,7 +1325,8 @@ static void open_line(struct model *m, struct reader *rd, const char *line,
 }
 
 /* This APPEND's next literal is its message: the grammar of the command
- * up to its last literal (RFC 9051 6.3.12). */
+ * up to its last literal (RFC 9051 6.3.12).  Before login it is only a
+ * literal, with a command's limit. */
 static bool is_message(const char *cmd, size_t len)
 {
 	struct imap_parser *p = imap_parser_new(cmd, len, 0);
@@ -1405,7 +1406,7 @@ static void command_line(struct model *m, struct reader *rd,
 		str_clear(&rd->cmd);
 		return;
 	}
-	bool message = is_message(rd->cmd.data, rd->cmd.len);
+	bool message = m->auth && is_message(rd->cmd.data, rd->cmd.len);
 	uint64_t limit = message ? MESSAGE_MAX : COMMAND_MAX - rd->cmd.len;
 	if (n > limit || (binary && !message)) {
 		literal_refused(m, rd, nonsync);
