@@ -1270,8 +1270,7 @@ static void dispatch(struct model *m, struct reader *rd)
 		select_end(m, res);
 	if (res == RES_OK) {
 		EXPECT(c >= 0 && (!uid || commands[c].uid_ok));
-		EXPECT(commands[c].states & state_of(m) ||
-		       (sel && m->selected));
+		EXPECT(commands[c].states & state_of(m));
 	}
 	if (res == RES_CONT) {
 		bool idle = strcmp(cname, "IDLE") == 0;
