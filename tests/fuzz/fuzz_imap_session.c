@@ -1375,14 +1375,21 @@ static void literal_refused(struct model *m, struct reader *rd,
 		expect_bye(m);
 }
 
+/* The "+" for a literal; the BYE of a session that ended before the
+ * literal's line was read (after too many errors) may come instead. */
 static void expect_cont(struct model *m)
 {
 	struct resp r;
-	if (!take_response(m, &r)) {
-		EXPECT(m->cut); /* "+" is missing */
-		return;
+	while (!m->over) {
+		if (!take_response(m, &r)) {
+			EXPECT(m->cut); /* "+" is missing */
+			return;
+		}
+		if (r.kind == R_CONT)
+			return;
+		EXPECT(r.kind == R_UNTAGGED);
+		untagged(m, &r);
 	}
-	EXPECT(r.kind == R_CONT);
 }
 
 static void command_line(struct model *m, struct reader *rd,
