@@ -45,10 +45,14 @@ static char *name_of(const struct imap_string *m)
 	return xstrndup(m->data, m->len);
 }
 
+static void args_free(struct imap_session *s);
+
 static struct mbox_args *args_new(struct imap_session *s)
 {
 	struct mbox_args *a = xcalloc(1, sizeof(*a));
 	s->args = a;
+	/* Names are freed however the command ends, refused or not. */
+	s->finish = args_free;
 	return a;
 }
 
@@ -133,6 +137,13 @@ void imap_cmd_select(struct imap_session *s, struct imap_parser *p)
 	struct mbox_args *a = args_new(s);
 	struct imap_select sel;
 	if (imap_args_select(p, &sel) < 0) {
+		/* A name refused (NO) is a SELECT that failed, which leaves
+		 * no mailbox selected; a syntax error (BAD) changes nothing. */
+		if (imap_parser_error_reply(p) == IMAP_REPLY_NO &&
+		    s->view != NULL) {
+			imap_view_free(&s->view);
+			imap_set_state(s, IMAP_S_AUTH);
+		}
 		imap_reply_parse_error(s, p);
 		return;
 	}
@@ -507,6 +518,7 @@ void imap_cmd_expunge(struct imap_session *s, struct imap_parser *p)
 {
 	struct expunge_args *a = xcalloc(1, sizeof(*a));
 	s->args = a;
+	s->finish = expunge_finish;
 	if (s->uid) {
 		struct imap_seqset set;
 		int rc = imap_parse_sp(p);

@@ -65,6 +65,10 @@ static const struct imap_command commands[] = {
 
 static void vwrite_line(struct imap_session *s, const char *prefix,
 			const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void vwrite_line(struct imap_session *s, const char *prefix,
+			const char *fmt, va_list ap)
 {
 	struct str line = STR_INIT;
 	if (prefix != NULL) {
@@ -132,6 +136,11 @@ void imap_set_state(struct imap_session *s, enum imap_state state)
 /* The command is over: everything it held goes, its buffers too. */
 void imap_command_end(struct imap_session *s)
 {
+	/* A command that ends without its job's done (refused after its
+	 * arguments were read, or the session went while the job waited or
+	 * between FETCH pieces) frees what its args hold too. */
+	if (s->finish != NULL)
+		s->finish(s);
 	str_clear(&s->cmd);
 	s->literal_left = 0;
 	imap_append_free(s);
@@ -165,6 +174,7 @@ static void job_done(void *arg)
 		return;
 	if (s->finish != NULL)
 		s->finish(s);
+	s->finish = NULL;
 	if (s->tagged.len > 0)
 		imap_reply(s, "%.*s", (int)s->tagged.len, s->tagged.data);
 	imap_command_end(s);
@@ -346,6 +356,18 @@ static bool literal_start(struct imap_session *s, uint64_t n, bool nonsync,
 	return true;
 }
 
+/* The tag of the command being read, for an answer before dispatch(). */
+static void tag_from_cmd(struct imap_session *s)
+{
+	struct imap_parser *p = imap_parser_new(s->cmd.data, s->cmd.len,
+						imap_parse_flags(s));
+	struct imap_string tag = {0};
+	imap_parse_tag(p, &tag);
+	if (tag.data != NULL && tag.len < sizeof(s->tag))
+		memcpy(s->tag, tag.data, tag.len + 1);
+	imap_parser_free(&p);
+}
+
 static void handle_line(struct imap_session *s)
 {
 	uint64_t n;
@@ -418,8 +440,16 @@ static void imap_step(void *ctx)
 		if (rc == 0)
 			break;
 		if (rc < 0) {
+			/* The line ends the command it belongs to: IDLE's,
+			 * AUTHENTICATE's, or one whose start (and tag) came
+			 * before; a first line has no tag to answer ("*"). */
+			if (s->idling)
+				imap_idle_timeout(s, false);
+			if (s->tag[0] == '\0' && s->cmd.len > 0)
+				tag_from_cmd(s);
+			imap_reply(s, "BAD Line too long");
+			s->idling = s->sasl_wait = false;
 			imap_command_end(s);
-			imap_write(s, "* BAD Line too long");
 			imap_count_error(s);
 			continue;
 		}

@@ -62,6 +62,7 @@ static struct {
 	struct event *tick;
 	char dir[128];
 	int64_t users[2]; /* alice, bob */
+	uint64_t quota;	  /* theirs, in bytes (0 = none): set it first */
 	pthread_barrier_t barrier;
 	struct job bjobs[NWORKERS];
 	unsigned bpending;
@@ -154,7 +155,8 @@ static int64_t add_user(const char *address)
 	struct auth_pass_params params = {sess.cfg->auth.argon2_memory,
 					  sess.cfg->auth.argon2_passes};
 	char *hash = auth_pass_hash("pw", 2, &params);
-	struct store_user u = {0, (char *)address, hash, 0, (char *)""};
+	struct store_user u = {0, (char *)address, hash, sess.quota,
+			       (char *)""};
 	struct store_user got;
 	const char *err;
 	CHECK(hash != NULL);
@@ -337,7 +339,10 @@ static void quiesce(struct client *c)
 		/* A stalled client is not reading: the session is idle
 		 * once its unsent output stops changing. */
 		size_t pending = c->alive ? session_output_len(c->sess) : 0;
-		if (c->len == before &&
+		/* A job that says nothing (an IMAP APPEND spooling its
+		 * message a piece at a time) may outlast two rounds. */
+		bool busy = c->alive && session_busy(c->sess);
+		if (c->len == before && !busy &&
 		    (pending == 0 || (c->stalled && pending == c->last_output))) {
 			if (++quiet == 2)
 				return;

@@ -103,13 +103,84 @@ static const char *const search_sql[2][3] = {
 	},
 };
 
+/* Needles longer than this (in characters) look up their first
+ * LONG_NEEDLE characters in the index and are then checked whole in each
+ * candidate's text: a phrase of thousands of trigrams costs FTS5 far more
+ * than the text it would be found in. */
+#define LONG_NEEDLE 64
+
+/* The byte length of s's first n characters. */
+static size_t utf8_prefix(const char *s, size_t n)
+{
+	size_t i = 0;
+	for (; s[i] != '\0'; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80 && n-- == 0)
+			break;
+	return i;
+}
+
+static const char long_sql[] =
+	"SELECT m.uid, t.header, t.body FROM message m JOIN msgtext t "
+	"ON t.rowid = m.body_id WHERE m.mailbox_id = ?1 AND m.body_id IN "
+	"(SELECT rowid FROM msgtext WHERE msgtext MATCH ?2) ORDER BY m.uid";
+
+static bool has(sqlite3_stmt *st, int col, const char *needle, size_t n)
+{
+	const void *t = sqlite3_column_text(st, col);
+	return t != NULL && memmem(t, (size_t)sqlite3_column_bytes(st, col),
+				   needle, n) != NULL;
+}
+
+static int long_search(struct store_account *a, int64_t mailbox_id,
+		       const char *needle, enum store_text_where where,
+		       void (*fn)(uint32_t uid, const char *header_text,
+				  void *ctx),
+		       void *ctx, const char **err_r)
+{
+	struct str prefix = STR_INIT, q = STR_INIT;
+	size_t n = strlen(needle);
+	str_append(&prefix, needle, utf8_prefix(needle, LONG_NEEDLE));
+	match_query(prefix.data, where, &q);
+	sqlite3_stmt *st = NULL;
+	pthread_mutex_lock(&a->rlock);
+	int rc = sqlite3_prepare_v2(a->rdb, long_sql, -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, mailbox_id);
+		sqlite3_bind_text(st, 2, q.data, (int)q.len, SQLITE_STATIC);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			bool in_header = where != STORE_TEXT_BODY &&
+					 has(st, 1, needle, n);
+			bool in_body = where != STORE_TEXT_HEADER &&
+				       has(st, 2, needle, n);
+			if (in_header || in_body)
+				fn((uint32_t)sqlite3_column_int64(st, 0),
+				   where == STORE_TEXT_HEADER
+					   ? (const char *)sqlite3_column_text(
+						     st, 1)
+					   : NULL,
+				   ctx);
+		}
+	}
+	int result = rc == SQLITE_DONE ? 1
+				       : sqlite_fail(a->rdb, rc, a->name, err_r);
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&a->rlock);
+	str_free(&prefix);
+	str_free(&q);
+	return result;
+}
+
 int store_msg_text_search(struct store_account *a, int64_t mailbox_id,
 			  const char *needle, enum store_text_where where,
 			  void (*fn)(uint32_t uid, const char *header_text,
 				     void *ctx),
 			  void *ctx, const char **err_r)
 {
-	bool short_needle = utf8_chars(needle) < 3;
+	size_t chars = utf8_chars(needle);
+	if (chars > LONG_NEEDLE)
+		return long_search(a, mailbox_id, needle, where, fn, ctx,
+				   err_r);
+	bool short_needle = chars < 3;
 	struct str q = STR_INIT;
 	sqlite3_stmt *st = NULL;
 	int rc;
