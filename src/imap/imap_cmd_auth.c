@@ -65,17 +65,6 @@ void imap_cmd_capability(struct imap_session *s, struct imap_parser *p)
 	imap_reply(s, "OK CAPABILITY completed");
 }
 
-void imap_run_sync(struct imap_session *s)
-{
-	struct store_account *acct = imap_account(s);
-	if (acct == NULL)
-		return;
-	int rc = imap_view_sync(s, acct, true);
-	store_account_unref(&acct);
-	if (rc < 0)
-		imap_tagged_fail(s, rc, s->command->name, NULL);
-}
-
 void imap_cmd_noop(struct imap_session *s, struct imap_parser *p)
 {
 	if (!no_args(s, p))

@@ -154,7 +154,17 @@ void imap_idle_timeout(struct imap_session *s, bool idling);
 /* The store changed while the session IDLEs: catch up now. */
 void imap_idle_wake(struct imap_session *s);
 
-/* ---- imap_append.c: receiving an APPEND's message ---- */
+/* ---- imap_literal.c: receiving an APPEND's message ---- */
+struct imap_append;
+/* tag SP "APPEND" and the arguments up to the message's literal. */
+int imap_append_parse_head(struct imap_parser *p, struct imap_append *a_r);
+/* The message received (s->append): why spooling it failed (NULL if it
+ * did not), its size, and its bytes in one buffer (*map to munmap when
+ * not NULL; NULL if the spool file cannot be mapped). */
+const char *imap_append_error(const struct imap_session *s);
+uint64_t imap_append_size(const struct imap_session *s);
+const char *imap_append_bytes(const struct imap_session *s, void **map,
+			      size_t *len);
 /* Whether cmd[0..len), ending in a literal announcement, is an APPEND
  * whose next literal is the message: 0 no, 1 yes, 2 yes in the UTF8
  * (~{n}) form of RFC 6855. */

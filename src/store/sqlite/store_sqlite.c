@@ -433,3 +433,42 @@ void store_free(struct store **storep)
 	free(store);
 	*storep = NULL;
 }
+
+/* ---- shared by the mail files ---- */
+
+void sqlite_writer_enter(struct store_account *a)
+{
+	pthread_mutex_lock(&a->wlock);
+	while (a->writing)
+		pthread_cond_wait(&a->wcond, &a->wlock);
+	a->writing = true;
+	pthread_mutex_unlock(&a->wlock);
+}
+
+void sqlite_writer_leave(struct store_account *a)
+{
+	pthread_mutex_lock(&a->wlock);
+	a->writing = false;
+	pthread_cond_broadcast(&a->wcond);
+	pthread_mutex_unlock(&a->wlock);
+}
+
+int sqlite_step_reset(sqlite3_stmt *st, int want)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == want ? 0 : -1;
+}
+
+int sqlite_exec(sqlite3 *db, const char *sql, int64_t arg)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_bind_parameter_count(st) > 0)
+		sqlite3_bind_int64(st, 1, arg);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}

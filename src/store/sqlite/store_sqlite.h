@@ -159,7 +159,7 @@ sqlite3_stmt *sqlite_reader_stmt(struct store_account *a, int which);
 
 /* ---- shared by the mail files ---- */
 
-/* The writer baton of an account: one writer at a time (store_sqlite_mail.c). */
+/* The writer baton of an account: one writer at a time. */
 void sqlite_writer_enter(struct store_account *a);
 void sqlite_writer_leave(struct store_account *a);
 /* Step a statement, reset it and clear its bindings: 0 if the step gave

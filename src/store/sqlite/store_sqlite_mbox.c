@@ -37,18 +37,6 @@ enum store_special store_special_parse(const char *name, size_t len)
 	return STORE_SPECIAL_NONE;
 }
 
-int sqlite_exec(sqlite3 *db, const char *sql, int64_t arg)
-{
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	if (sqlite3_bind_parameter_count(st) > 0)
-		sqlite3_bind_int64(st, 1, arg);
-	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
-}
-
 /* ---- reading ---- */
 
 static enum store_special special_of(const unsigned char *text)

@@ -141,45 +141,6 @@ int store_msg_changes(struct store_account *a, int64_t mailbox_id,
 
 /* ---- meta ---- */
 
-static void bind_text_or_null(sqlite3_stmt *st, int col, const char *s)
-{
-	if (s != NULL)
-		sqlite3_bind_text(st, col, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, col);
-}
-
-int sqlite_meta_insert(sqlite3 *db, int64_t body_id,
-		       const struct store_msg_meta *x)
-{
-	static const char sql[] =
-		"INSERT OR REPLACE INTO msginfo(body_id, envelope, "
-		"bodystructure, body, layout, sentdate, subject, addr_from, "
-		"addr_to, addr_cc, preview) VALUES (?,?,?,?,?,?,?,?,?,?,?)";
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
-			       NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_int64(st, 1, body_id);
-	bind_text_or_null(st, 2, x->envelope);
-	bind_text_or_null(st, 3, x->bodystructure);
-	bind_text_or_null(st, 4, x->body);
-	if (x->layout != NULL)
-		sqlite3_bind_blob(st, 5, x->layout, (int)x->layout_len,
-				  SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, x->sentdate);
-	bind_text_or_null(st, 7, x->subject);
-	bind_text_or_null(st, 8, x->from);
-	bind_text_or_null(st, 9, x->to);
-	bind_text_or_null(st, 10, x->cc);
-	bind_text_or_null(st, 11, x->preview);
-	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return -1;
-	return sqlite_fts_put(db, body_id, x->header_text, x->body_text);
-}
-
 /* 1 if the body is there, 0 if not, -1 on error. */
 static int body_exists(sqlite3 *db, int64_t id)
 {
