@@ -98,7 +98,7 @@ static void store_run(struct imap_session *s)
 	if (rc > 0 && a->modseq == before + 1)
 		s->view->modseq = a->modseq;
 	if (rc > 0)
-		rc = imap_view_sync(s, acct, s->uid);
+		rc = imap_view_sync_if_changed(s, acct, s->uid);
 	store_account_unref(&acct);
 	if (rc < 0) {
 		imap_tagged_fail(s, rc, "STORE", err);
@@ -164,6 +164,7 @@ void imap_cmd_store(struct imap_session *s, struct imap_parser *p)
 		str_free(&set_text);
 		return;
 	}
+	imap_take_changed(s);
 	imap_job(s, store_run);
 }
 

@@ -120,6 +120,11 @@ static void job_done(void *arg)
 	if (s->out.len > 0)
 		session_write(s->sess, s->out.data, s->out.len);
 	str_clear(&s->out);
+	/* Expunges this command could not tell are news for the next. */
+	if (s->sync_deferred) {
+		s->sync_deferred = false;
+		s->changed = true;
+	}
 	/* More to come, or news during IDLE: the command stays open. */
 	if ((s->more || s->idling) && !s->mailbox_gone)
 		return;

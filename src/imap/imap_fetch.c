@@ -564,7 +564,7 @@ static void fetch_run(struct imap_session *s)
 	}
 	if (rc > 0 && !s->more) {
 		/* New messages may be told now; expunges wait (7.5.1). */
-		imap_view_sync(s, acct, s->uid);
+		imap_view_sync_if_changed(s, acct, s->uid);
 		if (a->unknown_cte)
 			imap_tagged(s, "NO [UNKNOWN-CTE] Cannot decode a part's "
 				       "content transfer encoding");
@@ -665,5 +665,6 @@ void imap_cmd_fetch(struct imap_session *s, struct imap_parser *p)
 	if (!imap_check_seqset(s, &a->f.set))
 		return;
 	imap_view_resolve(s, &a->f.set, s->uid, &a->uids, &a->n);
+	imap_take_changed(s);
 	imap_job(s, fetch_run);
 }

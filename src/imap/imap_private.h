@@ -113,6 +113,8 @@ struct imap_session {
 	struct imap_view *view;
 	struct imap_notify *notify;
 	bool changed;		/* the store said so since the last sync */
+	bool sync_wanted;	/* taken from changed for the job running */
+	bool sync_deferred;	/* the job left expunges for a later command */
 	bool mailbox_gone;	/* the selected mailbox was deleted */
 };
 
@@ -204,6 +206,13 @@ int imap_view_vanished_since(struct imap_session *s,
 			     const struct imap_seqset *known, bool changed);
 /* A UID set in its shortest form: 1:3,7. */
 void imap_write_uid_set(struct str *out, const uint32_t *uids, size_t n);
+/* The same, only when the store said something changed before the
+ * command started (imap_take_changed): FETCH, STORE and SEARCH, which
+ * need not look for news the store did not announce. */
+int imap_view_sync_if_changed(struct imap_session *s,
+			      struct store_account *acct, bool expunges);
+/* On the loop, as a command starts: whether to look for news. */
+void imap_take_changed(struct imap_session *s);
 /* The sequence number of uid, 0 if not in the view. */
 uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid);
 /* Take an expunge this session made itself: drop the UIDs and answer

@@ -357,6 +357,22 @@ static int index_missing(struct imap_session *s, struct store_account *acct,
 	return rc;
 }
 
+/* Only mark the messages the index does not hold: each is then looked
+ * into in memory (text_of), which for a few header fields costs far less
+ * than indexing the whole message. */
+static int mark_missing(struct imap_session *s, struct store_account *acct,
+			const char **err_r)
+{
+	struct missing x = {s->args, NULL, 0, 0};
+	int rc = store_msg_text_missing(acct, s->view->id, missing_one, &x,
+					err_r);
+	free(x.m);
+	return rc;
+}
+
+static bool has_key(const struct imap_search_node *k,
+		    enum imap_search_key key);
+
 static int text_prepare(struct imap_session *s, struct store_account *acct,
 			const char **err_r)
 {
@@ -364,7 +380,12 @@ static int text_prepare(struct imap_session *s, struct store_account *acct,
 	size_t cap = 0;
 	find_keys(a, &cap, a->q.root);
 	qsort(a->keys, a->nkeys, sizeof(*a->keys), key_cmp);
-	int rc = index_missing(s, acct, err_r);
+	/* Messages get indexed for BODY and TEXT, whose whole text must be
+	 * read anyway; a search of header fields alone does not index. */
+	bool body = has_key(a->q.root, IMAP_SK_BODY) ||
+		    has_key(a->q.root, IMAP_SK_TEXT);
+	int rc = body ? index_missing(s, acct, err_r)
+		      : mark_missing(s, acct, err_r);
 	return rc > 0 ? key_hits(s, acct, err_r) : rc;
 }
 
@@ -840,7 +861,7 @@ static void search_run(struct imap_session *s)
 	}
 	free(found);
 	if (rc > 0) {
-		imap_view_sync(s, acct, s->uid);
+		imap_view_sync_if_changed(s, acct, s->uid);
 		imap_tagged(s, "OK %s%s completed", s->uid ? "UID " : "",
 			    kind_names[a->kind]);
 	} else {
@@ -897,5 +918,6 @@ void imap_cmd_search(struct imap_session *s, struct imap_parser *p)
 	a->modseq_key = has_key(a->q.root, IMAP_SK_MODSEQ);
 	if (a->modseq_key)
 		s->enabled |= IMAP_EN_CONDSTORE;
+	imap_take_changed(s);
 	imap_job(s, search_run);
 }

@@ -222,6 +222,7 @@ int imap_view_sync(struct imap_session *s, struct store_account *acct,
 	 * 7.5.1): then the view stays where it was, to be caught up by the
 	 * next command that may tell them. */
 	if (y.ngone > 0 && !expunges) {
+		s->sync_deferred = true;
 		free(y.gone);
 		if (v->n != y.old_n)
 			str_printf(&s->out, "* %u EXISTS\r\n", v->n);
@@ -413,4 +414,16 @@ int imap_view_resync(struct imap_session *s, struct store_account *acct,
 		     uint64_t modseq, const struct imap_seqset *known)
 {
 	return imap_view_vanished_since(s, acct, modseq, known, true);
+}
+
+int imap_view_sync_if_changed(struct imap_session *s,
+			      struct store_account *acct, bool expunges)
+{
+	return s->sync_wanted ? imap_view_sync(s, acct, expunges) : 1;
+}
+
+void imap_take_changed(struct imap_session *s)
+{
+	s->sync_wanted = s->changed;
+	s->changed = false;
 }

@@ -660,10 +660,19 @@ int store_msg_expunge(struct store_account *a, int64_t mailbox_id,
 		      const uint32_t *uids, size_t n, const char **err_r)
 {
 	sqlite_writer_enter(a);
+	/* Like a flag change, a removal is not worth a disk sync of its
+	 * own: the next synced commit covers it, and a power cut can only
+	 * bring back what was being deleted, never lose a message. */
+	if (sqlite_writer_db(a, NULL) == 0)
+		sqlite3_exec(a->wdb, "PRAGMA synchronous=NORMAL", NULL, NULL,
+			     NULL);
 	int rc = expunge_txn(a, mailbox_id, uids, n, err_r);
 	if (rc == STORE_FAIL_FULL &&
 	    sqlite_reserve_release(a->store, "deleting messages"))
 		rc = expunge_txn(a, mailbox_id, uids, n, err_r);
+	if (a->wdb != NULL)
+		sqlite3_exec(a->wdb, "PRAGMA synchronous=FULL", NULL, NULL,
+			     NULL);
 	if (rc > 0)
 		compact(a);
 	sqlite_writer_leave(a);
