@@ -58,6 +58,7 @@ struct search_args {
 	struct imap_sort sort;
 	struct imap_thread thread;
 	bool text;		/* some key reads the message */
+	bool body_keys;		/* BODY or TEXT: unindexed messages get indexed */
 	bool modseq_key;	/* MODSEQ is in the program */
 	uint64_t top_modseq;	/* the highest of the messages found */
 	struct search_msg *msgs;
@@ -309,7 +310,7 @@ static void batch_flush(struct store_account *acct, struct batch *b)
 /* The message's text into a->htext and a->btext; 1, 0 if it is gone, or
  * a store_fail. */
 static int text_of(struct imap_session *s, struct store_account *acct,
-		   const struct search_msg *m)
+		   const struct search_msg *m, bool body)
 {
 	struct search_args *a = s->args;
 	str_clear(&a->htext);
@@ -319,7 +320,7 @@ static int text_of(struct imap_session *s, struct store_account *acct,
 		return rc;
 	struct mime_msg *msg = mime_parse(a->bytes.data ? a->bytes.data : "",
 					  a->bytes.len);
-	mime_text_extract(msg, &a->htext, &a->btext);
+	mime_text_extract(msg, &a->htext, body ? &a->btext : NULL);
 	mime_free(&msg);
 	str_clear(&a->bytes);
 	return 1;
@@ -336,7 +337,7 @@ static int index_missing(struct imap_session *s, struct store_account *acct,
 					err_r);
 	for (size_t i = 0; rc > 0 && i < x.n; i++) {
 		struct search_msg *m = x.m[i];
-		rc = text_of(s, acct, m);
+		rc = text_of(s, acct, m, true);
 		if (rc == 0) {
 			m->unindexed = false; /* gone: matches nothing */
 			rc = 1;
@@ -382,10 +383,10 @@ static int text_prepare(struct imap_session *s, struct store_account *acct,
 	qsort(a->keys, a->nkeys, sizeof(*a->keys), key_cmp);
 	/* Messages get indexed for BODY and TEXT, whose whole text must be
 	 * read anyway; a search of header fields alone does not index. */
-	bool body = has_key(a->q.root, IMAP_SK_BODY) ||
-		    has_key(a->q.root, IMAP_SK_TEXT);
-	int rc = body ? index_missing(s, acct, err_r)
-		      : mark_missing(s, acct, err_r);
+	a->body_keys = has_key(a->q.root, IMAP_SK_BODY) ||
+		       has_key(a->q.root, IMAP_SK_TEXT);
+	int rc = a->body_keys ? index_missing(s, acct, err_r)
+			      : mark_missing(s, acct, err_r);
 	return rc > 0 ? key_hits(s, acct, err_r) : rc;
 }
 
@@ -463,7 +464,7 @@ static bool eval_unindexed(struct eval *e, const struct text_key *t)
 {
 	struct search_args *a = e->s->args;
 	if (!e->loaded) {
-		int rc = text_of(e->s, e->acct, e->m);
+		int rc = text_of(e->s, e->acct, e->m, a->body_keys);
 		if (rc < 0)
 			e->fail = rc;
 		e->loaded = true;

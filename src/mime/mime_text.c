@@ -188,7 +188,9 @@ void mime_text_extract(const struct mime_msg *msg, struct str *header_r,
 	const struct mime_part *top = mime_part(msg, 0);
 	put_header(&k, header_r, data + top->hdr, top->body - top->hdr);
 	/* Parts are in pre-order: the text comes out in reading order. */
-	for (uint32_t i = 0; i < mime_part_count(msg) && k.room > 0; i++) {
+	for (uint32_t i = 0; body_r != NULL && i < mime_part_count(msg) &&
+			     k.room > 0;
+	     i++) {
 		const struct mime_part *p = mime_part(msg, i);
 		if (p->parent != MIME_NONE &&
 		    mime_part(msg, p->parent)->kind == MIME_MESSAGE)
@@ -198,7 +200,8 @@ void mime_text_extract(const struct mime_msg *msg, struct str *header_r,
 			put_part(&k, body_r, data, p);
 	}
 	str_append(header_r, "", 0);
-	str_append(body_r, "", 0);
+	if (body_r != NULL)
+		str_append(body_r, "", 0);
 	str_free(&k.clean);
 	str_free(&k.norm);
 	str_free(&k.line);

@@ -42,7 +42,7 @@ struct mime_msg;
 
 /* Append the header text and the body text of a parsed message to
  * header_r and body_r (both are NUL-terminated after the call, even when
- * empty). */
+ * empty).  body_r may be NULL: then only the header is looked at. */
 void mime_text_extract(const struct mime_msg *msg, struct str *header_r,
 		       struct str *body_r);
 
