@@ -122,26 +122,6 @@ static bool collect(const struct store_msginfo *m, void *ctx)
 	return true;
 }
 
-/* ---- reading a message ---- */
-
-static int load_message(struct imap_session *s, struct store_account *acct,
-			const struct search_msg *m)
-{
-	struct search_args *a = s->args;
-	str_clear(&a->bytes);
-	char *buf = str_reserve(&a->bytes, m->size + 1);
-	size_t got = 0, n;
-	while (got < m->size) {
-		int rc = store_msg_read(acct, s->view->id, m->uid, got,
-					buf + got, m->size - got, &n, NULL);
-		if (rc <= 0 || n == 0)
-			return rc;
-		got += n;
-	}
-	str_commit(&a->bytes, got);
-	return 1;
-}
-
 /* ---- text keys ---- */
 
 static const char *const header_keys[] = {
@@ -315,7 +295,7 @@ static int text_of(struct imap_session *s, struct store_account *acct,
 	struct search_args *a = s->args;
 	str_clear(&a->htext);
 	str_clear(&a->btext);
-	int rc = load_message(s, acct, m);
+	int rc = imap_read_message(s, acct, m->uid, m->size, &a->bytes);
 	if (rc <= 0)
 		return rc;
 	struct mime_msg *msg = mime_parse(a->bytes.data ? a->bytes.data : "",
@@ -439,24 +419,10 @@ static bool kw_in(const char *list, const struct imap_string *kw)
 static bool in_set(const struct eval *e, const struct imap_seqset *set,
 		   uint32_t v, uint32_t max)
 {
-	for (unsigned i = 0; i < set->count; i++) {
-		const struct imap_seq_range *r = &set->ranges[i];
-		if (r->saved) {
-			if (imap_saved_has(e->s, e->m->uid))
-				return true;
-			continue;
-		}
-		uint32_t lo = r->lo == IMAP_SEQ_STAR ? max : r->lo;
-		uint32_t hi = r->hi == IMAP_SEQ_STAR ? max : r->hi;
-		if (lo > hi) {
-			uint32_t t = lo;
-			lo = hi;
-			hi = t;
-		}
-		if (v >= lo && v <= hi)
+	for (unsigned i = 0; i < set->count; i++)
+		if (set->ranges[i].saved && imap_saved_has(e->s, e->m->uid))
 			return true;
-	}
-	return false;
+	return imap_seqset_has(set, v, max);
 }
 
 /* A message the index does not hold: the same test on its text. */

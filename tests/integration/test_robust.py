@@ -861,3 +861,59 @@ def test_command_line_of_the_longest_allowed_length(custom):
         code, text = c.reply()
         assert code == 500, text
         assert c.cmd("NOOP")[0] == 250
+
+
+def test_imap_fetch_to_a_client_that_stops_reading(custom):
+    """FETCH 1:* BODY[] of 24 MB to a client that does not read: the
+    server builds the answer a piece at a time as the client takes it, so
+    its memory stays bounded; then every byte arrives, in order, with the
+    tagged OK, and another client is served meanwhile."""
+    import imaplib
+    srv = custom(before_start=live_memory)
+    size, count = 1024 * 1024, 24
+    body = b"".join(b"%07d stalled fetch line of text\r\n" % i
+                    for i in range(size // 32))
+    m = imaplib.IMAP4("127.0.0.1", srv.imap_port, timeout=60)
+    m.login(ALICE, PASSWORD)
+    for i in range(count):
+        m.append("INBOX", None, None,
+                 b"Subject: big %d\r\n\r\n" % i + body)
+    m.logout()
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, FLOOD_RCVBUF)
+    s.connect(("127.0.0.1", srv.imap_port))
+    s.settimeout(60)
+    f = s.makefile("rb")
+    assert f.readline().startswith(b"* OK")
+    s.sendall(b"a LOGIN %s \"%s\"\r\nb SELECT INBOX\r\n" % (
+        ALICE.encode(), PASSWORD.encode()))
+    while not f.readline().startswith(b"b OK"):
+        pass
+    base = rss_mib(srv)
+    s.sendall(b"c FETCH 1:* BODY.PEEK[]\r\n")
+    peak = base
+    for _ in range(30):
+        time.sleep(0.1)
+        peak = max(peak, rss_mib(srv))
+    # A good client is served while the answer waits.
+    g = imaplib.IMAP4("127.0.0.1", srv.imap_port, timeout=60)
+    g.login(BOB, PASSWORD)
+    assert g.select("INBOX")[0] == "OK"
+    g.logout()
+    # Far less than the 24 MB answer: a few pieces and socket buffers.
+    assert peak - base < 16, "RSS %.0f -> %.0f MiB" % (base, peak)
+    got = 0
+    while True:
+        line = f.readline()
+        assert line, "connection closed after %d messages" % got
+        if line.startswith(b"c "):
+            assert line.startswith(b"c OK"), line
+            break
+        mm = re.match(rb"\* \d+ FETCH \(BODY\[\] \{(\d+)\}\r\n$", line)
+        assert mm, line[:80]
+        data = f.read(int(mm.group(1)))
+        assert data.endswith(body), len(data)
+        assert f.readline() == b")\r\n"
+        got += 1
+    assert got == count
+    s.close()
