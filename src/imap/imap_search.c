@@ -325,6 +325,10 @@ static int index_missing(struct imap_session *s, struct store_account *acct,
 		}
 		if (rc < 0)
 			break;
+		/* Left out of the index: matched in memory (text_of again). */
+		if (!mime_text_indexable(a->htext.data, a->htext.len,
+					 a->btext.data, a->btext.len))
+			continue;
 		b.t[b.n] = (struct store_msg_text){m->email_id,
 						   xstrdup(a->htext.data),
 						   xstrdup(a->btext.data)};

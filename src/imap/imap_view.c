@@ -163,31 +163,38 @@ static void sync_expunged(uint32_t uid, void *ctx)
 	y->gone[y->ngone++] = uid;
 }
 
-/* Drop the UIDs (sorted) from the view, answering for each one the view
- * held: EXPUNGE with its sequence number, highest first so each number is
- * right when said; or one VANISHED under QRESYNC (RFC 7162 3.2.10). */
+/* Drop the UIDs (ascending) from the view in one pass, answering for each
+ * one the view held: EXPUNGE with its sequence number, highest first so
+ * each number is right when said; or one VANISHED under QRESYNC (RFC
+ * 7162 3.2.10).  One pass, not a move per message: expunging all of a
+ * 100,000-message mailbox must not cost 10^10 moves. */
 static void view_drop(struct imap_session *s, const uint32_t *uids, size_t n)
 {
 	struct imap_view *v = s->view;
-	bool vanished = (s->enabled & IMAP_EN_QRESYNC) != 0;
-	struct str list = STR_INIT;
-	for (size_t i = n; i-- > 0;) {
-		uint32_t seq = imap_view_seq(v, uids[i]);
-		if (seq == 0)
-			continue;
-		memmove(&v->uids[seq - 1], &v->uids[seq],
-			(v->n - seq) * sizeof(*v->uids));
-		v->n--;
-		if (!vanished) {
-			str_printf(&s->out, "* %u EXPUNGE\r\n", seq);
+	uint32_t *seqs = xreallocarray(NULL, n ? n : 1, sizeof(*seqs));
+	uint32_t *gone = xreallocarray(NULL, n ? n : 1, sizeof(*gone));
+	size_t ng = 0, j = 0, w = 0;
+	for (uint32_t r = 0; r < v->n; r++) {
+		while (j < n && uids[j] < v->uids[r])
+			j++;
+		if (j < n && uids[j] == v->uids[r]) {
+			seqs[ng] = r + 1;
+			gone[ng++] = v->uids[r];
 			continue;
 		}
-		str_printf(&list, list.len ? ",%u" : "%u", uids[i]);
+		v->uids[w++] = v->uids[r];
 	}
-	if (list.len > 0)
-		str_printf(&s->out, "* VANISHED %.*s\r\n", (int)list.len,
-			   list.data);
-	str_free(&list);
+	v->n = w;
+	if (ng > 0 && (s->enabled & IMAP_EN_QRESYNC)) {
+		str_appends(&s->out, "* VANISHED ");
+		imap_write_uid_set(&s->out, gone, ng);
+		str_appends(&s->out, "\r\n");
+	} else {
+		for (size_t i = ng; i-- > 0;)
+			str_printf(&s->out, "* %u EXPUNGE\r\n", seqs[i]);
+	}
+	free(seqs);
+	free(gone);
 }
 
 void imap_view_expunged(struct imap_session *s, const uint32_t *uids,

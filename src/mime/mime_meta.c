@@ -122,8 +122,17 @@ void mime_meta_compute(const char *data, size_t len, unsigned what,
 	mime_layout_encode(msg, &m->layout);
 	top_fields(msg, m);
 	preview(msg, m);
-	if (what & MIME_META_TEXT)
+	if (what & MIME_META_TEXT) {
 		mime_text_extract(msg, &m->header_text, &m->body_text);
+		/* Past the index's bounds: no text, so the message stays out
+		 * of the index and SEARCH reads it. */
+		if (!mime_text_indexable(m->header_text.data,
+					 m->header_text.len,
+					 m->body_text.data, m->body_text.len)) {
+			str_free(&m->header_text);
+			str_free(&m->body_text);
+		}
+	}
 	/* Empty, not missing: the index tells "none" from "not computed". */
 	str_append(&m->subject, "", 0);
 	str_append(&m->from, "", 0);

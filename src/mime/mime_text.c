@@ -2,9 +2,11 @@
 #include "mime/mime_text.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core/xalloc.h"
 #include "mime/mime.h"
 #include "mime/mime_decode.h"
 
@@ -225,6 +227,68 @@ bool mime_text_contains(const char *text, size_t len, const char *needle,
 		return true;
 	return len >= needle_len &&
 	       memmem(text, len, needle, needle_len) != NULL;
+}
+
+/* ---- the index's bounds ---- */
+
+#define TRIGRAM_SLOTS (2 * MIME_TEXT_INDEX_TRIGRAMS) /* a power of two */
+
+struct trigrams {
+	uint64_t *slot; /* 0 = free; a trigram is never 0 (+1 below) */
+	size_t n;
+	uint32_t cp[3];
+	unsigned have;
+};
+
+/* The next code point of valid UTF-8 (what normalisation leaves); a
+ * stray byte counts as one. */
+static uint32_t next_cp(const unsigned char **pp, const unsigned char *end)
+{
+	const unsigned char *p = *pp;
+	uint32_t c = *p++;
+	unsigned more = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
+	for (; more > 0 && p < end && (*p & 0xc0) == 0x80; more--)
+		c = (c << 6) | (*p++ & 0x3f);
+	*pp = p;
+	return c;
+}
+
+/* false once there are more distinct trigrams than the bound. */
+static bool trigrams_add(struct trigrams *t, const char *text, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)text, *end = p + len;
+	t->have = 0; /* a trigram never spans two columns */
+	while (p < end) {
+		t->cp[0] = t->cp[1];
+		t->cp[1] = t->cp[2];
+		t->cp[2] = next_cp(&p, end);
+		if (++t->have < 3)
+			continue;
+		uint64_t k = ((uint64_t)t->cp[0] << 42 |
+			      (uint64_t)t->cp[1] << 21 | t->cp[2]) + 1;
+		size_t i = (size_t)((k * 0x9e3779b97f4a7c15ULL) >> 40) &
+			   (TRIGRAM_SLOTS - 1);
+		while (t->slot[i] != 0 && t->slot[i] != k)
+			i = (i + 1) & (TRIGRAM_SLOTS - 1);
+		if (t->slot[i] == k)
+			continue;
+		if (++t->n > MIME_TEXT_INDEX_TRIGRAMS)
+			return false;
+		t->slot[i] = k;
+	}
+	return true;
+}
+
+bool mime_text_indexable(const char *header, size_t hlen, const char *body,
+			 size_t blen)
+{
+	if (hlen + blen > MIME_TEXT_INDEX_MAX)
+		return false;
+	struct trigrams t = {.slot = xcalloc(TRIGRAM_SLOTS, sizeof(uint64_t))};
+	bool ok = trigrams_add(&t, header, hlen) &&
+		  trigrams_add(&t, body, blen);
+	free(t.slot);
+	return ok;
 }
 
 bool mime_text_field_has(const char *hdr, size_t len, const char *name,

@@ -55,6 +55,22 @@ void mime_text_key(const char *in, size_t len, struct str *out);
 bool mime_text_contains(const char *text, size_t len, const char *needle,
 			size_t needle_len);
 
+/* Bounds of a text the full-text index takes: FTS5's trigram index costs
+ * time that grows faster than linearly with a document's length and its
+ * number of distinct trigrams (2 MiB of random characters took minutes
+ * of CPU, as much natural text well under a second), so a text past
+ * either bound is left out of the index and searched by reading the
+ * message instead: slower for that message, never wrong. */
+#define MIME_TEXT_INDEX_MAX (256 * 1024)
+#define MIME_TEXT_INDEX_TRIGRAMS 16384
+
+/* Whether the header and body text (normalised, as above) are within the
+ * index's bounds: at most MIME_TEXT_INDEX_MAX bytes together and
+ * MIME_TEXT_INDEX_TRIGRAMS distinct trigrams of code points.  Linear,
+ * with a fixed-size table. */
+bool mime_text_indexable(const char *header, size_t hlen, const char *body,
+			 size_t blen);
+
 /* Whether header text (as mime_text_extract makes it) has a field whose
  * name is `name` (normalised with mime_text_key; NULL: any field) and
  * whose value holds needle.  An empty needle matches any field of that

@@ -418,6 +418,58 @@ static void test_field_has(void **state)
 	EXPECT(!mime_text_contains("ab", 2, "abc", 3));
 }
 
+/* n + 2 distinct code points from U+4E00 on: exactly n distinct
+ * trigrams, three bytes a code point. */
+static char *distinct_cps(size_t n, size_t *len_r)
+{
+	struct str s = STR_INIT;
+	for (uint32_t c = 0x4e00; c < 0x4e00 + n + 2; c++) {
+		char u[3] = {(char)(0xe0 | c >> 12), (char)(0x80 | (c >> 6 & 0x3f)),
+			     (char)(0x80 | (c & 0x3f))};
+		str_append(&s, u, 3);
+	}
+	*len_r = s.len;
+	return s.data;
+}
+
+static void test_indexable(void **state)
+{
+	(void)state;
+	size_t n;
+	char *t = distinct_cps(MIME_TEXT_INDEX_TRIGRAMS, &n);
+	assert_true(mime_text_indexable("", 0, t, n));
+	/* The same trigrams again add nothing. */
+	assert_true(mime_text_indexable(t, n, t, n));
+	free(t);
+	t = distinct_cps(MIME_TEXT_INDEX_TRIGRAMS + 1, &n);
+	assert_false(mime_text_indexable("", 0, t, n));
+	assert_false(mime_text_indexable(t, n, "", 0));
+	/* Split between the two columns, the trigrams across the split
+	 * are not made: two fewer. */
+	assert_true(mime_text_indexable(t, 9, t + 9, n - 9));
+	free(t);
+	/* Natural text repeats its trigrams: 200 KiB of it is fine. */
+	struct str s = STR_INIT;
+	while (s.len < 200 * 1024)
+		str_appends(&s, "The quick brown fox jumps over the lazy dog.\n");
+	assert_true(mime_text_indexable("Subject: fox\n", 13, s.data, s.len));
+	str_free(&s);
+	/* Length alone: up to the bound, not past it. */
+	char *a = malloc(MIME_TEXT_INDEX_MAX + 1);
+	memset(a, 'a', MIME_TEXT_INDEX_MAX + 1);
+	assert_true(mime_text_indexable("", 0, a, MIME_TEXT_INDEX_MAX));
+	assert_false(mime_text_indexable("a", 1, a, MIME_TEXT_INDEX_MAX));
+	free(a);
+	/* Random printable bytes, the case that costs FTS5 most. */
+	unsigned x = 1;
+	char r[64 * 1024];
+	for (size_t i = 0; i < sizeof(r); i++) {
+		x = x * 1103515245u + 12345u;
+		r[i] = (char)(33 + (x >> 16) % 94);
+	}
+	assert_false(mime_text_indexable("", 0, r, sizeof(r)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -428,6 +480,7 @@ int main(void)
 		cmocka_unit_test(test_key),
 		cmocka_unit_test(test_search_rules),
 		cmocka_unit_test(test_field_has),
+		cmocka_unit_test(test_indexable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
