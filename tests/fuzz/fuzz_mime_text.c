@@ -67,6 +67,10 @@ static void check_extract(const char *buf, size_t len)
 	check_normal(&h);
 	check_normal(&b);
 	check_header(&h);
+	/* Any bytes, valid UTF-8 or not: the bound check stays in bounds. */
+	if (h.len + b.len > MIME_TEXT_INDEX_MAX)
+		CHECK(!mime_text_indexable(h.data, h.len, b.data, b.len));
+	(void)mime_text_indexable(buf, len, h.data, h.len);
 	CHECK(mime_text_contains(b.data, b.len, b.data, b.len));
 	str_free(&h);
 	str_free(&b);
