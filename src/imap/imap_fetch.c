@@ -638,15 +638,6 @@ void imap_cmd_fetch(struct imap_session *s, struct imap_parser *p)
 	bool want_flags = false, want_modseq = false;
 	for (unsigned i = 0; i < a->f.n_atts; i++) {
 		const struct imap_fetch_att *att = &a->f.atts[i];
-		/* Parsed, but not answered yet (nor offered): refused, as a
-		 * bare NIL would break the response's item-value pairs. */
-		if (att->item == IMAP_FETCH_BINARY ||
-		    att->item == IMAP_FETCH_BINARY_SIZE ||
-		    att->item == IMAP_FETCH_PREVIEW) {
-			imap_reply(s, "BAD Unsupported FETCH item");
-			imap_count_error(s);
-			return;
-		}
 		if (att->item == IMAP_FETCH_UID)
 			a->add_uid = false;
 		if (att->item == IMAP_FETCH_FLAGS)
