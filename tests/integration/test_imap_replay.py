@@ -570,3 +570,82 @@ def test_thunderbird_first_sync_read_flag_move_and_send(server):
         untagged, _ = c.ok("%d" % (t + 9), "UID fetch %d (FLAGS)" % sent_uid)
         assert flags(by_uid(untagged)[sent_uid]) == {"\\Seen"}
         c.ok("%d" % (t + 10), "logout")
+
+
+def other_device(srv):
+    """A second client of the same account, for the changes a replayed
+    client must learn about."""
+    c = Replay(srv.imap_port)
+    c.ok("o1", 'LOGIN %s "%s"' % (ALICE, PASSWORD))
+    return c
+
+
+def test_thunderbird_condstore_resync_drafts_and_idle(server):
+    inbox_mail(server)
+    c, n, _ = tb_login(server)
+    with c:
+        first = tb_select(c, "%d" % n)
+        c.ok("%d" % (n + 1), "UID fetch 1:* (FLAGS)")
+        c.ok("%d" % (n + 2), "logout")
+
+    # Meanwhile, elsewhere: one message read, one deleted, one new.
+    with other_device(server) as o:
+        o.ok("o2", "SELECT INBOX")
+        o.ok("o3", "UID STORE 2 +FLAGS (\\Seen)")
+        o.ok("o4", "UID STORE 4 +FLAGS (\\Deleted)")
+        o.ok("o5", "UID EXPUNGE 4")
+        o.ok("o6", "LOGOUT")
+    deliver(server, plain(5, "new one"))
+
+    c, n, _ = tb_login(server)
+    with c:
+        sel = tb_select(c, "%d" % n)
+        assert sel["UIDVALIDITY"] == first["UIDVALIDITY"]
+        assert sel["HIGHESTMODSEQ"] > first["HIGHESTMODSEQ"], (first, sel)
+        assert sel["UIDNEXT"] == 6 and sel["EXISTS"] == 4, sel
+        # Only what changed since the modseq it kept.
+        untagged, _ = c.ok("%d" % (n + 1), "UID fetch 1:* (FLAGS) "
+                           "(CHANGEDSINCE %d)" % first["HIGHESTMODSEQ"])
+        got = by_uid(untagged)
+        assert sorted(got) == [2, 5], got
+        assert flags(got[2]) == {"\\Seen"} and flags(got[5]) == set()
+        for items in got.values():
+            assert first["HIGHESTMODSEQ"] < modseq(items) <= \
+                sel["HIGHESTMODSEQ"], items
+        # Without QRESYNC it finds the expunged one from the full list.
+        untagged, _ = c.ok("%d" % (n + 2), "UID fetch 1:* (FLAGS)")
+        assert sorted(by_uid(untagged)) == [1, 2, 3, 5]
+
+        # A draft saved twice: the new copy is appended, the old one
+        # deleted and expunged by UID.
+        d1 = sent_message(b"draft one")
+        d2 = sent_message(b"draft two")
+        uids = []
+        for i, d in enumerate((d1, d2)):
+            _, tagged = c.ok("%d" % (n + 3 + i),
+                             'append "Drafts" (\\Seen \\Draft) ',
+                             Literal(d, sync=False))
+            code, val = tagged_code(tagged)
+            assert code == "APPENDUID", tagged
+            uids.append(int(val.split()[1]))
+        assert uids[1] > uids[0]
+        tb_select(c, "%d" % (n + 5), "Drafts")
+        untagged, _ = c.ok("%d" % (n + 6), "uid store %d +Flags (\\Deleted)"
+                           % uids[0])
+        assert "\\Deleted" in flags(by_uid(untagged)[uids[0]])
+        untagged, _ = c.ok("%d" % (n + 7), "UID expunge %d" % uids[0])
+        assert expunged(untagged) == [1], untagged
+        untagged, _ = c.ok("%d" % (n + 8), "UID fetch 1:* (FLAGS)")
+        got = by_uid(untagged)
+        assert list(got) == [uids[1]]
+        assert flags(got[uids[1]]) == {"\\Seen", "\\Draft"}
+        assert stored(c, "%d" % (n + 9), uids[1]) == d2
+
+        # Back to INBOX and IDLE there: a delivery shows up as EXISTS.
+        tb_select(c, "%d" % (n + 10))
+        c.idle("%d" % (n + 11))
+        deliver(server, plain(6, "while idling"))
+        c.wait_for(rb"\* 5 EXISTS$")
+        c.done("%d" % (n + 11))
+        untagged, _ = c.ok("%d" % (n + 12), "UID fetch 6:* (FLAGS)")
+        assert list(by_uid(untagged)) == [6]
