@@ -9,6 +9,7 @@ responses it parses, the exact grammar (every response is parsed, every
 literal read to its announced length), and the mailbox state afterwards."""
 
 import base64
+import datetime
 import re
 import socket
 
@@ -649,3 +650,192 @@ def test_thunderbird_condstore_resync_drafts_and_idle(server):
         c.done("%d" % (n + 11))
         untagged, _ = c.ok("%d" % (n + 12), "UID fetch 6:* (FLAGS)")
         assert list(by_uid(untagged)) == [6]
+
+
+# ---- Apple Mail on iOS ----
+#
+# Sources: the Stalwart threads "Can't connect via apple mail (iPhone)"
+# (github.com/stalwartlabs/stalwart issue 1144: after authenticating, tag 2
+# is ID ("name" "iPhone Mail" "version" ... "os" "iOS" "os-version" ...))
+# and "[bug]: Can't sync with iOS 18" (issue 765: NAMESPACE and
+# LIST "" "*" RETURN (SPECIAL-USE) sent together in one write); Apple's
+# technote TN3189 "Managing Mail background traffic load" on the ID fields
+# iOS Mail sends.  Its QRESYNC use (ENABLE QRESYNC, then
+# SELECT INBOX (QRESYNC (uidvalidity modseq known-uids)) expecting
+# VANISHED (EARLIER), and VANISHED instead of EXPUNGE afterwards) is
+# written in the form RFC 7162 3.2.5 and 3.2.10 give, since no public
+# trace showed its exact text.  Flags and bodies are fetched by UID in
+# windows, newest first, with (UID FLAGS); bodies by part, partially.
+
+IOS_HEADERS = ("date", "subject", "from", "to", "cc", "message-id",
+               "in-reply-to", "references", "content-type", "x-priority",
+               "x-uniform-type-identifier",
+               "x-universally-unique-identifier", "list-id",
+               "list-unsubscribe")
+INTERNALDATE = re.compile(rb'^[ 0-3]\d-[A-Z][a-z]{2}-\d{4} \d\d:\d\d:\d\d '
+                          rb'[+-]\d{4}$')
+
+
+def instant(date_time):
+    """An IMAP date-time as an aware datetime."""
+    assert INTERNALDATE.match(date_time), date_time
+    return datetime.datetime.strptime(date_time.decode().strip(),
+                                      "%d-%b-%Y %H:%M:%S %z")
+
+
+def ios_login(srv):
+    c = Replay(srv.imap_port)
+    _, tagged = c.ok("1", "AUTHENTICATE PLAIN " + plain_auth())
+    assert "QRESYNC" in caps_in(tagged), tagged
+    untagged, _ = c.ok("2", 'ID ("name" "iPhone Mail" "version" "22C161" '
+                       '"os" "iOS" "os-version" "18.2.1 (22C161)")')
+    assert len(untagged) == 1 and untagged[0].startswith(b"* ID "), untagged
+    untagged, _ = c.ok("3", "ENABLE QRESYNC")
+    assert len(untagged) == 1 and "QRESYNC" in parse(untagged[0])[2:], \
+        untagged
+    return c
+
+
+def ios_select(c, tag, qresync=None):
+    """SELECT INBOX, with (QRESYNC (...)) when it knows the mailbox."""
+    cmd = "SELECT INBOX"
+    if qresync:
+        cmd += " (QRESYNC (%s))" % qresync
+    untagged, tagged = c.ok(tag, cmd)
+    assert tagged_code(tagged) == ("READ-WRITE", ""), tagged
+    got = codes(untagged)
+    for code in ("UIDVALIDITY", "UIDNEXT", "HIGHESTMODSEQ",
+                 "PERMANENTFLAGS"):
+        assert code in got, (code, untagged)
+    # RFC 7162 3.2.5.2: no EXPUNGE in a QRESYNC SELECT, only VANISHED.
+    assert not expunged(untagged), untagged
+    return untagged, {k: int(got[k]) for k in
+                      ("UIDVALIDITY", "UIDNEXT", "HIGHESTMODSEQ")}
+
+
+def test_apple_mail_ios_sync_archive_delete_send_and_qresync(server):
+    msgs = inbox_mail(server)
+    with ios_login(server) as c:
+        ns, lists = c.pipeline(("4", "NAMESPACE"),
+                               ("5", 'LIST "" "*" RETURN (SPECIAL-USE)'))
+        assert len(ns) == 1, ns
+        v = parse(ns[0])
+        assert v[1] == "NAMESPACE" and v[2] == [[b"", b"/"]], ns
+        boxes = list_attrs(lists)
+        for name, use in (("Drafts", "\\drafts"), ("Sent", "\\sent"),
+                          ("Trash", "\\trash"), ("Junk", "\\junk"),
+                          ("Archive", "\\archive")):
+            assert use in boxes.get(name, ()), (name, boxes)
+
+        untagged, first = ios_select(c, "6")
+        assert exists(untagged) == 4 and first["UIDNEXT"] == 5, untagged
+        # Flags in windows of UIDs, newest first.
+        seen = {}
+        for tag, window in (("7", "3:4"), ("8", "1:2")):
+            untagged, _ = c.ok(tag, "UID FETCH %s (UID FLAGS)" % window)
+            seen.update(by_uid(untagged))
+        assert sorted(seen) == [1, 2, 3, 4], seen
+
+        # The headers it shows in the list, with size and date.
+        untagged, _ = c.ok("9", "UID FETCH 1:4 (UID FLAGS RFC822.SIZE "
+                           "INTERNALDATE BODY.PEEK[HEADER.FIELDS (%s)])"
+                           % " ".join(IOS_HEADERS))
+        got = by_uid(untagged)
+        key = "BODY[HEADER.FIELDS (%s)]" % " ".join(IOS_HEADERS).upper()
+        for uid, sent in zip((1, 2, 3, 4), msgs):
+            whole = stored(c, "9.%d" % uid, uid)
+            assert body_of(whole) == sent
+            assert got[uid][key] == header_fields(whole, IOS_HEADERS)
+            assert got[uid]["RFC822.SIZE"] == len(whole)
+            assert INTERNALDATE.match(got[uid]["INTERNALDATE"]), got[uid]
+
+        # The structure, then only the parts it shows.
+        untagged, _ = c.ok("10", "UID FETCH 3 (UID BODYSTRUCTURE)")
+        bs = by_uid(untagged)[3]["BODYSTRUCTURE"]
+        text, pdf = bs[0], bs[1]
+        assert bs[2].upper() == b"MIXED", bs
+        assert [x.upper() for x in text[:2]] == [b"TEXT", b"PLAIN"], text
+        assert [x.upper() for x in pdf[:2]] == [b"APPLICATION", b"PDF"]
+        assert pdf[5].upper() == b"BASE64", pdf
+        b64 = msgs[2].split(b"base64\r\n\r\n", 1)[1].rsplit(b"--=-b1--", 1)[0]
+        assert pdf[6] == len(b64) - 2, (pdf, len(b64))
+        untagged, _ = c.ok("11", "UID FETCH 1 (UID BODY.PEEK[1]<0.10240>)")
+        assert by_uid(untagged)[1]["BODY[1]<0>"] == \
+            msgs[0].split(b"\r\n\r\n", 1)[1]
+        untagged, _ = c.ok("12", "UID FETCH 3 (UID BODY.PEEK[1] "
+                           "BODY.PEEK[2]<0.4096>)")
+        items = by_uid(untagged)[3]
+        assert items["BODY[1]"] == b"The report is attached."
+        assert items["BODY[2]<0>"] == b64[:4096]
+        untagged, _ = c.ok("13", "UID FETCH 1:4 (UID FLAGS)")
+        assert all(flags(i) == set() for i in by_uid(untagged).values())
+
+        # Read, archived, deleted: under QRESYNC the moves answer VANISHED.
+        c.ok("14", "UID STORE 1 +FLAGS.SILENT (\\Seen)")
+        for tag, uid, box in (("15", 2, "Archive"), ("16", 3, "Trash")):
+            untagged, tagged = c.ok(tag, "UID MOVE %d %s" % (uid, box))
+            assert b"[COPYUID " in tagged or any(
+                b"[COPYUID " in r for r in untagged), (untagged, tagged)
+            assert vanished(untagged, False) == [uid], untagged
+            assert not expunged(untagged), untagged
+
+        # The copy of a sent message, with its date, synchronizing literal.
+        mine = sent_message(b"from my iphone")
+        _, tagged = c.ok("17", 'APPEND Sent (\\Seen) '
+                         '"01-Dec-2026 09:30:00 +0100" ', Literal(mine))
+        code, val = tagged_code(tagged)
+        assert code == "APPENDUID", tagged
+        sent_uid = int(val.split()[1])
+
+        # IDLE on INBOX: a delivery wakes it.
+        c.idle("18")
+        deliver(server, plain(5, "push"))
+        c.wait_for(rb"\* 3 EXISTS$")
+        c.done("18")
+
+        # Sent holds the message byte for byte with the date it gave.
+        c.ok("19", "EXAMINE Sent")
+        untagged, _ = c.ok("20", "UID FETCH %d (UID FLAGS INTERNALDATE "
+                           "BODY.PEEK[])" % sent_uid)
+        items = by_uid(untagged)[sent_uid]
+        assert items["BODY[]"] == mine
+        # The same instant; the server may give it in another zone.
+        assert instant(items["INTERNALDATE"]) == instant(
+            b"01-Dec-2026 09:30:00 +0100")
+        assert flags(items) == {"\\Seen"}
+
+        # Back to INBOX with what it knew at the first SELECT: the two
+        # messages it moved away come back as VANISHED (EARLIER), the
+        # read one and the new one as FETCH with their MODSEQ.
+        untagged, second = ios_select(
+            c, "21", "%d %d 1:4" % (first["UIDVALIDITY"],
+                                    first["HIGHESTMODSEQ"]))
+        assert sorted(vanished(untagged, True)) == [2, 3], untagged
+        got = by_uid(untagged)
+        assert sorted(got) == [1, 5], untagged
+        assert flags(got[1]) == {"\\Seen"}
+        for items in got.values():
+            assert first["HIGHESTMODSEQ"] < modseq(items) <= \
+                second["HIGHESTMODSEQ"]
+        c.ok("22", "LOGOUT")
+
+    # Overnight, another device deletes one and flags another.
+    with other_device(server) as o:
+        o.ok("o2", "SELECT INBOX")
+        o.ok("o3", "UID STORE 4 +FLAGS (\\Deleted)")
+        o.ok("o4", "UID EXPUNGE 4")
+        o.ok("o5", "UID STORE 1 +FLAGS (\\Flagged)")
+        o.ok("o6", "LOGOUT")
+
+    with ios_login(server) as c:
+        untagged, third = ios_select(
+            c, "4", "%d %d 1:5" % (second["UIDVALIDITY"],
+                                   second["HIGHESTMODSEQ"]))
+        assert third["HIGHESTMODSEQ"] > second["HIGHESTMODSEQ"]
+        gone = vanished(untagged, True)
+        assert 4 in gone and set(gone) <= {2, 3, 4}, untagged
+        got = by_uid(untagged)
+        assert sorted(got) == [1], untagged
+        assert flags(got[1]) == {"\\Seen", "\\Flagged"}
+        assert exists(untagged) == 2, untagged
+        c.ok("5", "LOGOUT")
