@@ -12,6 +12,7 @@ import base64
 import datetime
 import re
 import socket
+import time
 
 import pytest
 
@@ -188,6 +189,22 @@ class Replay:
                 pattern, wait, got)) from None
         finally:
             self.c.sock.settimeout(30)
+
+    def poll(self, tag, pattern, wait=NEWS_WAIT):
+        """NOOP as a polling client does (tags tag.1, tag.2, ...) until
+        one brings a response matching `pattern`: the store's news may take
+        a moment to reach the session, so up to `wait` seconds, a bound
+        only a broken server reaches.  Returns all untagged responses."""
+        deadline = time.time() + wait
+        got, n = [], 0
+        while True:
+            n += 1
+            got += self.ok("%s.%d" % (tag, n), "NOOP")[0]
+            if any(re.match(pattern, r) for r in got):
+                return got
+            assert time.time() < deadline, ("no %r within %d s; got %r"
+                                            % (pattern, wait, got))
+            time.sleep(0.1)
 
     def idle(self, tag):
         self.c.send(tag.encode() + b" IDLE\r\n")
@@ -839,3 +856,160 @@ def test_apple_mail_ios_sync_archive_delete_send_and_qresync(server):
         assert flags(got[1]) == {"\\Seen", "\\Flagged"}
         assert exists(untagged) == 2, untagged
         c.ok("5", "LOGOUT")
+
+
+# ---- Apple Mail on macOS ----
+#
+# Source: the transcript of macOS Mail 16 (macOS 13.5) in the mox thread
+# "macOS's Mail.app IMAP folder matching" (github.com/mjl-/mox issue 66):
+# tags "N.1" on its first connection and "N.2" on the second it opens in
+# parallel, ID before LOGIN, LOGIN with the address as an atom,
+# SELECT INBOX, FETCH 1:n (FLAGS UID) by sequence number, and
+# LSUB "" * with an unquoted wildcard.
+
+MAC_ID = ('ID ("name" "Mac OS X Mail" "version" "16.0 (3731.700.6)" "os" '
+          '"Mac OS X" "os-version" "13.5.2 (22G91)" "vendor" "Apple Inc.")')
+
+
+def test_apple_mail_macos_two_connections(server):
+    inbox_mail(server)
+    with Replay(server.imap_port) as c1, Replay(server.imap_port) as c2:
+        # ID comes before login, from a client nobody knows yet.
+        untagged, _ = c1.ok("1.1", MAC_ID)
+        assert len(untagged) == 1 and untagged[0].startswith(b"* ID "), \
+            untagged
+        c1.ok("2.1", 'LOGIN %s "%s"' % (ALICE, PASSWORD))
+        untagged, tagged = c1.ok("3.1", "SELECT INBOX")
+        assert exists(untagged) == 4, untagged
+        assert tagged_code(tagged) == ("READ-WRITE", ""), tagged
+        got = codes(untagged)
+        assert int(got["UIDNEXT"]) == 5 and "UIDVALIDITY" in got, got
+        untagged, _ = c1.ok("4.1", "FETCH 1:4 (FLAGS UID)")
+        got = fetches(untagged)[0]
+        assert sorted(got) == [1, 2, 3, 4], got
+        assert [got[i]["UID"] for i in (1, 2, 3, 4)] == [1, 2, 3, 4]
+        assert all(flags(i) == set() for i in got.values())
+        untagged, _ = c1.ok("5.1", 'LSUB "" *')
+        subs = list_attrs(untagged, "LSUB")
+        assert {"INBOX", "Drafts", "Sent", "Trash", "Junk", "Archive"} <= \
+            set(subs), subs
+
+        # The second connection, opened while the first has INBOX.
+        c2.ok("1.2", MAC_ID)
+        c2.ok("2.2", 'LOGIN %s "%s"' % (ALICE, PASSWORD))
+        untagged, _ = c2.ok("3.2", "SELECT INBOX")
+        assert exists(untagged) == 4
+        c2.ok("4.2", "UID STORE 2 +FLAGS (\\Seen)")
+        # The first connection learns of it at its next command.
+        untagged = c1.poll("6.1", rb"\* 2 FETCH ")
+        got = fetches(untagged)[0]
+        assert list(got) == [2] and flags(got[2]) == {"\\Seen"}, untagged
+        c2.ok("5.2", "LOGOUT")
+        c1.ok("7.1", "LOGOUT")
+    # The ID was logged with the client's name.
+    assert re.search(r' id .*name="Mac OS X Mail"', server.log()), \
+        server.log()[-2000:]
+
+
+# ---- Outlook (Windows desktop) ----
+#
+# Sources: Microsoft's "[MS-STANOIMAP]: Outlook Internet Message Access
+# Protocol (IMAP) Standards Support" (learn.microsoft.com, section 2.1:
+# Outlook fetches with BODY.PEEK, never the ALL/FAST/FULL macros, and asks
+# for whole messages with RFC822.PEEK), the go-imap thread "Outlook client
+# uses obsolete RFC822.peek in fetch calls" (github.com/emersion/go-imap
+# issue 657: "7 UID fetch 39 (UID RFC822.SIZE RFC822.peek)"), and the
+# wildduck thread "XLIST command for imap" (github.com/zone-eu/wildduck
+# issue 91) on Outlook finding Sent, Trash, Drafts and Junk from the
+# folder list's attributes.  It deletes the classic way: copy to the
+# deleted-items folder, mark \Deleted, expunge; it polls with NOOP and also
+# idles.
+
+def test_outlook_desktop_sync_read_delete_and_send(server):
+    msgs = inbox_mail(server)
+    with Replay(server.imap_port) as c:
+        untagged, _ = c.ok("1", "CAPABILITY")
+        assert "IMAP4REV1" in caps_in(untagged[0])
+        c.ok("2", 'LOGIN "%s" "%s"' % (ALICE, PASSWORD))
+        # The plain LIST must carry the special-use attributes.
+        untagged, _ = c.ok("3", 'LIST "" "*"')
+        boxes = list_attrs(untagged)
+        for name, use in (("Drafts", "\\drafts"), ("Sent", "\\sent"),
+                          ("Trash", "\\trash"), ("Junk", "\\junk")):
+            assert use in boxes.get(name, ()), (name, boxes)
+        untagged, _ = c.ok("4", 'LSUB "" "*"')
+        assert set(list_attrs(untagged, "LSUB")) == set(boxes)
+        # A STATUS per folder for its folder pane.
+        tag = 5
+        for name in sorted(boxes):
+            untagged, _ = c.ok("%d" % tag, 'STATUS "%s" (MESSAGES UNSEEN '
+                               'RECENT UIDNEXT UIDVALIDITY)' % name)
+            tag += 1
+            assert len(untagged) == 1, untagged
+            v = parse(untagged[0])
+            box = v[2] if isinstance(v[2], Atom) else v[2].decode()
+            assert v[1] == "STATUS" and box == name, untagged
+            items = dict(zip(v[3][0::2], v[3][1::2]))
+            assert set(items) == {"MESSAGES", "UNSEEN", "RECENT", "UIDNEXT",
+                                  "UIDVALIDITY"}, items
+            if name == "INBOX":
+                assert items["MESSAGES"] == 4 and items["UNSEEN"] == 4
+                assert items["UIDNEXT"] == 5
+
+        untagged, _ = c.ok("%d" % tag, 'SELECT "INBOX"')
+        assert exists(untagged) == 4
+        untagged, _ = c.ok("%d" % (tag + 1), "UID fetch 1:* (UID FLAGS)")
+        assert sorted(by_uid(untagged)) == [1, 2, 3, 4]
+        untagged, _ = c.ok("%d" % (tag + 2), "UID fetch 1:4 (UID "
+                           "RFC822.SIZE FLAGS INTERNALDATE BODY.PEEK[HEADER])")
+        got = by_uid(untagged)
+        for uid, sent in zip((1, 2, 3, 4), msgs):
+            head = got[uid]["BODY[HEADER]"]
+            whole = stored(c, "%d.%d" % (tag + 2, uid), uid)
+            assert whole.startswith(head) and head.endswith(b"\r\n\r\n")
+            assert body_of(whole) == sent
+            assert got[uid]["RFC822.SIZE"] == len(whole)
+
+        # Opening a message: RFC822.peek, answered as RFC822, no \Seen;
+        # then Outlook marks it read itself.
+        untagged, _ = c.ok("%d" % (tag + 3),
+                           "UID fetch 2 (UID RFC822.SIZE RFC822.peek)")
+        items = by_uid(untagged)[2]
+        assert body_of(items["RFC822"]) == msgs[1]
+        assert items["RFC822.SIZE"] == len(items["RFC822"])
+        untagged, _ = c.ok("%d" % (tag + 4), "UID fetch 2 (UID FLAGS)")
+        assert flags(by_uid(untagged)[2]) == set()
+        untagged, _ = c.ok("%d" % (tag + 5), "UID STORE 2 +FLAGS (\\Seen)")
+        assert flags(by_uid(untagged)[2]) == {"\\Seen"}
+
+        # Delete: copy to Trash, mark, expunge.
+        untagged, tagged = c.ok("%d" % (tag + 6), 'UID COPY 3 "Trash"')
+        code, val = tagged_code(tagged)
+        assert code == "COPYUID" and val.split()[1] == "3", tagged
+        trash_uid = int(val.split()[2])
+        c.ok("%d" % (tag + 7), "UID STORE 3 +FLAGS (\\Deleted)")
+        untagged, _ = c.ok("%d" % (tag + 8), "EXPUNGE")
+        assert expunged(untagged) == [3], untagged
+
+        # Sent items, synchronizing literal.
+        mine = sent_message(b"from outlook")
+        _, tagged = c.ok("%d" % (tag + 9), 'APPEND "Sent" (\\Seen) ',
+                         Literal(mine))
+        assert tagged_code(tagged)[0] == "APPENDUID", tagged
+        sent_uid = int(tagged_code(tagged)[1].split()[1])
+
+        # Polling: a new message shows up at the next NOOP.
+        deliver(server, plain(5, "polled"))
+        untagged = c.poll("%d" % (tag + 10), rb"\* 4 EXISTS$")
+        assert exists(untagged) == 4, untagged
+        # And idling.
+        c.idle("%d" % (tag + 11))
+        deliver(server, plain(6, "pushed"))
+        c.wait_for(rb"\* 5 EXISTS$")
+        c.done("%d" % (tag + 11))
+
+        untagged, _ = c.ok("%d" % (tag + 12), 'SELECT "Trash"')
+        assert body_of(stored(c, "%d" % (tag + 13), trash_uid)) == msgs[2]
+        c.ok("%d" % (tag + 14), 'SELECT "Sent"')
+        assert stored(c, "%d" % (tag + 15), sent_uid) == mine
+        c.ok("%d" % (tag + 16), "LOGOUT")
