@@ -1013,3 +1013,52 @@ def test_outlook_desktop_sync_read_delete_and_send(server):
         c.ok("%d" % (tag + 14), 'SELECT "Sent"')
         assert stored(c, "%d" % (tag + 15), sent_uid) == mine
         c.ok("%d" % (tag + 16), "LOGOUT")
+
+
+# ---- two devices at once ----
+
+def test_thunderbird_idles_while_iphone_moves_and_back(server):
+    """Thunderbird idling on INBOX (CONDSTORE, no QRESYNC) while the
+    iPhone (QRESYNC) archives a message: Thunderbird is told with EXPUNGE
+    during its IDLE.  Then the other way round: the iPhone idles while
+    Thunderbird marks one read and moves one to Trash, and is told with
+    FETCH (with UID and MODSEQ) and VANISHED, never EXPUNGE.  A delivery
+    reaches both while they idle."""
+    inbox_mail(server)
+    tb, n, _ = tb_login(server)
+    with tb, ios_login(server) as ios:
+        tb_select(tb, "%d" % n)
+        tb.ok("%d" % (n + 1), "UID fetch 1:* (FLAGS)")
+        _, sel = ios_select(ios, "4")
+        ios.ok("5", "UID FETCH 1:* (UID FLAGS)")
+
+        tb.idle("%d" % (n + 2))
+        untagged, _ = ios.ok("6", "UID MOVE 2 Archive")
+        assert vanished(untagged, False) == [2], untagged
+        got = tb.wait_for(rb"\* 2 EXPUNGE$")
+        assert not [r for r in got if b"VANISHED" in r], got
+        deliver(server, plain(5, "to both"))
+        tb.wait_for(rb"\* 4 EXISTS$")
+        tb.done("%d" % (n + 2))
+
+        # The iPhone learns of the delivery at its next command.
+        untagged = ios.poll("7", rb"\* 4 EXISTS$")
+        ios.idle("8")
+        tb.ok("%d" % (n + 3), "uid store 1 +Flags (\\Seen)")
+        untagged, _ = tb.ok("%d" % (n + 4), 'uid move 3 "Trash"')
+        assert expunged(untagged) == [2], untagged
+        got = ios.wait_for(rb"\* VANISHED 3$")
+        got += ios.done("8")
+        assert not expunged(got), got
+        news = by_uid(got)
+        assert list(news) == [1] and flags(news[1]) == {"\\Seen"}, got
+        assert modseq(news[1]) > sel["HIGHESTMODSEQ"]
+        # Both agree on what is left, in the same order.
+        mine = by_uid(ios.ok("9", "UID FETCH 1:* (UID FLAGS)")[0])
+        theirs = by_uid(tb.ok("%d" % (n + 5), "UID fetch 1:* (FLAGS)")[0])
+        assert sorted(mine) == sorted(theirs) == [1, 4, 5]
+        assert {u: (i["SEQ"], flags(i)) for u, i in mine.items()} == \
+            {u: (i["SEQ"], flags(i)) for u, i in theirs.items()}
+        untagged, _ = tb.ok("%d" % (n + 6), 'STATUS "Archive" (MESSAGES)')
+        assert untagged == [b'* STATUS Archive (MESSAGES 1)'] or \
+            untagged == [b'* STATUS "Archive" (MESSAGES 1)'], untagged
