@@ -511,9 +511,19 @@ def test_thunderbird_first_sync_read_flag_move_and_send(server):
         untagged, _ = c.ok("%d" % (n + 1), 'list "" "INBOX"')
         assert list(list_attrs(untagged)) == ["INBOX"], untagged
 
-        # First visit of INBOX: every UID and its flags.
+        # First visit of INBOX: every UID and its flags; with QUOTA
+        # offered it asks for the quota it shows in the folder's
+        # properties.
         sel = tb_select(c, "%d" % (n + 2))
         assert sel["EXISTS"] == 4 and sel["UIDNEXT"] == 5, sel
+        untagged, _ = c.ok("%d.q" % (n + 2), 'getquotaroot "INBOX"')
+        roots = [parse(r) for r in untagged if r.startswith(b"* QUOTAROOT ")]
+        assert len(roots) == 1 and roots[0][2] in (b"INBOX", "INBOX"), \
+            untagged
+        for r in untagged:
+            v = parse(r)
+            if v[1] == "QUOTA":
+                assert isinstance(v[3], list) and len(v[3]) % 3 == 0, r
         untagged, _ = c.ok("%d" % (n + 3), "UID fetch 1:* (FLAGS)")
         got = by_uid(untagged)
         assert sorted(got) == [1, 2, 3, 4], got
@@ -587,7 +597,17 @@ def test_thunderbird_first_sync_read_flag_move_and_send(server):
         assert stored(c, "%d" % (t + 8), sent_uid) == mine
         untagged, _ = c.ok("%d" % (t + 9), "UID fetch %d (FLAGS)" % sent_uid)
         assert flags(by_uid(untagged)[sent_uid]) == {"\\Seen"}
-        c.ok("%d" % (t + 10), "logout")
+
+        # Empty Trash: every message it knows there marked, then EXPUNGE.
+        tb_select(c, "%d" % (t + 10), "Trash")
+        trash_uid = int(m.group(2))
+        c.ok("%d" % (t + 11), "uid store %d +Flags (\\Deleted)" % trash_uid)
+        untagged, _ = c.ok("%d" % (t + 12), "expunge")
+        assert expunged(untagged) == [1], untagged
+        untagged, _ = c.ok("%d" % (t + 13), 'STATUS "Trash" (MESSAGES)')
+        assert re.match(rb'\* STATUS "?Trash"? \(MESSAGES 0\)$',
+                        untagged[0]), untagged
+        c.ok("%d" % (t + 14), "logout")
 
 
 def other_device(srv):
@@ -1062,3 +1082,52 @@ def test_thunderbird_idles_while_iphone_moves_and_back(server):
         untagged, _ = tb.ok("%d" % (n + 6), 'STATUS "Archive" (MESSAGES)')
         assert untagged == [b'* STATUS Archive (MESSAGES 1)'] or \
             untagged == [b'* STATUS "Archive" (MESSAGES 1)'], untagged
+
+
+# ---- Outlook for iOS and Android ----
+#
+# Source: the question "Outlook for Android uses intermediate Microsoft
+# servers" (a Dovecot admin's log, quoted at newproxylists.com): the app
+# does not connect itself; Microsoft's servers log in over IMAP for it
+# (with SASL LOGIN where offered), keep the account in sync and push
+# changes to the phone.  No trace of its commands is public, so this
+# replays only that pattern: it signs in with what the server offers,
+# lists the folders, syncs INBOX by UID and waits in IDLE, so that what
+# another device does reaches the phone at once.
+
+def test_outlook_mobile_cloud_sync_and_push(server):
+    inbox_mail(server)
+    with Replay(server.imap_port) as c:
+        untagged, _ = c.ok("A1", "CAPABILITY")
+        caps = caps_in(untagged[0])
+        if "AUTH=LOGIN" in caps:
+            c.send("A2", "AUTHENTICATE LOGIN")
+            for answer in (ALICE, PASSWORD):
+                assert c.response().startswith(b"+")
+                c.c.send(base64.b64encode(answer.encode()) + b"\r\n")
+            _, tagged = c.until("A2")
+            assert tagged.startswith(b"A2 OK"), tagged
+        else:
+            c.ok("A2", 'LOGIN "%s" "%s"' % (ALICE, PASSWORD))
+        boxes = list_attrs(c.ok("A3", 'LIST "" "*"')[0])
+        assert {"INBOX", "Sent", "Drafts", "Trash"} <= set(boxes), boxes
+        untagged, _ = c.ok("A4", "SELECT INBOX")
+        assert exists(untagged) == 4
+        got = by_uid(c.ok("A5", "UID FETCH 1:* (UID FLAGS INTERNALDATE "
+                          "RFC822.SIZE)")[0])
+        assert sorted(got) == [1, 2, 3, 4], got
+        c.idle("A6")
+        # The user reads and deletes on the desktop meanwhile.
+        with other_device(server) as o:
+            o.ok("o2", "SELECT INBOX")
+            o.ok("o3", "UID STORE 1 +FLAGS (\\Seen)")
+            o.ok("o4", "UID STORE 4 +FLAGS (\\Deleted)")
+            o.ok("o5", "UID EXPUNGE 4")
+            o.ok("o6", "LOGOUT")
+        got = c.wait_for(rb"\* 4 EXPUNGE$")
+        got += c.done("A6")
+        news = fetches(got)[0]
+        assert 1 in news and flags(news[1]) == {"\\Seen"}, got
+        got = by_uid(c.ok("A7", "UID FETCH 1:* (UID FLAGS)")[0])
+        assert sorted(got) == [1, 2, 3], got
+        c.ok("A8", "LOGOUT")
