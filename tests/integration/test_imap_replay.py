@@ -653,6 +653,18 @@ def test_thunderbird_condstore_resync_drafts_and_idle(server):
         # Without QRESYNC it finds the expunged one from the full list.
         untagged, _ = c.ok("%d" % (n + 2), "UID fetch 1:* (FLAGS)")
         assert sorted(by_uid(untagged)) == [1, 2, 3, 5]
+        # Its check for new mail asks from UIDNEXT on; with nothing newer
+        # "6:*" still means the last message (RFC 9051 6.4.9).
+        untagged, _ = c.ok("%d.n" % (n + 2), "UID fetch 6:* (FLAGS)")
+        assert list(by_uid(untagged)) == [5], untagged
+        # Nothing changed since the last HIGHESTMODSEQ: nothing comes.
+        untagged, _ = c.ok("%d.m" % (n + 2), "UID fetch 1:* (FLAGS) "
+                           "(CHANGEDSINCE %d)" % sel["HIGHESTMODSEQ"])
+        assert untagged == [], untagged
+        # An empty folder answers its first sync with nothing, and OK.
+        tb_select(c, "%d.j" % (n + 2), "Junk")
+        untagged, _ = c.ok("%d.k" % (n + 2), "UID fetch 1:* (FLAGS)")
+        assert untagged == [], untagged
 
         # A draft saved twice: the new copy is appended, the old one
         # deleted and expunged by UID.
