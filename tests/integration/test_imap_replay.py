@@ -938,9 +938,10 @@ def test_apple_mail_macos_two_connections(server):
         assert list(got) == [2] and flags(got[2]) == {"\\Seen"}, untagged
         c2.ok("5.2", "LOGOUT")
         c1.ok("7.1", "LOGOUT")
-    # The ID was logged with the client's name.
-    assert re.search(r' id .*name="Mac OS X Mail"', server.log()), \
-        server.log()[-2000:]
+    # The ID was logged with the client's name and system, under keys of
+    # the server's own ("os-version" is no log key).
+    assert re.search(r' id .*name="Mac OS X Mail".* os_version="13\.5\.2 '
+                     r'\(22G91\)"', server.log()), server.log()[-2000:]
 
 
 # ---- Outlook (Windows desktop) ----
