@@ -252,6 +252,16 @@ def expunged(untagged):
                                       for r in untagged) if m]
 
 
+def after_expunges(uids, untagged):
+    """The UIDs by sequence number after applying the EXPUNGE responses
+    one by one, as a client must (RFC 9051 7.5.1)."""
+    uids = list(uids)
+    for seq in expunged(untagged):
+        assert 1 <= seq <= len(uids), (seq, uids)
+        del uids[seq - 1]
+    return uids
+
+
 def uid_set(text):
     out = []
     for part in text.split(","):
@@ -1144,3 +1154,36 @@ def test_outlook_mobile_cloud_sync_and_push(server):
         got = by_uid(c.ok("A7", "UID FETCH 1:* (UID FLAGS)")[0])
         assert sorted(got) == [1, 2, 3], got
         c.ok("A8", "LOGOUT")
+
+
+def test_thunderbird_archive_into_yearly_folder(server):
+    """Thunderbird's Archive button with its default options (support
+    article "Archived messages", support.mozilla.org): messages go into
+    one subfolder per year under the folder marked \\Archive, which it
+    creates, subscribes and looks up first."""
+    msgs = inbox_mail(server)
+    c, n, _ = tb_login(server)
+    with c:
+        tb_select(c, "%d" % n)
+        c.ok("%d" % (n + 1), "UID fetch 1:* (FLAGS)")
+        untagged, _ = c.ok("%d" % (n + 2), 'list "" "Archive/2026"')
+        assert untagged == [], untagged
+        c.ok("%d" % (n + 3), 'create "Archive/2026"')
+        c.ok("%d" % (n + 4), 'subscribe "Archive/2026"')
+        untagged, _ = c.ok("%d" % (n + 5), 'list "" "Archive/2026"')
+        assert list(list_attrs(untagged)) == ["Archive/2026"], untagged
+        untagged, tagged = c.ok("%d" % (n + 6), 'uid move 2,4 "Archive/2026"')
+        # Whatever order the EXPUNGEs come in, applied one after the other
+        # they must leave what the client should have left.
+        assert after_expunges([1, 2, 3, 4], untagged) == [1, 3], untagged
+        untagged, _ = c.ok("%d" % (n + 7),
+                           'list (subscribed) "" "*" return (special-use)')
+        boxes = list_attrs(untagged)
+        assert "\\archive" in boxes["Archive"], boxes
+        assert "\\subscribed" in boxes["Archive/2026"], boxes
+        tb_select(c, "%d" % (n + 8), "Archive/2026")
+        untagged, _ = c.ok("%d" % (n + 9), "UID fetch 1:* (FLAGS)")
+        got = by_uid(untagged)
+        assert sorted(got) == [1, 2], got
+        assert body_of(stored(c, "%d" % (n + 10), 1)) == msgs[1]
+        assert body_of(stored(c, "%d" % (n + 11), 2)) == msgs[3]
