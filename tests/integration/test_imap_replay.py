@@ -29,6 +29,9 @@ NEWS_WAIT = 10
 def no_store_failures(request):
     """A replayed client never makes the store fail: afterwards the log has
     no store-failed line and no error."""
+    if "server" not in request.fixturenames:
+        yield
+        return
     srv = request.getfixturevalue("server")
     yield
     bad = [line for line in srv.log().splitlines()
@@ -48,23 +51,49 @@ class Literal:
 
 
 TAG = rb"[^\s(){%*\"\\\]+]+"
-TAGGED = re.compile(TAG + rb" (OK|NO|BAD)(?: \[[^\]\r\n]*\])?(?: [^\r\n]*)?$")
-UNTAGGED_KINDS = {"OK", "NO", "BAD", "BYE", "PREAUTH", "CAPABILITY", "LIST",
-                  "LSUB", "STATUS", "FLAGS", "SEARCH", "ESEARCH", "ENABLED",
-                  "ID", "NAMESPACE", "VANISHED", "QUOTA", "QUOTAROOT"}
+TAGGED = re.compile(TAG + rb" (OK|NO|BAD)(?: \[([^\]\r\n]*)\])?"
+                    rb"(?: [^\r\n]*)?$")
+UNTAGGED_STATUS = re.compile(rb"\* (?:OK|NO|BAD|BYE|PREAUTH)"
+                             rb"(?: \[([^\]\r\n]*)\])?(?: [^\r\n]*)?$")
+UNTAGGED_KINDS = {"CAPABILITY", "LIST", "LSUB", "STATUS", "FLAGS", "SEARCH",
+                  "ESEARCH", "ENABLED", "ID", "NAMESPACE", "VANISHED",
+                  "QUOTA", "QUOTAROOT"}
 NUMBERED_KINDS = {"EXISTS", "RECENT", "EXPUNGE", "FETCH"}
+
+
+FETCH_ITEM = re.compile(r"(UID|FLAGS|INTERNALDATE|RFC822(\.SIZE|\.HEADER|"
+                        r"\.TEXT)?|ENVELOPE|BODY|BODYSTRUCTURE|MODSEQ|"
+                        r"EMAILID|THREADID|SAVEDATE|PREVIEW|"
+                        r"(BODY|BINARY|BINARY\.SIZE)\[[^\]]*\](<\d+>)?)$",
+                        re.I)
+
+
+def check_code(r, m, group):
+    """A status response's code: "[" atom [SP ...] "]" when its text starts
+    with "[", well formed inside; the text after it is free."""
+    if m.group(group) is None:
+        assert not re.match(rb"\S+ \S+ \[", r), "unclosed code in %r" % r
+        return
+    code = parse(m.group(group))
+    assert code and isinstance(code[0], Atom), r
 
 
 def check_grammar(r):
     """One whole response (bytes, literals inline) against the response
     grammar of RFC 9051 section 9 and its extensions: a continuation, a
-    tagged status, or a known untagged response whose strings, lists and
-    literals are well formed."""
+    tagged or untagged status with a well-formed response code, or a known
+    untagged response whose strings, lists and literals are well formed."""
     if r.startswith(b"+"):
         assert r == b"+" or r.startswith(b"+ "), r
         return
     if not r.startswith(b"* "):
-        assert TAGGED.match(r), "bad tagged response %r" % r[:200]
+        m = TAGGED.match(r)
+        assert m, "bad tagged response %r" % r[:200]
+        check_code(r, m, 2)
+        return
+    m = UNTAGGED_STATUS.match(r)
+    if m:
+        check_code(r, m, 1)
         return
     v = parse(r)    # asserts quoting, nesting and literal lengths
     assert len(v) >= 2, r
@@ -73,14 +102,33 @@ def check_grammar(r):
         if v[2] == "FETCH":
             assert v[1] >= 1 and len(v) == 4 and isinstance(v[3], list), r
             assert len(v[3]) % 2 == 0, r[:300]
+            for name in v[3][0::2]:
+                assert isinstance(name, Atom) and FETCH_ITEM.match(name), \
+                    "bad FETCH item %r in %r" % (name, r[:300])
         else:
             assert len(v) == 3, r
         return
     assert v[1] in UNTAGGED_KINDS, "unknown response %r" % r[:200]
-    if v[1] in ("OK", "NO", "BAD", "BYE", "PREAUTH") and len(v) > 2:
-        if str(v[2]).startswith("["):
-            assert str(v[2]).endswith("]") or re.match(
-                rb"\* \w+ \[[^\]]*\]", r), r
+
+
+def test_grammar_check_catches_malformed_responses():
+    """The checker the replays rely on accepts what the grammar allows and
+    refuses what a client would choke on."""
+    good = [b"+ idling", b"+", b"7 OK [APPENDUID 1 2] done", b"a.1 NO no",
+            b"* OK [PERMANENTFLAGS (\\Seen \\*)] Limited (see RFC)",
+            b"* OK it's fine (really", b"* 3 EXISTS", b"* VANISHED 2:3",
+            b'* 1 FETCH (UID 4 BODY[] {3}\r\nabc FLAGS (\\Seen))',
+            b'* LIST (\\Sent) "/" Sent', b'* ID NIL']
+    bad = [b"+idling", b"7 MAYBE", b"7 OK [APPENDUID 1 2 done",
+           b"* 3 EXISTED", b"* 3 EXISTS 4", b"* WHATEVER x",
+           b'* 1 FETCH (UID 4 BODY[] {5}\r\nabc FLAGS (\\Seen))',
+           b"* 1 FETCH (UID 4 FLAGS (\\Seen)", b"* 1 FETCH (UID)",
+           b'* LIST (\\Sent) "/ Sent', b"* 0 FETCH (UID 1)"]
+    for r in good:
+        check_grammar(r)
+    for r in bad:
+        with pytest.raises(AssertionError):
+            check_grammar(r)
 
 
 class Replay:
