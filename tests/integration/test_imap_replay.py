@@ -1235,3 +1235,36 @@ def test_thunderbird_archive_into_yearly_folder(server):
         assert sorted(got) == [1, 2], got
         assert body_of(stored(c, "%d" % (n + 10), 1)) == msgs[1]
         assert body_of(stored(c, "%d" % (n + 11), 2)) == msgs[3]
+
+
+def test_thunderbird_keywords_junk_and_labels(server):
+    """Thunderbird keeps its junk verdict and tags as keywords (the log in
+    Stalwart issue 234 shows FLAGS (\\Seen NonJunk); Junk, $label1,
+    $Forwarded are its others): it stores them because PERMANENTFLAGS has
+    \\*, and finds them again in FLAGS and FETCH after it reconnects."""
+    inbox_mail(server)
+    c, n, _ = tb_login(server)
+    with c:
+        tb_select(c, "%d" % n)
+        untagged, _ = c.ok("%d" % (n + 1),
+                           "uid store 1 +Flags (NonJunk $label1)")
+        assert flags(by_uid(untagged)[1]) == {"NonJunk", "$label1"}
+        untagged, _ = c.ok("%d" % (n + 2), "uid store 2 +Flags (Junk)")
+        assert flags(by_uid(untagged)[2]) == {"Junk"}
+        untagged, _ = c.ok("%d" % (n + 3),
+                           "uid store 2 -Flags (Junk)")
+        assert flags(by_uid(untagged)[2]) == set()
+        untagged, _ = c.ok("%d" % (n + 4),
+                           "uid store 3 +Flags (\\Answered $Forwarded)")
+        assert flags(by_uid(untagged)[3]) == {"\\Answered", "$Forwarded"}
+        c.ok("%d" % (n + 5), "logout")
+    c, n, _ = tb_login(server)
+    with c:
+        # FLAGS may list only the system flags (RFC 9051 7.3.5: "at a
+        # minimum"); what it needs is \* in PERMANENTFLAGS, which
+        # tb_select checks, and the keywords on the messages.
+        tb_select(c, "%d" % n)
+        got = by_uid(c.ok("%d" % (n + 1), "UID fetch 1:* (FLAGS)")[0])
+        assert flags(got[1]) == {"NonJunk", "$label1"}
+        assert flags(got[2]) == set()
+        assert flags(got[3]) == {"\\Answered", "$Forwarded"}
