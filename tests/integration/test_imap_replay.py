@@ -1268,3 +1268,29 @@ def test_thunderbird_keywords_junk_and_labels(server):
         assert flags(got[1]) == {"NonJunk", "$label1"}
         assert flags(got[2]) == set()
         assert flags(got[3]) == {"\\Answered", "$Forwarded"}
+
+
+def test_apple_mail_ios_draft_saved_twice(server):
+    """iOS Mail saving a draft, then saving it again: the new copy is
+    appended to Drafts, the old one marked \\Deleted silently and removed
+    by UID; under QRESYNC that removal is told with VANISHED.  (The
+    commands follow RFC 4315 and RFC 7162 3.2.10; no public trace of this
+    part was found.)"""
+    with ios_login(server) as c:
+        uids = []
+        for tag, text in (("4", b"first words"), ("5", b"more words")):
+            _, tagged = c.ok(tag, "APPEND Drafts (\\Seen \\Draft) ",
+                             Literal(sent_message(text)))
+            code, val = tagged_code(tagged)
+            assert code == "APPENDUID", tagged
+            uids.append(int(val.split()[1]))
+        untagged, tagged = c.ok("6", "SELECT Drafts")
+        assert exists(untagged) == 2, untagged
+        c.ok("7", "UID STORE %d +FLAGS.SILENT (\\Deleted)" % uids[0])
+        untagged, _ = c.ok("8", "UID EXPUNGE %d" % uids[0])
+        assert vanished(untagged, False) == [uids[0]], untagged
+        assert not expunged(untagged), untagged
+        got = by_uid(c.ok("9", "UID FETCH 1:* (UID FLAGS BODY.PEEK[])")[0])
+        assert list(got) == [uids[1]]
+        assert flags(got[uids[1]]) == {"\\Seen", "\\Draft"}
+        assert got[uids[1]]["BODY[]"] == sent_message(b"more words")
