@@ -595,7 +595,7 @@ def test_thunderbird_first_sync_read_flag_move_and_send(server):
         got = by_uid(untagged)
         key = "BODY[HEADER.FIELDS (%s)]" % " ".join(TB_HEADERS).upper()
         for uid, sent in zip((1, 2, 3, 4), msgs):
-            items = {k.upper(): v for k, v in got[uid].items()}
+            items = got[uid]
             whole = stored(c, "%d.%d" % (n + 4, uid), uid)
             assert body_of(whole) == sent
             assert items["RFC822.SIZE"] == len(whole), uid
