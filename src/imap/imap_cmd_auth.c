@@ -91,6 +91,28 @@ void imap_cmd_logout(struct imap_session *s, struct imap_parser *p)
 }
 
 /* RFC 2971: the client's parameters are logged; ours are answered. */
+/* The log key for an ID field: RFC 2971's fields and the "event" of iOS
+ * Mail, under keys of our own.  Field names come from the client ("os-version"
+ * has a dash no log key may have, and log.c takes a bad key for our bug), so
+ * none is ever used as a key itself; other fields are not logged. */
+static const char *id_log_key(const struct imap_string *field)
+{
+	static const struct {
+		const char *upper, *key;
+	} keys[] = {
+		{"NAME", "name"},	  {"VERSION", "version"},
+		{"OS", "os"},		  {"OS-VERSION", "os_version"},
+		{"VENDOR", "vendor"},	  {"SUPPORT-URL", "support_url"},
+		{"ADDRESS", "address"},	  {"DATE", "date"},
+		{"COMMAND", "command"},	  {"ARGUMENTS", "arguments"},
+		{"ENVIRONMENT", "environment"}, {"EVENT", "event"},
+	};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++)
+		if (imap_string_eq(field, keys[i].upper))
+			return keys[i].key;
+	return NULL;
+}
+
 void imap_cmd_id(struct imap_session *s, struct imap_parser *p)
 {
 	struct imap_id_param *params;
@@ -102,11 +124,12 @@ void imap_cmd_id(struct imap_session *s, struct imap_parser *p)
 	if (n > 0) {
 		struct str line = STR_INIT;
 		session_log_begin(s->sess, &line, "id");
-		for (unsigned i = 0; i < n; i++)
-			if (params[i].value.data != NULL)
-				log_value(&line, params[i].field.data,
-					  params[i].value.data,
+		for (unsigned i = 0; i < n; i++) {
+			const char *key = id_log_key(&params[i].field);
+			if (key != NULL && params[i].value.data != NULL)
+				log_value(&line, key, params[i].value.data,
 					  params[i].value.len);
+		}
 		log_put(LOG_INFO, &line);
 	}
 	imap_write(s, "* ID (\"name\" \"posthorn\" \"vendor\" \"posthorn\")");

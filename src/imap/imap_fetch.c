@@ -614,9 +614,9 @@ static bool att_needs_meta(const struct imap_fetch_att *att)
 static bool att_sets_seen(const struct imap_fetch_att *att)
 {
 	switch (att->item) {
-	case IMAP_FETCH_RFC822:
 	case IMAP_FETCH_RFC822_TEXT:
 		return true;
+	case IMAP_FETCH_RFC822:
 	case IMAP_FETCH_BODY_SECTION:
 	case IMAP_FETCH_BINARY:
 		return !att->peek;

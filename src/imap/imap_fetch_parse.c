@@ -148,11 +148,16 @@ static int body_att(struct imap_parser *p, struct imap_fetch_att *a,
 	return partial(p, a);
 }
 
-/* RFC822 items as the BODY sections they stand for. */
+/* RFC822 items as the BODY sections they stand for.  RFC822.PEEK is RFC
+ * 1730's, gone from RFC 3501's grammar, yet Outlook still asks for whole
+ * messages with it (Microsoft's MS-STANOIMAP); it is RFC822 without \Seen. */
 static int rfc822_att(struct imap_parser *p, struct imap_fetch_att *a)
 {
 	if (imap_parse_skip_word(p, "RFC822")) {
 		a->item = IMAP_FETCH_RFC822;
+	} else if (imap_parse_skip_word(p, "RFC822.PEEK")) {
+		a->item = IMAP_FETCH_RFC822;
+		a->peek = true;
 	} else if (imap_parse_skip_word(p, "RFC822.HEADER")) {
 		a->item = IMAP_FETCH_RFC822_HEADER;
 		a->section.text = IMAP_SECTION_HEADER;

@@ -23,7 +23,7 @@ enum imap_fetch_item {
 	IMAP_FETCH_MODSEQ,
 	/* RFC822, RFC822.HEADER and RFC822.TEXT are BODY[], BODY.PEEK[HEADER]
 	 * and BODY[TEXT] answered under their own names: section and peek
-	 * are set to say so. */
+	 * are set to say so.  RFC822.PEEK is RFC822 with peek set. */
 	IMAP_FETCH_RFC822,
 	IMAP_FETCH_RFC822_HEADER,
 	IMAP_FETCH_RFC822_TEXT,
@@ -57,8 +57,8 @@ struct imap_section {
 
 struct imap_fetch_att {
 	enum imap_fetch_item item;
-	bool peek;		/* BODY.PEEK / BINARY.PEEK / RFC822.HEADER:
-				 * \Seen is not set */
+	bool peek;		/* BODY.PEEK / BINARY.PEEK / RFC822.HEADER /
+				 * RFC822.PEEK: \Seen is not set */
 	bool lazy;		/* PREVIEW (LAZY) */
 	bool partial;		/* <start.count> was given */
 	uint64_t partial_start, partial_count;	/* count >= 1 */

@@ -791,6 +791,9 @@ static const struct pcase cases[] = {
 	T(K_FETCH, 0, " 1 (RFC822 RFC822.HEADER RFC822.TEXT RFC822.SIZE)",
 	 "1 RFC822=BODY[] RFC822.HEADER=BODY.PEEK[HEADER] "
 	 "RFC822.TEXT=BODY[TEXT] RFC822.SIZE"),
+	/* Outlook's whole message without \Seen (RFC 1730's name). */
+	T(K_FETCH, 0, " 7 (UID RFC822.SIZE RFC822.peek)",
+	 "7 UID RFC822.SIZE RFC822=BODY.PEEK[]"),
 	T(K_FETCH, 0, " 1 body[]", "1 BODY[]"),
 	T(K_FETCH, 0, " 1 BODY.PEEK[]<0.1024>", "1 BODY.PEEK[]<0.1024>"),
 	T(K_FETCH, 0, " 1 BODY[1.2.3.MIME]", "1 BODY[1.2.3.MIME]"),
