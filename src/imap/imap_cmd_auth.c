@@ -90,7 +90,6 @@ void imap_cmd_logout(struct imap_session *s, struct imap_parser *p)
 	session_close(s->sess);
 }
 
-/* RFC 2971: the client's parameters are logged; ours are answered. */
 /* The log key for an ID field: RFC 2971's fields and the "event" of iOS
  * Mail, under keys of our own.  Field names come from the client ("os-version"
  * has a dash no log key may have, and log.c takes a bad key for our bug), so
@@ -113,6 +112,7 @@ static const char *id_log_key(const struct imap_string *field)
 	return NULL;
 }
 
+/* RFC 2971: the client's parameters are logged; ours are answered. */
 void imap_cmd_id(struct imap_session *s, struct imap_parser *p)
 {
 	struct imap_id_param *params;
