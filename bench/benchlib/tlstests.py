@@ -33,6 +33,8 @@ HS_MAX_FAILED = 0.01    # share of failed connections that fails the cell
 LOGIN_TIMEOUT = 120
 MIN_LOGINS = 20         # fewer make a meaningless p95
 FLOOD_WARMUP = 5        # seconds at most for every flood client to fail once
+QUIET_TIMEOUT = 120     # seconds at most to wait for a server to finish its flood
+QUIET_CPU = 0.1         # CPU seconds per second below which a server is quiet
 
 
 def build_tlsload():
@@ -224,6 +226,22 @@ def _percentile(sorted_values, p):
     return sorted_values[k]
 
 
+def wait_quiet(root, timeout=QUIET_TIMEOUT):
+    """Wait until a process tree uses less than QUIET_CPU of a core over a
+    second: a server may go on with the logins of a flood whose clients
+    are gone, and the next measurement (of the other system) must not pay
+    for that.  Returns the seconds waited, or None if it never got quiet."""
+    t0 = time.monotonic()
+    last = imaptests.tree_cpu(root)
+    while time.monotonic() - t0 < timeout:
+        time.sleep(1.0)
+        now = imaptests.tree_cpu(root)
+        if now - last < QUIET_CPU:
+            return time.monotonic() - t0
+        last = now
+    return None
+
+
 def login_latency(server, seconds, flood_clients, max_logins=5000):
     """The good user (server.user, who has mail) runs IMAP sessions one
     after another from 127.0.0.1 on the plain IMAP port: connect, LOGIN,
@@ -274,6 +292,7 @@ def login_latency(server, seconds, flood_clients, max_logins=5000):
     finally:
         if flood:
             flood.stop()
+            quiet = wait_quiet(server.imap_root())
     if not lat:
         raise BenchError("every LOGIN of the good user was refused (%d)" % refused)
     ms = sorted(1000 * x for x in lat)
@@ -301,6 +320,10 @@ def login_latency(server, seconds, flood_clients, max_logins=5000):
                    "connections while timed"
                    % (flood_clients, flood_clients, 1 + flood_clients, attempts,
                       rate, f1[4] - f0[4], attempts - (f1[4] - f0[4]), f1[1] - f0[1]))
+        detail += ("; the server's CPU use fell under %d%% of a core %.0f s after "
+                   "the flood stopped" % (100 * QUIET_CPU, quiet) if quiet is not None
+                   else "; the server was still busy %d s after the flood stopped"
+                   % QUIET_TIMEOUT)
     log("%s:   LOGIN median %.1f ms, p95 %.1f ms%s"
         % (server.name, median, p95, (", %.0f failed logins/s" % rate)
            if rate is not None else ""))
