@@ -572,8 +572,9 @@ static bool tick(struct ctx *x, double now)
 	}
 	bool ramp_over = x->starting == 0 &&
 			 (x->next_start == x->o.clients || got_stop_ramp);
+	/* a caller that closes standard input early wants it over now */
 	if (!x->ready_printed && (ramp_over || now > x->t0 + x->o.ramp_timeout ||
-				  got_stop)) {
+				  got_stop || x->stdin_closed)) {
 		x->ready_printed = true;
 		print_held(x, "ready");
 		x->t_end = now + (x->o.hold > 0 ? x->o.hold : 1e9);
