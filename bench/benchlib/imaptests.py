@@ -192,14 +192,16 @@ def _proc_names(root):
     return names
 
 
-def idle_memory(server, n, users, settle=0, ramp_timeout=None):
+def idle_memory(server, n, users, settle=0, ramp_timeout=None, tls=False,
+                user_fmt=USER_FMT):
     """PSS and RSS per idle IMAP connection: n connections that did LOGIN,
     SELECT INBOX (100 messages) and IDLE, spread over `users` users, held
     while the server's process tree is measured; (held - before) / held.
     `settle`: seconds to wait once all are idling (imap-hibernate moves a
-    connection after it has idled for a while).  Returns (pss, rss,
-    detail) in KiB."""
-    root = server.imap_root()
+    connection after it has idled for a while).  `tls`: over the server's
+    implicit-TLS port (imaps) instead.  Returns (pss, rss, detail) in
+    KiB."""
+    root = server.imaps_root() if tls else server.imap_root()
     if not root:
         raise BenchError("no server process to measure")
     if ramp_timeout is None:
@@ -208,10 +210,12 @@ def idle_memory(server, n, users, settle=0, ramp_timeout=None):
         ramp_timeout = max(900, n // 5)
     wait_tree_settled(root)
     before = tree_memory(root)
-    args = [IMAPLOAD, "idle", "-p", str(server.imap_port), "-u", USER_FMT,
-            "-U", str(min(n, users)), "-P", server.password, "-n", str(n),
-            "--src-ips", str(SRC_IPS), "--in-flight", "64",
+    args = [IMAPLOAD, "idle", "-p", str(server.imaps_port if tls else server.imap_port),
+            "-u", user_fmt, "-U", str(min(n, users)), "-P", server.password,
+            "-n", str(n), "--src-ips", str(SRC_IPS), "--in-flight", "64",
             "--timeout", "120", "--ramp-timeout", str(ramp_timeout)]
+    if tls:
+        args.append("--tls")
     t0 = time.monotonic()
     p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)

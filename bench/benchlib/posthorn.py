@@ -25,6 +25,9 @@ from . import mailgen
 SMTP_PORT = 21025
 POP3_PORT = 21110
 IMAP_PORT = 21143
+# The TLS rows only: implicit TLS, 465-style and 993-style.
+SMTPS_PORT = 21465
+IMAPS_PORT = 21993
 # Connections open at once, all listeners: the IMAP memory row holds
 # 10,000 (the default is 10000, which that row and the benchmark's own
 # checks would reach).
@@ -57,6 +60,7 @@ class Posthorn:
         self.data = None
         self.proc = None
         self.log_path = os.path.join(self.logdir, "posthorn.log")
+        self.tls = None         # (cert, key) once the TLS rows enable TLS
 
     def _cli(self, *args, input=None, timeout=120):
         return run([self.binary, "--data", self.data] + list(args),
@@ -101,8 +105,17 @@ class Posthorn:
             for u in self.idle_users:
                 self._cli("user", "add", u, input=PASSWORD + "\n")
 
+    def tls_enable(self, cert, key):
+        """For the TLS rows: [tls] cert and key, and the implicit-TLS
+        listeners submissions (SMTPS_PORT) and imaps (IMAPS_PORT).  Takes
+        effect at the next start."""
+        self.tls = (cert, key)
+
+    def tls_ports(self):
+        return (SMTPS_PORT, IMAPS_PORT) if self.tls else ()
+
     def start(self, fresh=True):
-        for port in (SMTP_PORT, POP3_PORT):
+        for port in (SMTP_PORT, POP3_PORT) + self.tls_ports():
             if not port_is_free("127.0.0.1", port):
                 raise BenchError("port %d is already in use (a leftover "
                                  "instance of an earlier run?)" % port)
@@ -116,14 +129,19 @@ class Posthorn:
                "--set", "listen.smtp=127.0.0.1:%d" % SMTP_PORT,
                "--set", "listen.pop3=127.0.0.1:%d" % POP3_PORT,
                "--set", "listen.submission=",
-               "--set", "listen.submissions=",
+               "--set", "listen.submissions=%s"
+               % ("127.0.0.1:%d" % SMTPS_PORT if self.tls else ""),
                "--set", "listen.imap=127.0.0.1:%d" % IMAP_PORT,
-               "--set", "listen.imaps=",
+               "--set", "listen.imaps=%s"
+               % ("127.0.0.1:%d" % IMAPS_PORT if self.tls else ""),
                "--set", "listen.pop3s=",
                "--set", "listen.http=",
                "--set", "server.max_connections_per_ip=5000",
-               "--set", "server.max_connections=%d" % MAX_CONNECTIONS,
-               "serve"]
+               "--set", "server.max_connections=%d" % MAX_CONNECTIONS]
+        if self.tls:
+            cmd += ["--set", "tls.cert=%s" % self.tls[0],
+                    "--set", "tls.key=%s" % self.tls[1]]
+        cmd.append("serve")
         logf = open(self.log_path, "ab")
         logf.write(b"\n=== bench: " + " ".join(cmd).encode() + b"\n")
         logf.flush()
@@ -272,3 +290,29 @@ class Posthorn:
 
     def imap_notes(self):
         return []
+
+    # -- TLS ----------------------------------------------------------------
+    smtps_port = SMTPS_PORT
+    imaps_port = IMAPS_PORT
+    smtps_root = smtp_root
+    imaps_root = smtp_root
+
+    def listen_note(self, port):
+        """Why nothing listens on one of our ports, when posthorn said so
+        in its log (a listener this version does not serve yet)."""
+        want = "address=127.0.0.1:%d " % port
+        try:
+            with open(self.log_path, errors="replace") as f:
+                for line in f:
+                    if "listen-ignored" in line and want in line:
+                        return " (posthorn: %s)" % line.split(" serve ", 1)[-1].strip()
+        except OSError:
+            pass
+        return ""
+
+    def tls_notes(self):
+        return ["posthorn TLS (TLS rows only): tls.cert and tls.key set to the "
+                "benchmark's self-signed ECDSA P-256 certificate, "
+                "listen.submissions = 127.0.0.1:%d and listen.imaps = "
+                "127.0.0.1:%d, other TLS behaviour at its defaults (TLS 1.2 "
+                "and 1.3, session tickets)." % (SMTPS_PORT, IMAPS_PORT)]

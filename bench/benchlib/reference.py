@@ -36,6 +36,10 @@ NEEDED_FILES = [POSTFIX, "/usr/sbin/smtp-source", DOVECOT,
 SMTP_PORT = 20025
 POP3_PORT = 20110
 IMAP_PORT = 20143
+# The TLS rows only: Postfix smtpd in wrapper mode (465-style) and Dovecot
+# imaps (993-style).
+SMTPS_PORT = 20465
+IMAPS_PORT = 20993
 DOMAIN = "bench.test"
 USER = "bench@bench.test"
 PASSWORD = "bench-Passw0rd"
@@ -186,6 +190,17 @@ lmtp      unix  -       -       n       -       -       lmtp
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
+{tls_services}"""
+
+# The TLS rows only: SMTP over implicit TLS, as Debian's master.cf template
+# has it for "submissions" (less its SASL and client restrictions, which an
+# idle session after EHLO and a handshake never reach).
+MASTER_CF_SMTPS = """127.0.0.1:{port} inet n -       n       -       -       smtpd
+  -o syslog_name=postfix/submissions
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_tls_cert_file={cert}
+  -o smtpd_tls_key_file={key}
 """
 
 MAIN_CF = """\
@@ -228,8 +243,7 @@ state_dir = {state}
 instance_name = posthorn-bench
 hostname = mx.{domain}
 log_path = {log}
-ssl = no
-disable_plaintext_auth = no
+{ssl_conf}disable_plaintext_auth = no
 auth_mechanisms = plain
 mail_location = maildir:~/Maildir
 first_valid_uid = 1
@@ -261,7 +275,7 @@ service imap-login {{
     address = 127.0.0.1
     port = {imap_port}
   }}
-  process_limit = {process_limit}
+{imaps_listener}  process_limit = {process_limit}
 }}
 service imap {{
   process_limit = {imap_process_limit}
@@ -311,6 +325,7 @@ class Reference:
         self.imap_users = []    # users of the IMAP rows (added by imap_fill)
         self.variant = {"hibernate": False, "big": False}
         self.inotify_saved = None
+        self.tls = None         # (cert, key) once the TLS rows enable TLS
         self.dovecot_proc = None
         self.started = False
 
@@ -338,13 +353,32 @@ class Reference:
                 vmailbox=vmailbox,
                 lmtp_socket=os.path.join(self.dv_run, "lmtp"),
                 process_limit=PROCESS_LIMIT, size_limit=MESSAGE_SIZE_LIMIT))
-        with open(os.path.join(self.pf_conf, "master.cf"), "w") as f:
-            f.write(MASTER_CF.format(smtp_port=SMTP_PORT))
+        self._write_master_cf()
         # Debian's postfix looks for dynamicmaps.cf in the config directory.
         if os.path.exists("/etc/postfix/dynamicmaps.cf"):
             shutil.copy("/etc/postfix/dynamicmaps.cf", self.pf_conf)
         self._write_users()
         self._write_dovecot_conf()
+
+    def _write_master_cf(self):
+        tls = (MASTER_CF_SMTPS.format(port=SMTPS_PORT, cert=self.tls[0], key=self.tls[1])
+               if self.tls else "")
+        with open(os.path.join(self.pf_conf, "master.cf"), "w") as f:
+            f.write(MASTER_CF.format(smtp_port=SMTP_PORT, tls_services=tls))
+
+    def tls_enable(self, cert, key):
+        """For the TLS rows: Postfix also listens in wrapper mode on
+        SMTPS_PORT, Dovecot gets ssl = yes with this certificate and
+        listens for imaps on IMAPS_PORT.  Takes effect at the next start."""
+        self.tls = (cert, key)
+        # Dovecot as configured by default (an earlier IMAP row may have
+        # left it with imap-hibernate or the 10,000-connection limits)
+        self.variant = {"hibernate": False, "big": False}
+        self._write_master_cf()
+        self._write_dovecot_conf()
+
+    def tls_ports(self):
+        return (SMTPS_PORT, IMAPS_PORT) if self.tls else ()
 
     def _write_users(self):
         """Dovecot's passwd-file (it re-reads it when it changes)."""
@@ -370,8 +404,15 @@ class Reference:
             # process through this socket.
             imap_extra = ("  unix_listener imap-master {\n"
                           "    user = $default_internal_user\n  }\n")
+        if self.tls:
+            # Debian's 10-ssl.conf, with the benchmark's certificate
+            ssl_conf = "ssl = yes\nssl_cert = <%s\nssl_key = <%s\n" % self.tls
+            imaps = ("  inet_listener imaps {\n    address = 127.0.0.1\n"
+                     "    port = %d\n    ssl = yes\n  }\n" % IMAPS_PORT)
+        else:
+            ssl_conf, imaps = "ssl = no\n", ""
         with open(self.dv_conf, "w") as f:
-            f.write(DOVECOT_CONF.format(
+            f.write(DOVECOT_CONF.format(ssl_conf=ssl_conf, imaps_listener=imaps,
                 run=self.dv_run, state=self.dv_state, domain=DOMAIN,
                 log=os.path.join(self.logdir, "dovecot.log"), users=self.dv_users,
                 mail_user="nobody", mail_group=grp.getgrgid(nobody.pw_gid).gr_name,
@@ -396,7 +437,8 @@ class Reference:
         return self.dovecot_proc.pid if self.dovecot_proc else None
 
     def _start_dovecot(self):
-        for port in (POP3_PORT, IMAP_PORT):
+        ports = (POP3_PORT, IMAP_PORT) + ((IMAPS_PORT,) if self.tls else ())
+        for port in ports:
             if not port_is_free("127.0.0.1", port):
                 raise BenchError("port %d is already in use (a leftover "
                                  "instance of an earlier run?)" % port)
@@ -416,7 +458,7 @@ class Reference:
         except subprocess.SubprocessError as e:
             raise BenchError("cannot start dovecot: %s" % e)
         self.started = True
-        for port in (POP3_PORT, IMAP_PORT):
+        for port in ports:
             wait_port("127.0.0.1", port, 30,
                       alive=lambda: self.dovecot_proc.poll() is None)
         deadline = time.monotonic() + 10
@@ -437,7 +479,7 @@ class Reference:
             kill_pids(tree, timeout=10)
 
     def start(self):
-        for port in (SMTP_PORT, POP3_PORT, IMAP_PORT):
+        for port in (SMTP_PORT, POP3_PORT, IMAP_PORT) + self.tls_ports():
             if not port_is_free("127.0.0.1", port):
                 raise BenchError("port %d is already in use (a leftover "
                                  "instance of an earlier run?)" % port)
@@ -451,6 +493,8 @@ class Reference:
             raise BenchError("postfix start failed: %s"
                              % tail(os.path.join(self.logdir, "postfix.log")))
         wait_port("127.0.0.1", SMTP_PORT, 30)
+        if self.tls:
+            wait_port("127.0.0.1", SMTPS_PORT, 30)
 
     def alive(self):
         return (self.dovecot_proc is not None and self.dovecot_proc.poll() is None
@@ -588,6 +632,17 @@ class Reference:
             log("reference: cannot restore fs.inotify.max_user_instances: %s" % e)
         self.inotify_saved = None
 
+    def _make_home(self, user, nobody):
+        """The user's home, and its domain's directory, owned by the mail
+        user: Dovecot makes the homes of the users that get mail over LMTP
+        in the domain's directory, as that user."""
+        local, dom = user.split("@")
+        home = os.path.join(self.mail_root, dom, local)
+        os.makedirs(home, exist_ok=True)
+        for d in (os.path.dirname(home), home):
+            os.chown(d, nobody.pw_uid, nobody.pw_gid)
+        return home
+
     def imap_fill(self, users, count):
         """users (addresses) each get an INBOX of messages 0..count-1 of
         the corpus, written as Maildir files (once, in a pool) and hard
@@ -601,10 +656,7 @@ class Reference:
             mailgen.write_maildir(pool, 0, count, nobody.pw_uid, nobody.pw_gid,
                                   "imap@%s" % DOMAIN)
         for u in users:
-            local, dom = u.split("@")
-            home = os.path.join(self.mail_root, dom, local)
-            os.makedirs(home, exist_ok=True)
-            os.chown(home, nobody.pw_uid, nobody.pw_gid)
+            home = self._make_home(u, nobody)
             mailgen.link_maildir(pool, os.path.join(home, "Maildir"),
                                  nobody.pw_uid, nobody.pw_gid)
         self.imap_users += [u for u in users if u not in self.imap_users]
@@ -615,10 +667,7 @@ class Reference:
         """One user with count messages of the corpus, Maildir files
         written directly (in `workers` processes)."""
         nobody = pwd.getpwnam("nobody")
-        local, dom = user.split("@")
-        home = os.path.join(self.mail_root, dom, local)
-        os.makedirs(home, exist_ok=True)
-        os.chown(home, nobody.pw_uid, nobody.pw_gid)
+        home = self._make_home(user, nobody)
         md = os.path.join(home, "Maildir")
         mailgen.make_maildir(md, nobody.pw_uid, nobody.pw_gid)
         step = -(-count // workers)
@@ -635,6 +684,32 @@ class Reference:
     def imap_maildir(self, user):
         local, dom = user.split("@")
         return os.path.join(self.mail_root, dom, local, "Maildir")
+
+    # -- TLS ----------------------------------------------------------------
+    smtps_port = SMTPS_PORT
+    imaps_port = IMAPS_PORT
+
+    def smtps_root(self):
+        return self.postfix_pid()
+
+    def imaps_root(self):
+        return self.dovecot_pid()
+
+    def listen_note(self, port):
+        return " (see the reference's logs)"
+
+    def tls_notes(self):
+        return ["Reference TLS (TLS rows only): the same self-signed ECDSA P-256 "
+                "certificate as posthorn. Postfix: a second smtpd service on "
+                "127.0.0.1:%d with -o smtpd_tls_wrappermode=yes, "
+                "smtpd_tls_security_level=encrypt and the certificate "
+                "(smtpd_tls_cert_file/key_file); other TLS settings at "
+                "Postfix's defaults (session tickets via tlsmgr). Dovecot: "
+                "ssl = yes with ssl_cert/ssl_key, an imaps listener on "
+                "127.0.0.1:%d, other ssl settings at their defaults; "
+                "imap-login in its default high-security mode, which keeps "
+                "one imap-login process per TLS connection as its TLS proxy."
+                % (SMTPS_PORT, IMAPS_PORT)]
 
     def imap_notes(self):
         return ["Dovecot IMAP: imap on 127.0.0.1:%d, imap-login in its default "

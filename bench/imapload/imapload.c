@@ -19,6 +19,9 @@
  *       one connection: LOGIN, SELECT (timed), then each command N times,
  *       timed; prints the times and what came back, as JSON.
  *
+ * --tls speaks TLS 1.3 from the first byte (an implicit-TLS port, 993),
+ * without checking the certificate; everything else stays the same.
+ *
  * Exit status: 0 all went well, 1 some tagged NO/BAD, 2 protocol errors,
  * clients that could not log in or were dropped, or a usage error. */
 #include "imapresp.h"
@@ -27,9 +30,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -66,6 +72,7 @@ struct opts {
 	unsigned clients;
 	double seconds, warmup, timeout, ramp_timeout, hold;
 	unsigned in_flight, src_ips, repeat;
+	bool tls;
 	uint64_t seed;
 	const char *names[MAX_NAMES];
 	unsigned nnames;
@@ -208,6 +215,8 @@ struct conn {
 	bool idling;    /* idle mode: in IDLE and counted as held */
 	bool writing;   /* EPOLLOUT requested */
 	bool starting;  /* counted in ctx.starting: not ready yet */
+	bool handshaking; /* --tls: the TLS handshake is not over yet */
+	SSL *ssl;       /* --tls only */
 	unsigned tagn;
 	char tag[16];
 	double sent_at;
@@ -231,6 +240,7 @@ struct script_result {
 struct ctx {
 	struct opts o;
 	int ep;
+	SSL_CTX *tls; /* --tls only */
 	struct conn *conns;
 	unsigned next_start, starting, ready, failed, dropped, done;
 	struct stats st, snap;
@@ -340,6 +350,10 @@ note_error(struct ctx *x, const struct conn *c, const char *fmt, ...)
 
 static void conn_close(struct ctx *x, struct conn *c)
 {
+	if (c->ssl) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
 	if (c->fd >= 0) {
 		epoll_ctl(x->ep, EPOLL_CTL_DEL, c->fd, NULL);
 		close(c->fd);
@@ -398,11 +412,55 @@ static void want_write(struct ctx *x, struct conn *c, bool on)
 	c->writing = on;
 }
 
+/* --tls: what an SSL_read or SSL_write that did nothing means.  -1 the
+ * connection failed, 0 wait for the socket (EPOLLOUT asked for if needed). */
+static int tls_wait(struct ctx *x, struct conn *c, int r)
+{
+	int e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ)
+		return 0;
+	if (e == SSL_ERROR_WANT_WRITE) {
+		want_write(x, c, true);
+		return 0;
+	}
+	unsigned long why = ERR_get_error();
+	char msg[160];
+	if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && why == 0))
+		snprintf(msg, sizeof(msg), "closed by the server");
+	else
+		ERR_error_string_n(why, msg, sizeof(msg));
+	ERR_clear_error();
+	note_error(x, c, "TLS: %s", msg);
+	conn_fail(x, c, false);
+	return -1;
+}
+
+/* send() or SSL_write(); -1 with errno EAGAIN when the socket is full. */
+static ssize_t conn_send(struct ctx *x, struct conn *c, const char *p,
+			 size_t n)
+{
+	if (c->ssl == NULL)
+		return send(c->fd, p, n, MSG_NOSIGNAL);
+	int r = SSL_write(c->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+	if (r > 0)
+		return r;
+	if (tls_wait(x, c, r) == 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	errno = EPIPE;
+	return -2; /* failed and closed already */
+}
+
 static void conn_flush(struct ctx *x, struct conn *c)
 {
 	while (c->out.off < c->out.len) {
-		ssize_t n = send(c->fd, c->out.p + c->out.off,
-				 c->out.len - c->out.off, MSG_NOSIGNAL);
+		ssize_t n = conn_send(x, c, c->out.p + c->out.off,
+				      c->out.len - c->out.off);
+		if (n == -2)
+			return;
+		if (n < 0 && c->ssl && errno == EAGAIN)
+			return; /* the socket's event calls conn_flush again */
 		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 			want_write(x, c, true);
 			return;
@@ -926,8 +984,31 @@ static void conn_read(struct ctx *x, struct conn *c)
 			}
 			buf_reserve(&c->in, c->in.cap ? c->in.cap : IN_INITIAL);
 		}
-		ssize_t n = recv(c->fd, c->in.p + c->in.len,
-				 c->in.cap - c->in.len, 0);
+		ssize_t n;
+		if (c->ssl) {
+			size_t room = c->in.cap - c->in.len;
+			int r = SSL_read(c->ssl, c->in.p + c->in.len,
+					 room > INT_MAX ? INT_MAX : (int)room);
+			if (r <= 0 && c->phase == PH_LOGOUT &&
+			    SSL_get_error(c->ssl, r) != SSL_ERROR_WANT_READ &&
+			    SSL_get_error(c->ssl, r) != SSL_ERROR_WANT_WRITE) {
+				ERR_clear_error();
+				x->done++;
+				conn_close(x, c);
+				return;
+			}
+			if (r <= 0) {
+				if (tls_wait(x, c, r) < 0)
+					return;
+				break;
+			}
+			/* a record read whole may leave more in the TLS
+			 * buffer, which no socket event would announce */
+			c->in.len += (size_t)r;
+			x->st.bytes_in += (uint64_t)r;
+			continue;
+		}
+		n = recv(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -1043,6 +1124,29 @@ static void on_connected(struct ctx *x, struct conn *c)
 	}
 	c->phase = PH_GREETING;
 	want_write(x, c, false);
+	if (x->tls) {
+		c->ssl = SSL_new(x->tls);
+		if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+			note_error(x, c, "SSL_new failed");
+			conn_fail(x, c, false);
+			return;
+		}
+		SSL_set_connect_state(c->ssl);
+		c->handshaking = true;
+	}
+}
+
+/* --tls: one step of the handshake; the greeting follows it. */
+static void conn_handshake(struct ctx *x, struct conn *c)
+{
+	int r = SSL_do_handshake(c->ssl);
+	if (r != 1) {
+		tls_wait(x, c, r);
+		return;
+	}
+	c->handshaking = false;
+	want_write(x, c, false);
+	conn_read(x, c);
 }
 
 static void on_event(struct ctx *x, struct conn *c, uint32_t ev)
@@ -1054,9 +1158,15 @@ static void on_event(struct ctx *x, struct conn *c, uint32_t ev)
 		if (c->phase == PH_CLOSED)
 			return;
 	}
-	if ((ev & EPOLLOUT) && c->phase != PH_CLOSED)
+	if (c->handshaking) {
+		conn_handshake(x, c);
+		return;
+	}
+	/* TLS may need to read to write, or write to read: try both */
+	if ((c->ssl || (ev & EPOLLOUT)) && c->phase != PH_CLOSED)
 		conn_flush(x, c);
-	if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) && c->phase != PH_CLOSED)
+	if ((c->ssl || (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))) &&
+	    c->phase != PH_CLOSED)
 		conn_read(x, c);
 }
 
@@ -1311,7 +1421,8 @@ static void usage(void)
 		"      --search-from NAME load: a SEARCH FROM name (repeat)\n"
 		"  -c, --command CMD      cmd: a command to time (repeat)\n"
 		"  -r, --repeat N         cmd: runs of each command (1)\n"
-		"      --seed N           random seed (1)\n");
+		"      --seed N           random seed (1)\n"
+		"      --tls              TLS from the first byte (port 993)\n");
 	exit(2);
 }
 
@@ -1336,7 +1447,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{"timeout", 1, NULL, 4},       {"ramp-timeout", 1, NULL, 5},
 		{"hold", 1, NULL, 6},	      {"search-from", 1, NULL, 7},
 		{"command", 1, NULL, 'c'},     {"repeat", 1, NULL, 'r'},
-		{"seed", 1, NULL, 8},	      {NULL, 0, NULL, 0},
+		{"seed", 1, NULL, 8},	      {"tls", 0, NULL, 9},
+		{NULL, 0, NULL, 0},
 	};
 	*o = (struct opts){.host = "127.0.0.1", .port = 143, .pass = "",
 			   .mailbox = "INBOX", .clients = 1, .seconds = 10,
@@ -1385,6 +1497,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'r': o->repeat = (unsigned)num_arg(optarg); break;
 		case 8: o->seed = (uint64_t)num_arg(optarg); break;
+		case 9: o->tls = true; break;
 		default: usage();
 		}
 	}
@@ -1483,6 +1596,15 @@ int main(int argc, char **argv)
 	x->conns = calloc(x->o.clients, sizeof(*x->conns));
 	if (x->ep < 0 || x->conns == NULL)
 		return 2;
+	if (x->o.tls) {
+		x->tls = SSL_CTX_new(TLS_client_method());
+		if (x->tls == NULL)
+			return 2;
+		SSL_CTX_set_min_proto_version(x->tls, TLS1_3_VERSION);
+		SSL_CTX_set_verify(x->tls, SSL_VERIFY_NONE, NULL);
+		SSL_CTX_set_mode(x->tls, SSL_MODE_ENABLE_PARTIAL_WRITE |
+				 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	}
 	for (unsigned i = 0; i < x->o.clients; i++) {
 		struct conn *c = &x->conns[i];
 		c->fd = -1;
@@ -1505,5 +1627,6 @@ int main(int argc, char **argv)
 	else
 		print_cmd(x);
 	fflush(stdout);
+	SSL_CTX_free(x->tls);
 	return exit_status(x);
 }
