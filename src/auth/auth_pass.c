@@ -252,11 +252,13 @@ int auth_pass_import_field(const char *field, char **hash_r,
 	*hash_r = NULL;
 	*plain_r = NULL;
 	if (strncmp(field, PLAIN_TAG, strlen(PLAIN_TAG)) == 0) {
-		*plain_r = field + strlen(PLAIN_TAG);
-		if (**plain_r != '\0')
-			return 0;
-		*err_r = "empty password after {PLAIN}";
-		return -1;
+		const char *plain = field + strlen(PLAIN_TAG);
+		if (*plain == '\0') {
+			*err_r = "empty password after {PLAIN}";
+			return -1;
+		}
+		*plain_r = plain;
+		return 0;
 	}
 	if (auth_pass_is_scheme(field))
 		return (*hash_r = auth_pass_import(field, err_r)) ? 1 : -1;
