@@ -1117,6 +1117,31 @@ static void test_app_password_limit(void **state)
 		   1);
 }
 
+/* An accounts.db of schema version 1 (before app passwords) gains the
+ * table when opened, its users intact. */
+static void test_accounts_upgrade(void **state)
+{
+	struct fixture *f = *state;
+	const char *err = NULL;
+	char path[512];
+	sqlite3 *db;
+	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
+	assert_int_equal(add_user(f->store, "alice@example.com"), 1);
+	store_free(&f->store);
+	snprintf(path, sizeof(path), "%s/accounts.db", f->data);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "DROP TABLE app_password;"
+				      "PRAGMA user_version=1;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(f->data, &f->store, &err), 1);
+	int64_t alice = user_id(f->store, "alice@example.com");
+	EXPECT_INT(store_app_password_add(f->store, alice, "phone", "h", &err),
+		   1);
+}
+
 static void test_domain_only(void **state)
 {
 	struct fixture *f = *state;
@@ -1145,6 +1170,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_app_password_limit, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_domain_only, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_accounts_upgrade, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_mail_concurrent, setup,
 						teardown),
