@@ -85,6 +85,9 @@ int store_domain_first_user(struct store *store, const char *domain,
 			    int64_t *id_r);
 /* The oldest domain's name into out (size bytes); 1, 0 if none, -1. */
 int store_domain_first(struct store *store, char *out, size_t size);
+/* The store's only domain into out (size bytes): 1, 0 when there are
+ * none or several, -1. */
+int store_domain_only(struct store *store, char *out, size_t size);
 
 /* domain may be NULL for all users. */
 int store_user_list(struct store *store, const char *domain,
@@ -124,10 +127,6 @@ int store_app_password_remove(struct store *store, int64_t user_id,
 int store_app_password_used(struct store *store, int64_t user_id,
 			    const char *name, int64_t when,
 			    const char **err_r);
-
-/* The store's only domain into out (size bytes): 1, 0 when there are
- * none or several, -1. */
-int store_domain_only(struct store *store, char *out, size_t size);
 
 /* ---- aliases ----
  * An alias is "local@domain", or "@domain" for the domain's catch-all. */
