@@ -27,7 +27,7 @@ static void usage(FILE *out)
 		"configuration\n"
 		"  domain add|remove|list       manage the domains we receive "
 		"mail for\n"
-		"  user add|remove|list|passwd|import\n"
+		"  user add|remove|list|passwd|import|app-password\n"
 		"                               manage accounts\n"
 		"  alias add|remove|list        manage aliases and catch-alls\n"
 		"  check [--full] [--repair] [USER]\n"

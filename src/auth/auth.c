@@ -1,10 +1,15 @@
 #include "auth/auth.h"
 
 #include <semaphore.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "auth/auth_app.h"
 #include "auth/auth_cache.h"
 #include "auth/auth_pass.h"
 #include "core/config.h"
@@ -13,6 +18,8 @@
 #include "mime/addr.h"
 
 #define AUTH_CACHE_SLOTS 4096
+/* Seconds: an app password's last use is written at most this often. */
+#define APP_USED_EVERY 60
 
 struct auth {
 	struct store *store;
@@ -24,6 +31,7 @@ struct auth {
 	 * each holds argon2_memory. */
 	sem_t slots;
 	struct auth_pass_params params;	/* for new hashes */
+	bool local_part;		/* auth.login_local_part */
 };
 
 struct auth *auth_new(struct store *store, const struct config *cfg)
@@ -36,6 +44,7 @@ struct auth *auth_new(struct store *store, const struct config *cfg)
 	a->params = (struct auth_pass_params){cfg->auth.argon2_memory,
 					      cfg->auth.argon2_passes};
 	a->dummy_hash = auth_pass_hash("posthorn", 8, &a->params);
+	a->local_part = cfg->auth.login_local_part == 1;
 	return a;
 }
 
@@ -104,30 +113,154 @@ static void rehash(struct auth *a, const char *address, const char *password,
 	free(hash);
 }
 
-int auth_login(struct auth *a, const char *username, size_t ulen,
-	       const char *password, size_t plen, struct store_user *user_r)
+/* The user's app passwords, read for one login. */
+struct apps {
+	size_t n;
+	struct app {
+		char name[AUTH_APP_NAME_MAX + 1];
+		char *hash;
+		int64_t last_used;
+	} v[STORE_APP_PASSWORDS_MAX];
+};
+
+static void apps_add(const struct store_app_password *ap, void *ctx)
+{
+	struct apps *apps = ctx;
+	/* Bounded by the store's limit; a row past it (written by a newer
+	 * version?) is not worth an unbounded login. */
+	if (apps->n == STORE_APP_PASSWORDS_MAX)
+		return;
+	struct app *app = &apps->v[apps->n++];
+	snprintf(app->name, sizeof(app->name), "%s", ap->name);
+	app->hash = xstrdup(ap->hash);
+	app->last_used = ap->last_used;
+}
+
+static void apps_clear(struct apps *apps)
+{
+	for (size_t i = 0; i < apps->n; i++)
+		free(apps->v[i].hash);
+	apps->n = 0;
+}
+
+/* Best effort, and at most once per APP_USED_EVERY per app password, so
+ * that a client logging in every minute does not cost a write each
+ * time. */
+static void app_used(struct auth *a, const struct store_user *user,
+		     const struct app *app)
+{
+	const char *err = NULL;
+	time_t now = time(NULL);
+	if (now - app->last_used < APP_USED_EVERY)
+		return;
+	if (store_app_password_used(a->store, user->id, app->name, now,
+				    &err) < 0) {
+		struct str line = STR_INIT;
+		log_begin(&line, "auth", NULL, "app-password-used");
+		log_field(&line, "error", "%s", err ? err : "store error");
+		log_cvalue(&line, "user", user->address);
+		log_put(LOG_WARN, &line);
+	}
+}
+
+/* Which of the user's app passwords `plain` is, if any: the cache first,
+ * then each hash.  Only called for a password shaped like one, so that
+ * ordinary wrong passwords cost one hash, not one per device. */
+static const struct app *app_match(struct auth *a, const char *canon,
+				   const char *plain, const struct apps *apps,
+				   bool slow)
+{
+	size_t len = strlen(plain);
+	for (size_t i = 0; i < apps->n; i++) {
+		const struct app *app = &apps->v[i];
+		if (!slow ? auth_cache_hit(a->cache, canon, plain, len,
+					   app->hash)
+			  : verify(a, plain, len, app->hash) == 1)
+			return app;
+	}
+	return NULL;
+}
+
+/* username as a canonical address into canon: 1, 0 when it cannot be a
+ * user's, -1 when the store failed.  A bare local part means the user of
+ * that name in the only domain, when auth.login_local_part allows. */
+static int resolve(struct auth *a, const char *username, size_t ulen,
+		   char canon[ADDR_TEXT_MAX])
 {
 	struct addr addr;
 	const char *err;
-	char canon[ADDR_TEXT_MAX];
-	memset(user_r, 0, sizeof(*user_r));
+	char full[ADDR_TEXT_MAX], domain[ADDR_DOMAIN_MAX + 1];
+	if (memchr(username, '@', ulen) == NULL) {
+		int rc = a->local_part ? store_domain_only(a->store, domain,
+							   sizeof(domain))
+				       : 0;
+		if (rc <= 0)
+			return rc;
+		if (ulen + 1 + strlen(domain) >= sizeof(full) ||
+		    memchr(username, '\0', ulen) != NULL)
+			return 0;
+		snprintf(full, sizeof(full), "%.*s@%s", (int)ulen, username,
+			 domain);
+		username = full;
+		ulen = strlen(full);
+	}
 	if (addr_parse(username, ulen, ADDR_UTF8, &addr, &err) < 0 ||
 	    addr.literal)
 		return 0;
 	addr_format(&addr, canon);
-	int rc = store_user_lookup(a->store, canon, user_r);
+	return 1;
+}
+
+/* The user exists; does the password match the main one or an app
+ * password?  1 or 0. */
+static int check(struct auth *a, const char *canon, const char *password,
+		 size_t plen, struct store_user *user)
+{
+	char plain[AUTH_APP_CHARS + 1];
+	struct apps apps = {0};
+	const char *err = NULL;
+	const struct app *app = NULL;
+	int rc = 0;
+	if (auth_cache_hit(a->cache, canon, password, plen, user->password))
+		return 1;
+	bool shaped = auth_app_normalize(password, plen, plain);
+	/* A store failure here leaves the main password to check. */
+	if (shaped)
+		store_app_password_list(a->store, user->id, apps_add, &apps,
+					&err);
+	if (shaped && (app = app_match(a, canon, plain, &apps, false))) {
+		rc = 1;
+	} else if (verify(a, password, plen, user->password) == 1) {
+		auth_cache_add(a->cache, canon, password, plen, user->password);
+		rehash(a, canon, password, plen, user);
+		rc = 1;
+	} else if (shaped && (app = app_match(a, canon, plain, &apps, true))) {
+		auth_cache_add(a->cache, canon, plain, strlen(plain),
+			       app->hash);
+		rc = 1;
+	}
+	if (app != NULL)
+		app_used(a, user, app);
+	apps_clear(&apps);
+	sodium_memzero(plain, sizeof(plain));
+	return rc;
+}
+
+int auth_login(struct auth *a, const char *username, size_t ulen,
+	       const char *password, size_t plen, struct store_user *user_r)
+{
+	char canon[ADDR_TEXT_MAX];
+	memset(user_r, 0, sizeof(*user_r));
+	int rc = resolve(a, username, ulen, canon);
+	if (rc <= 0)
+		return rc;
+	rc = store_user_lookup(a->store, canon, user_r);
 	if (rc == 0 && a->dummy_hash != NULL)
 		verify(a, password, plen, a->dummy_hash);
 	if (rc <= 0)
 		return rc;
-	if (auth_cache_hit(a->cache, canon, password, plen, user_r->password))
+	if (check(a, canon, password, plen, user_r) == 1)
 		return 1;
-	if (verify(a, password, plen, user_r->password) == 1) {
-		auth_cache_add(a->cache, canon, password, plen,
-			       user_r->password);
-		rehash(a, canon, password, plen, user_r);
-		return 1;
-	}
 	store_user_clear(user_r);
 	return 0;
 }

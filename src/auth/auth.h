@@ -15,10 +15,18 @@ struct auth *auth_new(struct store *store, const struct config *cfg);
 void auth_free(struct auth **auth);
 
 /* Returns 1 and fills *user_r (caller clears) when the address and
- * password match, 0 when they do not, -1 when the store failed.  After a
- * match against an imported crypt(3) hash or a weaker argon2id than
- * configured, it stores a new argon2id hash (user_r->password is then the
- * new one); failing to store it is logged and does not fail the login. */
+ * password match, 0 when they do not, -1 when the store failed.
+ *
+ * username is an address, or with auth.login_local_part and exactly one
+ * domain in the store, a bare local part of that domain.  The password is
+ * the user's own or one of the user's app passwords (auth/auth_app.h); a
+ * removed app password fails at once, cache or not.  An app password's
+ * last use is recorded, at most once a minute.
+ *
+ * After a match of the main password against an imported crypt(3) hash or
+ * a weaker argon2id than configured, it stores a new argon2id hash
+ * (user_r->password is then the new one); failing to store it is logged
+ * and does not fail the login. */
 int auth_login(struct auth *auth, const char *username, size_t ulen,
 	       const char *password, size_t plen, struct store_user *user_r);
 

@@ -4,12 +4,14 @@
  *   $argon2id$...          our own hashes (libsodium), the default
  *   {CRYPT}$6$... / $y$... / $2b$...
  *                          crypt(3) hashes imported from another server,
- *                          verified with libcrypt
+ *                          verified with libcrypt, and replaced by
+ *                          argon2id at the user's first login
  * Hashing and verifying are slow on purpose: call them on a worker
  * thread, never on an event loop. */
 #ifndef POSTHORN_AUTH_PASS_H
 #define POSTHORN_AUTH_PASS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct auth_pass_params {
@@ -43,5 +45,24 @@ char *auth_pass_import(const char *field, const char **err_r);
 /* True if the field names a hash scheme ("{...}") rather than being a
  * plain-text password. */
 int auth_pass_is_scheme(const char *field);
+
+/* Read a password field of `user import`:
+ *   "{PLAIN}text"        plain text, whatever it looks like: returns 0,
+ *                        *plain_r = "text" (points into field)
+ *   "{SCHEME}hash"       as auth_pass_import(): 1 with the malloc'ed
+ *                        stored form in *hash_r, or -1
+ *   "$6$..." "$5$..." "$y$..." "$2b$..." "$2y$..." "$2a$..." "$1$..."
+ *                        a bare crypt(3) hash: 1 as above when libcrypt
+ *                        here can verify it and its cost is sane; -1 with
+ *                        a reason when it is not a whole usable hash (a
+ *                        damaged hash is never taken for a password)
+ *   anything else        plain text: 0, *plain_r = field
+ * err_r is valid until the next call on the same thread. */
+int auth_pass_import_field(const char *field, char **hash_r,
+			   const char **plain_r, const char **err_r);
+
+/* True for a stored hash of a kind known to be weak (MD5-crypt): import
+ * warns about it; the first login replaces it anyway. */
+bool auth_pass_is_weak(const char *stored);
 
 #endif

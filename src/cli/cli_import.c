@@ -172,6 +172,18 @@ static int hash_all(struct entry *entries, size_t n, const struct config *cfg)
 	return h.failed ? -1 : 0;
 }
 
+/* An existing hash is kept (e->hash); a plain-text password, with any
+ * {PLAIN} taken off, stays in e->line.password to be hashed. */
+static int read_password(struct entry *e, const char **err_r)
+{
+	const char *plain;
+	int rc = auth_pass_import_field(e->line.password, &e->hash, &plain,
+					err_r);
+	if (rc == 0 && plain != e->line.password)
+		memmove(e->line.password, plain, strlen(plain) + 1);
+	return rc;
+}
+
 /* Parse and check every line; returns the number of problems. */
 static unsigned read_entries(const char *path, FILE *fp, struct store *store,
 			     struct entry **entries_r, size_t *n_r)
@@ -197,11 +209,13 @@ static unsigned read_entries(const char *path, FILE *fp, struct store *store,
 		int rc = import_parse_line(buf, len, &e->line, &err);
 		if (rc == 0)
 			continue;
-		if (rc > 0 && auth_pass_is_scheme(e->line.password)) {
-			e->hash = auth_pass_import(e->line.password, &err);
-			if (e->hash == NULL)
-				rc = -1;
-		}
+		if (rc > 0 && read_password(e, &err) < 0)
+			rc = -1;
+		if (rc > 0 && e->hash != NULL && auth_pass_is_weak(e->hash))
+			fprintf(stderr, "%s:%u: warning: MD5-crypt is a weak "
+					"hash; it is replaced by argon2id at "
+					"the user's first login\n",
+				path, lineno);
 		if (rc > 0) {
 			for (size_t k = 0; k < n; k++)
 				if (strcmp(entries[k].line.address,

@@ -3,9 +3,10 @@
  *
  * The whole file is checked first; every bad line is reported with its
  * number, and nothing is imported when any line is bad.  A password that
- * starts with a scheme in braces ("{SHA512-CRYPT}$6$...") is an existing
- * hash and is kept as it is; anything else is a plain-text password and is
- * hashed with argon2id.  The file is opened before the command leaves
+ * starts with a scheme in braces ("{SHA512-CRYPT}$6$...") or is a bare
+ * crypt(3) hash ("$6$...", "$y$...", "$2b$...") is an existing hash and is
+ * kept as it is; "{PLAIN}..." and anything else is a plain-text password
+ * and is hashed with argon2id (see auth_pass_import_field).  The file is opened before the command leaves
  * root, so a file only root can read imports when run as root. */
 #ifndef POSTHORN_CLI_IMPORT_H
 #define POSTHORN_CLI_IMPORT_H

@@ -1,9 +1,12 @@
-/* posthorn user add|remove|list|passwd (import is in cli_import.c) */
+/* posthorn user add|remove|list|passwd|app-password (import is in
+ * cli_import.c) */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "auth/auth_app.h"
 #include "auth/auth_pass.h"
 #include "cli/cli.h"
 #include "cli/cli_import.h"
@@ -154,6 +157,140 @@ static int user_list(struct cli *cli, const char *domain_text)
 			       NULL) < 0;
 }
 
+/* ---- app passwords ---- */
+
+/* The user's id, with the store open; 1, or an error told. */
+static int app_user(struct cli *cli, const char *text, int64_t *id_r,
+		    char address[ADDR_TEXT_MAX])
+{
+	struct store *store;
+	struct store_user u;
+	if (cli_address(text, "address", address) < 0 ||
+	    (store = cli_store(cli)) == NULL)
+		return -1;
+	int rc = store_user_lookup(store, address, &u);
+	*id_r = u.id;
+	store_user_clear(&u);
+	if (rc <= 0)
+		fprintf(stderr, rc ? "posthorn: cannot read the store\n"
+				   : "posthorn: no user %s\n", address);
+	return rc > 0 ? 1 : -1;
+}
+
+static int app_name(const char *name)
+{
+	if (auth_app_name_ok(name))
+		return 0;
+	fprintf(stderr, "posthorn: an app password's name is 1 to %d "
+			"letters, digits and ._-+@ (\"%s\" is not)\n",
+		AUTH_APP_NAME_MAX, cli_name_ok(name) ? name : "?");
+	return -1;
+}
+
+/* The password is made here and shown once; only its hash is kept. */
+static int app_add(struct cli *cli, const char *user, const char *name)
+{
+	char address[ADDR_TEXT_MAX], plain[AUTH_APP_CHARS + 1];
+	char shown[AUTH_APP_SHOWN_SIZE];
+	const char *err = NULL;
+	int64_t id;
+	if (app_name(name) < 0 || app_user(cli, user, &id, address) < 0)
+		return 1;
+	if (auth_pass_init() < 0) {
+		fprintf(stderr, "posthorn: cannot initialize libsodium\n");
+		return 1;
+	}
+	auth_app_new(plain, shown);
+	struct auth_pass_params params = {cli->cfg->auth.argon2_memory,
+					  cli->cfg->auth.argon2_passes};
+	char *hash = auth_pass_hash(plain, strlen(plain), &params);
+	sodium_memzero(plain, sizeof(plain));
+	int rc = hash == NULL ? -1
+			      : store_app_password_add(cli->store, id, name,
+						       hash, &err);
+	free(hash);
+	if (rc <= 0) {
+		fprintf(stderr, rc == 0 ? "posthorn: %s already has an app "
+					  "password named %s\n"
+					: "posthorn: %s: %s\n",
+			address, rc == 0 ? name : err ? err : "cannot hash");
+		sodium_memzero(shown, sizeof(shown));
+		return 1;
+	}
+	fprintf(stderr, "added app password %s of %s; it is shown only "
+			"this once:\n", name, address);
+	printf("%s\n", shown);
+	sodium_memzero(shown, sizeof(shown));
+	return 0;
+}
+
+static void put_time(const char *key, int64_t t)
+{
+	char buf[32];
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (t <= 0 || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, sizeof(buf), "never");
+	printf(" %s=%s", key, buf);
+}
+
+static void print_app(const struct store_app_password *ap, void *ctx)
+{
+	(void)ctx;
+	printf("%s", ap->name);
+	put_time("created", ap->created);
+	put_time("last_used", ap->last_used);
+	printf("\n");
+}
+
+static int app_list(struct cli *cli, const char *user)
+{
+	char address[ADDR_TEXT_MAX];
+	const char *err = NULL;
+	int64_t id;
+	if (app_user(cli, user, &id, address) < 0)
+		return 1;
+	if (store_app_password_list(cli->store, id, print_app, NULL, &err) <
+	    0) {
+		fprintf(stderr, "posthorn: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
+static int app_remove(struct cli *cli, const char *user, const char *name)
+{
+	char address[ADDR_TEXT_MAX];
+	const char *err = NULL;
+	int64_t id;
+	if (app_user(cli, user, &id, address) < 0)
+		return 1;
+	int rc = store_app_password_remove(cli->store, id, name, &err);
+	if (rc <= 0) {
+		if (rc == 0)
+			fprintf(stderr, "posthorn: %s has no app password "
+					"named %s\n", address,
+				cli_name_ok(name) ? name : "?");
+		else
+			fprintf(stderr, "posthorn: %s\n", err);
+		return 1;
+	}
+	printf("removed app password %s of %s\n", name, address);
+	return 0;
+}
+
+static int user_app_password(struct cli *cli, int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[0], "add") == 0)
+		return app_add(cli, argv[1], argv[2]);
+	if (argc == 2 && strcmp(argv[0], "list") == 0)
+		return app_list(cli, argv[1]);
+	if (argc == 3 && strcmp(argv[0], "remove") == 0)
+		return app_remove(cli, argv[1], argv[2]);
+	return -1;
+}
+
 int cli_user(struct cli *cli, int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[0], "add") == 0)
@@ -166,12 +303,20 @@ int cli_user(struct cli *cli, int argc, char **argv)
 		return user_list(cli, argc == 2 ? argv[1] : NULL);
 	if (argc == 2 && strcmp(argv[0], "import") == 0)
 		return cli_import(cli, argv[1]);
+	if (argc >= 1 && strcmp(argv[0], "app-password") == 0) {
+		int rc = user_app_password(cli, argc - 1, argv + 1);
+		if (rc >= 0)
+			return rc;
+	}
 	fprintf(stderr,
 		"usage: posthorn user add ADDRESS [--quota SIZE] [--name NAME]\n"
 		"       posthorn user remove ADDRESS\n"
 		"       posthorn user passwd ADDRESS\n"
 		"       posthorn user list [DOMAIN]\n"
 		"       posthorn user import FILE\n"
+		"       posthorn user app-password add ADDRESS NAME\n"
+		"       posthorn user app-password list ADDRESS\n"
+		"       posthorn user app-password remove ADDRESS NAME\n"
 		"The password is read from standard input (one line), or "
 		"prompted for on a terminal.\n");
 	return 2;

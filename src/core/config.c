@@ -28,6 +28,7 @@ static const char *const insecure_choices[] = {"no", "loopback", "yes", NULL};
 static const char *const level_choices[] = {"debug", "info", "warn", "error",
 					    NULL};
 static const char *const backend_choices[] = {"sqlite", NULL};
+static const char *const yes_no_choices[] = {"no", "yes", NULL};
 
 #define OFF(f) offsetof(struct config, f)
 #define K_STR(s, n, f, d) {s, n, T_STR, OFF(f), d, 0, 0, NULL}
@@ -78,6 +79,8 @@ static const struct key keys[] = {
 	       4194304),
 	K_UINT("auth", "argon2_passes", auth.argon2_passes, "2", 1, 100),
 	K_UINT("auth", "cache_ttl", auth.cache_ttl, "300", 0, 86400),
+	K_ENUM("auth", "login_local_part", auth.login_local_part, "yes",
+	       yes_no_choices),
 	K_STR("tls", "cert", tls.cert, ""),
 	K_STR("tls", "key", tls.key, ""),
 	K_STR("delivery", "recipient_delimiter", delivery.recipient_delimiter,

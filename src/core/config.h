@@ -54,6 +54,7 @@ struct config {
 		unsigned argon2_memory;	/* KiB */
 		unsigned argon2_passes;
 		unsigned cache_ttl;	/* seconds */
+		int login_local_part;	/* 0 no, 1 yes */
 	} auth;
 	struct {
 		char *cert;	/* PEM files, comma-separated; "" = self-signed */

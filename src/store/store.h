@@ -85,11 +85,48 @@ int store_domain_first_user(struct store *store, const char *domain,
 			    int64_t *id_r);
 /* The oldest domain's name into out (size bytes); 1, 0 if none, -1. */
 int store_domain_first(struct store *store, char *out, size_t size);
+/* The store's only domain into out (size bytes): 1, 0 when there are
+ * none or several, -1. */
+int store_domain_only(struct store *store, char *out, size_t size);
 
 /* domain may be NULL for all users. */
 int store_user_list(struct store *store, const char *domain,
 		    void (*fn)(const struct store_user *user, void *ctx),
 		    void *ctx);
+
+/* ---- app passwords ----
+ * Extra passwords of a user, one per device, each with a name unique for
+ * that user; only a hash is kept (see auth/auth_pass.h).  Removing the
+ * user removes them. */
+
+#define STORE_APP_PASSWORDS_MAX 20	/* per user */
+
+struct store_app_password {
+	const char *name;
+	const char *hash;
+	int64_t created;	/* unix time */
+	int64_t last_used;	/* unix time, 0 = never */
+};
+
+/* Returns 1, 0 when the user already has one by that name, -1 with the
+ * reason in err_r (no such user, STORE_APP_PASSWORDS_MAX reached). */
+int store_app_password_add(struct store *store, int64_t user_id,
+			   const char *name, const char *hash,
+			   const char **err_r);
+/* Calls fn for each of the user's app passwords, newest first (the
+ * strings are valid during the call; fn must not call the store).
+ * Returns 1 or -1. */
+int store_app_password_list(struct store *store, int64_t user_id,
+			    void (*fn)(const struct store_app_password *ap,
+				       void *ctx),
+			    void *ctx, const char **err_r);
+/* Returns 1, 0 when the user has none by that name, -1. */
+int store_app_password_remove(struct store *store, int64_t user_id,
+			      const char *name, const char **err_r);
+/* Record a login with it at `when`.  Returns 1, 0 when it is gone, -1. */
+int store_app_password_used(struct store *store, int64_t user_id,
+			    const char *name, int64_t when,
+			    const char **err_r);
 
 /* ---- aliases ----
  * An alias is "local@domain", or "@domain" for the domain's catch-all. */

@@ -4,13 +4,17 @@
  * checks the stored hash. */
 #include <crypt.h>
 #include <sqlite3.h>
+#include <time.h>
 
 #include "unit.h"
 
 #include "auth/auth.h"
+#include "auth/auth_app.h"
 #include "auth/auth_pass.h"
 #include "core/config.h"
 #include "store/store.h"
+
+static const struct auth_pass_params cheap_params = {8, 1};
 
 #define USER "imported@example.com"
 #define PW "old secret"
@@ -260,6 +264,195 @@ static void test_store_failure_does_not_fail_login(void **state)
 	free(old);
 }
 
+/* ---- app passwords ---- */
+
+struct app {
+	char plain[AUTH_APP_CHARS + 1];
+	char shown[AUTH_APP_SHOWN_SIZE];
+};
+
+static int64_t user_id(struct fixture *f)
+{
+	struct store_user u;
+	assert_int_equal(store_user_lookup(f->store, USER, &u), 1);
+	int64_t id = u.id;
+	store_user_clear(&u);
+	return id;
+}
+
+/* A new app password of USER, as `user app-password add` makes one. */
+static void add_app(struct fixture *f, const char *name, struct app *app)
+{
+	static const struct auth_pass_params cheap = {8, 1};
+	const char *err = NULL;
+	auth_app_new(app->plain, app->shown);
+	char *h = auth_pass_hash(app->plain, strlen(app->plain), &cheap);
+	assert_non_null(h);
+	assert_int_equal(store_app_password_add(f->store, user_id(f), name, h,
+						&err),
+			 1);
+	free(h);
+}
+
+static void last_used_of(const struct store_app_password *ap, void *ctx)
+{
+	int64_t *v = ctx;
+	if (strcmp(ap->name, "phone") == 0)
+		*v = ap->last_used;
+}
+
+static int64_t phone_last_used(struct fixture *f)
+{
+	const char *err = NULL;
+	int64_t v = -1;
+	assert_int_equal(store_app_password_list(f->store, user_id(f),
+						 last_used_of, &v, &err),
+			 1);
+	return v;
+}
+
+/* The main password and each app password log in, typed with or without
+ * dashes, in either case; a removed one stops at once. */
+static void test_app_passwords(void **state)
+{
+	struct fixture *f = *state;
+	struct app phone, laptop;
+	const char *err = NULL;
+	char *main_hash = auth_pass_hash(PW, strlen(PW), &cheap_params);
+	add_user(f, main_hash);
+	add_app(f, "phone", &phone);
+	add_app(f, "laptop", &laptop);
+	EXPECT_INT(phone_last_used(f), 0);
+	EXPECT_INT(login(f, USER, PW), 1);
+	EXPECT_INT(login(f, USER, phone.plain), 1);
+	EXPECT_INT(login(f, USER, phone.shown), 1);
+	EXPECT_INT(login(f, USER, laptop.shown), 1);
+	char typed[64];
+	snprintf(typed, sizeof(typed), "%.4s %.4s %.4s %.4s", phone.plain,
+		 phone.plain + 4, phone.plain + 8, phone.plain + 12);
+	for (char *p = typed; *p; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 'a' + 'A');
+	EXPECT_INT(login(f, USER, typed), 1);
+	/* Its last use is recorded, and the main hash is not touched. */
+	assert_true(phone_last_used(f) > 0);
+	char *h = stored(f);
+	EXPECT_STR(h, main_hash);
+	free(h);
+	/* One character off, one too many, one too few. */
+	char wrong[AUTH_APP_CHARS + 2];
+	snprintf(wrong, sizeof(wrong), "%s", phone.plain);
+	wrong[5] = wrong[5] == 'a' ? 'b' : 'a';
+	EXPECT_INT(login(f, USER, wrong), 0);
+	snprintf(wrong, sizeof(wrong), "%sa", phone.plain);
+	EXPECT_INT(login(f, USER, wrong), 0);
+	EXPECT_INT(login(f, USER, phone.plain + 1), 0);
+	/* Not another user's. */
+	struct store_user bob = {0, (char *)"bob@example.com", main_hash, 0,
+				 (char *)""};
+	assert_int_equal(store_user_add(f->store, &bob, &err), 1);
+	EXPECT_INT(login(f, "bob@example.com", phone.plain), 0);
+	EXPECT_INT(store_app_password_remove(f->store, user_id(f), "phone",
+					     &err),
+		   1);
+	EXPECT_INT(login(f, USER, phone.shown), 0);
+	EXPECT_INT(login(f, USER, laptop.shown), 1);
+	EXPECT_INT(login(f, USER, PW), 1);
+	free(main_hash);
+}
+
+/* The verification cache never keeps a removed app password working. */
+static void test_app_password_removed_while_cached(void **state)
+{
+	struct fixture *f = *state;
+	struct app phone;
+	const char *err = NULL;
+	assert_int_equal(config_set(f->cfg, "auth.cache_ttl=300", "test",
+				    stderr),
+			 0);
+	configure(f, 8, 1);
+	char *main_hash = auth_pass_hash(PW, strlen(PW), &cheap_params);
+	add_user(f, main_hash);
+	add_app(f, "phone", &phone);
+	EXPECT_INT(login(f, USER, phone.shown), 1);
+	EXPECT_INT(login(f, USER, phone.shown), 1);
+	EXPECT_INT(store_app_password_remove(f->store, user_id(f), "phone",
+					     &err),
+		   1);
+	EXPECT_INT(login(f, USER, phone.shown), 0);
+	/* Added again under the same name, the old password stays out. */
+	struct app again;
+	add_app(f, "phone", &again);
+	EXPECT_INT(login(f, USER, phone.shown), 0);
+	EXPECT_INT(login(f, USER, again.shown), 1);
+	free(main_hash);
+}
+
+/* Logins within a minute of the recorded use write nothing. */
+static void test_app_password_last_used_throttled(void **state)
+{
+	struct fixture *f = *state;
+	struct app phone;
+	const char *err = NULL;
+	char *main_hash = auth_pass_hash(PW, strlen(PW), &cheap_params);
+	add_user(f, main_hash);
+	add_app(f, "phone", &phone);
+	int64_t recent = (int64_t)time(NULL) - 30;
+	EXPECT_INT(store_app_password_used(f->store, user_id(f), "phone",
+					   recent, &err),
+		   1);
+	EXPECT_INT(login(f, USER, phone.shown), 1);
+	EXPECT_INT(phone_last_used(f), recent);
+	int64_t old = recent - 60;
+	EXPECT_INT(store_app_password_used(f->store, user_id(f), "phone", old,
+					   &err),
+		   1);
+	int64_t before = (int64_t)time(NULL);
+	EXPECT_INT(login(f, USER, phone.shown), 1);
+	assert_true(phone_last_used(f) >= before);
+	free(main_hash);
+}
+
+/* ---- login by local part ---- */
+
+static void test_local_part(void **state)
+{
+	struct fixture *f = *state;
+	const char *err = NULL;
+	char *main_hash = auth_pass_hash(PW, strlen(PW), &cheap_params);
+	add_user(f, main_hash);
+	struct store_user u;
+	EXPECT_INT(auth_login(f->auth, "Imported", 8, PW, strlen(PW), &u), 1);
+	EXPECT_STR(u.address, USER);
+	store_user_clear(&u);
+	EXPECT_INT(login(f, "imported", PW "x"), 0);
+	EXPECT_INT(login(f, "nobody", PW), 0);
+	EXPECT_INT(login(f, "", PW), 0);
+	EXPECT_INT(auth_login(f->auth, "imported\0x", 10, PW, strlen(PW), &u),
+		   0);
+	char huge[600];
+	memset(huge, 'a', sizeof(huge) - 1);
+	huge[sizeof(huge) - 1] = '\0';
+	EXPECT_INT(login(f, huge, PW), 0);
+	/* Off by config. */
+	assert_int_equal(config_set(f->cfg, "auth.login_local_part=no", "test",
+				    stderr),
+			 0);
+	configure(f, 8, 1);
+	EXPECT_INT(login(f, "imported", PW), 0);
+	EXPECT_INT(login(f, USER, PW), 1);
+	assert_int_equal(config_set(f->cfg, "auth.login_local_part=yes",
+				    "test", stderr),
+			 0);
+	configure(f, 8, 1);
+	EXPECT_INT(login(f, "imported", PW), 1);
+	/* With a second domain, "imported" could be either. */
+	assert_int_equal(store_domain_add(f->store, "example.org", &err), 1);
+	EXPECT_INT(login(f, "imported", PW), 0);
+	EXPECT_INT(login(f, USER, PW), 1);
+	free(main_hash);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +465,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_store_failure_does_not_fail_login, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(test_app_passwords, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_app_password_removed_while_cached, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_app_password_last_used_throttled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_local_part, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -255,6 +255,127 @@ static void test_is_scheme(void **state)
 			fail_msg("\"%s\": want %d", t[i].field, t[i].is);
 }
 
+/* A bare crypt(3) hash of each kind is a hash, stored as {CRYPT} + the
+ * hash, and verifies; {PLAIN} and anything not shaped like a hash are
+ * plain text. */
+static void test_field_bare(void **state)
+{
+	static const struct {
+		const char *prefix;
+		unsigned long count;
+		bool weak;
+	} t[] = {
+		{"$6$", 1000, false}, {"$5$", 1000, false}, {"$y$", 0, false},
+		{"$2b$", 4, false},   {"$2y$", 4, false},   {"$2a$", 4, false},
+		{"$1$", 0, true},     {"$6$", 0, false},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char *h = make_crypt(t[i].prefix, t[i].count, "hunter2");
+		char *stored = NULL;
+		const char *plain = "unset", *err = NULL;
+		int rc = auth_pass_import_field(h, &stored, &plain, &err);
+		if (rc != 1)
+			fail_msg("%s: rc %d err %s", h, rc, err);
+		assert_null(plain);
+		assert_memory_equal(stored, "{CRYPT}", 7);
+		assert_string_equal(stored + 7, h);
+		assert_int_equal(auth_pass_is_weak(stored), t[i].weak);
+		assert_int_equal(auth_pass_verify("hunter2", 7, stored), 1);
+		assert_int_equal(auth_pass_verify("hunter3", 7, stored), 0);
+		free(stored);
+		free(h);
+	}
+}
+
+static void test_field_plain(void **state)
+{
+	char *h = make_crypt("$6$", 0, "x");
+	char forced[256];
+	snprintf(forced, sizeof(forced), "{PLAIN}%s", h);
+	static const struct {
+		const char *field, *plain;
+	} fixed[] = {
+		{"secret", "secret"},
+		{"{PLAIN}secret", "secret"},
+		{"{PLAIN}{SHA512-CRYPT}x", "{SHA512-CRYPT}x"},
+		{"{PLAIN}$6$abc", "$6$abc"},
+		{"$argon2id$x", "$argon2id$x"},
+		{"$7$abc", "$7$abc"},
+		{"6$abc$def", "6$abc$def"},
+		{"$$", "$$"},
+		{"$", "$"},
+		{"x$6$", "x$6$"},
+		{"abcdefghijklm", "abcdefghijklm"},
+	};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		char *stored = (char *)"unset";
+		const char *plain = NULL, *err = NULL;
+		int rc = auth_pass_import_field(fixed[i].field, &stored, &plain,
+						&err);
+		if (rc != 0)
+			fail_msg("%s: rc %d err %s", fixed[i].field, rc, err);
+		assert_null(stored);
+		assert_string_equal(plain, fixed[i].plain);
+	}
+	/* A whole valid hash after {PLAIN} is still a password. */
+	char *stored = NULL;
+	const char *plain = NULL, *err = NULL;
+	assert_int_equal(auth_pass_import_field(forced, &stored, &plain, &err),
+			 0);
+	assert_null(stored);
+	assert_string_equal(plain, h);
+	free(h);
+}
+
+/* Shaped like a crypt hash but not a usable one: refused, never taken as
+ * a password (a damaged hash's text must not become the password). */
+static void test_field_refused(void **state)
+{
+	char *sha = make_crypt("$6$", 0, "x");
+	char *bf = make_crypt("$2b$", 4, "x");
+	char cut[256], junk[256], longer[256], bf_cost[256];
+	snprintf(cut, sizeof(cut), "%.*s", (int)strlen(sha) - 1, sha);
+	snprintf(junk, sizeof(junk), "%.*s!", (int)strlen(sha) - 1, sha);
+	snprintf(longer, sizeof(longer), "%sA", sha);
+	/* Cost 31: days per check. */
+	snprintf(bf_cost, sizeof(bf_cost), "$2b$31%s", bf + 6);
+	const struct {
+		const char *field, *why;
+	} t[] = {
+		{"$6$", "not one crypt(3)"},
+		{"$6$salt$", "not one crypt(3)"},
+		{cut, "not one crypt(3)"},
+		{junk, "not one crypt(3)"},
+		{longer, "not one crypt(3)"},
+		{"$1$abc", "not one crypt(3)"},
+		{"$2b$", "bcrypt cost"},
+		{"$2b$xx$abc", "bcrypt cost"},
+		{bf_cost, "cost above 15"},
+		{"$6$rounds=999999999$salt$abc", "rounds above"},
+		{"$5$rounds=$salt$abc", "rounds="},
+		{"$y$", "yescrypt parameters"},
+		{"$y$j", "yescrypt parameters"},
+		{"$y$jFT$salt$hash", "above 64 MiB"},
+		{"$y$j9T.$salt$hash", "yescrypt parameters"},
+		{"{PLAIN}", "empty password"},
+		{"{MD5}abc", "unknown password scheme"},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char *stored = NULL;
+		const char *plain = NULL, *err = NULL;
+		int rc = auth_pass_import_field(t[i].field, &stored, &plain,
+						&err);
+		if (rc != -1)
+			fail_msg("%s: rc %d", t[i].field, rc);
+		assert_null(stored);
+		if (err == NULL || strstr(err, t[i].why) == NULL)
+			fail_msg("%s: err \"%s\", want \"%s\"", t[i].field, err,
+				 t[i].why);
+	}
+	free(sha);
+	free(bf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +387,9 @@ int main(void)
 		cmocka_unit_test(test_verify_unknown),
 		cmocka_unit_test(test_needs_rehash),
 		cmocka_unit_test(test_is_scheme),
+		cmocka_unit_test(test_field_bare),
+		cmocka_unit_test(test_field_plain),
+		cmocka_unit_test(test_field_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -1025,6 +1025,139 @@ static void test_check(void **state)
 	assert_non_null(strstr(err, "no user nobody@example.com"));
 }
 
+/* ---- app passwords ---- */
+
+static void collect_app(const struct store_app_password *ap, void *ctx)
+{
+	char *out = ctx;
+	char line[256];
+	snprintf(line, sizeof(line), "%s %s %s\n", ap->name, ap->hash,
+		 ap->last_used ? "used" : "never");
+	strcat(out, line);
+}
+
+static void test_app_passwords(void **state)
+{
+	struct fixture *f = *state;
+	const char *err = NULL;
+	char list[4096];
+	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
+	assert_int_equal(add_user(f->store, "alice@example.com"), 1);
+	assert_int_equal(add_user(f->store, "bob@example.com"), 1);
+	int64_t alice = user_id(f->store, "alice@example.com");
+	int64_t bob = user_id(f->store, "bob@example.com");
+	EXPECT_INT(store_app_password_add(f->store, alice, "phone", "h1", &err),
+		   1);
+	EXPECT_INT(store_app_password_add(f->store, alice, "laptop", "h2",
+					  &err),
+		   1);
+	/* Names are per user. */
+	EXPECT_INT(store_app_password_add(f->store, alice, "phone", "h3", &err),
+		   0);
+	EXPECT_INT(store_app_password_add(f->store, bob, "phone", "h4", &err),
+		   1);
+	/* No such user. */
+	EXPECT_INT(store_app_password_add(f->store, 9999, "x", "h", &err), -1);
+	assert_non_null(strstr(err, "no longer exists"));
+	list[0] = '\0';
+	EXPECT_INT(store_app_password_list(f->store, alice, collect_app, list,
+					   &err),
+		   1);
+	/* Made in the same second: by name. */
+	EXPECT_STR(list, "laptop h2 never\nphone h1 never\n");
+	EXPECT_INT(store_app_password_used(f->store, alice, "phone", 1000,
+					   &err),
+		   1);
+	EXPECT_INT(store_app_password_used(f->store, alice, "gone", 1000,
+					   &err),
+		   0);
+	list[0] = '\0';
+	store_app_password_list(f->store, alice, collect_app, list, &err);
+	EXPECT_STR(list, "laptop h2 never\nphone h1 used\n");
+	EXPECT_INT(store_app_password_remove(f->store, alice, "phone", &err),
+		   1);
+	EXPECT_INT(store_app_password_remove(f->store, alice, "phone", &err),
+		   0);
+	list[0] = '\0';
+	store_app_password_list(f->store, bob, collect_app, list, &err);
+	EXPECT_STR(list, "phone h4 never\n");
+	/* Removing a user removes theirs; a new user never sees them. */
+	EXPECT_INT(store_user_remove(f->store, "bob@example.com", &err), 1);
+	assert_int_equal(add_user(f->store, "bob@example.com"), 1);
+	list[0] = '\0';
+	store_app_password_list(f->store, bob, collect_app, list, &err);
+	store_app_password_list(f->store, user_id(f->store, "bob@example.com"),
+				collect_app, list, &err);
+	EXPECT_STR(list, "");
+}
+
+static void test_app_password_limit(void **state)
+{
+	struct fixture *f = *state;
+	const char *err = NULL;
+	char name[32];
+	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
+	assert_int_equal(add_user(f->store, "alice@example.com"), 1);
+	int64_t alice = user_id(f->store, "alice@example.com");
+	for (int i = 0; i < STORE_APP_PASSWORDS_MAX; i++) {
+		snprintf(name, sizeof(name), "d%d", i);
+		EXPECT_INT(store_app_password_add(f->store, alice, name, "h",
+						  &err),
+			   1);
+	}
+	EXPECT_INT(store_app_password_add(f->store, alice, "one-more", "h",
+					  &err),
+		   -1);
+	assert_non_null(strstr(err, "remove one first"));
+	/* A name it has is still "already there", not an error. */
+	EXPECT_INT(store_app_password_add(f->store, alice, "d0", "h", &err), 0);
+	EXPECT_INT(store_app_password_remove(f->store, alice, "d0", &err), 1);
+	EXPECT_INT(store_app_password_add(f->store, alice, "one-more", "h",
+					  &err),
+		   1);
+}
+
+/* An accounts.db of schema version 1 (before app passwords) gains the
+ * table when opened, its users intact. */
+static void test_accounts_upgrade(void **state)
+{
+	struct fixture *f = *state;
+	const char *err = NULL;
+	char path[512];
+	sqlite3 *db;
+	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
+	assert_int_equal(add_user(f->store, "alice@example.com"), 1);
+	store_free(&f->store);
+	snprintf(path, sizeof(path), "%s/accounts.db", f->data);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "DROP TABLE app_password;"
+				      "PRAGMA user_version=1;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(f->data, &f->store, &err), 1);
+	int64_t alice = user_id(f->store, "alice@example.com");
+	EXPECT_INT(store_app_password_add(f->store, alice, "phone", "h", &err),
+		   1);
+}
+
+static void test_domain_only(void **state)
+{
+	struct fixture *f = *state;
+	const char *err = NULL;
+	char out[64] = "unset";
+	EXPECT_INT(store_domain_only(f->store, out, sizeof(out)), 0);
+	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
+	EXPECT_INT(store_domain_only(f->store, out, sizeof(out)), 1);
+	EXPECT_STR(out, "example.com");
+	assert_int_equal(store_domain_add(f->store, "example.org", &err), 1);
+	EXPECT_INT(store_domain_only(f->store, out, sizeof(out)), 0);
+	assert_int_equal(store_domain_remove(f->store, "example.com", &err), 1);
+	EXPECT_INT(store_domain_only(f->store, out, sizeof(out)), 1);
+	EXPECT_STR(out, "example.org");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1032,6 +1165,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_users, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aliases, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_app_passwords, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_app_password_limit, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_domain_only, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_accounts_upgrade, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_mail_concurrent, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_mail_read_pieces, setup,

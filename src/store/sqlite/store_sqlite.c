@@ -38,8 +38,20 @@ static const char accounts_v1[] =
 	" PRIMARY KEY (address, target)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS alias_domain ON alias(domain);";
 
-static const char *const accounts_steps[] = {accounts_v1};
-static const struct sqlite_schema accounts_schema = {accounts_steps, 1};
+/* App passwords: one row per device, only the argon2id hash kept.  They go
+ * with their user (ON DELETE CASCADE; foreign_keys is on for every
+ * connection). */
+static const char accounts_v2[] =
+	"CREATE TABLE IF NOT EXISTS app_password ("
+	" user_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,"
+	" name TEXT NOT NULL,"
+	" hash TEXT NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" last_used INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (user_id, name)) WITHOUT ROWID;";
+
+static const char *const accounts_steps[] = {accounts_v1, accounts_v2};
+static const struct sqlite_schema accounts_schema = {accounts_steps, 2};
 
 /* Kept allocated for deleting on a full disk: an expunge or a user removal
  * writes a few pages to the WAL before anything is freed, and a big one

@@ -459,6 +459,193 @@ int store_domain_first(struct store *store, char *out, size_t size)
 	return result;
 }
 
+int store_domain_only(struct store *store, char *out, size_t size)
+{
+	sqlite3_stmt *st;
+	int result = -1;
+	pthread_mutex_lock(&store->lock);
+	/* Two rows are enough to know there is more than one. */
+	if (sqlite3_prepare_v2(store->db, "SELECT name FROM domain LIMIT 2",
+			       -1, &st, NULL) == SQLITE_OK) {
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			snprintf(out, size, "%s", sqlite3_column_text(st, 0));
+			rc = sqlite3_step(st);
+			result = rc == SQLITE_DONE ? 1 : rc == SQLITE_ROW ? 0
+									  : -1;
+		} else if (rc == SQLITE_DONE) {
+			result = 0;
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&store->lock);
+	return result;
+}
+
+/* ---- app passwords ---- */
+
+/* A statement with the user id as ?1 and, when given, text as ?2. */
+static sqlite3_stmt *prepare_user(sqlite3 *db, const char *sql,
+				  int64_t user_id, const char *text)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_int64(st, 1, user_id);
+	if (text != NULL)
+		sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+	return st;
+}
+
+/* One integer from a statement made by prepare_user(); -1 for no row. */
+static int user_int(sqlite3 *db, const char *sql, int64_t user_id,
+		    int64_t *v_r)
+{
+	sqlite3_stmt *st = prepare_user(db, sql, user_id, NULL);
+	*v_r = -1;
+	if (st == NULL)
+		return -1;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*v_r = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Inside the caller's transaction.  The limit bounds what one login
+ * costs: a password shaped like an app password is checked against each
+ * of them. */
+static int app_password_insert(struct store *store, int64_t user_id,
+			       const char *name, const char *hash,
+			       const char **err_r)
+{
+	int64_t v, n;
+	if (user_int(store->db, "SELECT 1 FROM user WHERE id=?1", user_id,
+		     &v) < 0 ||
+	    user_int(store->db,
+		     "SELECT count(*) FROM app_password WHERE user_id=?1",
+		     user_id, &n) < 0)
+		return -1;
+	if (v != 1) {
+		*err_r = sqlite_errf("the user no longer exists");
+		return -1;
+	}
+	sqlite3_stmt *st = prepare_user(
+		store->db,
+		"INSERT OR IGNORE INTO app_password(user_id, name, hash, "
+		"created) VALUES(?1, ?2, ?3, ?4)",
+		user_id, name);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	if (sqlite3_changes(store->db) == 0)
+		return 0;
+	if (n >= STORE_APP_PASSWORDS_MAX) {
+		*err_r = sqlite_errf("the user has %d app passwords already, "
+				     "the most allowed; remove one first",
+				     STORE_APP_PASSWORDS_MAX);
+		return -1;
+	}
+	return 1;
+}
+
+int store_app_password_add(struct store *store, int64_t user_id,
+			   const char *name, const char *hash,
+			   const char **err_r)
+{
+	int result = -1;
+	*err_r = NULL;
+	pthread_mutex_lock(&store->lock);
+	if (sqlite_begin(store->db) == 0) {
+		result = app_password_insert(store, user_id, name, hash, err_r);
+		if (result > 0 && sqlite_commit(store->db) < 0)
+			result = -1;
+	}
+	if (result < 0 && *err_r == NULL)
+		*err_r = sqlite_errf("%s", sqlite3_errmsg(store->db));
+	sqlite_rollback(store->db);
+	pthread_mutex_unlock(&store->lock);
+	return result;
+}
+
+int store_app_password_list(struct store *store, int64_t user_id,
+			    void (*fn)(const struct store_app_password *ap,
+				       void *ctx),
+			    void *ctx, const char **err_r)
+{
+	int rc = SQLITE_ERROR;
+	pthread_mutex_lock(&store->lock);
+	sqlite3_stmt *st = prepare_user(
+		store->db,
+		"SELECT name, hash, created, last_used FROM app_password "
+		"WHERE user_id=?1 ORDER BY created DESC, name",
+		user_id, NULL);
+	if (st != NULL) {
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			struct store_app_password ap = {
+				(const char *)sqlite3_column_text(st, 0),
+				(const char *)sqlite3_column_text(st, 1),
+				sqlite3_column_int64(st, 2),
+				sqlite3_column_int64(st, 3)};
+			fn(&ap, ctx);
+		}
+		sqlite3_finalize(st);
+	}
+	if (rc != SQLITE_DONE)
+		*err_r = sqlite_errf("%s", sqlite3_errmsg(store->db));
+	pthread_mutex_unlock(&store->lock);
+	return rc == SQLITE_DONE ? 1 : -1;
+}
+
+/* Runs one change statement made by prepare_user(); 1, 0 if no row
+ * changed, -1. */
+static int user_change(struct store *store, sqlite3_stmt *st,
+		       const char **err_r)
+{
+	int rc = st != NULL ? sqlite3_step(st) : SQLITE_ERROR;
+	int changed = sqlite3_changes(store->db);
+	if (rc != SQLITE_DONE)
+		*err_r = sqlite_errf("%s", sqlite3_errmsg(store->db));
+	sqlite3_finalize(st);
+	return rc != SQLITE_DONE ? -1 : changed ? 1 : 0;
+}
+
+int store_app_password_remove(struct store *store, int64_t user_id,
+			      const char *name, const char **err_r)
+{
+	pthread_mutex_lock(&store->lock);
+	int rc = user_change(
+		store,
+		prepare_user(store->db,
+			     "DELETE FROM app_password WHERE user_id=?1 AND "
+			     "name=?2",
+			     user_id, name),
+		err_r);
+	pthread_mutex_unlock(&store->lock);
+	return rc;
+}
+
+int store_app_password_used(struct store *store, int64_t user_id,
+			    const char *name, int64_t when,
+			    const char **err_r)
+{
+	pthread_mutex_lock(&store->lock);
+	sqlite3_stmt *st = prepare_user(store->db,
+					"UPDATE app_password SET last_used=?3 "
+					"WHERE user_id=?1 AND name=?2",
+					user_id, name);
+	if (st != NULL)
+		sqlite3_bind_int64(st, 3, when);
+	int rc = user_change(store, st, err_r);
+	pthread_mutex_unlock(&store->lock);
+	return rc;
+}
+
 /* ---- aliases ---- */
 
 int store_alias_add(struct store *store, const char *alias,
