@@ -163,22 +163,15 @@ static void app_used(struct auth *a, const struct store_user *user,
 	}
 }
 
-/* Which of the user's app passwords `plain` is, if any: the cache first,
- * then each hash.  Only called for a password shaped like one, so that
- * ordinary wrong passwords cost one hash, not one per device. */
-static const struct app *app_match(struct auth *a, const char *canon,
-				   const char *plain, const struct apps *apps,
-				   bool slow)
+/* Which of the user's app passwords `plain` is, if any: each is one
+ * fast hash (auth_app.h), so all are tried. */
+static const struct app *app_match(const char *plain, const struct apps *apps)
 {
-	size_t len = strlen(plain);
-	for (size_t i = 0; i < apps->n; i++) {
-		const struct app *app = &apps->v[i];
-		if (!slow ? auth_cache_hit(a->cache, canon, plain, len,
-					   app->hash)
-			  : verify(a, plain, len, app->hash) == 1)
-			return app;
-	}
-	return NULL;
+	const struct app *found = NULL;
+	for (size_t i = 0; i < apps->n; i++)
+		if (auth_app_verify(plain, apps->v[i].hash) && found == NULL)
+			found = &apps->v[i];
+	return found;
 }
 
 /* username as a canonical address into canon: 1, 0 when it cannot be a
@@ -228,15 +221,11 @@ static int check(struct auth *a, const char *canon, const char *password,
 	if (shaped)
 		store_app_password_list(a->store, user->id, apps_add, &apps,
 					&err);
-	if (shaped && (app = app_match(a, canon, plain, &apps, false))) {
+	if (shaped && (app = app_match(plain, &apps)) != NULL) {
 		rc = 1;
 	} else if (verify(a, password, plen, user->password) == 1) {
 		auth_cache_add(a->cache, canon, password, plen, user->password);
 		rehash(a, canon, password, plen, user);
-		rc = 1;
-	} else if (shaped && (app = app_match(a, canon, plain, &apps, true))) {
-		auth_cache_add(a->cache, canon, plain, strlen(plain),
-			       app->hash);
 		rc = 1;
 	}
 	if (app != NULL)

@@ -56,3 +56,25 @@ bool auth_app_name_ok(const char *name)
 	}
 	return true;
 }
+
+void auth_app_hash(const char plain[AUTH_APP_CHARS + 1],
+		   char out[AUTH_APP_HASH_SIZE])
+{
+	unsigned char h[32];
+	crypto_generichash(h, sizeof(h), (const unsigned char *)plain,
+			   AUTH_APP_CHARS, NULL, 0);
+	memcpy(out, "$app$", 5);
+	sodium_bin2hex(out + 5, AUTH_APP_HASH_SIZE - 5, h, sizeof(h));
+}
+
+bool auth_app_verify(const char plain[AUTH_APP_CHARS + 1],
+		     const char *stored)
+{
+	char mine[AUTH_APP_HASH_SIZE];
+	if (strlen(stored) != AUTH_APP_HASH_SIZE - 1)
+		return false;
+	auth_app_hash(plain, mine);
+	bool same = sodium_memcmp(mine, stored, AUTH_APP_HASH_SIZE - 1) == 0;
+	sodium_memzero(mine, sizeof(mine));
+	return same;
+}

@@ -201,19 +201,15 @@ static int app_add(struct cli *cli, const char *user, const char *name)
 		return 1;
 	}
 	auth_app_new(plain, shown);
-	struct auth_pass_params params = {cli->cfg->auth.argon2_memory,
-					  cli->cfg->auth.argon2_passes};
-	char *hash = auth_pass_hash(plain, strlen(plain), &params);
+	char hash[AUTH_APP_HASH_SIZE];
+	auth_app_hash(plain, hash);
 	sodium_memzero(plain, sizeof(plain));
-	int rc = hash == NULL ? -1
-			      : store_app_password_add(cli->store, id, name,
-						       hash, &err);
-	free(hash);
+	int rc = store_app_password_add(cli->store, id, name, hash, &err);
 	if (rc <= 0) {
 		fprintf(stderr, rc == 0 ? "posthorn: %s already has an app "
 					  "password named %s\n"
 					: "posthorn: %s: %s\n",
-			address, rc == 0 ? name : err ? err : "cannot hash");
+			address, rc == 0 ? name : err ? err : "store error");
 		sodium_memzero(shown, sizeof(shown));
 		return 1;
 	}

@@ -93,12 +93,30 @@ static void test_names(void **state)
 	EXPECT_INT(auth_app_name_ok(max), false);
 }
 
+/* The stored form: "$app$" and BLAKE2b-256 in hex (checked against the
+ * hash of Python's hashlib.blake2b(b"abcdefghijkmnpqr",
+ * digest_size=32)); verified only by the same 16 characters. */
+static void test_hash(void **state)
+{
+	(void)state;
+	char h[AUTH_APP_HASH_SIZE];
+	auth_app_hash("abcdefghijkmnpqr", h);
+	assert_int_equal(strlen(h), AUTH_APP_HASH_SIZE - 1);
+	assert_string_equal(h, "$app$20b0e9d6cfbebf5f7fb9d3dc83b4773c"
+			       "b38db679b55d599f82185b2d9e83a5b7");
+	assert_true(auth_app_verify("abcdefghijkmnpqr", h));
+	assert_false(auth_app_verify("abcdefghijkmnpqs", h));
+	assert_false(auth_app_verify("abcdefghijkmnpqr", "$app$00"));
+	assert_false(auth_app_verify("abcdefghijkmnpqr", ""));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_new),
 		cmocka_unit_test(test_normalize),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_hash),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
