@@ -1,6 +1,7 @@
 #include "auth/auth.h"
 
 #include <semaphore.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,6 +25,9 @@ struct auth {
 	 * each holds argon2_memory. */
 	sem_t slots;
 	struct auth_pass_params params;	/* for new hashes */
+	unsigned scram_iterations;
+	/* Makes the salts of SCRAM answers for users without a secret. */
+	unsigned char scram_key[AUTH_SCRAM_KEY_LEN];
 };
 
 struct auth *auth_new(struct store *store, const struct config *cfg)
@@ -36,6 +40,8 @@ struct auth *auth_new(struct store *store, const struct config *cfg)
 	a->params = (struct auth_pass_params){cfg->auth.argon2_memory,
 					      cfg->auth.argon2_passes};
 	a->dummy_hash = auth_pass_hash("posthorn", 8, &a->params);
+	a->scram_iterations = cfg->auth.scram_iterations;
+	randombytes_buf(a->scram_key, sizeof(a->scram_key));
 	return a;
 }
 
@@ -47,6 +53,7 @@ void auth_free(struct auth **ap)
 	auth_cache_free(&a->cache);
 	sem_destroy(&a->slots);
 	free(a->dummy_hash);
+	sodium_memzero(a->scram_key, sizeof(a->scram_key));
 	free(a);
 	*ap = NULL;
 }
@@ -104,6 +111,59 @@ static void rehash(struct auth *a, const char *address, const char *password,
 	free(hash);
 }
 
+/* The password just matched and the user has no SCRAM secret: one made
+ * now lets the user's next login use SCRAM.  Stored only if the hash is
+ * still the one that matched, so a password changed meanwhile wins. */
+static void scram_upgrade(struct auth *a, const char *address,
+			  const char *password, size_t plen,
+			  const struct store_user *user)
+{
+	if (user->scram != NULL && user->scram[0] != '\0')
+		return;
+	char *secret = auth_scram_secret_new(password, plen,
+					     a->scram_iterations);
+	if (secret == NULL)
+		return;
+	const char *err = NULL;
+	int rc = store_user_set_scram(a->store, address, user->password,
+				      secret, &err);
+	struct str line = STR_INIT;
+	log_begin(&line, "auth", NULL, "scram-secret");
+	log_field(&line, "result", "%s", rc < 0 ? "failed"
+					 : rc == 0 ? "changed-meanwhile"
+						   : "stored");
+	if (rc < 0)
+		log_field(&line, "error", "%s", err ? err : "");
+	log_cvalue(&line, "user", address);
+	log_put(rc < 0 ? LOG_WARN : LOG_INFO, &line);
+	free(secret);
+}
+
+int auth_lookup_scram(struct auth *a, const char *username,
+		      struct store_user *user_r,
+		      struct auth_scram_secret *sec_r)
+{
+	struct addr addr;
+	const char *err;
+	char canon[ADDR_TEXT_MAX];
+	memset(user_r, 0, sizeof(*user_r));
+	int rc = 0;
+	if (username != NULL &&
+	    addr_parse(username, strlen(username), ADDR_UTF8, &addr,
+		       &err) >= 0 &&
+	    !addr.literal) {
+		addr_format(&addr, canon);
+		rc = store_user_lookup(a->store, canon, user_r);
+	}
+	if (rc > 0 && auth_scram_secret_parse(user_r->scram, sec_r) == 1)
+		return 1;
+	if (rc > 0)
+		store_user_clear(user_r);
+	auth_scram_secret_fake(a->scram_key, username ? username : "",
+			       a->scram_iterations, sec_r);
+	return rc < 0 ? -1 : 0;
+}
+
 int auth_login(struct auth *a, const char *username, size_t ulen,
 	       const char *password, size_t plen, struct store_user *user_r)
 {
@@ -120,12 +180,16 @@ int auth_login(struct auth *a, const char *username, size_t ulen,
 		verify(a, password, plen, a->dummy_hash);
 	if (rc <= 0)
 		return rc;
-	if (auth_cache_hit(a->cache, canon, password, plen, user_r->password))
+	if (auth_cache_hit(a->cache, canon, password, plen,
+			   user_r->password)) {
+		scram_upgrade(a, canon, password, plen, user_r);
 		return 1;
+	}
 	if (verify(a, password, plen, user_r->password) == 1) {
 		auth_cache_add(a->cache, canon, password, plen,
 			       user_r->password);
 		rehash(a, canon, password, plen, user_r);
+		scram_upgrade(a, canon, password, plen, user_r);
 		return 1;
 	}
 	store_user_clear(user_r);

@@ -102,6 +102,19 @@ int auth_scram_secret_make(const char *password, size_t plen,
 	return 1;
 }
 
+char *auth_scram_secret_new(const char *password, size_t plen,
+			    unsigned iterations)
+{
+	struct auth_scram_secret sec;
+	struct str text = STR_INIT;
+	if (auth_scram_secret_make(password, plen, iterations, NULL, 0,
+				   &sec) != 1)
+		return NULL;
+	auth_scram_secret_format(&sec, &text);
+	sodium_memzero(&sec, sizeof(sec));
+	return text.data;
+}
+
 void auth_scram_secret_format(const struct auth_scram_secret *sec,
 			      struct str *out)
 {

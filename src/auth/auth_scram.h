@@ -49,6 +49,11 @@ struct auth_scram_secret {
 int auth_scram_secret_make(const char *password, size_t plen,
 			   unsigned iterations, const unsigned char *salt,
 			   size_t salt_len, struct auth_scram_secret *sec_r);
+/* The stored form of a new secret for password with a random salt
+ * (malloc'ed), or NULL for a password auth_scram_secret_make() refuses.
+ * Slow: call it on a worker. */
+char *auth_scram_secret_new(const char *password, size_t plen,
+			    unsigned iterations);
 /* The stored form, as RFC 5803 writes it:
  * "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>", base64. */
 void auth_scram_secret_format(const struct auth_scram_secret *sec,

@@ -78,6 +78,8 @@ static const struct key keys[] = {
 	       4194304),
 	K_UINT("auth", "argon2_passes", auth.argon2_passes, "2", 1, 100),
 	K_UINT("auth", "cache_ttl", auth.cache_ttl, "300", 0, 86400),
+	K_UINT("auth", "scram_iterations", auth.scram_iterations, "4096", 4096,
+	       1000000),
 	K_STR("tls", "cert", tls.cert, ""),
 	K_STR("tls", "key", tls.key, ""),
 	K_STR("delivery", "recipient_delimiter", delivery.recipient_delimiter,

@@ -54,6 +54,7 @@ struct config {
 		unsigned argon2_memory;	/* KiB */
 		unsigned argon2_passes;
 		unsigned cache_ttl;	/* seconds */
+		unsigned scram_iterations; /* of new SCRAM secrets */
 	} auth;
 	struct {
 		char *cert;	/* PEM files, comma-separated; "" = self-signed */

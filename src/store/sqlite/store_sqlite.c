@@ -38,8 +38,14 @@ static const char accounts_v1[] =
 	" PRIMARY KEY (address, target)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS alias_domain ON alias(domain);";
 
-static const char *const accounts_steps[] = {accounts_v1};
-static const struct sqlite_schema accounts_schema = {accounts_steps, 1};
+/* SCRAM-SHA-256 secrets (auth/auth_scram.h's stored form), '' for none:
+ * computed whenever a password is set, since no password hash can give
+ * them later. */
+static const char accounts_v2_scram[] =
+	"ALTER TABLE user ADD COLUMN scram TEXT NOT NULL DEFAULT '';";
+
+static const char *const accounts_steps[] = {accounts_v1, accounts_v2_scram};
+static const struct sqlite_schema accounts_schema = {accounts_steps, 2};
 
 /* Kept allocated for deleting on a full disk: an expunge or a user removal
  * writes a few pages to the WAL before anything is freed, and a big one
@@ -256,7 +262,7 @@ fail:
 
 static const char *const cached_sql[SQ_COUNT] = {
 	[SQ_DOMAIN_EXISTS] = "SELECT 1 FROM domain WHERE name=?",
-	[SQ_USER_LOOKUP] = "SELECT id, address, password, quota, name "
+	[SQ_USER_LOOKUP] = "SELECT id, address, password, quota, name, scram "
 			   "FROM user WHERE address=?",
 	[SQ_USER_QUOTA] = "SELECT quota FROM user WHERE id=?",
 	[SQ_ALIAS_TARGETS] = "SELECT target FROM alias WHERE address=? "
