@@ -134,9 +134,12 @@ static int plain(struct auth_exchange *x, const char *b64, size_t len)
 {
 	char pass[AUTH_SASL_PASSWORD_MAX];
 	size_t plen;
-	if (!auth_sasl_plain(b64, len, x->username, sizeof(x->username), pass,
-			     &plen))
+	int rc = auth_sasl_plain_parse(b64, len, x->username,
+				       sizeof(x->username), pass, &plen);
+	if (rc < 0)
 		return bad(x, "malformed PLAIN response");
+	if (rc == 0)
+		return set_status(x, AUTH_EXCHANGE_FAIL);
 	auth_secret_set(&x->password, pass, plen);
 	sodium_memzero(pass, sizeof(pass));
 	x->work = W_LOGIN;
