@@ -68,7 +68,7 @@ static int teardown(void **state)
 static void add_user(struct fixture *f, const char *hash)
 {
 	const char *err = NULL;
-	struct store_user u = {0, (char *)USER, (char *)hash, 0, (char *)""};
+	struct store_user u = {0, (char *)USER, (char *)hash, 0, (char *)"", NULL};
 	assert_int_equal(store_user_add(f->store, &u, &err), 1);
 }
 
