@@ -126,6 +126,13 @@ static void client_final(const char *bare, size_t blen, const struct str *sf,
 	str_free(&am);
 }
 
+/* Bytes of s[0..n) before the first ','. */
+static size_t strcspn_n(const char *s, size_t n)
+{
+	const char *c = memchr(s, ',', n);
+	return c ? (size_t)(c - s) : n;
+}
+
 /* Input: flags byte, then client-first, NUL, client-final. */
 static void fuzz_scram(const unsigned char *data, size_t len)
 {
@@ -149,8 +156,12 @@ static void fuzz_scram(const unsigned char *data, size_t len)
 		struct str sf = STR_INIT, sfin = STR_INIT;
 		auth_scram_server_first(x, &secret, NULL, &sf);
 		CHECK(strncmp(sf.data, "r=", 2) == 0);
-		const char *cn = strstr(first, ",r=");
+		/* The nonce follows the user name, which has no ','. */
+		const char *cn = memmem(first, flen, ",r=", 3);
 		CHECK(cn != NULL);
+		cn += 3;
+		size_t cnlen = strcspn_n(cn, (size_t)(first + flen - cn));
+		CHECK(sf.len > 2 + cnlen && memcmp(sf.data + 2, cn, cnlen) == 0);
 		if (nul != NULL) {
 			size_t rest = len - flen - 1;
 			char *fin = fuzz_copy(nul + 1, rest);
