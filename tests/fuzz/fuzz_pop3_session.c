@@ -232,7 +232,8 @@ static enum status take_status(struct model *m, const char **line_r,
 	const char *line = take_line(m, &n);
 	*line_r = line;
 	*n_r = n;
-	if (n == 4 && memcmp(line, "+ \r\n", 4) == 0)
+	/* A challenge: empty, or LOGIN's and SCRAM's base64. */
+	if (starts(line, n, "+ "))
 		return ST_CONT;
 	if (starts(line, n, "+OK") && (line[3] == ' ' || line[3] == '\r'))
 		return ST_OK;
