@@ -31,11 +31,18 @@ bool imap_login_allowed(struct imap_session *s)
 		session_peer_is_loopback(s->sess));
 }
 
-/* " AUTH=PLAIN AUTH=LOGIN ..." */
+/* " AUTH=PLAIN AUTH=LOGIN ..."; -PLUS where TLS gives a channel
+ * binding.  The greeting of an IMAPS connection is written before its
+ * handshake: it offers -PLUS, which every client that does RFC 9266 can
+ * use (TLS 1.3, or 1.2 with the extended master secret); CAPABILITY then
+ * tells the truth for a connection that ended up without a binding. */
 static void mechs(struct imap_session *s, struct str *out)
 {
 	unsigned char cb[32];
-	const char *m = auth_exchange_mechs(session_tls_exporter(s->sess, cb));
+	bool plus = session_tls_exporter(s->sess, cb) == 1 ||
+		    (session_tls_active(s->sess) &&
+		     !session_tls_info(s->sess, NULL));
+	const char *m = auth_exchange_mechs(plus);
 	sodium_memzero(cb, sizeof(cb));
 	while (*m != '\0') {
 		size_t n = strcspn(m, " ");

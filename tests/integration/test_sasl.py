@@ -375,6 +375,8 @@ def test_plus_offered_only_with_a_binding(custom):
     m = imaplib.IMAP4_SSL("127.0.0.1", srv.imaps_port,
                           ssl_context=no_verify(), timeout=30)
     assert "AUTH=SCRAM-SHA-256-PLUS" in m.capabilities
+    # The greeting, written before the handshake, offers it too.
+    assert b" AUTH=SCRAM-SHA-256-PLUS" in m.welcome, m.welcome
     m.logout()
     # TLS 1.2 with the extended master secret, as clients do by default.
     ctx = no_verify(maximum=ssl.TLSVersion.TLSv1_2)
