@@ -32,6 +32,9 @@ struct auth {
 	sem_t slots;
 	struct auth_pass_params params;	/* for new hashes */
 	bool local_part;		/* auth.login_local_part */
+	unsigned scram_iterations;
+	/* Makes the salts of SCRAM answers for users without a secret. */
+	unsigned char scram_key[AUTH_SCRAM_KEY_LEN];
 };
 
 struct auth *auth_new(struct store *store, const struct config *cfg)
@@ -45,6 +48,8 @@ struct auth *auth_new(struct store *store, const struct config *cfg)
 					      cfg->auth.argon2_passes};
 	a->dummy_hash = auth_pass_hash("posthorn", 8, &a->params);
 	a->local_part = cfg->auth.login_local_part == 1;
+	a->scram_iterations = cfg->auth.scram_iterations;
+	randombytes_buf(a->scram_key, sizeof(a->scram_key));
 	return a;
 }
 
@@ -56,6 +61,7 @@ void auth_free(struct auth **ap)
 	auth_cache_free(&a->cache);
 	sem_destroy(&a->slots);
 	free(a->dummy_hash);
+	sodium_memzero(a->scram_key, sizeof(a->scram_key));
 	free(a);
 	*ap = NULL;
 }
@@ -174,6 +180,34 @@ static const struct app *app_match(const char *plain, const struct apps *apps)
 	return found;
 }
 
+/* The password just matched and the user has no SCRAM secret: one made
+ * now lets the user's next login use SCRAM.  Stored only if the hash is
+ * still the one that matched, so a password changed meanwhile wins. */
+static void scram_upgrade(struct auth *a, const char *address,
+			  const char *password, size_t plen,
+			  const struct store_user *user)
+{
+	if (user->scram != NULL && user->scram[0] != '\0')
+		return;
+	char *secret = auth_scram_secret_new(password, plen,
+					     a->scram_iterations);
+	if (secret == NULL)
+		return;
+	const char *err = NULL;
+	int rc = store_user_set_scram(a->store, address, user->password,
+				      secret, &err);
+	struct str line = STR_INIT;
+	log_begin(&line, "auth", NULL, "scram-secret");
+	log_field(&line, "result", "%s", rc < 0 ? "failed"
+					 : rc == 0 ? "changed-meanwhile"
+						   : "stored");
+	if (rc < 0)
+		log_field(&line, "error", "%s", err ? err : "");
+	log_cvalue(&line, "user", address);
+	log_put(rc < 0 ? LOG_WARN : LOG_INFO, &line);
+	free(secret);
+}
+
 /* username as a canonical address into canon: 1, 0 when it cannot be a
  * user's, -1 when the store failed.  A bare local part means the user of
  * that name in the only domain, when auth.login_local_part allows. */
@@ -214,8 +248,10 @@ static int check(struct auth *a, const char *canon, const char *password,
 	const char *err = NULL;
 	const struct app *app = NULL;
 	int rc = 0;
-	if (auth_cache_hit(a->cache, canon, password, plen, user->password))
+	if (auth_cache_hit(a->cache, canon, password, plen, user->password)) {
+		scram_upgrade(a, canon, password, plen, user);
 		return 1;
+	}
 	bool shaped = auth_app_normalize(password, plen, plain);
 	/* A store failure here leaves the main password to check. */
 	if (shaped)
@@ -226,6 +262,7 @@ static int check(struct auth *a, const char *canon, const char *password,
 	} else if (verify(a, password, plen, user->password) == 1) {
 		auth_cache_add(a->cache, canon, password, plen, user->password);
 		rehash(a, canon, password, plen, user);
+		scram_upgrade(a, canon, password, plen, user);
 		rc = 1;
 	}
 	if (app != NULL)
@@ -233,6 +270,26 @@ static int check(struct auth *a, const char *canon, const char *password,
 	apps_clear(&apps);
 	sodium_memzero(plain, sizeof(plain));
 	return rc;
+}
+
+int auth_lookup_scram(struct auth *a, const char *username,
+		      struct store_user *user_r,
+		      struct auth_scram_secret *sec_r)
+{
+	char canon[ADDR_TEXT_MAX];
+	memset(user_r, 0, sizeof(*user_r));
+	int rc = username == NULL ? 0
+				  : resolve(a, username, strlen(username),
+					    canon);
+	if (rc > 0)
+		rc = store_user_lookup(a->store, canon, user_r);
+	if (rc > 0 && auth_scram_secret_parse(user_r->scram, sec_r) == 1)
+		return 1;
+	if (rc > 0)
+		store_user_clear(user_r);
+	auth_scram_secret_fake(a->scram_key, username ? username : "",
+			       a->scram_iterations, sec_r);
+	return rc < 0 ? -1 : 0;
 }
 
 int auth_login(struct auth *a, const char *username, size_t ulen,

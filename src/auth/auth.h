@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "auth/auth_scram.h"
 #include "store/store.h"
 
 struct auth;
@@ -29,5 +30,17 @@ void auth_free(struct auth **auth);
  * and does not fail the login. */
 int auth_login(struct auth *auth, const char *username, size_t ulen,
 	       const char *password, size_t plen, struct store_user *user_r);
+/* Also, after a match, a user without a SCRAM secret gets one made from
+ * the password (a hash cannot give one), when SCRAM can take it. */
+
+/* SCRAM: who the client says it is (NULL when the name is one SCRAM
+ * cannot take) and the secret to answer with.  Returns 1 with *user_r
+ * filled (caller clears) and the user's secret in *sec_r; 0 when there
+ * is no such user or it has no secret yet, with a made-up secret in
+ * *sec_r that stays the same for that name while the server runs; -1
+ * when the store failed.  Blocks (the store): call it on a worker. */
+int auth_lookup_scram(struct auth *auth, const char *username,
+		      struct store_user *user_r,
+		      struct auth_scram_secret *sec_r);
 
 #endif

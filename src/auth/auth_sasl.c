@@ -26,10 +26,16 @@ int auth_sasl_base64(const char *b64, size_t len, char *out, size_t size,
 int auth_sasl_plain(const char *b64, size_t len, char *user, size_t usize,
 		    char *pass, size_t *plen_r)
 {
+	return auth_sasl_plain_parse(b64, len, user, usize, pass, plen_r) > 0;
+}
+
+int auth_sasl_plain_parse(const char *b64, size_t len, char *user,
+			  size_t usize, char *pass, size_t *plen_r)
+{
 	/* authzid and authcid as long as a user name, and the password. */
 	unsigned char buf[2 * 320 + AUTH_SASL_PASSWORD_MAX + 3];
 	size_t n;
-	int ok = 0;
+	int ok = -1;
 	if (sodium_base642bin(buf, sizeof(buf), b64, len, NULL, &n, NULL,
 			      sodium_base64_VARIANT_ORIGINAL) != 0)
 		goto out;
@@ -42,10 +48,16 @@ int auth_sasl_plain(const char *b64, size_t len, char *user, size_t usize,
 		goto out;
 	size_t zlen = (size_t)(nul1 - buf), clen = (size_t)(nul2 - authc);
 	size_t plen = n - (size_t)(nul2 + 1 - buf);
-	if ((zlen != 0 && (zlen != clen || memcmp(buf, authc, clen) != 0)) ||
-	    clen == 0 || clen >= usize || plen > AUTH_SASL_PASSWORD_MAX ||
+	if (clen == 0 || clen >= usize || plen > AUTH_SASL_PASSWORD_MAX ||
 	    memchr(nul2 + 1, '\0', plen) != NULL)
 		goto out;
+	if (zlen != 0 && (zlen != clen || memcmp(buf, authc, clen) != 0)) {
+		/* Named for the log; no proxy logins. */
+		memcpy(user, authc, clen);
+		user[clen] = '\0';
+		ok = 0;
+		goto out;
+	}
 	memcpy(user, authc, clen);
 	user[clen] = '\0';
 	memcpy(pass, nul2 + 1, plen);

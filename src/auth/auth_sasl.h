@@ -16,6 +16,11 @@
  * The decoded buffer is wiped before returning. */
 int auth_sasl_plain(const char *b64, size_t len, char *user, size_t usize,
 		    char *pass, size_t *plen_r);
+/* The same, telling the two failures apart: returns 1, 0 when it is
+ * well-formed but names an authzid other than the authcid (a login that
+ * fails), -1 when it is malformed or too long (a protocol error). */
+int auth_sasl_plain_parse(const char *b64, size_t len, char *user,
+			  size_t usize, char *pass, size_t *plen_r);
 
 /* LOGIN (draft-murchison-sasl-login): one base64 value, the user name or
  * the password.  Returns 1 with out[0..*n_r) (NUL-terminated), 0 if it

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "auth/auth_pass.h"
+#include "auth/auth_scram.h"
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/size.h"
@@ -126,6 +127,7 @@ struct entry {
 	struct import_line line;
 	unsigned lineno;
 	char *hash;
+	char *scram;	/* of a plain-text password, when SCRAM takes it */
 };
 
 struct hash_ctx {
@@ -134,6 +136,7 @@ struct hash_ctx {
 	size_t next;
 	pthread_mutex_t lock;
 	struct auth_pass_params params;
+	unsigned scram_iterations;
 	int failed;
 };
 
@@ -152,6 +155,9 @@ static void *hash_worker(void *arg)
 			continue;
 		e->hash = auth_pass_hash(e->line.password,
 					 strlen(e->line.password), &h->params);
+		e->scram = auth_scram_secret_new(e->line.password,
+						 strlen(e->line.password),
+						 h->scram_iterations);
 		if (e->hash == NULL)
 			h->failed = 1;
 	}
@@ -161,7 +167,7 @@ static int hash_all(struct entry *entries, size_t n, const struct config *cfg)
 {
 	struct hash_ctx h = {entries, n, 0, PTHREAD_MUTEX_INITIALIZER,
 			     {cfg->auth.argon2_memory, cfg->auth.argon2_passes},
-			     0};
+			     cfg->auth.scram_iterations, 0};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t nt = ncpu > 0 && ncpu < 32 ? (size_t)ncpu : 1;
 	pthread_t t[32];
@@ -283,7 +289,8 @@ int cli_import(struct cli *cli, const char *path)
 		users[i] = (struct store_user){0, entries[i].line.address,
 					       entries[i].hash,
 					       entries[i].line.quota,
-					       entries[i].line.name};
+					       entries[i].line.name,
+					       entries[i].scram};
 	size_t which = 0;
 	const char *err = NULL;
 	if (n > 0 && store_user_import(store, users, n, &which, &err) < 0)
@@ -297,6 +304,7 @@ int cli_import(struct cli *cli, const char *path)
 out:
 	for (size_t i = 0; i < n; i++) {
 		free(entries[i].hash);
+		free(entries[i].scram);
 		sodium_memzero(entries[i].line.password,
 			       sizeof(entries[i].line.password));
 	}

@@ -8,6 +8,7 @@
 
 #include "auth/auth_app.h"
 #include "auth/auth_pass.h"
+#include "auth/auth_scram.h"
 #include "cli/cli.h"
 #include "cli/cli_import.h"
 #include "core/config.h"
@@ -25,8 +26,10 @@ static void print_user(const struct store_user *u, void *ctx)
 	printf("\n");
 }
 
-/* Reads the password and returns its argon2id hash (malloc'ed). */
-static char *new_hash(const struct config *cfg)
+/* Reads the password and returns its argon2id hash (malloc'ed), with
+ * its SCRAM secret in *scram_r (malloc'ed; NULL for a password SCRAM
+ * cannot take). */
+static char *new_hash(const struct config *cfg, char **scram_r)
 {
 	char pw[1024];
 	long n = cli_read_password(pw, sizeof(pw));
@@ -39,6 +42,8 @@ static char *new_hash(const struct config *cfg)
 	struct auth_pass_params params = {cfg->auth.argon2_memory,
 					  cfg->auth.argon2_passes};
 	char *hash = auth_pass_hash(pw, (size_t)n, &params);
+	*scram_r = auth_scram_secret_new(pw, (size_t)n,
+					 cfg->auth.scram_iterations);
 	sodium_memzero(pw, sizeof(pw));
 	if (hash == NULL)
 		fprintf(stderr, "posthorn: cannot hash the password (not "
@@ -79,12 +84,16 @@ static int user_add(struct cli *cli, int argc, char **argv)
 	}
 	if ((store = cli_store(cli)) == NULL)
 		return 1;
-	char *hash = new_hash(cli->cfg);
-	if (hash == NULL)
+	char *scram = NULL;
+	char *hash = new_hash(cli->cfg, &scram);
+	if (hash == NULL) {
+		free(scram);
 		return 1;
-	struct store_user u = {0, address, hash, quota, (char *)name};
+	}
+	struct store_user u = {0, address, hash, quota, (char *)name, scram};
 	int rc = store_user_add(store, &u, &err);
 	free(hash);
+	free(scram);
 	if (rc <= 0) {
 		if (rc == 0)
 			fprintf(stderr, "posthorn: %s already exists\n",
@@ -112,11 +121,20 @@ static int user_passwd(struct cli *cli, const char *text)
 				   : "posthorn: no user %s\n", address);
 		return 1;
 	}
-	char *hash = new_hash(cli->cfg);
-	if (hash == NULL)
+	char *scram = NULL;
+	char *hash = new_hash(cli->cfg, &scram);
+	if (hash == NULL) {
+		free(scram);
 		return 1;
+	}
+	const char *err = NULL;
 	rc = store_user_set_password(store, address, hash);
+	if (rc > 0 && scram != NULL &&
+	    store_user_set_scram(store, address, hash, scram, &err) < 0)
+		fprintf(stderr, "posthorn: cannot store the SCRAM secret "
+				"(%s); it is made at the next login\n", err);
 	free(hash);
+	free(scram);
 	if (rc <= 0) {
 		fprintf(stderr, "posthorn: cannot set the password\n");
 		return 1;

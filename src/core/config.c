@@ -81,6 +81,8 @@ static const struct key keys[] = {
 	K_UINT("auth", "cache_ttl", auth.cache_ttl, "300", 0, 86400),
 	K_ENUM("auth", "login_local_part", auth.login_local_part, "yes",
 	       yes_no_choices),
+	K_UINT("auth", "scram_iterations", auth.scram_iterations, "4096", 4096,
+	       1000000),
 	K_STR("tls", "cert", tls.cert, ""),
 	K_STR("tls", "key", tls.key, ""),
 	K_STR("delivery", "recipient_delimiter", delivery.recipient_delimiter,

@@ -55,6 +55,7 @@ struct config {
 		unsigned argon2_passes;
 		unsigned cache_ttl;	/* seconds */
 		int login_local_part;	/* 0 no, 1 yes */
+		unsigned scram_iterations; /* of new SCRAM secrets */
 	} auth;
 	struct {
 		char *cert;	/* PEM files, comma-separated; "" = self-signed */

@@ -392,6 +392,13 @@ bool conn_tls_ready(const struct conn *conn, struct tls_info *info_r)
 	return true;
 }
 
+int conn_tls_exporter(const struct conn *conn, unsigned char out[32])
+{
+	if (conn->tls_state != CONN_TLS_ON)
+		return 0;
+	return tls_exporter(bufferevent_openssl_get_ssl(conn->bev), out);
+}
+
 bool conn_tls_handshaking(const struct conn *conn)
 {
 	return conn->tls_state == CONN_TLS_FLUSHING ||

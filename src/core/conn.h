@@ -79,6 +79,9 @@ int conn_starttls(struct conn *conn, struct tls_ctx *tls);
 bool conn_tls_started(const struct conn *conn);
 /* The handshake is done; info_r, if not NULL, gets its parameters. */
 bool conn_tls_ready(const struct conn *conn, struct tls_info *info_r);
+/* The handshake is done and the connection has a tls-exporter channel
+ * binding (core/tls.h tls_exporter()): 1 with it in out, else 0. */
+int conn_tls_exporter(const struct conn *conn, unsigned char out[32]);
 /* A handshake is under way (or waiting for the clear-text reply before
  * it): CONN_EOF or CONN_ERROR now means it failed. */
 bool conn_tls_handshaking(const struct conn *conn);

@@ -366,6 +366,11 @@ bool session_tls_info(const struct session *s, struct tls_info *info_r)
 	return conn_tls_ready(s->conn, info_r);
 }
 
+int session_tls_exporter(const struct session *s, unsigned char out[32])
+{
+	return conn_tls_exporter(s->conn, out);
+}
+
 void session_set_timeout(struct session *s, unsigned seconds)
 {
 	if (!s->closing && !s->dead)

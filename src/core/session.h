@@ -151,6 +151,10 @@ bool session_starttls(struct session *s);
  * it.  False without TLS. */
 bool session_tls_info(const struct session *s, struct tls_info *info_r);
 
+/* The connection's tls-exporter channel binding (RFC 9266, 32 bytes)
+ * for SCRAM-SHA-256-PLUS: 1 with it in out, 0 without TLS or when the
+ * TLS version cannot give one (TLS 1.2 without extended master secret). */
+int session_tls_exporter(const struct session *s, unsigned char out[32]);
 /* Seconds without progress before the timeout hook; 0 = none. */
 void session_set_timeout(struct session *s, unsigned seconds);
 

@@ -639,6 +639,21 @@ void tls_info_get(const struct ssl_st *ssl, struct tls_info *info_r)
 				 : 0;
 }
 
+int tls_exporter(SSL *ssl, unsigned char out[TLS_EXPORTER_LEN])
+{
+	static const char label[] = "EXPORTER-Channel-Binding";
+	if (SSL_version(ssl) != TLS1_3_VERSION &&
+	    !(SSL_version(ssl) == TLS1_2_VERSION && SSL_get_extms_support(ssl) == 1))
+		return 0;
+	/* use_context = 1 with no bytes: RFC 9266's empty context, which
+	 * under TLS 1.2 differs from no context at all. */
+	if (SSL_export_keying_material(ssl, out, TLS_EXPORTER_LEN, label,
+				       sizeof(label) - 1,
+				       (const unsigned char *)"", 0, 1) != 1)
+		return 0;
+	return 1;
+}
+
 void tls_info_text(const struct tls_info *info, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s with cipher %s (%d/%d bits)", info->version,

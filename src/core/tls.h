@@ -69,6 +69,14 @@ void tls_set(struct tls *tls, struct tls_ctx *ctx);
 
 /* The parameters of an established connection. */
 void tls_info_get(const struct ssl_st *ssl, struct tls_info *info_r);
+/* The tls-exporter channel binding (RFC 9266): 32 bytes of keying
+ * material with the label "EXPORTER-Channel-Binding" and an empty
+ * context, into out.  Returns 1, or 0 when the connection cannot give a
+ * binding that is unique to it: TLS 1.2 without the extended master
+ * secret (RFC 7627), where a third party could make two connections
+ * share it. */
+#define TLS_EXPORTER_LEN 32
+int tls_exporter(struct ssl_st *ssl, unsigned char out[TLS_EXPORTER_LEN]);
 /* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)", the form
  * mail servers use in logs and Received headers, cut to fit size. */
 void tls_info_text(const struct tls_info *info, char *buf, size_t size);

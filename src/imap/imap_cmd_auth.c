@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "auth/auth.h"
+#include "auth/auth_exchange.h"
 #include "auth/auth_sasl.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -30,14 +31,36 @@ bool imap_login_allowed(struct imap_session *s)
 		session_peer_is_loopback(s->sess));
 }
 
+/* " AUTH=PLAIN AUTH=LOGIN ..."; -PLUS where TLS gives a channel
+ * binding.  The greeting of an IMAPS connection is written before its
+ * handshake: it offers -PLUS, which every client that does RFC 9266 can
+ * use (TLS 1.3, or 1.2 with the extended master secret); CAPABILITY then
+ * tells the truth for a connection that ended up without a binding. */
+static void mechs(struct imap_session *s, struct str *out)
+{
+	unsigned char cb[32];
+	bool plus = session_tls_exporter(s->sess, cb) == 1 ||
+		    (session_tls_active(s->sess) &&
+		     !session_tls_info(s->sess, NULL));
+	const char *m = auth_exchange_mechs(plus);
+	sodium_memzero(cb, sizeof(cb));
+	while (*m != '\0') {
+		size_t n = strcspn(m, " ");
+		str_printf(out, " AUTH=%.*s", (int)n, m);
+		m += n + (m[n] == ' ');
+	}
+}
+
 void imap_capabilities(struct imap_session *s, struct str *out)
 {
 	str_appends(out, caps_common);
 	if (s->state == IMAP_S_NOTAUTH && session_tls_available(s->sess))
 		str_appends(out, " STARTTLS");
 	if (s->state == IMAP_S_NOTAUTH) {
-		str_appends(out, imap_login_allowed(s) ? " AUTH=PLAIN"
-						       : " LOGINDISABLED");
+		if (imap_login_allowed(s))
+			mechs(s, out);
+		else
+			str_appends(out, " LOGINDISABLED");
 		return;
 	}
 	str_appends(out, caps_auth);
@@ -200,6 +223,22 @@ void imap_cmd_starttls(struct imap_session *s, struct imap_parser *p)
 
 /* ---- login ---- */
 
+/* On a worker, once the credentials matched: the session is the user's,
+ * and the account is opened once (its directory exists from then on,
+ * and the watch needs it: an account that never had mail has none
+ * yet).  Returns 1, or -1 when the store failed. */
+static int login_open(struct imap_session *s, const struct store_user *u)
+{
+	snprintf(s->user, sizeof(s->user), "%s", u->address);
+	s->user_id = u->id;
+	struct store_account *acct = NULL;
+	if (store_account_open(s->env->store, s->user_id, &acct, NULL) < 0)
+		return -1;
+	store_account_unref(&acct);
+	s->notify = imap_notify_new(s);
+	return 1;
+}
+
 static void login_run(void *arg)
 {
 	struct imap_session *s = arg;
@@ -209,29 +248,21 @@ static void login_run(void *arg)
 	auth_secret_clear(&s->password);
 	if (s->login_result <= 0)
 		return;
-	snprintf(s->user, sizeof(s->user), "%s", u.address);
-	s->user_id = u.id;
+	s->login_result = login_open(s, &u);
 	store_user_clear(&u);
-	/* The account's directory exists once it has been opened, and the
-	 * watch needs it: an account that never had mail has none yet. */
-	struct store_account *acct = NULL;
-	if (store_account_open(s->env->store, s->user_id, &acct, NULL) < 0) {
-		s->login_result = -1;
-		return;
-	}
-	store_account_unref(&acct);
-	s->notify = imap_notify_new(s);
 }
 
-static void login_done(void *arg)
+/* The answer to LOGIN or AUTHENTICATE, by s->login_result. */
+static void login_answer(struct imap_session *s)
 {
-	struct imap_session *s = arg;
 	const char *result = s->login_result > 0    ? "ok"
 			     : s->login_result == 0 ? "auth-failed"
 						    : "tempfail";
 	struct str line = STR_INIT;
 	session_log_begin(s->sess, &line, "login");
 	log_field(&line, "result", "%s", result);
+	if (s->sasl != NULL)
+		log_field(&line, "mech", "%s", auth_exchange_mech(s->sasl));
 	log_cvalue(&line, "user", s->user);
 	log_put(LOG_INFO, &line);
 	if (s->login_result > 0) {
@@ -253,7 +284,25 @@ static void login_done(void *arg)
 				      "try again later");
 		}
 	}
+}
+
+static void login_done(void *arg)
+{
+	struct imap_session *s = arg;
+	login_answer(s);
 	imap_command_end(s);
+}
+
+static void log_busy(struct imap_session *s)
+{
+	struct str line = STR_INIT;
+	session_log_begin(s->sess, &line, "login");
+	log_field(&line, "result", "busy");
+	log_cvalue(&line, "user", s->user);
+	log_put(LOG_INFO, &line);
+	s->user[0] = '\0';
+	imap_reply(s, "NO [UNAVAILABLE] Too many logins at once, try again "
+		      "later");
 }
 
 /* Password checks have their own queue: a flood of logins waits there,
@@ -273,14 +322,7 @@ static void start_login(struct imap_session *s, const char *user,
 	if (session_run(s->sess, s->env->auth_workers, login_run, login_done))
 		return;
 	auth_secret_clear(&s->password);
-	struct str line = STR_INIT;
-	session_log_begin(s->sess, &line, "login");
-	log_field(&line, "result", "busy");
-	log_cvalue(&line, "user", s->user);
-	log_put(LOG_INFO, &line);
-	s->user[0] = '\0';
-	imap_reply(s, "NO [UNAVAILABLE] Too many logins at once, try again "
-		      "later");
+	log_busy(s);
 }
 
 static bool refuse_insecure(struct imap_session *s)
@@ -307,54 +349,120 @@ void imap_cmd_login(struct imap_session *s, struct imap_parser *p)
 	sodium_memzero(s->cmd.data, s->cmd.len);
 }
 
-static void sasl_plain(struct imap_session *s, const char *b64, size_t len)
+/* ---- AUTHENTICATE: the exchange is auth/auth_exchange.h's ---- */
+
+static void sasl_next(struct imap_session *s, int st);
+
+static void sasl_run(void *arg)
 {
-	char user[ADDR_TEXT_MAX], pass[AUTH_SASL_PASSWORD_MAX];
-	size_t plen;
-	if (len == 1 && b64[0] == '=')
-		len = 0;
-	if (!auth_sasl_plain(b64, len, user, sizeof(user), pass, &plen)) {
-		imap_reply(s, "NO [AUTHENTICATIONFAILED] Authentication failed");
-		imap_count_error(s);
+	struct imap_session *s = arg;
+	auth_exchange_run(s->sasl);
+	if (auth_exchange_status(s->sasl) == AUTH_EXCHANGE_OK)
+		s->login_result = login_open(s, auth_exchange_user(s->sasl));
+}
+
+static void sasl_done(void *arg)
+{
+	struct imap_session *s = arg;
+	sasl_next(s, auth_exchange_status(s->sasl));
+	if (!s->sasl_wait && !session_busy(s->sess))
+		imap_command_end(s);
+}
+
+/* The command's end frees the exchange, however it ends. */
+static void sasl_finish(struct imap_session *s)
+{
+	auth_exchange_free(&s->sasl);
+}
+
+static void sasl_bad(struct imap_session *s, const char *reply)
+{
+	struct str line = STR_INIT;
+	session_log_begin(s->sess, &line, "auth-error");
+	log_field(&line, "mech", "%s", auth_exchange_mech(s->sasl));
+	log_cvalue(&line, "cause", auth_exchange_error(s->sasl));
+	log_put(LOG_INFO, &line);
+	imap_reply(s, "%s", reply);
+	imap_count_error(s);
+}
+
+/* Go on with the exchange after its last step said st. */
+static void sasl_next(struct imap_session *s, int st)
+{
+	/* For the log line; login_open() put the address as stored. */
+	if (st != AUTH_EXCHANGE_OK)
+		snprintf(s->user, sizeof(s->user), "%s",
+			 auth_exchange_username(s->sasl));
+	switch (st) {
+	case AUTH_EXCHANGE_CHALLENGE:
+		s->sasl_wait = true;
+		imap_write(s, "+ %s", auth_exchange_challenge(s->sasl));
+		return;
+	case AUTH_EXCHANGE_WORK:
+		if (!session_run(s->sess, s->env->auth_workers, sasl_run,
+				 sasl_done))
+			log_busy(s);
+		return;
+	case AUTH_EXCHANGE_OK:
+		/* login_result is login_open()'s. */
+		break;
+	case AUTH_EXCHANGE_FAIL:
+		s->login_result = 0;
+		break;
+	case AUTH_EXCHANGE_TEMPFAIL:
+		s->login_result = -1;
+		break;
+	case AUTH_EXCHANGE_CANCEL:
+		s->user[0] = '\0';
+		imap_reply(s, "BAD Authentication canceled");
+		return;
+	default:
+		s->user[0] = '\0';
+		sasl_bad(s, "BAD Malformed authentication response");
 		return;
 	}
-	start_login(s, user, strlen(user), pass, plen);
-	sodium_memzero(pass, sizeof(pass));
+	login_answer(s);
+}
+
+/* The mechanisms offered here: -PLUS only where TLS gives a binding. */
+static bool has_binding(struct imap_session *s, unsigned char cb[32])
+{
+	return session_tls_exporter(s->sess, cb) == 1;
 }
 
 void imap_cmd_authenticate(struct imap_session *s, struct imap_parser *p)
 {
 	struct imap_string mech, ir;
+	unsigned char cb[32];
 	if (imap_args_authenticate(p, &mech, &ir) < 0) {
 		imap_reply_parse_error(s, p);
 		return;
 	}
 	if (refuse_insecure(s))
 		return;
-	if (!imap_string_eq(&mech, "PLAIN")) {
+	bool bound = has_binding(s, cb);
+	s->sasl = auth_exchange_new(s->env->auth, mech.data, mech.len,
+				    bound ? cb : NULL);
+	sodium_memzero(cb, sizeof(cb));
+	if (s->sasl == NULL) {
 		imap_reply(s, "NO Unsupported authentication mechanism");
 		imap_count_error(s);
 		return;
 	}
-	if (ir.data != NULL) {
-		sasl_plain(s, ir.data, ir.len);
+	s->finish = sasl_finish;
+	int st = auth_exchange_start(s->sasl, ir.data, ir.len);
+	if (ir.data != NULL)
 		sodium_memzero(s->cmd.data, s->cmd.len);
-		return;
-	}
-	/* The response comes on a line of its own (imap_session.c), and
-	 * the command stays open until then. */
-	s->sasl_wait = true;
-	imap_write(s, "+ ");
+	sasl_next(s, st);
 }
 
+/* A line of the exchange (imap_session.c reads it while sasl_wait). */
 void imap_cmd_sasl_response(struct imap_session *s)
 {
 	s->sasl_wait = false;
-	if (s->line.len == 1 && s->line.data[0] == '*')
-		imap_reply(s, "BAD Authentication canceled");
-	else
-		sasl_plain(s, s->line.data, s->line.len);
+	int st = auth_exchange_input(s->sasl, s->line.data, s->line.len);
 	sodium_memzero(s->line.data, s->line.len);
-	if (!session_busy(s->sess))
+	sasl_next(s, st);
+	if (!s->sasl_wait && !session_busy(s->sess))
 		imap_command_end(s);
 }

@@ -45,6 +45,7 @@ enum {
 /* Output a FETCH produces per job before the client must read it. */
 #define IMAP_OUTPUT_PIECE (256 * 1024)
 
+struct auth_exchange;
 struct imap_session;
 struct imap_notify;
 
@@ -103,6 +104,7 @@ struct imap_session {
 	char user[ADDR_TEXT_MAX];
 	struct auth_secret password;
 	int login_result;
+	struct auth_exchange *sasl;	/* AUTHENTICATE under way */
 
 	/* SEARCHRES (RFC 5182): the UIDs SEARCH RETURN (SAVE) kept, for $. */
 	uint32_t *saved;

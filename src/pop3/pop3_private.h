@@ -13,6 +13,8 @@
 #include "pop3/pop3_session.h"
 #include "store/store.h"
 
+struct auth_exchange;
+
 enum pop3_state {
 	POP3_S_AUTH,	/* AUTHORIZATION */
 	POP3_S_TRANS,	/* TRANSACTION */
@@ -51,7 +53,8 @@ struct pop3_session {
 	struct str line;
 	struct pop3_cmd cmd;
 	unsigned errors;
-	bool sasl_wait;		/* AUTH PLAIN sent "+ ", response next */
+	bool sasl_wait;		/* AUTH sent "+ ", a response next */
+	struct auth_exchange *sasl;	/* AUTH under way */
 
 	char user[ADDR_TEXT_MAX];
 	struct auth_secret password; /* only while a login is checked */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "auth/auth.h"
+#include "auth/auth_exchange.h"
 #include "auth/auth_sasl.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -97,15 +98,26 @@ static bool refuse_insecure(struct pop3_session *s)
 	return true;
 }
 
+/* -PLUS only where TLS gives a channel binding. */
+static const char *mechs(struct pop3_session *s)
+{
+	unsigned char cb[32];
+	const char *m = auth_exchange_mechs(session_tls_exporter(s->sess, cb));
+	sodium_memzero(cb, sizeof(cb));
+	return m;
+}
+
 static void cmd_capa(struct pop3_session *s)
 {
 	bool auth = s->state == POP3_S_AUTH;
 	pop3_reply(s, "+OK Capability list follows\r\n"
 		      "CAPA\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
-		      "PIPELINING\r\n%s%s"
+		      "PIPELINING\r\n%s%s%s%s"
 		      "IMPLEMENTATION posthorn\r\n.",
 		   auth && session_tls_available(s->sess) ? "STLS\r\n" : "",
-		   auth && insecure_ok(s) ? "USER\r\nSASL PLAIN\r\n" : "");
+		   auth && insecure_ok(s) ? "USER\r\nSASL " : "",
+		   auth && insecure_ok(s) ? mechs(s) : "",
+		   auth && insecure_ok(s) ? "\r\n" : "");
 }
 
 static void cmd_user(struct pop3_session *s)
@@ -123,32 +135,42 @@ static void cmd_user(struct pop3_session *s)
 	pop3_reply(s, "+OK");
 }
 
-static void login_run(void *arg)
+/* On a worker, once the credentials matched: claim the maildrop and
+ * read its list.  Returns 1, 2 when another session holds it, -1 when
+ * the store failed. */
+static int login_open(struct pop3_session *s, const struct store_user *u)
 {
-	struct pop3_session *s = arg;
 	struct store *store = s->env->store;
 	struct store_account *acct = NULL;
 	struct store_mailbox mbox;
+	int rc = 1;
+	snprintf(s->user, sizeof(s->user), "%s", u->address);
+	if (!store_account_claim(store, u->id)) {
+		rc = 2;
+	} else if (store_account_open(store, u->id, &acct, NULL) < 0 ||
+		   store_mailbox_find(acct, "INBOX", &mbox, NULL) <= 0 ||
+		   store_msg_list(acct, mbox.id, &s->msgs, &s->nmsgs, NULL) < 0) {
+		store_account_release(store, u->id);
+		rc = -1;
+	} else {
+		s->user_id = u->id;
+		s->mailbox_id = mbox.id;
+		s->uidvalidity = mbox.uidvalidity;
+	}
+	store_account_unref(&acct);
+	return rc;
+}
+
+static void login_run(void *arg)
+{
+	struct pop3_session *s = arg;
 	struct store_user u;
 	s->login_result = auth_login(s->env->auth, s->user, strlen(s->user),
 				     s->password.data, s->password.len, &u);
 	auth_secret_clear(&s->password);
 	if (s->login_result <= 0)
 		return;
-	snprintf(s->user, sizeof(s->user), "%s", u.address);
-	if (!store_account_claim(store, u.id)) {
-		s->login_result = 2;	/* in use */
-	} else if (store_account_open(store, u.id, &acct, NULL) < 0 ||
-		   store_mailbox_find(acct, "INBOX", &mbox, NULL) <= 0 ||
-		   store_msg_list(acct, mbox.id, &s->msgs, &s->nmsgs, NULL) < 0) {
-		store_account_release(store, u.id);
-		s->login_result = -1;
-	} else {
-		s->user_id = u.id;
-		s->mailbox_id = mbox.id;
-		s->uidvalidity = mbox.uidvalidity;
-	}
-	store_account_unref(&acct);
+	s->login_result = login_open(s, &u);
 	store_user_clear(&u);
 }
 
@@ -179,13 +201,28 @@ static void login_done(void *arg)
 	struct str line = STR_INIT;
 	session_log_begin(s->sess, &line, "login");
 	log_field(&line, "result", "%s", result);
+	if (s->sasl != NULL)
+		log_field(&line, "mech", "%s", auth_exchange_mech(s->sasl));
 	log_cvalue(&line, "user", s->user);
 	log_put(LOG_INFO, &line);
+	auth_exchange_free(&s->sasl);
 	if (s->login_result != 1) {
 		s->user[0] = '\0';
 		if (s->login_result == 0)
 			pop3_count_error(s);
 	}
+}
+
+static void log_busy(struct pop3_session *s)
+{
+	struct str line = STR_INIT;
+	session_log_begin(s->sess, &line, "login");
+	log_field(&line, "result", "busy");
+	log_cvalue(&line, "user", s->user);
+	log_put(LOG_INFO, &line);
+	pop3_reply(s, "-ERR [SYS/TEMP] Too many logins at once, try again "
+		      "later");
+	s->user[0] = '\0';
 }
 
 /* Logins have a queue of their own: a flood of them, failed or not,
@@ -195,14 +232,7 @@ static void start_login(struct pop3_session *s)
 	if (session_run(s->sess, s->env->auth_workers, login_run, login_done))
 		return;
 	auth_secret_clear(&s->password);
-	struct str line = STR_INIT;
-	session_log_begin(s->sess, &line, "login");
-	log_field(&line, "result", "busy");
-	log_cvalue(&line, "user", s->user);
-	log_put(LOG_INFO, &line);
-	pop3_reply(s, "-ERR [SYS/TEMP] Too many logins at once, try again "
-		      "later");
-	s->user[0] = '\0';
+	log_busy(s);
 }
 
 static void cmd_pass(struct pop3_session *s)
@@ -223,51 +253,108 @@ static void cmd_pass(struct pop3_session *s)
 	start_login(s);
 }
 
-/* RFC 4616 (auth/auth_sasl.h). */
-static void auth_plain_response(struct pop3_session *s, const char *b64,
-				size_t len)
+/* ---- AUTH (RFC 5034): the exchange is auth/auth_exchange.h's ---- */
+
+static void sasl_next(struct pop3_session *s, int st);
+
+static void sasl_run(void *arg)
 {
-	char pass[AUTH_SASL_PASSWORD_MAX];
-	size_t plen;
-	if (len == 1 && b64[0] == '*') {
+	struct pop3_session *s = arg;
+	auth_exchange_run(s->sasl);
+	if (auth_exchange_status(s->sasl) == AUTH_EXCHANGE_OK)
+		s->login_result = login_open(s, auth_exchange_user(s->sasl));
+}
+
+static void sasl_done(void *arg)
+{
+	struct pop3_session *s = arg;
+	sasl_next(s, auth_exchange_status(s->sasl));
+}
+
+static void sasl_bad(struct pop3_session *s)
+{
+	struct str line = STR_INIT;
+	session_log_begin(s->sess, &line, "auth-error");
+	log_field(&line, "mech", "%s", auth_exchange_mech(s->sasl));
+	log_cvalue(&line, "cause", auth_exchange_error(s->sasl));
+	log_put(LOG_INFO, &line);
+	pop3_reply(s, "-ERR Malformed authentication response");
+	auth_exchange_free(&s->sasl);
+	pop3_count_error(s);
+}
+
+/* Go on with the exchange after its last step said st. */
+static void sasl_next(struct pop3_session *s, int st)
+{
+	/* For the log line; login_open() put the address as stored. */
+	if (st != AUTH_EXCHANGE_OK)
+		snprintf(s->user, sizeof(s->user), "%s",
+			 auth_exchange_username(s->sasl));
+	switch (st) {
+	case AUTH_EXCHANGE_CHALLENGE:
+		s->sasl_wait = true;
+		pop3_reply(s, "+ %s", auth_exchange_challenge(s->sasl));
+		return;
+	case AUTH_EXCHANGE_WORK:
+		if (session_run(s->sess, s->env->auth_workers, sasl_run,
+				sasl_done))
+			return;
+		auth_exchange_free(&s->sasl);
+		log_busy(s);
+		return;
+	case AUTH_EXCHANGE_OK:
+		break;	/* login_result is login_open()'s */
+	case AUTH_EXCHANGE_FAIL:
+		s->login_result = 0;
+		break;
+	case AUTH_EXCHANGE_TEMPFAIL:
+		s->login_result = -1;
+		break;
+	case AUTH_EXCHANGE_CANCEL:
+		s->user[0] = '\0';
+		auth_exchange_free(&s->sasl);
 		pop3_reply(s, "-ERR Authentication canceled");
 		return;
-	}
-	if (!auth_sasl_plain(b64, len, s->user, sizeof(s->user), pass,
-			     &plen)) {
+	default:
 		s->user[0] = '\0';
-		pop3_reply(s, "-ERR [AUTH] Authentication failed");
-		pop3_count_error(s);
+		sasl_bad(s);
 		return;
 	}
-	auth_secret_set(&s->password, pass, plen);
-	sodium_memzero(pass, sizeof(pass));
-	start_login(s);
+	login_done(s);
 }
 
 static void cmd_auth(struct pop3_session *s)
 {
+	unsigned char cb[32];
 	if (s->cmd.nargs == 0) {
-		pop3_reply(s, "+OK\r\n%s.", insecure_ok(s) ? "PLAIN\r\n" : "");
+		/* One mechanism a line, as clients of RFC 1734 read it. */
+		struct str list = STR_INIT;
+		for (const char *m = insecure_ok(s) ? mechs(s) : ""; *m;) {
+			size_t n = strcspn(m, " ");
+			str_append(&list, m, n);
+			str_append(&list, "\r\n", 2);
+			m += n + (m[n] == ' ');
+		}
+		pop3_reply(s, "+OK\r\n%s.", list.data ? list.data : "");
+		str_free(&list);
 		return;
 	}
 	if (refuse_insecure(s))
 		return;
-	if (s->cmd.arglens[0] != 5 ||
-	    strncasecmp(s->cmd.args[0], "PLAIN", 5) != 0) {
+	bool bound = session_tls_exporter(s->sess, cb) == 1;
+	s->sasl = auth_exchange_new(s->env->auth, s->cmd.args[0],
+				    s->cmd.arglens[0], bound ? cb : NULL);
+	sodium_memzero(cb, sizeof(cb));
+	if (s->sasl == NULL) {
 		pop3_reply(s, "-ERR Unsupported authentication mechanism");
 		pop3_count_error(s);
 		return;
 	}
-	if (s->cmd.nargs == 2) {
-		/* RFC 5034: "=" is an empty initial response. */
-		bool empty = s->cmd.arglens[1] == 1 && s->cmd.args[1][0] == '=';
-		auth_plain_response(s, s->cmd.args[1],
-				    empty ? 0 : s->cmd.arglens[1]);
-		return;
-	}
-	s->sasl_wait = true;
-	pop3_reply(s, "+ ");
+	int st = auth_exchange_start(s->sasl,
+				     s->cmd.nargs == 2 ? s->cmd.args[1] : NULL,
+				     s->cmd.nargs == 2 ? s->cmd.arglens[1] : 0);
+	sodium_memzero(s->line.data, s->line.len);
+	sasl_next(s, st);
 }
 
 /* ---- transaction ---- */
@@ -471,8 +558,10 @@ static void handle_line(struct pop3_session *s)
 {
 	if (s->sasl_wait) {
 		s->sasl_wait = false;
-		auth_plain_response(s, s->line.data, s->line.len);
+		int st = auth_exchange_input(s->sasl, s->line.data,
+					     s->line.len);
 		sodium_memzero(s->line.data, s->line.len);
+		sasl_next(s, st);
 		return;
 	}
 	if (pop3_parse_command(s->line.data, s->line.len, &s->cmd) < 0) {
@@ -536,6 +625,7 @@ static void pop3_free(void *ctx, enum session_end why)
 	if (s->user_id != 0)
 		store_account_release(s->env->store, s->user_id);
 	auth_secret_clear(&s->password);
+	auth_exchange_free(&s->sasl);
 	free(s->msgs);
 	free(s->deleted);
 	str_free(&s->line);

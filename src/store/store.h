@@ -51,6 +51,9 @@ struct store_user {
 	char *password;	  /* a hash string, see auth/auth_pass.h */
 	uint64_t quota;	  /* bytes, 0 = none */
 	char *name;	  /* display name, may be empty */
+	/* SCRAM-SHA-256 secret (auth/auth_scram.h's stored form); NULL or
+	 * "" for none.  Written by add and import, filled by lookup. */
+	char *scram;
 };
 
 void store_user_clear(struct store_user *user);
@@ -71,8 +74,17 @@ int store_user_remove(struct store *store, const char *address,
 /* Fills *user_r (caller clears it). */
 int store_user_lookup(struct store *store, const char *address,
 		      struct store_user *user_r);
+/* Also drops the SCRAM secret, which belongs to the old password: set
+ * the new one with store_user_set_scram(). */
 int store_user_set_password(struct store *store, const char *address,
 			    const char *password);
+/* Compare-and-set: store the SCRAM secret only if the password hash is
+ * still `password` (the one the secret was made with).  Returns 1 when
+ * stored, 0 when the hash changed meanwhile or the user is gone, -1 with
+ * the reason in err_r. */
+int store_user_set_scram(struct store *store, const char *address,
+			 const char *password, const char *scram,
+			 const char **err_r);
 /* Compare-and-set: replace the user's password hash with `password` only
  * if it is still `old`.  Returns 1 when replaced, 0 when the stored hash
  * is no longer `old` (changed meanwhile) or the user is gone, -1 with the

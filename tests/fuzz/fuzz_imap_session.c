@@ -1156,6 +1156,25 @@ static void check_plain(struct model *m, const char *b64, size_t len)
 	free(bin);
 }
 
+/* The response that ended an exchange with OK: PLAIN's, or LOGIN's
+ * password (SCRAM cannot succeed without the stored keys); the password
+ * must be "pw". */
+static void check_sasl_ok(struct model *m, const char *b64, size_t len)
+{
+	unsigned char *bin = malloc(len + 1);
+	size_t n = 0;
+	EXPECT(sodium_base642bin(bin, len + 1, b64, len, NULL, &n, NULL,
+				 sodium_base64_VARIANT_ORIGINAL) == 0);
+	bool plain = memchr(bin, 0, n) != NULL;
+	if (!plain)
+		EXPECT(n == 2 && memcmp(bin, "pw", 2) == 0);
+	free(bin);
+	if (plain)
+		check_plain(m, b64, len);
+	else
+		m->user = -1;
+}
+
 /* ---- commands ---- */
 
 enum { ST_NOTAUTH = 1, ST_AUTH = 2, ST_SELECTED = 4 };
@@ -1306,7 +1325,8 @@ static void open_line(struct model *m, struct reader *rd, const char *line,
 	rd->st = IN_CMD;
 	m->name = idle ? "IDLE" : "AUTHENTICATE";
 	m->uid = false;
-	enum result res = await_result(m, rd->tag, rd->taglen, false);
+	/* LOGIN and SCRAM answer a response with another challenge. */
+	enum result res = await_result(m, rd->tag, rd->taglen, !idle);
 	if (res == RES_NONE)
 		return;
 	if (idle) {
@@ -1315,10 +1335,16 @@ static void open_line(struct model *m, struct reader *rd, const char *line,
 		return;
 	}
 	bool cancel = len == 1 && line[0] == '*';
-	EXPECT(cancel ? res == RES_BAD : res != RES_BAD);
+	if (cancel)
+		EXPECT(res == RES_BAD);
+	if (res == RES_CONT) {
+		EXPECT(!cancel && !m->auth);
+		rd->st = IN_SASL;
+		return;
+	}
 	if (res == RES_OK) {
 		EXPECT(!m->auth);
-		check_plain(m, line, len);
+		check_sasl_ok(m, line, len);
 		m->auth = true;
 	}
 }

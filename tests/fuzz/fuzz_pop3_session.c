@@ -232,7 +232,8 @@ static enum status take_status(struct model *m, const char **line_r,
 	const char *line = take_line(m, &n);
 	*line_r = line;
 	*n_r = n;
-	if (n == 4 && memcmp(line, "+ \r\n", 4) == 0)
+	/* A challenge: empty, or LOGIN's and SCRAM's base64. */
+	if (starts(line, n, "+ "))
 		return ST_CONT;
 	if (starts(line, n, "+OK") && (line[3] == ' ' || line[3] == '\r'))
 		return ST_OK;
@@ -384,8 +385,11 @@ static void step(struct model *m, const char *line, size_t len)
 	if (m->sasl_wait) {
 		m->sasl_wait = false;
 		enum status st = take_status(m, &status, &sn);
-		EXPECT(st != ST_CONT && !starts(status, sn, too_long));
-		if (st == ST_OK) {
+		EXPECT(!starts(status, sn, too_long));
+		if (st == ST_CONT) {
+			/* LOGIN's and SCRAM's next challenge. */
+			m->sasl_wait = true;
+		} else if (st == ST_OK) {
 			EXPECT(starts(status, sn, "+OK Logged in\r\n"));
 			m->trans = true;
 		} else {
@@ -398,7 +402,7 @@ static void step(struct model *m, const char *line, size_t len)
 	enum status st = take_status(m, &status, &sn);
 	EXPECT(!starts(status, sn, too_long));
 	if (st == ST_CONT) {
-		EXPECT(rc > 0 && cmd.verb == POP3_AUTH && cmd.nargs == 1);
+		EXPECT(rc > 0 && cmd.verb == POP3_AUTH && cmd.nargs >= 1);
 		EXPECT(!m->trans);
 		m->sasl_wait = true;
 		return;
@@ -426,7 +430,10 @@ static void step(struct model *m, const char *line, size_t len)
 			char *body;
 			size_t blen;
 			take_body(m, &body, &blen);
-			EXPECT(blen == 7 && memcmp(body, "PLAIN\r\n", 7) == 0);
+			static const char mechs[] =
+				"PLAIN\r\nLOGIN\r\nSCRAM-SHA-256\r\n";
+			EXPECT(blen == sizeof(mechs) - 1 &&
+			       memcmp(body, mechs, blen) == 0);
 			free(body);
 			break;
 		}

@@ -156,7 +156,7 @@ static int64_t add_user(const char *address)
 					  sess.cfg->auth.argon2_passes};
 	char *hash = auth_pass_hash("pw", 2, &params);
 	struct store_user u = {0, (char *)address, hash, sess.quota,
-			       (char *)""};
+			       (char *)"", NULL};
 	struct store_user got;
 	const char *err;
 	CHECK(hash != NULL);

@@ -411,11 +411,12 @@ def test_authenticate_plain_initial_response(server):
         _, tagged = c.cmd("AUTHENTICATE PLAIN " + bad)
         assert tagged.startswith(b"t1 NO [AUTHENTICATIONFAILED]"), tagged
         # A mechanism not offered: NO (RFC 3501 6.2.2); "=" is an empty
-        # initial response (RFC 4959), which PLAIN cannot accept.
+        # initial response (RFC 4959), which PLAIN cannot accept: a
+        # malformed response, BAD, not a failed login.
         _, tagged = c.cmd("AUTHENTICATE CRAM-MD5")
         assert re.match(rb"t\d+ NO\b", tagged), tagged
         _, tagged = c.cmd("AUTHENTICATE PLAIN =")
-        assert re.match(rb"t\d+ NO\b", tagged), tagged
+        assert re.match(rb"t\d+ BAD\b", tagged), tagged
         untagged, tagged = c.cmd("AUTHENTICATE PLAIN " + good)
         assert untagged == []
         assert re.match(rb"t\d+ OK\b", tagged), tagged

@@ -453,10 +453,13 @@ def test_auth_plain_cancel_and_failures(server):
         # Still in AUTHORIZATION, and not confused: plain commands work.
         assert c.pop("STAT").startswith("-ERR")
         for bad in [plain("", ALICE, "wrong"), plain("bob@example.com", ALICE,
-                                                      PASSWORD),
-                    "not-base64!", base64.b64encode(b"no nuls").decode()]:
+                                                      PASSWORD)]:
             line = c.pop("AUTH PLAIN " + bad)
             assert line.startswith("-ERR [AUTH]"), (bad, line)
+        # Malformed: a protocol error, not a failed login.
+        for bad in ["not-base64!", base64.b64encode(b"no nuls").decode()]:
+            line = c.pop("AUTH PLAIN " + bad)
+            assert line == "-ERR Malformed authentication response", line
         assert c.pop("AUTH PLAIN") == "+ "
         c.send(plain("", ALICE, "wrong") + "\r\n")
         assert c.line().startswith(b"-ERR [AUTH]")

@@ -72,7 +72,7 @@ static int teardown(void **state)
 static void add_user(struct fixture *f, const char *hash)
 {
 	const char *err = NULL;
-	struct store_user u = {0, (char *)USER, (char *)hash, 0, (char *)""};
+	struct store_user u = {0, (char *)USER, (char *)hash, 0, (char *)"", NULL};
 	assert_int_equal(store_user_add(f->store, &u, &err), 1);
 }
 
@@ -346,8 +346,8 @@ static void test_app_passwords(void **state)
 	EXPECT_INT(login(f, USER, wrong), 0);
 	EXPECT_INT(login(f, USER, phone.plain + 1), 0);
 	/* Not another user's. */
-	struct store_user bob = {0, (char *)"bob@example.com", main_hash, 0,
-				 (char *)""};
+	struct store_user bob = {.address = (char *)"bob@example.com",
+				 .password = main_hash, .name = (char *)""};
 	assert_int_equal(store_user_add(f->store, &bob, &err), 1);
 	EXPECT_INT(login(f, "bob@example.com", phone.plain), 0);
 	EXPECT_INT(store_app_password_remove(f->store, user_id(f), "phone",

@@ -19,7 +19,7 @@ static int64_t add_user_quota(struct store *store, const char *address,
 			      uint64_t quota)
 {
 	struct store_user u = {0, (char *)address, (char *)"$argon2id$x",
-			       quota, (char *)""}, got;
+			       quota, (char *)"", NULL}, got;
 	const char *err;
 	assert_int_equal(store_user_add(store, &u, &err), 1);
 	assert_int_equal(store_user_lookup(store, address, &got), 1);

@@ -46,7 +46,7 @@ static int teardown(void **state)
 static int add_user(struct store *store, const char *address)
 {
 	struct store_user u = {0, (char *)address, (char *)"$argon2id$x", 0,
-			       (char *)""};
+			       (char *)"", NULL};
 	const char *err = NULL;
 	return store_user_add(store, &u, &err);
 }
@@ -127,10 +127,10 @@ static void test_users(void **state)
 	assert_int_equal(store_domain_add(f->store, "example.com", &err), 1);
 	assert_int_equal(store_domain_add(f->store, "other.org", &err), 1);
 	struct store_user bob = {0, "bob@example.com", "$argon2id$bob",
-				 1000000, "Bob Smith"};
+				 1000000, "Bob Smith", NULL};
 	assert_int_equal(store_user_add(f->store, &bob, &err), 1);
 	assert_int_equal(store_user_add(f->store, &bob, &err), 0);
-	struct store_user nodomain = {0, "x@nowhere.net", "h", 0, ""};
+	struct store_user nodomain = {0, "x@nowhere.net", "h", 0, "", NULL};
 	assert_int_equal(store_user_add(f->store, &nodomain, &err), -1);
 	assert_non_null(strstr(err, "nowhere.net"));
 	assert_int_equal(add_user(f->store, "alice@example.com"), 1);
@@ -227,7 +227,7 @@ static void test_import(void **state)
 		for (int k = 0; k < 3; k++)
 			users[k] = (struct store_user){0, (char *)t[i].addr[k],
 						       (char *)"h", 0,
-						       (char *)""};
+						       (char *)"", NULL};
 		int rc = store_user_import(f->store, users, 3, &bad, &err);
 		if (t[i].bad == 3) {
 			assert_int_equal(rc, 1);
@@ -669,7 +669,7 @@ static int add_user_quota(struct store *store, const char *address,
 			  uint64_t quota)
 {
 	struct store_user u = {0, (char *)address, (char *)"$argon2id$x",
-			       quota, (char *)""};
+			       quota, (char *)"", NULL};
 	const char *err = NULL;
 	return store_user_add(store, &u, &err);
 }
@@ -1117,8 +1117,8 @@ static void test_app_password_limit(void **state)
 		   1);
 }
 
-/* An accounts.db of schema version 1 (before app passwords) gains the
- * table when opened, its users intact. */
+/* An accounts.db of schema version 1 (before app passwords and SCRAM
+ * secrets) gains both when opened, its users intact. */
 static void test_accounts_upgrade(void **state)
 {
 	struct fixture *f = *state;
@@ -1132,6 +1132,7 @@ static void test_accounts_upgrade(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
 				      "DROP TABLE app_password;"
+				      "ALTER TABLE user DROP COLUMN scram;"
 				      "PRAGMA user_version=1;",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
@@ -1139,6 +1140,9 @@ static void test_accounts_upgrade(void **state)
 	assert_int_equal(store_open(f->data, &f->store, &err), 1);
 	int64_t alice = user_id(f->store, "alice@example.com");
 	EXPECT_INT(store_app_password_add(f->store, alice, "phone", "h", &err),
+		   1);
+	EXPECT_INT(store_user_set_scram(f->store, "alice@example.com",
+					"$argon2id$x", "s", &err),
 		   1);
 }
 

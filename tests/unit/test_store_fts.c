@@ -26,7 +26,7 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	const char *err = NULL;
 	struct store_user u = {0, (char *)"bob@example.com",
-			       (char *)"$argon2id$x", 0, (char *)""};
+			       (char *)"$argon2id$x", 0, (char *)"", NULL};
 	struct store_mailbox mb;
 	if (f == NULL || temp_dir(f->dir, sizeof(f->dir), "store-fts") < 0)
 		return -1;

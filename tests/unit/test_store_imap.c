@@ -29,7 +29,7 @@ static int add_user_quota(struct store *store, const char *address,
 			  uint64_t quota)
 {
 	struct store_user u = {0, (char *)address, (char *)"$argon2id$x",
-			       quota, (char *)""};
+			       quota, (char *)"", NULL};
 	const char *err = NULL;
 	return store_user_add(store, &u, &err);
 }

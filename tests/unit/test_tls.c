@@ -11,6 +11,10 @@
 
 #include "unit.h"
 
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#include "auth/auth_scram.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/tls.h"
@@ -489,6 +493,101 @@ static void test_generations(void **state)
 	EXPECT(tls == NULL);
 }
 
+/* SCRAM-SHA-256-PLUS over a connection: the server binds with its own
+ * exporter value, the client (computed here with OpenSSL alone, as RFC
+ * 5802 3 says) with its own.  Returns auth_scram_client_final()'s. */
+static int scram_plus(const unsigned char *server_cb,
+		      const unsigned char *client_cb)
+{
+	static const char first[] = "p=tls-exporter,,n=user,r=fyko+d2lbbFgON";
+	const char *err = NULL;
+	struct auth_scram_secret sec;
+	struct str sf = STR_INIT, out = STR_INIT;
+	unsigned char salted[32], ckey[32], stored[32], sig[32];
+	unsigned char gs2cb[16 + 32], cb64[128], proof64[64];
+	unsigned len;
+	struct auth_scram *x = auth_scram_new(true, server_cb);
+	assert_int_equal(auth_scram_client_first(x, first, strlen(first), &err),
+			 1);
+	assert_int_equal(auth_scram_secret_make("pencil", 6, 4096,
+						(const unsigned char *)"salt",
+						4, &sec),
+			 1);
+	auth_scram_server_first(x, &sec, "3rfcNHYJY1ZVvWVs7j", &sf);
+	assert_int_equal(PKCS5_PBKDF2_HMAC("pencil", 6,
+					   (const unsigned char *)"salt", 4,
+					   4096, EVP_sha256(), 32, salted),
+			 1);
+	HMAC(EVP_sha256(), salted, 32, (const unsigned char *)"Client Key", 10,
+	     ckey, &len);
+	SHA256(ckey, 32, stored);
+	memcpy(gs2cb, "p=tls-exporter,,", 16);
+	memcpy(gs2cb + 16, client_cb, 32);
+	EVP_EncodeBlock(cb64, gs2cb, sizeof(gs2cb));
+	struct str am = STR_INIT, final = STR_INIT;
+	str_printf(&final, "c=%s,r=fyko+d2lbbFgON3rfcNHYJY1ZVvWVs7j", cb64);
+	str_printf(&am, "%s,%s,%s", first + 16, sf.data, final.data);
+	HMAC(EVP_sha256(), stored, 32, (const unsigned char *)am.data, am.len,
+	     sig, &len);
+	for (int i = 0; i < 32; i++)
+		sig[i] ^= ckey[i];
+	EVP_EncodeBlock(proof64, sig, 32);
+	str_printf(&final, ",p=%s", proof64);
+	int rc = auth_scram_client_final(x, final.data, final.len, &out, &err);
+	auth_scram_free(&x);
+	str_free(&sf);
+	str_free(&out);
+	str_free(&am);
+	str_free(&final);
+	return rc;
+}
+
+/* RFC 9266 on real handshakes: the server's tls-exporter value is the
+ * client's, it binds a SCRAM-SHA-256-PLUS exchange, and a TLS 1.2
+ * connection without the extended master secret has none. */
+static void test_exporter(void **state)
+{
+	(void)state;
+	static const char label[] = "EXPORTER-Channel-Binding";
+	static const struct {
+		int version;
+		uint64_t options;
+		int want;
+	} cases[] = {
+		{TLS1_3_VERSION, 0, 1},
+		{TLS1_2_VERSION, 0, 1},
+		{TLS1_2_VERSION, SSL_OP_NO_EXTENDED_MASTER_SECRET, 0},
+	};
+	struct tls_ctx *ctx = two_certs();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char name[32];
+		unsigned char s[TLS_EXPORTER_LEN], c[TLS_EXPORTER_LEN];
+		unsigned char other[TLS_EXPORTER_LEN] = {0};
+		snprintf(name, sizeof(name), "exporter case %zu", i);
+		cur = name;
+		struct client_opts o = {cases[i].version, cases[i].version,
+					NULL, NULL, NULL};
+		SSL *client = client_new(&o);
+		SSL_set_options(client, cases[i].options);
+		SSL *server = tls_ctx_new_ssl(ctx);
+		EXPECT_INT(handshake(client, server), 1);
+		EXPECT_INT(tls_exporter(server, s), cases[i].want);
+		if (cases[i].want) {
+			EXPECT_INT(SSL_export_keying_material(
+					   client, c, sizeof(c), label,
+					   strlen(label),
+					   (const unsigned char *)"", 0, 1),
+				   1);
+			EXPECT(memcmp(s, c, sizeof(s)) == 0);
+			EXPECT_INT(scram_plus(s, c), 1);
+			EXPECT_INT(scram_plus(s, other), 0);
+		}
+		SSL_free(client);
+		SSL_free(server);
+	}
+	tls_ctx_unref(&ctx);
+}
+
 static void test_error_reason(void **state)
 {
 	(void)state;
@@ -513,6 +612,7 @@ int main(void)
 		cmocka_unit_test(test_versions_and_ciphers),
 		cmocka_unit_test(test_sni),
 		cmocka_unit_test(test_generations),
+		cmocka_unit_test(test_exporter),
 		cmocka_unit_test(test_error_reason),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -38,7 +38,7 @@ static const char accounts_v1[] =
 	" PRIMARY KEY (address, target)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS alias_domain ON alias(domain);";
 
-/* App passwords: one row per device, only the argon2id hash kept.  They go
+/* App passwords: one row per device, only a hash kept (auth_app.h).  They go
  * with their user (ON DELETE CASCADE; foreign_keys is on for every
  * connection). */
 static const char accounts_v2[] =
@@ -50,8 +50,16 @@ static const char accounts_v2[] =
 	" last_used INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY (user_id, name)) WITHOUT ROWID;";
 
-static const char *const accounts_steps[] = {accounts_v1, accounts_v2};
-static const struct sqlite_schema accounts_schema = {accounts_steps, 2};
+
+/* SCRAM-SHA-256 secrets (auth/auth_scram.h's stored form), '' for none:
+ * computed whenever a password is set, since no password hash can give
+ * them later. */
+static const char accounts_v3_scram[] =
+	"ALTER TABLE user ADD COLUMN scram TEXT NOT NULL DEFAULT '';";
+
+static const char *const accounts_steps[] = {accounts_v1, accounts_v2,
+						 accounts_v3_scram};
+static const struct sqlite_schema accounts_schema = {accounts_steps, 3};
 
 /* Kept allocated for deleting on a full disk: an expunge or a user removal
  * writes a few pages to the WAL before anything is freed, and a big one
@@ -268,7 +276,7 @@ fail:
 
 static const char *const cached_sql[SQ_COUNT] = {
 	[SQ_DOMAIN_EXISTS] = "SELECT 1 FROM domain WHERE name=?",
-	[SQ_USER_LOOKUP] = "SELECT id, address, password, quota, name "
+	[SQ_USER_LOOKUP] = "SELECT id, address, password, quota, name, scram "
 			   "FROM user WHERE address=?",
 	[SQ_USER_QUOTA] = "SELECT quota FROM user WHERE id=?",
 	[SQ_ALIAS_TARGETS] = "SELECT target FROM alias WHERE address=? "

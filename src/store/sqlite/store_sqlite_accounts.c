@@ -142,6 +142,7 @@ void store_user_clear(struct store_user *user)
 	free(user->address);
 	free(user->password);
 	free(user->name);
+	free(user->scram);
 	memset(user, 0, sizeof(*user));
 }
 
@@ -171,7 +172,8 @@ static int user_insert(struct store *store, const struct store_user *u,
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(store->db,
 			       "INSERT INTO user(address, domain, password, "
-			       "quota, name, created) VALUES(?,?,?,?,?,?)",
+			       "quota, name, created, scram) "
+			       "VALUES(?,?,?,?,?,?,?)",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, u->address, -1, SQLITE_STATIC);
@@ -180,6 +182,7 @@ static int user_insert(struct store *store, const struct store_user *u,
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)u->quota);
 	sqlite3_bind_text(st, 5, u->name ? u->name : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 7, u->scram ? u->scram : "", -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 1 : -1;
@@ -343,6 +346,7 @@ static void user_from_row(sqlite3_stmt *st, struct store_user *u)
 	u->password = xstrdup((const char *)sqlite3_column_text(st, 2));
 	u->quota = (uint64_t)sqlite3_column_int64(st, 3);
 	u->name = xstrdup((const char *)sqlite3_column_text(st, 4));
+	u->scram = xstrdup((const char *)sqlite3_column_text(st, 5));
 }
 
 int store_user_lookup(struct store *store, const char *address,
@@ -372,8 +376,10 @@ int store_user_set_password(struct store *store, const char *address,
 {
 	const char *args[] = {password, address};
 	pthread_mutex_lock(&store->lock);
-	int rc = run(store->db, "UPDATE user SET password=? WHERE address=?",
-		     2, args);
+	/* The old SCRAM secret would let the old password in. */
+	int rc = run(store->db,
+		     "UPDATE user SET password=?, scram='' WHERE address=?", 2,
+		     args);
 	int changed = sqlite3_changes(store->db);
 	pthread_mutex_unlock(&store->lock);
 	return rc != SQLITE_DONE ? -1 : changed ? 1 : 0;
@@ -398,6 +404,23 @@ int store_user_replace_password(struct store *store, const char *address,
 	return rc != SQLITE_DONE ? -1 : changed ? 1 : 0;
 }
 
+int store_user_set_scram(struct store *store, const char *address,
+			 const char *password, const char *scram,
+			 const char **err_r)
+{
+	const char *args[] = {scram, address, password};
+	*err_r = NULL;
+	pthread_mutex_lock(&store->lock);
+	int rc = run(store->db,
+		     "UPDATE user SET scram=? WHERE address=? AND password=?",
+		     3, args);
+	int changed = sqlite3_changes(store->db);
+	if (rc != SQLITE_DONE)
+		*err_r = sqlite_errf("%s", sqlite3_errmsg(store->db));
+	pthread_mutex_unlock(&store->lock);
+	return rc != SQLITE_DONE ? -1 : changed ? 1 : 0;
+}
+
 int store_user_list(struct store *store, const char *domain,
 		    void (*fn)(const struct store_user *user, void *ctx),
 		    void *ctx)
@@ -406,8 +429,8 @@ int store_user_list(struct store *store, const char *domain,
 	int rc;
 	pthread_mutex_lock(&store->lock);
 	if (sqlite3_prepare_v2(store->db,
-			       "SELECT id, address, password, quota, name "
-			       "FROM user WHERE ?1 IS NULL OR domain=?1 "
+			       "SELECT id, address, password, quota, name, "
+			       "scram FROM user WHERE ?1 IS NULL OR domain=?1 "
 			       "ORDER BY domain, address",
 			       -1, &st, NULL) != SQLITE_OK) {
 		pthread_mutex_unlock(&store->lock);
