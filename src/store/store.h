@@ -457,6 +457,51 @@ struct store_watch *store_watch_add(struct store *store, int64_t user_id,
 /* After this returns, fn is not running and will not be called. */
 void store_watch_remove(struct store_watch **watch);
 
+/* ---- outbound queue ----
+ * Messages for other domains wait here until they are sent (DATA/queue/
+ * in the embedded back end: a database of its own, durable like the
+ * mailboxes).  Functions return 1 or a store_fail, as the mail functions
+ * do; ids are the SMTP transaction's queue id (letters and digits). */
+
+struct store_queue_rcpt {
+	const char *address;	/* canonical */
+	const char *status;	/* "queued" */
+	const char *last_error;	/* "" if none */
+};
+
+struct store_queue_entry {
+	const char *id;
+	const char *sender;	/* "" for the null sender */
+	const char *user;	/* who submitted it, "" if nobody */
+	uint64_t size;		/* bytes; store_queue_put sets it */
+	int64_t arrival;	/* Unix time */
+	int64_t next_attempt;	/* Unix time */
+	unsigned attempts;
+	const char *last_error;	/* "" if none */
+	const struct store_queue_rcpt *rcpts;
+	size_t nrcpts;
+};
+
+/* Put a message (envelope e, bytes src) in the queue: returns 1 only
+ * after the transaction holding its bytes and its envelope is on disk
+ * (synchronous=FULL); STORE_FAIL_EXISTS if the id is taken; a crash
+ * leaves the whole message or nothing.  e->size is ignored. */
+int store_queue_put(struct store *store, const struct store_queue_entry *e,
+		    const struct store_source *src, const char **err_r);
+/* Calls fn for each queued message, oldest first (the strings are valid
+ * during the call; fn must not call the store).  Returns 1 or a
+ * store_fail. */
+int store_queue_list(struct store *store,
+		     void (*fn)(const struct store_queue_entry *e, void *ctx),
+		     void *ctx, const char **err_r);
+/* Returns 1, 0 if there is no such message, or a store_fail. */
+int store_queue_remove(struct store *store, const char *id,
+		       const char **err_r);
+/* Read up to n bytes of a queued message from offset; *got_r = 0 at its
+ * end.  Returns 1, 0 if there is no such message, or a store_fail. */
+int store_queue_read(struct store *store, const char *id, uint64_t offset,
+		     void *buf, size_t n, size_t *got_r, const char **err_r);
+
 /* ---- integrity ---- */
 
 struct store_problem {

@@ -410,6 +410,7 @@ int store_open(const char *data_dir, struct store **store_r,
 	pthread_mutex_init(&store->lock, NULL);
 	pthread_mutex_init(&store->reserve_lock, NULL);
 	pthread_mutex_init(&store->watch_lock, NULL);
+	pthread_mutex_init(&store->queue_lock, NULL);
 	store->accounts = sqlite_account_cache_new();
 	sqlite_reserve_make(store);
 	*store_r = store;
@@ -422,6 +423,8 @@ void store_free(struct store **storep)
 	if (store == NULL)
 		return;
 	sqlite_watcher_free(&store->watcher);
+	sqlite_queue_close(store);
+	pthread_mutex_destroy(&store->queue_lock);
 	sqlite_account_cache_free(&store->accounts);
 	for (int i = 0; i < SQ_COUNT; i++)
 		sqlite3_finalize(store->sq[i]);
