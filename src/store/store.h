@@ -106,6 +106,28 @@ int store_alias_list(struct store *store,
 				void *ctx),
 		     void *ctx);
 
+/* Calls fn for each alias (not catch-all) whose target is `target`
+ * itself, in sorted order; returns 1 or -1. */
+int store_alias_sources(struct store *store, const char *target,
+			void (*fn)(const char *alias, void *ctx), void *ctx);
+
+/* ---- sender exceptions ----
+ * Addresses a user may send as besides their own and their aliases (see
+ * smtp/smtp_sender.h for the patterns: "a@b", "*@b", "*").  They go with
+ * the user when it is removed. */
+
+/* Returns 1 when added, 0 when it was there, -1 with the reason in err_r
+ * (no such user, store error). */
+int store_sender_add(struct store *store, const char *address,
+		     const char *pattern, const char **err_r);
+/* Returns 1 when removed, 0 when it was not there, -1 (err_r). */
+int store_sender_remove(struct store *store, const char *address,
+			const char *pattern, const char **err_r);
+/* Calls fn for each of the user's patterns, sorted; returns 1, 0 if there
+ * is no such user, -1 on error. */
+int store_sender_list(struct store *store, const char *address,
+		      void (*fn)(const char *pattern, void *ctx), void *ctx);
+
 /* ---- mail ----
  * An account handle is shared by all sessions of that account in this
  * process and ref-counted.

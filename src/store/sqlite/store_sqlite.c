@@ -38,8 +38,19 @@ static const char accounts_v1[] =
 	" PRIMARY KEY (address, target)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS alias_domain ON alias(domain);";
 
-static const char *const accounts_steps[] = {accounts_v1};
-static const struct sqlite_schema accounts_schema = {accounts_steps, 1};
+/* Submission: who may send as whom.  A user's own address and the
+ * aliases that name it are found through alias_target; `sender` holds
+ * the exceptions an admin granted (`posthorn user sender add`). */
+static const char accounts_v2_sender[] =
+	"CREATE INDEX IF NOT EXISTS alias_target ON alias(target);"
+	"CREATE TABLE IF NOT EXISTS sender ("
+	" user INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,"
+	" pattern TEXT NOT NULL,"
+	" PRIMARY KEY (user, pattern)) WITHOUT ROWID;";
+
+static const char *const accounts_steps[] = {accounts_v1,
+					     accounts_v2_sender};
+static const struct sqlite_schema accounts_schema = {accounts_steps, 2};
 
 /* Kept allocated for deleting on a full disk: an expunge or a user removal
  * writes a few pages to the WAL before anything is freed, and a big one
