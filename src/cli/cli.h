@@ -20,6 +20,8 @@ struct cli {
 
 int cli_domain(struct cli *cli, int argc, char **argv);
 int cli_user(struct cli *cli, int argc, char **argv);
+/* user sender add|remove|list: cli_sender.c */
+int cli_user_sender(struct cli *cli, int argc, char **argv);
 int cli_alias(struct cli *cli, int argc, char **argv);
 int cli_check(struct cli *cli, int argc, char **argv);
 int cli_queue(struct cli *cli, int argc, char **argv);

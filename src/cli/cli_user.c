@@ -166,12 +166,15 @@ int cli_user(struct cli *cli, int argc, char **argv)
 		return user_list(cli, argc == 2 ? argv[1] : NULL);
 	if (argc == 2 && strcmp(argv[0], "import") == 0)
 		return cli_import(cli, argv[1]);
+	if (argc >= 1 && strcmp(argv[0], "sender") == 0)
+		return cli_user_sender(cli, argc - 1, argv + 1);
 	fprintf(stderr,
 		"usage: posthorn user add ADDRESS [--quota SIZE] [--name NAME]\n"
 		"       posthorn user remove ADDRESS\n"
 		"       posthorn user passwd ADDRESS\n"
 		"       posthorn user list [DOMAIN]\n"
 		"       posthorn user import FILE\n"
+		"       posthorn user sender add|remove|list USER [PATTERN]\n"
 		"The password is read from standard input (one line), or "
 		"prompted for on a terminal.\n");
 	return 2;
