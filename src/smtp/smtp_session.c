@@ -452,6 +452,10 @@ static void smtp_step(void *ctx)
 		if (rc == 0)
 			break;
 		if (rc < 0) {
+			/* An AUTH response too long to take ends the
+			 * exchange: the client's next line is a command. */
+			if (s->mech != NULL)
+				smtp_auth_forget(s);
 			smtp_reply(s, "500 5.5.2 Line too long");
 			smtp_count_error(s);
 			continue;
