@@ -195,10 +195,13 @@ static void sasl_response(struct smtp_session *s, const char *resp,
 		return;
 	s->mech = NULL;
 	s->sasl_step = 0;
-	if (rc > 0)
+	if (rc > 0) {
 		start_login(s);
-	else if (!smtp_count_error(s))
-		login_outcome(s, "bad-response");
+		return;
+	}
+	login_outcome(s, "bad-response");
+	s->login[0] = '\0';
+	smtp_count_error(s);
 }
 
 void smtp_auth_line(struct smtp_session *s)
