@@ -470,3 +470,25 @@ def test_messages_per_hour(custom):
         assert c.cmd("MAIL FROM:<%s>" % BOB)[0] == 250
     assert 'code=450 user=alice@example.com cause="hourly message limit"' \
         in srv.log()
+
+
+# ---- logs ----
+
+def test_failed_logins_feed_the_documented_fail2ban_filter(custom, tmp_path):
+    from test_logs import documented_filter, fail2ban_regex, run_filter
+    prog = fail2ban_regex()
+    srv = sub_server(custom)
+    forged = "x client=203.0.113.9 result=auth-failed"
+    c, _ = raw_session(srv.sub)
+    with c:
+        for user in (ALICE, forged, ALICE):
+            code, _ = c.cmd("AUTH PLAIN " + plain(user=user,
+                                                  password="wrong"))
+            assert code == 535
+    deadline = time.time() + 30
+    while srv.log().count("result=auth-failed") < 3 and \
+            time.time() < deadline:
+        time.sleep(0.05)
+    got = run_filter(prog, srv.log_path, documented_filter(), tmp_path,
+                     "posthorn")
+    assert got["ip"] == ["127.0.0.1"] * 3, got
