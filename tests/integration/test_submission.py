@@ -486,8 +486,8 @@ def test_failed_logins_feed_the_documented_fail2ban_filter(custom, tmp_path):
                                                   password="wrong"))
             assert code == 535
     deadline = time.time() + 30
-    while srv.log().count("result=auth-failed") < 3 and \
-            time.time() < deadline:
+    want = "login client=127.0.0.1 result=auth-failed"
+    while srv.log().count(want) < 3 and time.time() < deadline:
         time.sleep(0.05)
     got = run_filter(prog, srv.log_path, documented_filter(), tmp_path,
                      "posthorn")
