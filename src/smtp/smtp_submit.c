@@ -137,7 +137,8 @@ static size_t head_of(const struct deliver_source *src, const char **p_r,
 	*buf_r = NULL;
 	*cut_r = false;
 	if (src->fd < 0) {
-		*p_r = src->data;
+		/* An empty message has no buffer at all. */
+		*p_r = src->data != NULL ? src->data : "";
 		return src->len;
 	}
 	size_t want = src->fd_len < HEAD_MAX ? (size_t)src->fd_len : HEAD_MAX;

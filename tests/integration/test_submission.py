@@ -492,3 +492,24 @@ def test_failed_logins_feed_the_documented_fail2ban_filter(custom, tmp_path):
     got = run_filter(prog, srv.log_path, documented_filter(), tmp_path,
                      "posthorn")
     assert got["ip"] == ["127.0.0.1"] * 3, got
+
+
+def test_empty_message_and_bdat(custom):
+    srv = sub_server(custom)
+    with authed(srv) as c:
+        assert c.cmd("MAIL FROM:<%s>" % ALICE)[0] == 250
+        assert c.cmd("RCPT TO:<%s>" % BOB)[0] == 250
+        code, text = send_data(c, b"")
+        assert text == "553 5.7.1 Message has no From address", text
+        data = b"From: alice@example.com\r\nSubject: chunks\r\n\r\nbody\r\n"
+        assert c.cmd("MAIL FROM:<%s>" % ALICE)[0] == 250
+        assert c.cmd("RCPT TO:<%s>" % BOB)[0] == 250
+        assert c.cmd("RCPT TO:<%s>" % REMOTE)[0] == 250
+        c.send(b"BDAT 20\r\n" + data[:20])
+        assert c.reply()[0] == 250
+        c.send(b"BDAT %d LAST\r\n" % (len(data) - 20) + data[20:])
+        code, text = c.reply()
+        assert code == 250, text
+    [stored] = inbox(srv)
+    assert b"Subject: chunks" in stored and b"\r\nMessage-ID: <" in stored
+    assert len(srv.cli("queue", "list").stdout.splitlines()) == 3
