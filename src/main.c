@@ -30,6 +30,8 @@ static void usage(FILE *out)
 		"  user add|remove|list|passwd|import|app-password\n"
 		"                               manage accounts\n"
 		"  alias add|remove|list        manage aliases and catch-alls\n"
+		"  queue list|remove|flush      show or remove outbound mail "
+		"waiting to be sent\n"
 		"  check [--full] [--repair] [USER]\n"
 		"                               check the stored mail and say "
 		"what to do\n"
@@ -132,6 +134,8 @@ int main(int argc, char **argv)
 		rc = cli_user(&cli, cargc, cargv);
 	else if (strcmp(cmd, "alias") == 0)
 		rc = cli_alias(&cli, cargc, cargv);
+	else if (strcmp(cmd, "queue") == 0)
+		rc = cli_queue(&cli, cargc, cargv);
 	else if (strcmp(cmd, "check") == 0)
 		rc = cli_check(&cli, cargc, cargv);
 	else if (strcmp(cmd, "import") == 0)

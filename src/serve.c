@@ -31,10 +31,11 @@
 #include "core/xalloc.h"
 #include "imap/imap_session.h"
 #include "pop3/pop3_session.h"
+#include "smtp/smtp_rate.h"
 #include "smtp/smtp_session.h"
 #include "store/store.h"
 
-enum proto { PROTO_SMTP, PROTO_POP3, PROTO_IMAP };
+enum proto { PROTO_SMTP, PROTO_POP3, PROTO_IMAP, PROTO_SUBMISSION };
 
 #define IP_BUCKETS 1024
 /* Password hashing has its own threads and a bounded queue, so a login
@@ -76,7 +77,8 @@ struct serve {
 	bool reloading;
 	struct tls_ctx *reload_ctx;
 	struct str reload_err;
-	struct smtp_env smtp_env;
+	struct smtp_env smtp_env, submission_env, submissions_env;
+	struct smtp_rate *rate;
 	struct pop3_env pop3_env, pop3s_env;
 	struct imap_env imap_env, imaps_env;
 	unsigned nloops;
@@ -175,10 +177,10 @@ static void refuse(int fd, const struct listener *l,
 	static const char pop3[] = "-ERR [SYS/TEMP] Too many connections\r\n";
 	static const char imap[] = "* BYE [UNAVAILABLE] Too many "
 				   "connections\r\n";
-	static const char *const names[] = {"smtp", "pop3", "imap"};
-	static const char *const texts[] = {smtp, pop3, imap};
+	static const char *const names[] = {"smtp", "pop3", "imap", "smtp"};
+	static const char *const texts[] = {smtp, pop3, imap, smtp};
 	static const size_t lens[] = {sizeof(smtp) - 1, sizeof(pop3) - 1,
-				      sizeof(imap) - 1};
+				      sizeof(imap) - 1, sizeof(smtp) - 1};
 	char peer[64];
 	net_addr_text(sa, peer, sizeof(peer));
 	struct str line = STR_INIT;
@@ -213,6 +215,12 @@ static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd,
 	if (ac->listener->proto == PROTO_SMTP)
 		sess = smtp_session_start(ac->loop, ac->sessions, fd, sa,
 					  (socklen_t)salen, &sv->smtp_env);
+	else if (ac->listener->proto == PROTO_SUBMISSION)
+		sess = smtp_session_start(ac->loop, ac->sessions, fd, sa,
+					  (socklen_t)salen,
+					  ac->listener->tls
+						  ? &sv->submissions_env
+						  : &sv->submission_env);
 	else if (ac->listener->proto == PROTO_IMAP)
 		sess = imap_session_start(ac->loop, ac->sessions, fd, sa,
 					  (socklen_t)salen,
@@ -289,8 +297,8 @@ static int bind_listeners(struct serve *sv)
 	} all[] = {
 		{"smtp", cfg->listen.smtp, PROTO_SMTP, false},
 		{"pop3", cfg->listen.pop3, PROTO_POP3, false},
-		{"submission", cfg->listen.submission, -1, false},
-		{"submissions", cfg->listen.submissions, -1, true},
+		{"submission", cfg->listen.submission, PROTO_SUBMISSION, false},
+		{"submissions", cfg->listen.submissions, PROTO_SUBMISSION, true},
 		{"imap", cfg->listen.imap, PROTO_IMAP, false},
 		{"imaps", cfg->listen.imaps, PROTO_IMAP, true},
 		{"pop3s", cfg->listen.pop3s, PROTO_POP3, true},
@@ -560,7 +568,16 @@ int serve_main(const struct config *cfg)
 		return 1;
 	sv.budget = budget_new(cfg->server.client_memory);
 	sv.smtp_env = (struct smtp_env){cfg, sv.store, sv.workers, sv.budget,
-					sv.spool_dir, {sv.tls, false}};
+					sv.spool_dir, {sv.tls, false},
+					SMTP_ROLE_MX, NULL, NULL, NULL};
+	sv.rate = smtp_rate_new(cfg->submission.max_messages_per_hour);
+	sv.submission_env = sv.smtp_env;
+	sv.submission_env.role = SMTP_ROLE_SUBMISSION;
+	sv.submission_env.auth = sv.auth;
+	sv.submission_env.auth_workers = sv.auth_workers;
+	sv.submission_env.rate = sv.rate;
+	sv.submissions_env = sv.submission_env;
+	sv.submissions_env.tls.implicit = true;
 	sv.pop3_env = (struct pop3_env){cfg, sv.store, sv.auth, sv.workers,
 					sv.auth_workers, {sv.tls, false}};
 	sv.pop3s_env = sv.pop3_env;
@@ -610,6 +627,7 @@ int serve_main(const struct config *cfg)
 	event_free(sv.sweep);
 	shutdown_sessions(&sv);
 	auth_free(&sv.auth);
+	smtp_rate_free(&sv.rate);
 	tls_free(&sv.tls);
 	tls_ctx_unref(&sv.reload_ctx);
 	str_free(&sv.reload_err);

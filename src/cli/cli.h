@@ -20,8 +20,11 @@ struct cli {
 
 int cli_domain(struct cli *cli, int argc, char **argv);
 int cli_user(struct cli *cli, int argc, char **argv);
+/* user sender add|remove|list: cli_sender.c */
+int cli_user_sender(struct cli *cli, int argc, char **argv);
 int cli_alias(struct cli *cli, int argc, char **argv);
 int cli_check(struct cli *cli, int argc, char **argv);
+int cli_queue(struct cli *cli, int argc, char **argv);
 /* import maildir|mbox, export: cli_mailbox.c, cli_export.c */
 int cli_mailbox_import(struct cli *cli, int argc, char **argv);
 int cli_mailbox_export(struct cli *cli, int argc, char **argv);

@@ -322,6 +322,8 @@ int cli_user(struct cli *cli, int argc, char **argv)
 		if (rc >= 0)
 			return rc;
 	}
+	if (argc >= 1 && strcmp(argv[0], "sender") == 0)
+		return cli_user_sender(cli, argc - 1, argv + 1);
 	fprintf(stderr,
 		"usage: posthorn user add ADDRESS [--quota SIZE] [--name NAME]\n"
 		"       posthorn user remove ADDRESS\n"
@@ -331,6 +333,7 @@ int cli_user(struct cli *cli, int argc, char **argv)
 		"       posthorn user app-password add ADDRESS NAME\n"
 		"       posthorn user app-password list ADDRESS\n"
 		"       posthorn user app-password remove ADDRESS NAME\n"
+		"       posthorn user sender add|remove|list USER [PATTERN]\n"
 		"The password is read from standard input (one line), or "
 		"prompted for on a terminal.\n");
 	return 2;

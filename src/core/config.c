@@ -12,7 +12,7 @@
 #include "core/size.h"
 #include "core/xalloc.h"
 
-enum key_type { T_STR, T_UINT, T_SIZE, T_ENUM, T_LISTEN };
+enum key_type { T_STR, T_UINT, T_SIZE, T_ENUM, T_LISTEN, T_BOOL };
 
 struct key {
 	const char *section;
@@ -36,6 +36,7 @@ static const char *const yes_no_choices[] = {"no", "yes", NULL};
 #define K_UINT(s, n, f, d, lo, hi) {s, n, T_UINT, OFF(f), d, lo, hi, NULL}
 #define K_SIZE(s, n, f, d, lo, hi) {s, n, T_SIZE, OFF(f), d, lo, hi, NULL}
 #define K_ENUM(s, n, f, d, c) {s, n, T_ENUM, OFF(f), d, 0, 0, c}
+#define K_BOOL(s, n, f, d) {s, n, T_BOOL, OFF(f), d, 0, 0, yes_no_choices}
 
 /* The one list of keys.  docs/config.md describes each of them; a test
  * checks that the two agree. */
@@ -69,6 +70,11 @@ static const struct key keys[] = {
 	K_UINT("smtp", "max_errors", smtp.max_errors, "10", 1, 1000),
 	K_UINT("smtp", "timeout", smtp.timeout, "300", 1, 86400),
 	K_UINT("smtp", "data_timeout", smtp.data_timeout, "600", 1, 86400),
+	K_BOOL("submission", "hide_client", submission.hide_client, "no"),
+	K_UINT("submission", "max_recipients", submission.max_recipients,
+	       "100", 1, 100000),
+	K_UINT("submission", "max_messages_per_hour",
+	       submission.max_messages_per_hour, "200", 0, 1000000),
 	K_UINT("pop3", "timeout", pop3.timeout, "600", 1, 86400),
 	K_UINT("pop3", "max_errors", pop3.max_errors, "10", 1, 1000),
 	K_UINT("imap", "timeout", imap.timeout, "1800", 60, 86400),
@@ -143,6 +149,14 @@ static const char *key_assign(struct config *cfg, const struct key *k,
 			}
 		}
 		return "one of the listed choices";
+	case T_BOOL:
+		for (int i = 0; k->choices[i] != NULL; i++) {
+			if (strcmp(v, k->choices[i]) == 0) {
+				*(bool *)field = i == 1;
+				return NULL;
+			}
+		}
+		return "one of the listed choices";
 	}
 	return "a valid value";
 }
@@ -155,7 +169,7 @@ static void report_bad(FILE *errf, const char *where, const struct key *k,
 	if (k->type == T_UINT || k->type == T_SIZE)
 		fprintf(errf, " %llu..%llu", (unsigned long long)k->min,
 			(unsigned long long)k->max);
-	if (k->type == T_ENUM) {
+	if (k->type == T_ENUM || k->type == T_BOOL) {
 		fprintf(errf, " (");
 		for (int i = 0; k->choices[i] != NULL; i++)
 			fprintf(errf, "%s%s", i ? ", " : "", k->choices[i]);
@@ -364,6 +378,9 @@ void config_print(const struct config *cfg, FILE *out)
 			break;
 		case T_ENUM:
 			fprintf(out, "%s\n", k->choices[*(const int *)field]);
+			break;
+		case T_BOOL:
+			fprintf(out, "%s\n", *(const bool *)field ? "yes" : "no");
 			break;
 		}
 	}

@@ -42,6 +42,11 @@ struct config {
 		unsigned data_timeout;
 	} smtp;
 	struct {
+		bool hide_client;	/* no client address in Received */
+		unsigned max_recipients;
+		unsigned max_messages_per_hour;	/* per user; 0 = no limit */
+	} submission;
+	struct {
 		unsigned timeout;
 		unsigned max_errors;
 	} pop3;

@@ -10,6 +10,7 @@
 #include "core/str.h"
 #include "core/xalloc.h"
 #include "mime/mime_meta.h"
+#include "queue/queue.h"
 #include "store/store.h"
 
 /* Aliases may point at aliases; these bound the chain and the whole walk,
@@ -442,4 +443,22 @@ size_t deliver_message(struct store *store,
 	str_free(&rp);
 	mime_meta_clear(&mm);
 	return stored;
+}
+
+int deliver_queue(struct store *store, const char *id, const char *sender,
+		  const char *user, const char *const *rcpts, size_t nrcpts,
+		  const struct deliver_source *src, const char **err_r)
+{
+	/* No Return-Path: that is for the final delivery, at the far end. */
+	struct iovec iov = {(void *)src->data, src->len};
+	struct store_source ssrc = {&iov, 1, src->fd, src->fd_len};
+	struct queue_msg m = {id, sender, user, rcpts, nrcpts};
+	const char *err = NULL;
+	int rc = queue_put(store, &m, &ssrc, &err);
+	if (rc > 0)
+		return 1;
+	keep_cause(err);
+	if (err_r != NULL)
+		*err_r = cause;
+	return status_of(rc);
 }

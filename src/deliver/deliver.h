@@ -118,6 +118,16 @@ size_t deliver_message(struct store *store,
 		       const char *sender, const struct deliver_source *src,
 		       struct deliver_result *results);
 
+/* Put a message for recipients outside our domains (canonical
+ * addresses; the caller has decided they may be relayed: an
+ * authenticated submission) into the outbound queue under `id`, with
+ * `user` as who submitted it.  Returns 1 once it is on disk, else a
+ * deliver_status, with the cause in err_r (valid until the next deliver or
+ * store call on this thread). */
+int deliver_queue(struct store *store, const char *id, const char *sender,
+		  const char *user, const char *const *rcpts, size_t nrcpts,
+		  const struct deliver_source *src, const char **err_r);
+
 /* The store's view of a message's meta (pointers into m). */
 struct mime_meta;
 struct store_msg_meta;

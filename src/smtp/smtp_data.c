@@ -145,6 +145,33 @@ static bool hold(struct smtp_session *s, size_t n)
 
 /* ---- delivery ---- */
 
+/* Submission, on the worker: the header checked and completed (head, in
+ * front of the message in src from now on), and the copy for other
+ * domains queued, before the local recipients get theirs.  Returns false
+ * when the message goes no further (tx->refusal or tx->status says why). */
+static bool submit_run(struct smtp_session *s, struct deliver_source *src,
+		       struct str *head)
+{
+	struct smtp_tx *tx = &s->tx;
+	if (!smtp_submit_prepare(s, src, head))
+		return false;
+	if (src->fd < 0) {
+		str_append(head, src->data, src->len);
+		*src = (struct deliver_source){head->data, head->len, -1, 0};
+	} else {
+		src->data = head->data;
+		src->len = head->len;
+	}
+	if (tx->nremote == 0)
+		return true;
+	int rc = smtp_submit_queue(s, src);
+	if (rc != 1) {
+		tx->status = rc;
+		return false;
+	}
+	return true;
+}
+
 static void deliver_run(void *arg)
 {
 	struct smtp_session *s = arg;
@@ -152,6 +179,7 @@ static void deliver_run(void *arg)
 	size_t n = tx->targets.n ? tx->targets.n : 1;
 	struct deliver_source src = {tx->msg.data, tx->msg.len, -1, 0};
 	struct deliver_result *results = xcalloc(n, sizeof(*results));
+	struct str head = STR_INIT;
 	tx->status = DELIVER_STORED;
 	if (tx->spool != NULL) {
 		spool_out(s);
@@ -163,8 +191,15 @@ static void deliver_run(void *arg)
 		free(results);
 		return;
 	}
-	tx->stored = deliver_message(s->env->store, &tx->targets, tx->sender,
-				     &src, results);
+	if (s->env->role == SMTP_ROLE_SUBMISSION &&
+	    !submit_run(s, &src, &head)) {
+		str_free(&head);
+		free(results);
+		return;
+	}
+	if (tx->targets.n > 0)
+		tx->stored = deliver_message(s->env->store, &tx->targets,
+					     tx->sender, &src, results);
 	for (size_t i = 0; i < tx->targets.n; i++) {
 		const struct deliver_result *r = &results[i];
 		if (r->status != DELIVER_STORED &&
@@ -174,6 +209,7 @@ static void deliver_run(void *arg)
 			snprintf(tx->cause, sizeof(tx->cause), "%s", r->reason);
 		}
 	}
+	str_free(&head);
 	free(results);
 }
 
@@ -183,7 +219,8 @@ static void deliver_done(void *arg)
 	struct smtp_tx *tx = &s->tx;
 	/* All or nothing: a retry that duplicates mail for some recipients
 	 * beats silently losing it for the others. */
-	bool ok = tx->stored == tx->targets.n && tx->status == DELIVER_STORED;
+	bool ok = tx->refusal == NULL && tx->stored == tx->targets.n &&
+		  tx->status == DELIVER_STORED;
 	int k = ok ? 0 : reply_rank(tx->status);
 	/* The fields we make first: a long recipient list never pushes the
 	 * size or the result out of the line. */
@@ -193,14 +230,24 @@ static void deliver_done(void *arg)
 	log_field(&line, "client", "%s", session_peer_text(s->sess));
 	log_field(&line, "size", "%llu", (unsigned long long)tx->data_bytes);
 	log_field(&line, "result", "%s",
-		  ok ? "delivered" : deliver_replies[k].result);
+		  ok ? "delivered"
+		  : tx->refusal != NULL ? "refused"
+					: deliver_replies[k].result);
+	if (s->user_id != 0)
+		log_cvalue(&line, "user", s->login);
+	if (tx->nremote > 0)
+		log_field(&line, "queued", "%u", tx->nremote);
 	if (!ok && tx->cause[0])
 		log_cvalue(&line, "cause", tx->cause);
 	smtp_log_tx(s, &line);
 	log_put(LOG_INFO, &line);
 	if (ok) {
 		s->messages++;
+		if (s->user_id != 0)
+			smtp_submit_sent(s);
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", tx->id);
+	} else if (tx->refusal != NULL) {
+		smtp_reply(s, "%s", tx->refusal);
 	} else {
 		smtp_reply(s, "%s", deliver_replies[k].reply);
 	}
@@ -231,10 +278,22 @@ static void finish_message(struct smtp_session *s)
 	smtp_run_job(s, deliver_run, deliver_done);
 }
 
-void smtp_cmd_data(struct smtp_session *s)
+/* Our trace header: in front of the data for the MX role; kept apart for
+ * submission, which checks the header first and adds fields of its own. */
+static void start_message(struct smtp_session *s)
 {
 	make_queue_id(s->tx.id);
-	add_received(s);
+	if (s->env->role == SMTP_ROLE_SUBMISSION) {
+		smtp_submit_received(s);
+		s->tx.at_bol = true;
+	} else {
+		add_received(s);
+	}
+}
+
+void smtp_cmd_data(struct smtp_session *s)
+{
+	start_message(s);
 	s->mode = SMTP_M_DATA;
 	session_set_timeout(s->sess, s->env->cfg->smtp.data_timeout);
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
@@ -352,8 +411,7 @@ void smtp_cmd_bdat(struct smtp_session *s)
 	/* RFC 3030 2: the chunk's bytes follow whatever we think of the
 	 * command, so read them before replying. */
 	if (bad == NULL && s->state == SMTP_S_RCPT) {
-		make_queue_id(tx->id);
-		add_received(s);
+		start_message(s);
 		smtp_set_state(s, SMTP_S_BDAT);
 	}
 	tx->chunk_left = s->cmd.bdat_size;

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth/auth_sasl.h"
 #include "core/session.h"
 #include "core/spool.h"
 #include "core/str.h"
@@ -54,7 +55,15 @@ struct smtp_tx {
 	size_t stored;			/* accounts written, from the worker */
 	int status;			/* deliver_status for the reply */
 	uint64_t size_hint;		/* MAIL SIZE=, 0 if not given */
+	/* Submission: recipients outside our domains, for the queue
+	 * ("a\0b\0"), and what the worker found wrong with the header. */
+	struct str remote;
+	unsigned nremote;
+	struct str trace;		/* our Received header, made at DATA */
+	const char *refusal;		/* a static reply, or NULL */
 };
+
+struct smtp_mech;
 
 struct smtp_session {
 	struct session *sess;
@@ -73,6 +82,17 @@ struct smtp_session {
 	bool bare_postmaster;	/* RCPT TO:<postmaster>, no domain */
 	enum deliver_resolve_result resolved;
 	char rcpt_cause[160];		/* why it was refused, for the log */
+	/* AUTH (smtp_auth.c): an exchange in progress has a mechanism;
+	 * login is the name given, then the user's address once
+	 * authenticated (user_id != 0), and senders what the user may
+	 * send as (smtp/smtp_sender.h). */
+	const struct smtp_mech *mech;
+	unsigned sasl_step;
+	char login[ADDR_TEXT_MAX];
+	struct auth_secret password;
+	int login_result;
+	int64_t user_id;
+	struct str senders;
 };
 
 #define smtp_reply(s, ...) session_reply((s)->sess, __VA_ARGS__)
@@ -91,6 +111,40 @@ bool smtp_count_error(struct smtp_session *s);
 void smtp_log_tx(const struct smtp_session *s, struct str *line);
 /* Let go of the message data: memory, budget and spool. */
 void smtp_msg_drop(struct smtp_session *s);
+
+/* smtp_auth.c: AUTH (RFC 4954), submission only. */
+void smtp_cmd_auth(struct smtp_session *s);
+/* A line sent while an AUTH exchange waits for the client's response. */
+void smtp_auth_line(struct smtp_session *s);
+/* Whether EHLO lists AUTH: submission, over TLS or where
+ * auth.allow_insecure allows a password in clear text. */
+bool smtp_auth_offered(const struct smtp_session *s);
+/* Forget the login (STARTTLS, the end of the session). */
+void smtp_auth_forget(struct smtp_session *s);
+
+/* smtp_submit.c: what submission adds to the MX role's commands. */
+/* MAIL: authenticated, an allowed sender, under the hourly rate; replies
+ * and returns false when not.  sender is canonical, NULL for <>. */
+bool smtp_submit_mail(struct smtp_session *s, const struct addr *sender);
+/* The most recipients a message may have in this session. */
+unsigned smtp_submit_max_rcpts(const struct smtp_session *s);
+/* RCPT of a recipient outside our domains, once authenticated: keep it
+ * for the queue. */
+void smtp_submit_remote(struct smtp_session *s, const char *rcpt);
+/* DATA or BDAT: our Received header into tx->trace (on the loop, which
+ * owns the TLS state it records). */
+void smtp_submit_received(struct smtp_session *s);
+/* On the worker, the whole message in src: check its header, and write
+ * what goes in front of it (our Received header, and Message-ID and Date
+ * where missing) to head_r.  Returns false (tx->refusal and tx->cause
+ * set) when the message is refused. */
+bool smtp_submit_prepare(struct smtp_session *s,
+			 const struct deliver_source *src, struct str *head_r);
+/* On the worker, after prepare: queue the message for the remote
+ * recipients.  Returns 1 or a deliver_status (tx->cause says why). */
+int smtp_submit_queue(struct smtp_session *s, const struct deliver_source *src);
+/* On the loop, once the message is accepted: count it for the rate. */
+void smtp_submit_sent(struct smtp_session *s);
 
 /* smtp_data.c: DATA and BDAT, called by smtp_session.c's dispatch. */
 void smtp_cmd_data(struct smtp_session *s);

@@ -46,7 +46,8 @@ static const struct smtp_command commands[SMTP_VERB_COUNT] = {
 	[SMTP_EXPN] = {cmd_not_here, ANY_STATE},
 	/* RFC 3207 4.2 resets the session, so not within a transaction. */
 	[SMTP_STARTTLS] = {cmd_starttls, ST(INIT) | ST(READY)},
-	[SMTP_AUTH] = {cmd_not_here, ANY_STATE},
+	/* AUTH checks state itself: the MX role refuses it in any. */
+	[SMTP_AUTH] = {smtp_cmd_auth, ANY_STATE},
 };
 
 
@@ -77,11 +78,12 @@ static void cmd_helo(struct smtp_session *s)
 		   "250-8BITMIME\r\n"
 		   "250-SMTPUTF8\r\n"
 		   "250-ENHANCEDSTATUSCODES\r\n"
-		   "%s"
+		   "%s%s"
 		   "250 CHUNKING",
 		   cfg->server.hostname,
 		   (unsigned long long)cfg->smtp.max_message_size,
-		   session_tls_available(s->sess) ? "250-STARTTLS\r\n" : "");
+		   session_tls_available(s->sess) ? "250-STARTTLS\r\n" : "",
+		   smtp_auth_offered(s) ? "250-AUTH PLAIN LOGIN\r\n" : "");
 }
 
 /* MAIL parameters: SIZE (RFC 1870), BODY (RFC 6152), SMTPUTF8 (RFC 6531).
@@ -163,6 +165,12 @@ static void cmd_mail(struct smtp_session *s)
 		snprintf(s->tx.sender, sizeof(s->tx.sender), "%.*s@%s",
 			 (int)(at - s->cmd.path), s->cmd.path, a.domain);
 	}
+	if (s->env->role == SMTP_ROLE_SUBMISSION &&
+	    !smtp_submit_mail(s, s->cmd.pathlen > 0 ? &a : NULL)) {
+		s->tx.utf8 = false;
+		s->tx.sender[0] = '\0';
+		return;
+	}
 	smtp_set_state(s, SMTP_S_MAIL);
 	smtp_reply(s, "250 2.1.0 Ok");
 }
@@ -209,6 +217,12 @@ static void rcpt_done(void *arg)
 	struct smtp_session *s = arg;
 	char text[ADDR_TEXT_MAX];
 	addr_format(&s->rcpt, text);
+	if (s->resolved == DELIVER_NOT_LOCAL && s->user_id != 0) {
+		/* Submission: an authenticated user's mail to other domains
+		 * waits in the queue. */
+		smtp_submit_remote(s, text);
+		s->resolved = DELIVER_LOCAL;
+	}
 	switch (s->resolved) {
 	case DELIVER_LOCAL:
 		if (s->tx.nrcpt++ == 0)
@@ -256,7 +270,15 @@ static void cmd_rcpt(struct smtp_session *s)
 		smtp_count_error(s);
 		return;
 	}
-	if (s->tx.nrcpt >= s->env->cfg->smtp.max_recipients) {
+	if (s->tx.nrcpt >= smtp_submit_max_rcpts(s)) {
+		if (s->user_id != 0) {
+			struct str line = STR_INIT;
+			session_log_begin(s->sess, &line, "reject");
+			log_field(&line, "code", "452");
+			log_cvalue(&line, "user", s->login);
+			log_field(&line, "cause", "recipient-limit");
+			log_put(LOG_INFO, &line);
+		}
 		smtp_reply(s, "452 4.5.3 Too many recipients");
 		return;
 	}
@@ -305,7 +327,8 @@ static void cmd_quit(struct smtp_session *s)
 static void cmd_help(struct smtp_session *s)
 {
 	smtp_reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT "
-		      "RSET NOOP QUIT HELP VRFY STARTTLS");
+		      "RSET NOOP QUIT HELP VRFY STARTTLS%s",
+		   s->env->role == SMTP_ROLE_SUBMISSION ? " AUTH" : "");
 }
 
 static void cmd_vrfy(struct smtp_session *s)
@@ -334,6 +357,7 @@ static void cmd_starttls(struct smtp_session *s)
 	s->helo[0] = '\0';
 	s->esmtp = false;
 	smtp_tx_reset(s);
+	smtp_auth_forget(s);
 	session_starttls(s->sess);
 }
 
@@ -370,6 +394,10 @@ static void bad_sequence(struct smtp_session *s)
 
 static void handle_line(struct smtp_session *s)
 {
+	if (s->mech != NULL) {
+		smtp_auth_line(s);
+		return;
+	}
 	if (smtp_parse_command(s->line.data, s->line.len, &s->cmd) < 0) {
 		switch (s->cmd.error) {
 		case SMTP_PARSE_UNKNOWN:
@@ -424,6 +452,10 @@ static void smtp_step(void *ctx)
 		if (rc == 0)
 			break;
 		if (rc < 0) {
+			/* An AUTH response too long to take ends the
+			 * exchange: the client's next line is a command. */
+			if (s->mech != NULL)
+				smtp_auth_forget(s);
 			smtp_reply(s, "500 5.5.2 Line too long");
 			smtp_count_error(s);
 			continue;
@@ -453,6 +485,7 @@ static void smtp_free(void *ctx, enum session_end why)
 	log_field(&line, "end", "%s", session_end_name(why));
 	log_put(LOG_INFO, &line);
 	smtp_tx_reset(s);
+	smtp_auth_forget(s);
 	str_free(&s->line);
 	free(s);
 }

@@ -29,6 +29,8 @@ void smtp_tx_reset(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
 	str_free(&tx->rcpts);
+	str_free(&tx->remote);
+	str_free(&tx->trace);
 	smtp_msg_drop(s);
 	deliver_targets_clear(&tx->targets);
 	memset(tx, 0, sizeof(*tx));

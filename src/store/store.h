@@ -155,6 +155,28 @@ int store_alias_list(struct store *store,
 				void *ctx),
 		     void *ctx);
 
+/* Calls fn for each alias (not catch-all) whose target is `target`
+ * itself, in sorted order; returns 1 or -1. */
+int store_alias_sources(struct store *store, const char *target,
+			void (*fn)(const char *alias, void *ctx), void *ctx);
+
+/* ---- sender exceptions ----
+ * Addresses a user may send as besides their own and their aliases (see
+ * smtp/smtp_sender.h for the patterns: "a@b", "*@b", "*").  They go with
+ * the user when it is removed. */
+
+/* Returns 1 when added, 0 when it was there, -1 with the reason in err_r
+ * (no such user, store error). */
+int store_sender_add(struct store *store, const char *address,
+		     const char *pattern, const char **err_r);
+/* Returns 1 when removed, 0 when it was not there, -1 (err_r). */
+int store_sender_remove(struct store *store, const char *address,
+			const char *pattern, const char **err_r);
+/* Calls fn for each of the user's patterns, sorted; returns 1, 0 if there
+ * is no such user, -1 on error. */
+int store_sender_list(struct store *store, const char *address,
+		      void (*fn)(const char *pattern, void *ctx), void *ctx);
+
 /* ---- mail ----
  * An account handle is shared by all sessions of that account in this
  * process and ref-counted.
@@ -505,6 +527,51 @@ struct store_watch *store_watch_add(struct store *store, int64_t user_id,
 				    void (*fn)(void *ctx), void *ctx);
 /* After this returns, fn is not running and will not be called. */
 void store_watch_remove(struct store_watch **watch);
+
+/* ---- outbound queue ----
+ * Messages for other domains wait here until they are sent (DATA/queue/
+ * in the embedded back end: a database of its own, durable like the
+ * mailboxes).  Functions return 1 or a store_fail, as the mail functions
+ * do; ids are the SMTP transaction's queue id (letters and digits). */
+
+struct store_queue_rcpt {
+	const char *address;	/* canonical */
+	const char *status;	/* "queued" */
+	const char *last_error;	/* "" if none */
+};
+
+struct store_queue_entry {
+	const char *id;
+	const char *sender;	/* "" for the null sender */
+	const char *user;	/* who submitted it, "" if nobody */
+	uint64_t size;		/* bytes; store_queue_put sets it */
+	int64_t arrival;	/* Unix time */
+	int64_t next_attempt;	/* Unix time */
+	unsigned attempts;
+	const char *last_error;	/* "" if none */
+	const struct store_queue_rcpt *rcpts;
+	size_t nrcpts;
+};
+
+/* Put a message (envelope e, bytes src) in the queue: returns 1 only
+ * after the transaction holding its bytes and its envelope is on disk
+ * (synchronous=FULL); STORE_FAIL_EXISTS if the id is taken; a crash
+ * leaves the whole message or nothing.  e->size is ignored. */
+int store_queue_put(struct store *store, const struct store_queue_entry *e,
+		    const struct store_source *src, const char **err_r);
+/* Calls fn for each queued message, oldest first (the strings are valid
+ * during the call; fn must not call the store).  Returns 1 or a
+ * store_fail. */
+int store_queue_list(struct store *store,
+		     void (*fn)(const struct store_queue_entry *e, void *ctx),
+		     void *ctx, const char **err_r);
+/* Returns 1, 0 if there is no such message, or a store_fail. */
+int store_queue_remove(struct store *store, const char *id,
+		       const char **err_r);
+/* Read up to n bytes of a queued message from offset; *got_r = 0 at its
+ * end.  Returns 1, 0 if there is no such message, or a store_fail. */
+int store_queue_read(struct store *store, const char *id, uint64_t offset,
+		     void *buf, size_t n, size_t *got_r, const char **err_r);
 
 /* ---- integrity ---- */
 

@@ -118,10 +118,12 @@ def wait_lines(srv, pred, count=1, timeout=10):
 TEXT = {"helo", "from", "to", "user"}
 EVENTS = {
     ("smtp", "connect"): {"client"},
-    ("smtp", "reject"): {"client", "code", "size", "helo", "from", "to",
-                         "to_more"},
-    ("smtp", "message"): {"id", "client", "size", "result", "helo", "from",
-                          "to", "to_more"},
+    ("smtp", "reject"): {"client", "code", "size", "user", "cause", "helo",
+                         "from", "to", "to_more"},
+    ("smtp", "message"): {"id", "client", "size", "result", "user",
+                          "queued", "cause", "helo", "from", "to",
+                          "to_more"},
+    ("smtp", "login"): {"client", "result", "user"},
     ("smtp", "drop"): {"client", "result"},
     ("smtp", "disconnect"): {"client", "messages", "errors", "end"},
     ("pop3", "connect"): {"client"},

@@ -1117,8 +1117,9 @@ static void test_app_password_limit(void **state)
 		   1);
 }
 
-/* An accounts.db of schema version 1 (before app passwords and SCRAM
- * secrets) gains both when opened, its users intact. */
+/* An accounts.db of schema version 1 (before app passwords, SCRAM
+ * secrets and sender exceptions) gains them when opened, its users
+ * intact. */
 static void test_accounts_upgrade(void **state)
 {
 	struct fixture *f = *state;
@@ -1133,6 +1134,8 @@ static void test_accounts_upgrade(void **state)
 	assert_int_equal(sqlite3_exec(db,
 				      "DROP TABLE app_password;"
 				      "ALTER TABLE user DROP COLUMN scram;"
+				      "DROP TABLE sender;"
+				      "DROP INDEX alias_target;"
 				      "PRAGMA user_version=1;",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
@@ -1143,6 +1146,9 @@ static void test_accounts_upgrade(void **state)
 		   1);
 	EXPECT_INT(store_user_set_scram(f->store, "alice@example.com",
 					"$argon2id$x", "s", &err),
+		   1);
+	EXPECT_INT(store_sender_add(f->store, "alice@example.com",
+				    "*@example.com", &err),
 		   1);
 }
 

@@ -57,9 +57,19 @@ static const char accounts_v2[] =
 static const char accounts_v3_scram[] =
 	"ALTER TABLE user ADD COLUMN scram TEXT NOT NULL DEFAULT '';";
 
-static const char *const accounts_steps[] = {accounts_v1, accounts_v2,
-						 accounts_v3_scram};
-static const struct sqlite_schema accounts_schema = {accounts_steps, 3};
+/* Submission: who may send as whom.  A user's own address and the
+ * aliases that name it are found through alias_target; `sender` holds
+ * the exceptions an admin granted (`posthorn user sender add`). */
+static const char accounts_v4_sender[] =
+	"CREATE INDEX IF NOT EXISTS alias_target ON alias(target);"
+	"CREATE TABLE IF NOT EXISTS sender ("
+	" user INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,"
+	" pattern TEXT NOT NULL,"
+	" PRIMARY KEY (user, pattern)) WITHOUT ROWID;";
+
+static const char *const accounts_steps[] = {
+	accounts_v1, accounts_v2, accounts_v3_scram, accounts_v4_sender};
+static const struct sqlite_schema accounts_schema = {accounts_steps, 4};
 
 /* Kept allocated for deleting on a full disk: an expunge or a user removal
  * writes a few pages to the WAL before anything is freed, and a big one
@@ -430,6 +440,7 @@ int store_open(const char *data_dir, struct store **store_r,
 	pthread_mutex_init(&store->lock, NULL);
 	pthread_mutex_init(&store->reserve_lock, NULL);
 	pthread_mutex_init(&store->watch_lock, NULL);
+	pthread_mutex_init(&store->queue_lock, NULL);
 	store->accounts = sqlite_account_cache_new();
 	sqlite_reserve_make(store);
 	*store_r = store;
@@ -442,6 +453,8 @@ void store_free(struct store **storep)
 	if (store == NULL)
 		return;
 	sqlite_watcher_free(&store->watcher);
+	sqlite_queue_close(store);
+	pthread_mutex_destroy(&store->queue_lock);
 	sqlite_account_cache_free(&store->accounts);
 	for (int i = 0; i < SQ_COUNT; i++)
 		sqlite3_finalize(store->sq[i]);

@@ -31,6 +31,9 @@ struct store {
 	/* change events: started at the first watch */
 	pthread_mutex_t watch_lock;
 	struct sqlite_watcher *watcher;
+	/* DATA/queue/queue.db: opened at first use, used under queue_lock */
+	pthread_mutex_t queue_lock;
+	sqlite3 *queue_db;
 	/* when the reserve was last looked at (monotonic seconds) */
 	pthread_mutex_t reserve_lock;
 	int64_t reserve_checked;
@@ -184,6 +187,9 @@ void sqlite_account_changed(struct store_account *a);
  * NULL), replacing what was there: 0 or -1 (error on db). */
 int sqlite_fts_put(sqlite3 *db, int64_t body_id, const char *header_text,
 		   const char *body_text);
+
+/* ---- outbound queue (store_sqlite_queue.c) ---- */
+void sqlite_queue_close(struct store *store);
 
 /* ---- change events (store_sqlite_watch.c) ---- */
 struct sqlite_watcher;
