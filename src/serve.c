@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
+#include "auth/auth_limit.h"
 #include "auth/auth_pass.h"
 #include "core/budget.h"
 #include "core/config.h"
@@ -64,6 +65,7 @@ struct serve {
 	const struct config *cfg;
 	struct store *store;
 	struct auth *auth;
+	struct auth_limit *limit;	/* failed logins, every protocol */
 	struct worker_pool *workers;
 	struct worker_pool *auth_workers;
 	struct budget *budget;
@@ -554,6 +556,7 @@ int serve_main(const struct config *cfg)
 		return 1;
 	}
 	sv.auth = auth_new(sv.store, cfg);
+	sv.limit = auth_limit_new_config(cfg);
 	sv.workers = worker_pool_new(cfg->server.workers, 0);
 	sv.auth_workers = worker_pool_new(AUTH_THREADS, AUTH_QUEUE);
 	if (make_spool_dir(&sv) < 0)
@@ -562,12 +565,14 @@ int serve_main(const struct config *cfg)
 	sv.smtp_env = (struct smtp_env){cfg, sv.store, sv.workers, sv.budget,
 					sv.spool_dir, {sv.tls, false}};
 	sv.pop3_env = (struct pop3_env){cfg, sv.store, sv.auth, sv.workers,
-					sv.auth_workers, {sv.tls, false}};
+					sv.auth_workers, {sv.tls, false},
+					sv.limit};
 	sv.pop3s_env = sv.pop3_env;
 	sv.pop3s_env.tls.implicit = true;
 	sv.imap_env = (struct imap_env){cfg, sv.store, sv.auth, sv.workers,
 					sv.auth_workers, sv.budget,
-					sv.spool_dir, {sv.tls, false}};
+					sv.spool_dir, {sv.tls, false},
+					sv.limit};
 	sv.imaps_env = sv.imap_env;
 	sv.imaps_env.tls.implicit = true;
 
@@ -610,6 +615,7 @@ int serve_main(const struct config *cfg)
 	event_free(sv.sweep);
 	shutdown_sessions(&sv);
 	auth_free(&sv.auth);
+	auth_limit_free(&sv.limit);
 	tls_free(&sv.tls);
 	tls_ctx_unref(&sv.reload_ctx);
 	str_free(&sv.reload_err);

@@ -54,6 +54,11 @@ struct config {
 		unsigned argon2_memory;	/* KiB */
 		unsigned argon2_passes;
 		unsigned cache_ttl;	/* seconds */
+		unsigned fail_delay;	/* ms, after a first failed login */
+		unsigned fail_delay_max; /* ms */
+		unsigned fail_limit_ip;	/* failures per fail_window */
+		unsigned fail_limit_user;
+		unsigned fail_window;	/* seconds */
 	} auth;
 	struct {
 		char *cert;	/* PEM files, comma-separated; "" = self-signed */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "auth/auth.h"
+#include "auth/auth_limit.h"
 #include "auth/auth_sasl.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -200,7 +201,7 @@ static void login_run(void *arg)
 	s->notify = imap_notify_new(s);
 }
 
-static void login_done(void *arg)
+static void login_reply(void *arg)
 {
 	struct imap_session *s = arg;
 	const char *result = s->login_result > 0    ? "ok"
@@ -233,8 +234,18 @@ static void login_done(void *arg)
 	imap_command_end(s);
 }
 
+/* A failure's reply waits for its delay (auth/auth_limit.h). */
+static void login_done(void *arg)
+{
+	struct imap_session *s = arg;
+	auth_limit_session_done(s->env->limit, s->sess, s, s->user,
+				s->login_result, login_reply);
+}
+
 /* Password checks have their own queue: a flood of logins waits there,
- * or is refused, and never delays other sessions' commands. */
+ * or is refused, and never delays other sessions' commands.  Past the
+ * failure limits no password is checked at all (RFC 5530: UNAVAILABLE,
+ * a temporary refusal, not AUTHENTICATIONFAILED). */
 static void start_login(struct imap_session *s, const char *user,
 			size_t ulen, const char *pass, size_t plen)
 {
@@ -246,6 +257,13 @@ static void start_login(struct imap_session *s, const char *user,
 	}
 	memcpy(s->user, user, ulen);
 	s->user[ulen] = '\0';
+	if (!auth_limit_session_check(s->env->limit, s->sess, s->user)) {
+		s->user[0] = '\0';
+		imap_reply(s, "NO [UNAVAILABLE] Too many failed logins, try "
+			      "again later");
+		imap_count_error(s);
+		return;
+	}
 	auth_secret_set(&s->password, pass, plen);
 	if (session_run(s->sess, s->env->auth_workers, login_run, login_done))
 		return;

@@ -12,6 +12,7 @@
 #include "core/session.h"
 
 struct auth;
+struct auth_limit;
 struct budget;
 struct config;
 struct loop;
@@ -29,6 +30,7 @@ struct imap_env {
 	struct budget *budget;			/* APPEND data in memory */
 	const char *spool_dir;			/* APPEND data past it */
 	struct session_tls tls;			/* STARTTLS, or IMAPS */
+	struct auth_limit *limit;	/* failed logins; NULL: none */
 };
 
 struct session *imap_session_start(struct loop *loop,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "auth/auth.h"
+#include "auth/auth_limit.h"
 #include "auth/auth_sasl.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -152,7 +153,7 @@ static void login_run(void *arg)
 	store_user_clear(&u);
 }
 
-static void login_done(void *arg)
+static void login_reply(void *arg)
 {
 	struct pop3_session *s = arg;
 	const char *result = "ok";
@@ -188,10 +189,30 @@ static void login_done(void *arg)
 	}
 }
 
+/* A failure's reply waits for its delay (auth/auth_limit.h); in-use
+ * means the password was right. */
+static void login_done(void *arg)
+{
+	struct pop3_session *s = arg;
+	int rc = s->login_result == 2 ? 1 : s->login_result;
+	auth_limit_session_done(s->env->limit, s->sess, s, s->user, rc,
+				login_reply);
+}
+
 /* Logins have a queue of their own: a flood of them, failed or not,
- * waits there and slows only logins, never mail. */
+ * waits there and slows only logins, never mail.  Past the failure
+ * limits no password is checked at all (RFC 3206: SYS/TEMP, the client
+ * may try again later with the same password). */
 static void start_login(struct pop3_session *s)
 {
+	if (!auth_limit_session_check(s->env->limit, s->sess, s->user)) {
+		auth_secret_clear(&s->password);
+		s->user[0] = '\0';
+		pop3_reply(s, "-ERR [SYS/TEMP] Too many failed logins, try "
+			      "again later");
+		pop3_count_error(s);
+		return;
+	}
 	if (session_run(s->sess, s->env->auth_workers, login_run, login_done))
 		return;
 	auth_secret_clear(&s->password);
