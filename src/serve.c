@@ -66,6 +66,9 @@ struct serve {
 	struct store *store;
 	struct auth *auth;
 	struct auth_limit *limit;	/* failed logins, every protocol */
+	/* Logins from addresses known to the limits: a flood of guesses
+	 * from elsewhere waits in auth_workers, not in front of them. */
+	struct worker_pool *auth_known;
 	struct worker_pool *workers;
 	struct worker_pool *auth_workers;
 	struct budget *budget;
@@ -492,6 +495,7 @@ static void shutdown_sessions(struct serve *sv)
 		session_list_end_all(sv->sessions[i]);
 	worker_pool_free(&sv->workers);
 	worker_pool_free(&sv->auth_workers);
+	worker_pool_free(&sv->auth_known);
 	for (unsigned i = 0; i < sv->nloops; i++) {
 		loop_run_posted(sv->loops[i]);
 		session_list_free(&sv->sessions[i]);
@@ -559,6 +563,7 @@ int serve_main(const struct config *cfg)
 	sv.limit = auth_limit_new_config(cfg);
 	sv.workers = worker_pool_new(cfg->server.workers, 0);
 	sv.auth_workers = worker_pool_new(AUTH_THREADS, AUTH_QUEUE);
+	sv.auth_known = worker_pool_new(AUTH_THREADS, AUTH_QUEUE);
 	if (make_spool_dir(&sv) < 0)
 		return 1;
 	sv.budget = budget_new(cfg->server.client_memory);
@@ -566,13 +571,13 @@ int serve_main(const struct config *cfg)
 					sv.spool_dir, {sv.tls, false}};
 	sv.pop3_env = (struct pop3_env){cfg, sv.store, sv.auth, sv.workers,
 					sv.auth_workers, {sv.tls, false},
-					sv.limit};
+					sv.limit, sv.auth_known};
 	sv.pop3s_env = sv.pop3_env;
 	sv.pop3s_env.tls.implicit = true;
 	sv.imap_env = (struct imap_env){cfg, sv.store, sv.auth, sv.workers,
 					sv.auth_workers, sv.budget,
 					sv.spool_dir, {sv.tls, false},
-					sv.limit};
+					sv.limit, sv.auth_known};
 	sv.imaps_env = sv.imap_env;
 	sv.imaps_env.tls.implicit = true;
 

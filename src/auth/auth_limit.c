@@ -32,10 +32,14 @@
 /* With a limit of 0 (no refusals) the counts still make the delays,
  * and leak at this many per window. */
 #define NOMINAL_LIMIT 16u
+/* How long an address that logged in stays known, while it does not
+ * fail: long enough for a laptop that was shut for a week. */
+#define KNOWN_MS (8 * 24 * 3600 * 1000ull)
 
 struct entry {
 	uint64_t key;		/* 0: free */
 	uint64_t last_ms;	/* when level was brought up to date */
+	uint64_t good_ms;	/* the last success from it; 0: none */
 	uint32_t level;
 };
 
@@ -187,9 +191,33 @@ static struct entry *table_find(struct table *t, uint64_t key)
 	return NULL;
 }
 
-/* The key's entry, made if need be in place of the one with the fewest
- * failures now (the oldest of those): a flood of new addresses pushes
- * out one-time failures, not the addresses that failed most. */
+static bool known(const struct entry *e, uint64_t now_ms)
+{
+	return e->good_ms != 0 && now_ms - e->good_ms < KNOWN_MS;
+}
+
+/* Which of two entries to give up first: a free one, then one that
+ * never logged in (known addresses stay, so that a flood of guesses
+ * cannot make the users' own addresses strangers), then the one with
+ * fewer failures now, then the older. */
+static bool worth_less(const struct auth_limit *l, const struct table *t,
+		       const struct entry *a, const struct entry *b,
+		       uint64_t now_ms)
+{
+	if (a->key == 0 || b->key == 0)
+		return a->key == 0 && b->key != 0;
+	bool ka = known(a, now_ms), kb = known(b, now_ms);
+	if (ka != kb)
+		return kb;
+	uint32_t la = level_now(l, t, a, now_ms), lb = level_now(l, t, b, now_ms);
+	if (la != lb)
+		return la < lb;
+	return a->last_ms < b->last_ms;
+}
+
+/* The key's entry, made if need be in place of the one worth least: a
+ * flood of new addresses pushes out one-time failures, not the
+ * addresses that failed most nor those that logged in. */
 static struct entry *table_get(const struct auth_limit *l, struct table *t,
 			       uint64_t key, uint64_t now_ms)
 {
@@ -198,16 +226,10 @@ static struct entry *table_get(const struct auth_limit *l, struct table *t,
 		return e;
 	struct entry *set = &t->e[(key & (t->sets - 1)) * WAYS];
 	struct entry *victim = &set[0];
-	uint32_t vlevel = level_now(l, t, victim, now_ms);
-	for (int i = 1; i < WAYS && vlevel > 0; i++) {
-		uint32_t lv = level_now(l, t, &set[i], now_ms);
-		if (lv < vlevel ||
-		    (lv == vlevel && set[i].last_ms < victim->last_ms)) {
+	for (int i = 1; i < WAYS; i++)
+		if (worth_less(l, t, &set[i], victim, now_ms))
 			victim = &set[i];
-			vlevel = lv;
-		}
-	}
-	*victim = (struct entry){key, now_ms, 0};
+	*victim = (struct entry){key, now_ms, 0, 0};
 	return victim;
 }
 
@@ -246,12 +268,15 @@ enum auth_limit_verdict auth_limit_check(struct auth_limit *l,
 	uint64_t ipk = ip_key(l, peer), uk = user_key(l, user, ulen);
 	enum auth_limit_verdict v = AUTH_LIMIT_OK;
 	pthread_mutex_lock(&l->lock);
-	uint32_t ip_level = level_of(l, &l->ip, ipk, now_ms);
+	struct entry *e = table_find(&l->ip, ipk);
+	uint32_t ip_level = e != NULL ? level_now(l, &l->ip, e, now_ms) : 0;
 	if (over(&l->ip, ip_level))
 		v = AUTH_LIMIT_IP;
 	else if (ip_level > 0 && over(&l->user, level_of(l, &l->user, uk,
 							 now_ms)))
 		v = AUTH_LIMIT_USER;
+	else if (ip_level == 0 && e != NULL && known(e, now_ms))
+		v = AUTH_LIMIT_KNOWN;
 	pthread_mutex_unlock(&l->lock);
 	return v;
 }
@@ -282,11 +307,11 @@ void auth_limit_succeeded(struct auth_limit *l, const struct sockaddr *peer,
 {
 	uint64_t ipk = ip_key(l, peer);
 	pthread_mutex_lock(&l->lock);
-	struct entry *e = table_find(&l->ip, ipk);
-	if (e != NULL) {
-		e->level = 0;
-		e->last_ms = now_ms;
-	}
+	struct entry *e = table_get(l, &l->ip, ipk, now_ms);
+	e->level = 0;
+	e->last_ms = now_ms;
+	/* 0 means "never". */
+	e->good_ms = now_ms != 0 ? now_ms : 1;
 	pthread_mutex_unlock(&l->lock);
 }
 
@@ -313,17 +338,17 @@ static void log_fail(struct session *s, const char *user, const char *reason)
 	log_put(LOG_INFO, &line);
 }
 
-bool auth_limit_session_check(struct auth_limit *l, struct session *s,
-			      const char *user)
+int auth_limit_session_check(struct auth_limit *l, struct session *s,
+			     const char *user)
 {
 	if (l == NULL)
-		return true;
+		return 0;
 	enum auth_limit_verdict v = auth_limit_check(
 		l, session_peer(s), user, strlen(user), clock_ms());
-	if (v == AUTH_LIMIT_OK)
-		return true;
+	if (v == AUTH_LIMIT_OK || v == AUTH_LIMIT_KNOWN)
+		return v == AUTH_LIMIT_KNOWN ? 1 : 0;
 	log_fail(s, user, v == AUTH_LIMIT_IP ? "limit-ip" : "limit-user");
-	return false;
+	return -1;
 }
 
 void auth_limit_session_done(struct auth_limit *l, struct session *s,

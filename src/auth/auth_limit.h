@@ -15,11 +15,14 @@
  * - An account past its limit is refused at once only to addresses that
  *   failed themselves recently; its owner, logging in from an address
  *   with no failures, goes through (auth_limit.c says why).
- * - A successful login clears its address's count.
+ * - A successful login clears its address's count, and makes the
+ *   address known for a week: logins from known addresses without
+ *   failures since may be checked in a queue of their own, so that a
+ *   flood of guesses does not hold up the users' own clients.
  *
  * The counts live in two tables of fixed size, so memory stays bounded
  * whatever a flood does; when a table is full, the entries with the
- * fewest failures give way first.  Thread-safe: logins finish on every
+ * fewest failures give way first, and known addresses last.  Thread-safe: logins finish on every
  * loop.  Time is a parameter (milliseconds of a monotonic clock), so
  * tests need no sleeping.
  *
@@ -51,6 +54,7 @@ struct auth_limit_policy {
 
 enum auth_limit_verdict {
 	AUTH_LIMIT_OK,		/* go on and check the password */
+	AUTH_LIMIT_KNOWN,	/* the same, from a known address */
 	AUTH_LIMIT_IP,		/* refused: the address is past its limit */
 	AUTH_LIMIT_USER,	/* refused: the account is past its limit */
 };
@@ -72,20 +76,21 @@ enum auth_limit_verdict auth_limit_check(struct auth_limit *limit,
 unsigned auth_limit_failed(struct auth_limit *limit,
 			   const struct sockaddr *peer, const char *user,
 			   size_t ulen, uint64_t now_ms);
-/* A login from peer succeeded: forget the address's failures.  The
- * account's count stays (an attacker's guesses on it are not undone by
- * its owner logging in). */
+/* A login from peer succeeded: forget the address's failures, and know
+ * it.  The account's count stays (an attacker's guesses on it are not
+ * undone by its owner logging in). */
 void auth_limit_succeeded(struct auth_limit *limit,
 			  const struct sockaddr *peer, uint64_t now_ms);
 
 /* ---- for protocol sessions ---- */
 
-/* Before a password check.  True: go on.  False: refused, and logged as
- * "auth[ID] fail proto=P client=ADDR reason=limit-ip|limit-user user=U";
- * the protocol answers with its temporary error at once.  limit may be
- * NULL (no limits). */
-bool auth_limit_session_check(struct auth_limit *limit, struct session *s,
-			      const char *user);
+/* Before a password check.  Returns 1 to go on from a known address
+ * (AUTH_LIMIT_KNOWN: check it in the queue for those), 0 to go on, -1
+ * when refused, logged as "auth[ID] fail proto=P client=ADDR
+ * reason=limit-ip|limit-user user=U": the protocol answers with its
+ * temporary error at once.  limit may be NULL (no limits: 0). */
+int auth_limit_session_check(struct auth_limit *limit, struct session *s,
+			     const char *user);
 /* After a password check with auth_login()'s result: on 0 (wrong user or
  * password) the failure is counted and logged (reason=password), and
  * reply(ctx) runs after the delay, with the session paused until then

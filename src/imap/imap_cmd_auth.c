@@ -257,7 +257,8 @@ static void start_login(struct imap_session *s, const char *user,
 	}
 	memcpy(s->user, user, ulen);
 	s->user[ulen] = '\0';
-	if (!auth_limit_session_check(s->env->limit, s->sess, s->user)) {
+	int lane = auth_limit_session_check(s->env->limit, s->sess, s->user);
+	if (lane < 0) {
 		s->user[0] = '\0';
 		imap_reply(s, "NO [UNAVAILABLE] Too many failed logins, try "
 			      "again later");
@@ -265,7 +266,10 @@ static void start_login(struct imap_session *s, const char *user,
 		return;
 	}
 	auth_secret_set(&s->password, pass, plen);
-	if (session_run(s->sess, s->env->auth_workers, login_run, login_done))
+	if (session_run(s->sess, lane > 0 && s->env->auth_known != NULL
+					 ? s->env->auth_known
+					 : s->env->auth_workers,
+			login_run, login_done))
 		return;
 	auth_secret_clear(&s->password);
 	struct str line = STR_INIT;

@@ -205,7 +205,8 @@ static void login_done(void *arg)
  * may try again later with the same password). */
 static void start_login(struct pop3_session *s)
 {
-	if (!auth_limit_session_check(s->env->limit, s->sess, s->user)) {
+	int lane = auth_limit_session_check(s->env->limit, s->sess, s->user);
+	if (lane < 0) {
 		auth_secret_clear(&s->password);
 		s->user[0] = '\0';
 		pop3_reply(s, "-ERR [SYS/TEMP] Too many failed logins, try "
@@ -213,7 +214,10 @@ static void start_login(struct pop3_session *s)
 		pop3_count_error(s);
 		return;
 	}
-	if (session_run(s->sess, s->env->auth_workers, login_run, login_done))
+	if (session_run(s->sess, lane > 0 && s->env->auth_known != NULL
+					 ? s->env->auth_known
+					 : s->env->auth_workers,
+			login_run, login_done))
 		return;
 	auth_secret_clear(&s->password);
 	struct str line = STR_INIT;

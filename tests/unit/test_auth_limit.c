@@ -119,14 +119,14 @@ static void test_success_clears_address(void **state)
 	ok(l, "192.0.2.1", T0 + 1);
 	for (int i = 0; i < 9; i++) {
 		EXPECT_INT(check(l, "192.0.2.1", "carol", T0 + 2),
-			   AUTH_LIMIT_OK);
+			   i == 0 ? AUTH_LIMIT_KNOWN : AUTH_LIMIT_OK);
 		failed(l, "192.0.2.1", "carol", T0 + 2);
 	}
 	/* bob's 9 failures still count toward the delay on bob. */
 	EXPECT_INT(failed(l, "192.0.2.9", "bob", T0 + 3), 15000);
-	/* A success from an address with no record changes nothing. */
+	/* A success from an address with no record makes it known. */
 	ok(l, "192.0.2.77", T0 + 3);
-	EXPECT_INT(check(l, "192.0.2.77", "bob", T0 + 3), AUTH_LIMIT_OK);
+	EXPECT_INT(check(l, "192.0.2.77", "bob", T0 + 3), AUTH_LIMIT_KNOWN);
 	auth_limit_free(&l);
 }
 
@@ -168,7 +168,7 @@ static void test_limit_user(void **state)
 		   AUTH_LIMIT_OK);
 	ok(l, "203.0.113.5", T0 + 4);
 	EXPECT_INT(check(l, "203.0.113.5", "bob@example.com", T0 + 5),
-		   AUTH_LIMIT_OK);
+		   AUTH_LIMIT_KNOWN);
 	auth_limit_free(&l);
 }
 
@@ -214,7 +214,7 @@ static void test_other_family(void **state)
 	EXPECT_INT(auth_limit_check(l, NULL, "u", 1, T0), AUTH_LIMIT_IP);
 	auth_limit_succeeded(l, NULL, T0);
 	EXPECT_INT(auth_limit_check(l, (struct sockaddr *)&un, "u", 1, T0),
-		   AUTH_LIMIT_OK);
+		   AUTH_LIMIT_KNOWN);
 	auth_limit_free(&l);
 }
 
@@ -268,6 +268,34 @@ static void test_flood(void **state)
 	auth_limit_free(&l);
 }
 
+/* An address that logged in is known, for 8 days, until it fails; a
+ * flood of failures from new addresses does not push it out. */
+static void test_known(void **state)
+{
+	struct auth_limit *l = auth_limit_new(&defaults, 64);
+	char ip[32];
+	cur = "known";
+	EXPECT_INT(check(l, "192.0.2.1", "bob", T0), AUTH_LIMIT_OK);
+	ok(l, "192.0.2.1", T0);
+	EXPECT_INT(check(l, "192.0.2.1", "anyone", T0 + 1), AUTH_LIMIT_KNOWN);
+	EXPECT_INT(check(l, "192.0.2.1", "bob", T0 + 7 * 24 * 3600 * 1000ull),
+		   AUTH_LIMIT_KNOWN);
+	EXPECT_INT(check(l, "192.0.2.1", "bob", T0 + 8 * 24 * 3600 * 1000ull),
+		   AUTH_LIMIT_OK);
+	ok(l, "192.0.2.2", T0);
+	for (uint32_t i = 0; i < 10000; i++) {
+		snprintf(ip, sizeof(ip), "10.0.%u.%u", i >> 8 & 255, i & 255);
+		failed(l, ip, "root", T0 + 1);
+	}
+	EXPECT_INT(check(l, "192.0.2.2", "bob", T0 + 2), AUTH_LIMIT_KNOWN);
+	/* A failure from it makes it one more address, until a success. */
+	failed(l, "192.0.2.2", "bob", T0 + 3);
+	EXPECT_INT(check(l, "192.0.2.2", "bob", T0 + 4), AUTH_LIMIT_OK);
+	ok(l, "192.0.2.2", T0 + 5);
+	EXPECT_INT(check(l, "192.0.2.2", "bob", T0 + 6), AUTH_LIMIT_KNOWN);
+	auth_limit_free(&l);
+}
+
 /* Time that goes backwards (it should not) counts as no time. */
 static void test_clock_backwards(void **state)
 {
@@ -290,6 +318,7 @@ int main(void)
 		cmocka_unit_test(test_other_family),
 		cmocka_unit_test(test_off),
 		cmocka_unit_test(test_flood),
+		cmocka_unit_test(test_known),
 		cmocka_unit_test(test_clock_backwards),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
