@@ -1,8 +1,8 @@
 /* auth_limit driven by a script of logins with addresses and user names
  * from the input, in a table small enough that entries are pushed out all
  * the time.  Invariants: delays stay within the policy; an address just
- * cleared by a success is never refused; an address just past its limit
- * is always refused.
+ * cleared by a success is known, never refused; an address just past its
+ * limit is always refused.
  *
  * Input: ops, each one byte (bits 0-1: 0 check, 1 failure, 2 success,
  * 3 failures up to the limit; bit 2: IPv6; bits 3-7: seconds since the
@@ -68,7 +68,7 @@ static void run_op(struct auth_limit *l, const struct op *op, uint64_t now)
 	case 2:
 		auth_limit_succeeded(l, sa, now);
 		CHECK(auth_limit_check(l, sa, op->user, op->ulen, now) ==
-		      AUTH_LIMIT_OK);
+		      AUTH_LIMIT_KNOWN);
 		break;
 	default:
 		for (unsigned i = 0; i < policy.limit_ip; i++)
