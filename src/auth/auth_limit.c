@@ -209,7 +209,8 @@ static bool worth_less(const struct auth_limit *l, const struct table *t,
 	bool ka = known(a, now_ms), kb = known(b, now_ms);
 	if (ka != kb)
 		return kb;
-	uint32_t la = level_now(l, t, a, now_ms), lb = level_now(l, t, b, now_ms);
+	uint32_t la = level_now(l, t, a, now_ms);
+	uint32_t lb = level_now(l, t, b, now_ms);
 	if (la != lb)
 		return la < lb;
 	return a->last_ms < b->last_ms;
@@ -243,7 +244,8 @@ static uint32_t level_of(const struct auth_limit *l, struct table *t,
 /* Whether one more failure would take the level past the limit. */
 static bool over(const struct table *t, uint32_t level)
 {
-	return t->limit != 0 && (uint64_t)level + ONE > (uint64_t)t->limit * ONE;
+	return t->limit != 0 &&
+	       (uint64_t)level + ONE > (uint64_t)t->limit * ONE;
 }
 
 /* Returns the level after one more failure. */

@@ -16,15 +16,15 @@
  *   failed themselves recently; its owner, logging in from an address
  *   with no failures, goes through (auth_limit.c says why).
  * - A successful login clears its address's count, and makes the
- *   address known for a week: logins from known addresses without
+ *   address known for 8 days: logins from known addresses without
  *   failures since may be checked in a queue of their own, so that a
  *   flood of guesses does not hold up the users' own clients.
  *
  * The counts live in two tables of fixed size, so memory stays bounded
  * whatever a flood does; when a table is full, the entries with the
- * fewest failures give way first, and known addresses last.  Thread-safe: logins finish on every
- * loop.  Time is a parameter (milliseconds of a monotonic clock), so
- * tests need no sleeping.
+ * fewest failures give way first, and known addresses last.
+ * Thread-safe: logins finish on every loop.  Time is a parameter
+ * (milliseconds of a monotonic clock), so tests need no sleeping.
  *
  * The auth_limit_session_* helpers put this on a session for a protocol:
  * they log each failure in one line for fail2ban and hold the failure
@@ -41,7 +41,7 @@ struct config;
 struct session;
 
 /* Entries in each table (addresses, accounts) of auth_limit_new_config():
- * 64 Ki entries, about 1.5 MiB each. */
+ * 64 Ki entries of 32 bytes: 2 MiB each. */
 #define AUTH_LIMIT_ENTRIES 65536
 
 struct auth_limit_policy {
@@ -88,7 +88,9 @@ void auth_limit_succeeded(struct auth_limit *limit,
  * (AUTH_LIMIT_KNOWN: check it in the queue for those), 0 to go on, -1
  * when refused, logged as "auth[ID] fail proto=P client=ADDR
  * reason=limit-ip|limit-user user=U": the protocol answers with its
- * temporary error at once.  limit may be NULL (no limits: 0). */
+ * temporary error at once (IMAP "NO [UNAVAILABLE]", RFC 5530; POP3
+ * "-ERR [SYS/TEMP]", RFC 3206; SMTP "454 4.7.0", RFC 4954) and checks
+ * no password.  limit may be NULL (no limits: 0). */
 int auth_limit_session_check(struct auth_limit *limit, struct session *s,
 			     const char *user);
 /* After a password check with auth_login()'s result: on 0 (wrong user or

@@ -150,7 +150,8 @@ void session_close(struct session *s)
 bool session_may_go_on(const struct session *s)
 {
 	return !s->busy && !s->closing && !s->dead && !s->tls_wait &&
-	       s->pause_fn == NULL && conn_output_len(s->conn) < SESSION_OUTPUT_HIGH;
+	       s->pause_fn == NULL &&
+	       conn_output_len(s->conn) < SESSION_OUTPUT_HIGH;
 }
 
 /* Let the protocol go on if it may.  Never re-entered: a step that starts

@@ -140,7 +140,8 @@ static void test_limit_user(void **state)
 	for (int i = 0; i < 30; i++) {
 		snprintf(ip, sizeof(ip), "198.51.100.%d", i + 1);
 		EXPECT_INT(check(l, ip, "Bob@Example.com", T0), AUTH_LIMIT_OK);
-		failed(l, ip, i % 2 ? "bob@example.com" : "BOB@EXAMPLE.COM", T0);
+		failed(l, ip, i % 2 ? "bob@example.com" : "BOB@EXAMPLE.COM",
+		       T0);
 	}
 	/* Every failed address, whatever the case of the name. */
 	for (int i = 0; i < 30; i++) {
