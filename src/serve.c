@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
+#include "auth/auth_limit.h"
 #include "auth/auth_pass.h"
 #include "core/budget.h"
 #include "core/config.h"
@@ -65,6 +66,10 @@ struct serve {
 	const struct config *cfg;
 	struct store *store;
 	struct auth *auth;
+	struct auth_limit *limit;	/* failed logins, every protocol */
+	/* Logins from addresses known to the limits: a flood of guesses
+	 * from elsewhere waits in auth_workers, not in front of them. */
+	struct worker_pool *auth_known;
 	struct worker_pool *workers;
 	struct worker_pool *auth_workers;
 	struct budget *budget;
@@ -498,6 +503,7 @@ static void shutdown_sessions(struct serve *sv)
 		session_list_end_all(sv->sessions[i]);
 	worker_pool_free(&sv->workers);
 	worker_pool_free(&sv->auth_workers);
+	worker_pool_free(&sv->auth_known);
 	for (unsigned i = 0; i < sv->nloops; i++) {
 		loop_run_posted(sv->loops[i]);
 		session_list_free(&sv->sessions[i]);
@@ -562,29 +568,35 @@ int serve_main(const struct config *cfg)
 		return 1;
 	}
 	sv.auth = auth_new(sv.store, cfg);
+	sv.limit = auth_limit_new_config(cfg);
 	sv.workers = worker_pool_new(cfg->server.workers, 0);
 	sv.auth_workers = worker_pool_new(AUTH_THREADS, AUTH_QUEUE);
+	sv.auth_known = worker_pool_new(AUTH_THREADS, AUTH_QUEUE);
 	if (make_spool_dir(&sv) < 0)
 		return 1;
 	sv.budget = budget_new(cfg->server.client_memory);
 	sv.smtp_env = (struct smtp_env){cfg, sv.store, sv.workers, sv.budget,
 					sv.spool_dir, {sv.tls, false},
-					SMTP_ROLE_MX, NULL, NULL, NULL};
+					SMTP_ROLE_MX, NULL, NULL, NULL, NULL, NULL};
 	sv.rate = smtp_rate_new(cfg->submission.max_messages_per_hour);
 	sv.submission_env = sv.smtp_env;
 	sv.submission_env.role = SMTP_ROLE_SUBMISSION;
 	sv.submission_env.auth = sv.auth;
 	sv.submission_env.auth_workers = sv.auth_workers;
 	sv.submission_env.rate = sv.rate;
+	sv.submission_env.limit = sv.limit;
+	sv.submission_env.auth_known = sv.auth_known;
 	sv.submissions_env = sv.submission_env;
 	sv.submissions_env.tls.implicit = true;
 	sv.pop3_env = (struct pop3_env){cfg, sv.store, sv.auth, sv.workers,
-					sv.auth_workers, {sv.tls, false}};
+					sv.auth_workers, {sv.tls, false},
+					sv.limit, sv.auth_known};
 	sv.pop3s_env = sv.pop3_env;
 	sv.pop3s_env.tls.implicit = true;
 	sv.imap_env = (struct imap_env){cfg, sv.store, sv.auth, sv.workers,
 					sv.auth_workers, sv.budget,
-					sv.spool_dir, {sv.tls, false}};
+					sv.spool_dir, {sv.tls, false},
+					sv.limit, sv.auth_known};
 	sv.imaps_env = sv.imap_env;
 	sv.imaps_env.tls.implicit = true;
 
@@ -628,6 +640,7 @@ int serve_main(const struct config *cfg)
 	shutdown_sessions(&sv);
 	auth_free(&sv.auth);
 	smtp_rate_free(&sv.rate);
+	auth_limit_free(&sv.limit);
 	tls_free(&sv.tls);
 	tls_ctx_unref(&sv.reload_ctx);
 	str_free(&sv.reload_err);

@@ -61,6 +61,11 @@ struct config {
 		unsigned cache_ttl;	/* seconds */
 		int login_local_part;	/* 0 no, 1 yes */
 		unsigned scram_iterations; /* of new SCRAM secrets */
+		unsigned fail_delay;	/* ms, after a first failed login */
+		unsigned fail_delay_max; /* ms */
+		unsigned fail_limit_ip;	/* failures per fail_window */
+		unsigned fail_limit_user;
+		unsigned fail_window;	/* seconds */
 	} auth;
 	struct {
 		char *cert;	/* PEM files, comma-separated; "" = self-signed */

@@ -8,6 +8,7 @@
  * session_destroy() is the only place that frees. */
 #include "core/session.h"
 
+#include <event2/event.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -50,6 +51,10 @@ struct session {
 	bool stepping;		/* inside proto->step */
 	bool wait_drain;	/* stopped by the output mark */
 	bool tls_wait;		/* STARTTLS given, handshake not done */
+	/* session_pause(): the timer, made on first use, and what to call
+	 * when it fires (NULL when not paused). */
+	struct event *pause;
+	void (*pause_fn)(void *ctx);
 	struct tls *tls;	/* where STARTTLS gets its context */
 	/* Set on the loop when the session ends while its job waits in a
 	 * queue; the worker then skips the job (a login for a client that
@@ -74,6 +79,8 @@ static void session_destroy(struct session *s)
 		s->list->head = s->next;
 	if (s->next != NULL)
 		s->next->prev = s->prev;
+	if (s->pause != NULL)
+		event_free(s->pause);
 	conn_free(&s->conn);
 	free(s);
 }
@@ -143,6 +150,7 @@ void session_close(struct session *s)
 bool session_may_go_on(const struct session *s)
 {
 	return !s->busy && !s->closing && !s->dead && !s->tls_wait &&
+	       s->pause_fn == NULL &&
 	       conn_output_len(s->conn) < SESSION_OUTPUT_HIGH;
 }
 
@@ -150,13 +158,15 @@ bool session_may_go_on(const struct session *s)
  * a job whose done runs at once would otherwise recurse. */
 static void session_kick(struct session *s)
 {
-	if (s->stepping || s->busy || s->closing || s->dead || s->tls_wait)
+	if (s->stepping || s->busy || s->closing || s->dead || s->tls_wait ||
+	    s->pause_fn != NULL)
 		return;
 	if (conn_output_len(s->conn) < SESSION_OUTPUT_HIGH) {
 		s->stepping = true;
 		s->proto->step(s->ctx);
 		s->stepping = false;
-		if (s->busy || s->closing || s->dead || s->tls_wait)
+		if (s->busy || s->closing || s->dead || s->tls_wait ||
+		    s->pause_fn != NULL)
 			return;
 	}
 	if (conn_output_len(s->conn) >= SESSION_OUTPUT_HIGH) {
@@ -186,7 +196,7 @@ static void on_drained(void *ctx)
 static void on_timeout(struct session *s)
 {
 	/* The client waits for us, not the other way round. */
-	if (s->busy && !s->dead)
+	if ((s->busy || s->pause_fn != NULL) && !s->dead)
 		return;
 	if (s->closing || s->dead) {
 		session_end(s, SESSION_END_TIMEOUT);
@@ -309,6 +319,11 @@ struct loop *session_loop(const struct session *s)
 const char *session_id(const struct session *s)
 {
 	return conn_id(s->conn);
+}
+
+const char *session_proto_name(const struct session *s)
+{
+	return s->proto->name;
 }
 
 const char *session_peer_text(const struct session *s)
@@ -497,5 +512,30 @@ bool session_run(struct session *s, struct worker_pool *pool,
 
 bool session_busy(const struct session *s)
 {
-	return s->busy;
+	return s->busy || s->pause_fn != NULL;
+}
+
+static void on_pause_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	void (*fn)(void *ctx) = s->pause_fn;
+	s->pause_fn = NULL;
+	fn(s->ctx);
+	session_kick(s);
+}
+
+bool session_pause(struct session *s, unsigned ms, void (*fn)(void *ctx))
+{
+	if (s->busy || s->closing || s->dead || s->pause_fn != NULL)
+		return false;
+	if (s->pause == NULL)
+		s->pause = evtimer_new(loop_base(conn_loop(s->conn)),
+				       on_pause_end, s);
+	if (s->pause == NULL)
+		return false;
+	struct timeval tv = {(time_t)(ms / 1000),
+			     (suseconds_t)(ms % 1000) * 1000};
+	s->pause_fn = fn;
+	evtimer_add(s->pause, &tv);
+	return true;
 }

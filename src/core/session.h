@@ -118,6 +118,8 @@ void session_set_release(struct session *s, void (*fn)(void *arg),
 			 void *arg);
 
 const char *session_id(const struct session *s);
+/* The protocol's name ("imap"), for log lines written on its behalf. */
+const char *session_proto_name(const struct session *s);
 /* The loop the session belongs to, e.g. to post news to it. */
 struct loop *session_loop(const struct session *s);
 const char *session_peer_text(const struct session *s);
@@ -191,7 +193,17 @@ size_t session_output_len(const struct session *s);
  * is gone. */
 bool session_run(struct session *s, struct worker_pool *pool,
 		 void (*run)(void *ctx), void (*done)(void *ctx));
+/* A job is out, or the session is paused (session_pause): either way,
+ * what ends the current command comes later. */
 bool session_busy(const struct session *s);
+
+/* Hold the session for ms milliseconds without reading or stepping (a
+ * failed login's reply waits so), then call fn(ctx) on the loop and go on
+ * stepping.  Only from the loop's thread, outside a job.  A session that
+ * ends meanwhile is freed as usual and fn never runs.  Returns false,
+ * doing nothing, when the session is closing, gone, busy or already
+ * paused. */
+bool session_pause(struct session *s, unsigned ms, void (*fn)(void *ctx));
 
 /* Flush what was written, then end the session (SESSION_END_CLOSED). */
 void session_close(struct session *s);

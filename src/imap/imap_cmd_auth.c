@@ -7,6 +7,7 @@
 
 #include "auth/auth.h"
 #include "auth/auth_exchange.h"
+#include "auth/auth_limit.h"
 #include "auth/auth_sasl.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -286,13 +287,6 @@ static void login_answer(struct imap_session *s)
 	}
 }
 
-static void login_done(void *arg)
-{
-	struct imap_session *s = arg;
-	login_answer(s);
-	imap_command_end(s);
-}
-
 static void log_busy(struct imap_session *s)
 {
 	struct str line = STR_INIT;
@@ -305,8 +299,25 @@ static void log_busy(struct imap_session *s)
 		      "later");
 }
 
+/* After a failure's delay (auth/auth_limit.h), or at once. */
+static void login_reply(void *arg)
+{
+	struct imap_session *s = arg;
+	login_answer(s);
+	imap_command_end(s);
+}
+
+static void login_done(void *arg)
+{
+	struct imap_session *s = arg;
+	auth_limit_session_done(s->env->limit, s->sess, s, s->user,
+				s->login_result, login_reply);
+}
+
 /* Password checks have their own queue: a flood of logins waits there,
- * or is refused, and never delays other sessions' commands. */
+ * or is refused, and never delays other sessions' commands.  Past the
+ * failure limits no password is checked at all (RFC 5530: UNAVAILABLE,
+ * a temporary refusal, not AUTHENTICATIONFAILED). */
 static void start_login(struct imap_session *s, const char *user,
 			size_t ulen, const char *pass, size_t plen)
 {
@@ -318,8 +329,19 @@ static void start_login(struct imap_session *s, const char *user,
 	}
 	memcpy(s->user, user, ulen);
 	s->user[ulen] = '\0';
+	int lane = auth_limit_session_check(s->env->limit, s->sess, s->user);
+	if (lane < 0) {
+		s->user[0] = '\0';
+		imap_reply(s, "NO [UNAVAILABLE] Too many failed logins, try "
+			      "again later");
+		imap_count_error(s);
+		return;
+	}
 	auth_secret_set(&s->password, pass, plen);
-	if (session_run(s->sess, s->env->auth_workers, login_run, login_done))
+	if (session_run(s->sess, lane > 0 && s->env->auth_known != NULL
+					 ? s->env->auth_known
+					 : s->env->auth_workers,
+			login_run, login_done))
 		return;
 	auth_secret_clear(&s->password);
 	log_busy(s);
@@ -386,6 +408,41 @@ static void sasl_bad(struct imap_session *s, const char *reply)
 	imap_count_error(s);
 }
 
+/* The answer, at once or after a failure's delay (auth/auth_limit.h);
+ * only after a delay is the command still to be ended here (else its
+ * caller ends it). */
+static void sasl_reply(void *arg)
+{
+	struct imap_session *s = arg;
+	login_answer(s);
+	if (s->login_paused) {
+		s->login_paused = false;
+		imap_command_end(s);
+	}
+}
+
+/* A password or secret to check: past the failure limits none is
+ * (RFC 5530 UNAVAILABLE); an address that logged in before has a lane
+ * of its own, so a flood of guesses does not queue in front of it. */
+static void sasl_work(struct imap_session *s)
+{
+	snprintf(s->user, sizeof(s->user), "%s",
+		 auth_exchange_username(s->sasl));
+	int lane = auth_limit_session_check(s->env->limit, s->sess, s->user);
+	if (lane < 0) {
+		s->user[0] = '\0';
+		imap_reply(s, "NO [UNAVAILABLE] Too many failed logins, try "
+			      "again later");
+		imap_count_error(s);
+		return;
+	}
+	if (!session_run(s->sess, lane > 0 && s->env->auth_known != NULL
+					 ? s->env->auth_known
+					 : s->env->auth_workers,
+			 sasl_run, sasl_done))
+		log_busy(s);
+}
+
 /* Go on with the exchange after its last step said st. */
 static void sasl_next(struct imap_session *s, int st)
 {
@@ -399,9 +456,7 @@ static void sasl_next(struct imap_session *s, int st)
 		imap_write(s, "+ %s", auth_exchange_challenge(s->sasl));
 		return;
 	case AUTH_EXCHANGE_WORK:
-		if (!session_run(s->sess, s->env->auth_workers, sasl_run,
-				 sasl_done))
-			log_busy(s);
+		sasl_work(s);
 		return;
 	case AUTH_EXCHANGE_OK:
 		/* login_result is login_open()'s. */
@@ -421,7 +476,10 @@ static void sasl_next(struct imap_session *s, int st)
 		sasl_bad(s, "BAD Malformed authentication response");
 		return;
 	}
-	login_answer(s);
+	auth_limit_session_done(s->env->limit, s->sess, s, s->user,
+				s->login_result, sasl_reply);
+	/* Paused for a failure's delay: sasl_reply ends the command. */
+	s->login_paused = session_busy(s->sess);
 }
 
 /* The mechanisms offered here: -PLUS only where TLS gives a binding. */

@@ -86,6 +86,7 @@ struct imap_session {
 	struct imap_append_data *append; /* APPEND message arriving */
 	bool idling;		/* between IDLE and DONE */
 	bool sasl_wait;		/* AUTHENTICATE: a response line next */
+	bool login_paused;	/* AUTHENTICATE: its answer waits on a delay */
 
 	/* The command running. */
 	const struct imap_command *command;

@@ -12,6 +12,7 @@
 #include "core/session.h"
 
 struct auth;
+struct auth_limit;
 struct budget;
 struct config;
 struct loop;
@@ -29,6 +30,10 @@ struct imap_env {
 	struct budget *budget;			/* APPEND data in memory */
 	const char *spool_dir;			/* APPEND data past it */
 	struct session_tls tls;			/* STARTTLS, or IMAPS */
+	struct auth_limit *limit;	/* failed logins; NULL: none */
+	/* Password checks from addresses that logged in before and have
+	 * not failed since (auth/auth_limit.h); NULL: auth_workers. */
+	struct worker_pool *auth_known;
 };
 
 struct session *imap_session_start(struct loop *loop,

@@ -10,6 +10,7 @@
 
 #include "auth/auth.h"
 #include "auth/auth_exchange.h"
+#include "auth/auth_limit.h"
 #include "auth/auth_sasl.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -174,7 +175,7 @@ static void login_run(void *arg)
 	store_user_clear(&u);
 }
 
-static void login_done(void *arg)
+static void login_reply(void *arg)
 {
 	struct pop3_session *s = arg;
 	const char *result = "ok";
@@ -225,11 +226,35 @@ static void log_busy(struct pop3_session *s)
 	s->user[0] = '\0';
 }
 
+/* A failure's reply waits for its delay (auth/auth_limit.h); in-use
+ * means the password was right. */
+static void login_done(void *arg)
+{
+	struct pop3_session *s = arg;
+	int rc = s->login_result == 2 ? 1 : s->login_result;
+	auth_limit_session_done(s->env->limit, s->sess, s, s->user, rc,
+				login_reply);
+}
+
 /* Logins have a queue of their own: a flood of them, failed or not,
- * waits there and slows only logins, never mail. */
+ * waits there and slows only logins, never mail.  Past the failure
+ * limits no password is checked at all (RFC 3206: SYS/TEMP, the client
+ * may try again later with the same password). */
 static void start_login(struct pop3_session *s)
 {
-	if (session_run(s->sess, s->env->auth_workers, login_run, login_done))
+	int lane = auth_limit_session_check(s->env->limit, s->sess, s->user);
+	if (lane < 0) {
+		auth_secret_clear(&s->password);
+		s->user[0] = '\0';
+		pop3_reply(s, "-ERR [SYS/TEMP] Too many failed logins, try "
+			      "again later");
+		pop3_count_error(s);
+		return;
+	}
+	if (session_run(s->sess, lane > 0 && s->env->auth_known != NULL
+					 ? s->env->auth_known
+					 : s->env->auth_workers,
+			login_run, login_done))
 		return;
 	auth_secret_clear(&s->password);
 	log_busy(s);
@@ -283,6 +308,27 @@ static void sasl_bad(struct pop3_session *s)
 	pop3_count_error(s);
 }
 
+/* A password or secret to check, as for USER/PASS (start_login). */
+static void sasl_work(struct pop3_session *s)
+{
+	int lane = auth_limit_session_check(s->env->limit, s->sess, s->user);
+	if (lane < 0) {
+		auth_exchange_free(&s->sasl);
+		s->user[0] = '\0';
+		pop3_reply(s, "-ERR [SYS/TEMP] Too many failed logins, try "
+			      "again later");
+		pop3_count_error(s);
+		return;
+	}
+	if (session_run(s->sess, lane > 0 && s->env->auth_known != NULL
+					 ? s->env->auth_known
+					 : s->env->auth_workers,
+			sasl_run, sasl_done))
+		return;
+	auth_exchange_free(&s->sasl);
+	log_busy(s);
+}
+
 /* Go on with the exchange after its last step said st. */
 static void sasl_next(struct pop3_session *s, int st)
 {
@@ -296,11 +342,7 @@ static void sasl_next(struct pop3_session *s, int st)
 		pop3_reply(s, "+ %s", auth_exchange_challenge(s->sasl));
 		return;
 	case AUTH_EXCHANGE_WORK:
-		if (session_run(s->sess, s->env->auth_workers, sasl_run,
-				sasl_done))
-			return;
-		auth_exchange_free(&s->sasl);
-		log_busy(s);
+		sasl_work(s);
 		return;
 	case AUTH_EXCHANGE_OK:
 		break;	/* login_result is login_open()'s */

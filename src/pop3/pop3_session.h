@@ -10,6 +10,7 @@
 #include "core/session.h"
 
 struct auth;
+struct auth_limit;
 struct config;
 struct loop;
 struct session;
@@ -24,6 +25,10 @@ struct pop3_env {
 	struct worker_pool *workers;
 	struct worker_pool *auth_workers;	/* password checks only */
 	struct session_tls tls;	/* STLS (RFC 2595), or implicit (995) */
+	struct auth_limit *limit;	/* failed logins; NULL: none */
+	/* Password checks from addresses that logged in before and have
+	 * not failed since (auth/auth_limit.h); NULL: auth_workers. */
+	struct worker_pool *auth_known;
 };
 
 struct session *pop3_session_start(struct loop *loop,

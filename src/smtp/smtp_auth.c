@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "auth/auth.h"
+#include "auth/auth_limit.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "smtp/smtp_private.h"
@@ -140,8 +141,8 @@ static void login_run(void *arg)
 	store_user_clear(&u);
 }
 
-/* The one place where a login's outcome is known, succeeded or not:
- * brute-force limits (auth_limit) hook in here. */
+/* The login line; failures are counted and logged for fail2ban by
+ * auth_limit_session_done. */
 static void login_outcome(struct smtp_session *s, const char *result)
 {
 	struct str line = STR_INIT;
@@ -151,7 +152,7 @@ static void login_outcome(struct smtp_session *s, const char *result)
 	log_put(LOG_INFO, &line);
 }
 
-static void login_done(void *arg)
+static void login_reply(void *arg)
 {
 	struct smtp_session *s = arg;
 	switch (s->login_result) {
@@ -173,11 +174,32 @@ static void login_done(void *arg)
 		smtp_count_error(s);
 }
 
+/* A failure's reply waits for its delay (auth/auth_limit.h). */
+static void login_done(void *arg)
+{
+	struct smtp_session *s = arg;
+	auth_limit_session_done(s->env->limit, s->sess, s, s->login,
+				s->login_result, login_reply);
+}
+
 /* Logins wait in a queue of their own, so a flood of them slows only
- * logins, never mail. */
+ * logins, never mail; an address that logged in before has a lane of
+ * its own.  Past the failure limits no password is checked at all. */
 static void start_login(struct smtp_session *s)
 {
-	if (session_run(s->sess, s->env->auth_workers, login_run, login_done))
+	int lane = auth_limit_session_check(s->env->limit, s->sess, s->login);
+	if (lane < 0) {
+		auth_secret_clear(&s->password);
+		s->login[0] = '\0';
+		smtp_reply(s, "454 4.7.0 Too many failed logins, try again "
+			      "later");
+		smtp_count_error(s);
+		return;
+	}
+	if (session_run(s->sess, lane > 0 && s->env->auth_known != NULL
+					 ? s->env->auth_known
+					 : s->env->auth_workers,
+			login_run, login_done))
 		return;
 	auth_secret_clear(&s->password);
 	login_outcome(s, "busy");

@@ -16,6 +16,7 @@
 #include "core/session.h"
 
 struct auth;
+struct auth_limit;
 struct budget;
 struct config;
 struct loop;
@@ -43,6 +44,10 @@ struct smtp_env {
 	struct auth *auth;
 	struct worker_pool *auth_workers;	/* password checks only */
 	struct smtp_rate *rate;			/* messages per hour per user */
+	struct auth_limit *limit;	/* failed logins; NULL: none */
+	/* Password checks for addresses that logged in before and have
+	 * not failed since (auth/auth_limit.h); NULL: auth_workers. */
+	struct worker_pool *auth_known;
 };
 
 /* Start a session on an accepted socket (takes fd); the greeting is sent

@@ -123,6 +123,9 @@ class Server:
             "listen.imaps=", "listen.pop3s=", "listen.http=",
             # Cheap hashes: the tests check behaviour, not the cost.
             "auth.argon2_memory=8192", "auth.argon2_passes=1",
+            # Failed logins wait a few ms, not seconds (test_bruteforce.py
+            # tests the limits with settings of its own).
+            "auth.fail_delay=1", "auth.fail_delay_max=20",
         ] + list(sets)
         self.proc = None
         # The log stays beside what the test asked for, kept with its
