@@ -85,6 +85,19 @@ bool conn_tls_handshaking(const struct conn *conn);
 /* After a failed handshake: why, e.g. "unsupported protocol", "eof". */
 const char *conn_tls_failure(const struct conn *conn);
 
+/* COMPRESS=DEFLATE (RFC 4978), after the owner wrote its "go ahead":
+ * from here on what the peer sends is raw DEFLATE, inflated before the
+ * owner sees it (never more than input_max of it at a time), and what
+ * is written is deflated, with a sync flush once the loop is done with
+ * the callback that wrote, so each response reaches the client whole.
+ * What was written before goes out as it was; input still buffered is
+ * taken as compressed.  Inside TLS when TLS is on.  A broken stream from
+ * the peer ends the connection with CONN_ERROR, conn_error() EBADMSG.
+ * Returns -1 when compressing already, during a TLS handshake or when
+ * closing. */
+int conn_compress(struct conn *conn);
+bool conn_compressed(const struct conn *conn);
+
 /* Read one line ending in CRLF (only CRLF ends a line); the line is put in
  * line_r without the CRLF.  Returns 1 for a line, 0 when more input is
  * needed, -1 when the line exceeds max bytes: then the rest of that line is

@@ -8,6 +8,7 @@
  * session_destroy() is the only place that frees. */
 #include "core/session.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -249,6 +250,8 @@ static void on_event(void *ctx, enum conn_event ev)
 		session_end(s, SESSION_END_EOF);
 		break;
 	case CONN_ERROR:
+		if (conn_error(s->conn) == EBADMSG)
+			session_log_drop(s, "compress-failed");
 		session_end(s, SESSION_END_RESET);
 		break;
 	case CONN_FLUSHED:
@@ -364,6 +367,18 @@ bool session_starttls(struct session *s)
 bool session_tls_info(const struct session *s, struct tls_info *info_r)
 {
 	return conn_tls_ready(s->conn, info_r);
+}
+
+bool session_compress(struct session *s)
+{
+	if (s->closing || s->dead)
+		return false;
+	return conn_compress(s->conn) == 0;
+}
+
+bool session_compressed(const struct session *s)
+{
+	return conn_compressed(s->conn);
 }
 
 void session_set_timeout(struct session *s, unsigned seconds)

@@ -151,6 +151,16 @@ bool session_starttls(struct session *s);
  * it.  False without TLS. */
 bool session_tls_info(const struct session *s, struct tls_info *info_r);
 
+/* COMPRESS=DEFLATE (RFC 4978), after the protocol wrote its OK: that
+ * reply leaves as it is, everything after it is compressed both ways
+ * (inside TLS), with what the client sent after the command taken as
+ * compressed.  Input limits stay what they are, on the inflated bytes.
+ * A broken compressed stream from the client ends the session
+ * (SESSION_END_RESET) with a "compress-failed" log line.  Returns false,
+ * doing nothing, when it is on already or the session is closing. */
+bool session_compress(struct session *s);
+bool session_compressed(const struct session *s);
+
 /* Seconds without progress before the timeout hook; 0 = none. */
 void session_set_timeout(struct session *s, unsigned seconds);
 
