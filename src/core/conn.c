@@ -176,15 +176,14 @@ static int conn_inflate(struct conn *conn)
 	return n < 0 ? -1 : n > 0;
 }
 
-/* A client whose compressed stream is broken cannot be answered in step:
- * the connection ends as on a socket error. */
+/* Nothing more the client sends can be understood; what it was sent
+ * before is still worth delivering, so the owner closes after writing. */
 static void conn_inflate_failed(struct conn *conn)
 {
 	struct evbuffer *in = bufferevent_get_input(conn->bev);
 	evbuffer_drain(in, evbuffer_get_length(in));
-	bufferevent_disable(conn->bev, EV_READ);
-	conn->error = EBADMSG;
-	conn->handler->event(conn->ctx, CONN_ERROR);
+	evbuffer_drain(conn->zin, evbuffer_get_length(conn->zin));
+	conn->handler->event(conn->ctx, CONN_BROKEN);
 }
 
 static void conn_read_cb(struct bufferevent *bev, void *arg)
@@ -196,7 +195,8 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 	if (conn->closing) {
 		evbuffer_drain(in, evbuffer_get_length(in));
 		if (conn->z != NULL)
-			evbuffer_drain(conn->zin, evbuffer_get_length(conn->zin));
+			evbuffer_drain(conn->zin,
+				       evbuffer_get_length(conn->zin));
 		return;
 	}
 	if (conn_inflate(conn) < 0) {

@@ -8,7 +8,6 @@
  * session_destroy() is the only place that frees. */
 #include "core/session.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -249,9 +248,15 @@ static void on_event(void *ctx, enum conn_event ev)
 		}
 		session_end(s, SESSION_END_EOF);
 		break;
-	case CONN_ERROR:
-		if (conn_error(s->conn) == EBADMSG)
+	case CONN_BROKEN:
+		/* Replies already written (to commands before the broken
+		 * bytes) still go out, then the session ends. */
+		if (!s->closing && !s->dead) {
 			session_log_drop(s, "compress-failed");
+			start_closing(s, SESSION_END_CLOSED);
+		}
+		break;
+	case CONN_ERROR:
 		session_end(s, SESSION_END_RESET);
 		break;
 	case CONN_FLUSHED:

@@ -20,7 +20,7 @@ void imap_cmd_compress(struct imap_session *s, struct imap_parser *p)
 		return;
 	}
 	if (session_compressed(s->sess)) {
-		imap_reply(s, "NO [COMPRESSIONACTIVE] DEFLATE is active already");
+		imap_reply(s, "NO [COMPRESSIONACTIVE] DEFLATE is on already");
 		return;
 	}
 	/* The OK is the last clear-text line; the client must not have sent

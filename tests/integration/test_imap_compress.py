@@ -250,8 +250,12 @@ def test_broken_stream_ends_the_session(server):
     w = connect(server)
     login(w)
     compress(w)
-    w.send_raw(b"\xff\xff\xff\xff not deflate at all\r\n")
+    # A good command, then garbage in the same write: the command is
+    # answered, then the server closes.
+    good = w.c.compress(b"n NOOP\r\n") + w.c.flush(zlib.Z_SYNC_FLUSH)
+    w.send_raw(good + b"\xff\xff\xff\xff not deflate at all\r\n")
     w.s.settimeout(30)
+    assert w.line() == b"n OK NOOP completed"
     with pytest.raises((EOFError, ConnectionResetError)):
         while True:
             w._fill()

@@ -58,11 +58,13 @@ static void test_inflate_table(void **state)
 					   Z_SYNC_FLUSH);
 		for (int bytewise = 0; bytewise < 2; bytewise++) {
 			struct zlayer *z = zlayer_new();
-			struct evbuffer *in = evbuffer_new(), *out = evbuffer_new();
+			struct evbuffer *in = evbuffer_new();
+			struct evbuffer *out = evbuffer_new();
 			size_t step = bytewise ? 1 : plen;
 			for (size_t off = 0; off < plen; off += step) {
 				evbuffer_add(in, packed + off, step);
-				assert_true(zlayer_inflate(z, in, out, 1 << 20) >= 0);
+				assert_true(zlayer_inflate(z, in, out,
+							   1 << 20) >= 0);
 				assert_int_equal(evbuffer_get_length(in), 0);
 			}
 			char *got;
