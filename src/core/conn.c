@@ -72,6 +72,7 @@ struct conn {
 	bool read_paused; /* the input is full: not read until the owner
 			     takes some */
 	bool zflush_due;  /* zflush is active: a burst of writes to end */
+	bool zbroken;	  /* the peer's compressed stream went bad */
 	struct zlayer *z;	  /* COMPRESS=DEFLATE, once started */
 	struct evbuffer *zin;	  /* inflated input, what the owner reads */
 	struct event *zflush;	  /* ends a burst of compressed writes */
@@ -176,13 +177,15 @@ static int conn_inflate(struct conn *conn)
 	return n < 0 ? -1 : n > 0;
 }
 
-/* Nothing more the client sends can be understood; what it was sent
- * before is still worth delivering, so the owner closes after writing. */
+/* Nothing more the client sends can be understood, and nothing more is
+ * read; what it sent before the bad bytes is its owner's to answer. */
 static void conn_inflate_failed(struct conn *conn)
 {
 	struct evbuffer *in = bufferevent_get_input(conn->bev);
 	evbuffer_drain(in, evbuffer_get_length(in));
-	evbuffer_drain(conn->zin, evbuffer_get_length(conn->zin));
+	bufferevent_disable(conn->bev, EV_READ);
+	conn->zbroken = true;
+	conn->handler->input(conn->ctx);
 	conn->handler->event(conn->ctx, CONN_BROKEN);
 }
 
@@ -482,7 +485,7 @@ static size_t last_is_cr(struct evbuffer *in)
  * once. */
 static void conn_consumed(struct conn *conn)
 {
-	if (conn->tls_state == CONN_TLS_FLUSHING)
+	if (conn->tls_state == CONN_TLS_FLUSHING || conn->zbroken)
 		return;
 	/* Compressed input waits for room: inflate it now, and since the
 	 * owner may have stopped asking, tell it from the loop. */

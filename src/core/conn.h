@@ -28,7 +28,8 @@ enum conn_event {
 	CONN_FLUSHED,	/* conn_close_after_write() finished writing */
 	CONN_TLS_READY,	/* the TLS handshake is done */
 	CONN_BROKEN,	/* the peer's compressed stream is not DEFLATE or
-			   ended (conn_compress()): input is discarded */
+			   ended (conn_compress()): nothing more is read;
+			   what was inflated before is still there */
 };
 
 struct conn_handler {
@@ -94,7 +95,8 @@ const char *conn_tls_failure(const struct conn *conn);
  * the callback that wrote, so each response reaches the client whole.
  * What was written before goes out as it was; input still buffered is
  * taken as compressed.  Inside TLS when TLS is on.  A broken stream from
- * the peer is reported as CONN_BROKEN; nothing more is read.
+ * the peer is reported as CONN_BROKEN (after an input call for what came
+ * before it); nothing more is read.
  * Returns -1 when compressing already, during a TLS handshake or when
  * closing. */
 int conn_compress(struct conn *conn);

@@ -249,11 +249,12 @@ static void on_event(void *ctx, enum conn_event ev)
 		session_end(s, SESSION_END_EOF);
 		break;
 	case CONN_BROKEN:
-		/* Replies already written (to commands before the broken
-		 * bytes) still go out, then the session ends. */
+		/* Like the end of input: what the client sent before the bad
+		 * bytes is answered, then the session closes. */
 		if (!s->closing && !s->dead) {
 			session_log_drop(s, "compress-failed");
-			start_closing(s, SESSION_END_CLOSED);
+			s->peer_eof = true;
+			session_kick(s);
 		}
 		break;
 	case CONN_ERROR:

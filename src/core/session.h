@@ -155,9 +155,9 @@ bool session_tls_info(const struct session *s, struct tls_info *info_r);
  * reply leaves as it is, everything after it is compressed both ways
  * (inside TLS), with what the client sent after the command taken as
  * compressed.  Input limits stay what they are, on the inflated bytes.
- * A broken compressed stream from the client ends the session (what
- * was written before still goes out) with a "compress-failed" log
- * line.  Returns false,
+ * A broken compressed stream from the client is its end of input: the
+ * commands before it are answered, then the session closes, with a
+ * "compress-failed" log line.  Returns false,
  * doing nothing, when it is on already or the session is closing. */
 bool session_compress(struct session *s);
 bool session_compressed(const struct session *s);

@@ -29,7 +29,8 @@ void zlayer_free(struct zlayer **z);
  * taken is drained from `in`.  Returns the bytes added to out, or -1
  * when the input is not valid raw DEFLATE or ends the stream (a final
  * block: the peer may not end the stream while the connection lives);
- * the error stays. */
+ * what was inflated before the bad bytes is in out all the same.  The
+ * error stays. */
 ssize_t zlayer_inflate(struct zlayer *z, struct evbuffer *in,
 		       struct evbuffer *out, size_t out_max);
 /* Whether zlayer_inflate() would give more output without more input

@@ -334,3 +334,38 @@ def test_mbsync_negotiates_compress(custom, tmp_path):
         tail = msg.split(b"\r\n\r\n", 1)[1].replace(b"\r\n", b"\n")
         assert any(t.endswith(tail) for t in texts)
     assert re.search(r"imap\[\w+\] compress .*algorithm=deflate", srv.log())
+
+
+def test_mutt_with_imap_deflate(server, tmp_path):
+    """mutt with imap_deflate set (it is off by default): reads INBOX
+    over a compressed session, pipes a message out, flags another and
+    deletes a third; the server has the outcome afterwards."""
+    from test_imap_clients import (by_subject, deliver, imap_messages,
+                                   mutt_env, muttrc, run_in_terminal)
+    mutt = tool("mutt")
+    home = tmp_path / "home"
+    rc = muttrc(server, home, mech="plain")
+    for tag in ("pipe-me", "flag-me", "delete-me"):
+        deliver(server, ALICE, tag, b"Body of %s.\r\n" % tag.encode() * 50)
+    before = by_subject(imap_messages(server, "INBOX"))
+    piped = tmp_path / "piped.eml"
+    keys = ("<limit>~s pipe-me<enter>"
+            "<pipe-message>cat > %s<enter>"
+            "<limit>~s flag-me<enter>"
+            "<flag-message>"
+            "<limit>~s delete-me<enter>"
+            "<delete-message>"
+            "<limit>~A<enter>"
+            "<sync-mailbox>"
+            "<quit>" % piped)
+    code, screen = run_in_terminal(
+        [mutt, "-n", "-F", str(rc), "-e", "set imap_deflate=yes",
+         "-e", "push '%s'" % keys], mutt_env(home))
+    assert code == 0, screen
+    assert piped.read_bytes() == \
+        before["pipe-me"][2].replace(b"\r\n", b"\n"), screen
+    after = by_subject(imap_messages(server, "INBOX"))
+    assert sorted(after) == ["flag-me", "pipe-me"], screen
+    assert "\\Flagged" in after["flag-me"][1], screen
+    assert re.search(r"imap\[\w+\] compress .*algorithm=deflate",
+                     server.log())
