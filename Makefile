@@ -10,7 +10,7 @@ CC      ?= cc
 CLANG   ?= clang
 PYTHON  ?= /usr/bin/python3
 PKGS    := libevent_core libevent_pthreads libevent_openssl openssl sqlite3 \
-	   libsodium inih libidn2 libcrypt
+	   libsodium inih libidn2 libcrypt zlib
 # libunistring (NFC of UTF-8 local parts) has no .pc file on Debian 12.
 FUZZ_TIME ?= 20
 BUILD   ?= build

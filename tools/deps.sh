@@ -6,7 +6,8 @@ set -eu
 
 mode=${1:-build}
 build="gcc make pkg-config libevent-dev libssl-dev libsqlite3-dev
-       libsodium-dev libinih-dev libidn2-dev libcrypt-dev libunistring-dev"
+       libsodium-dev libinih-dev libidn2-dev libcrypt-dev libunistring-dev
+       zlib1g-dev"
 check="$build libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl
        fetchmail curl clang libclang-rt-14-dev procps iproute2 openssl
        fail2ban isync libsasl2-modules mutt"

@@ -1,7 +1,11 @@
 /* A connection: a libevent bufferevent on the socket, in clear text or
  * over TLS (libevent's OpenSSL bufferevent on the same socket: one buffer
- * pair, OpenSSL reading and writing the socket itself), and the
- * no-progress timer. */
+ * pair, OpenSSL reading and writing the socket itself), the no-progress
+ * timer, and, after COMPRESS, a DEFLATE layer inside TLS: our own rather
+ * than a bufferevent filter, because a filter is a second buffer pair
+ * whose watermarks and deferred callbacks would have to be kept in step
+ * with the first for flow control, where ours is one more buffer (the
+ * inflated input) and a flush at the end of each burst of writes. */
 #include "core/conn.h"
 
 #include <errno.h>
@@ -27,6 +31,7 @@
 #include "core/net.h"
 #include "core/tls.h"
 #include "core/xalloc.h"
+#include "core/zlayer.h"
 
 enum conn_tls {
 	CONN_TLS_NONE,
@@ -66,6 +71,11 @@ struct conn {
 	bool skipping; /* discarding the rest of an over-long line */
 	bool read_paused; /* the input is full: not read until the owner
 			     takes some */
+	bool zflush_due;  /* zflush is active: a burst of writes to end */
+	bool zbroken;	  /* the peer's compressed stream went bad */
+	struct zlayer *z;	  /* COMPRESS=DEFLATE, once started */
+	struct evbuffer *zin;	  /* inflated input, what the owner reads */
+	struct event *zflush;	  /* ends a burst of compressed writes */
 };
 
 static atomic_uint_fast64_t conn_counter;
@@ -75,6 +85,12 @@ static uint64_t now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* What the owner reads: the socket's input, or its inflated form. */
+static struct evbuffer *conn_in(const struct conn *conn)
+{
+	return conn->z != NULL ? conn->zin : bufferevent_get_input(conn->bev);
 }
 
 static void arm_timer(struct conn *conn, uint64_t ms)
@@ -138,11 +154,39 @@ static void conn_output_cb(struct evbuffer *buf,
 			   const struct evbuffer_cb_info *info, void *arg)
 {
 	struct conn *conn = arg;
-	(void)buf;
 	if (info->n_deleted > 0) {
 		conn->last_progress = now_ms();
 		conn->outq = -1;
+		/* All out: a compressed connection gives back its deflate
+		 * state until it writes again. */
+		if (conn->z != NULL && evbuffer_get_length(buf) == 0)
+			zlayer_release(conn->z);
 	}
+}
+
+/* Inflate what arrived, up to the input bound: a small input that
+ * expands to gigabytes waits, compressed, until the owner takes what is
+ * inflated, and the socket is not read while it waits.  Returns -1 on a
+ * broken stream. */
+static int conn_inflate(struct conn *conn)
+{
+	if (conn->z == NULL)
+		return 0;
+	ssize_t n = zlayer_inflate(conn->z, bufferevent_get_input(conn->bev),
+				   conn->zin, conn->input_max);
+	return n < 0 ? -1 : n > 0;
+}
+
+/* Nothing more the client sends can be understood, and nothing more is
+ * read; what it sent before the bad bytes is its owner's to answer. */
+static void conn_inflate_failed(struct conn *conn)
+{
+	struct evbuffer *in = bufferevent_get_input(conn->bev);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	bufferevent_disable(conn->bev, EV_READ);
+	conn->zbroken = true;
+	conn->handler->input(conn->ctx);
+	conn->handler->event(conn->ctx, CONN_BROKEN);
 }
 
 static void conn_read_cb(struct bufferevent *bev, void *arg)
@@ -153,6 +197,13 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(conn->bev);
 	if (conn->closing) {
 		evbuffer_drain(in, evbuffer_get_length(in));
+		if (conn->z != NULL)
+			evbuffer_drain(conn->zin,
+				       evbuffer_get_length(conn->zin));
+		return;
+	}
+	if (conn_inflate(conn) < 0) {
+		conn_inflate_failed(conn);
 		return;
 	}
 	conn->handler->input(conn->ctx);
@@ -308,6 +359,11 @@ void conn_free(struct conn **connp)
 	if (conn == NULL)
 		return;
 	event_free(conn->timer);
+	if (conn->zflush != NULL)
+		event_free(conn->zflush);
+	if (conn->zin != NULL)
+		evbuffer_free(conn->zin);
+	zlayer_free(&conn->z);
 	if (conn->tls_state == CONN_TLS_ON && conn->error == 0 &&
 	    conn_output_len(conn) == 0) {
 		/* close_notify says the client has every byte: only then.
@@ -359,7 +415,8 @@ bool conn_peer_is_loopback(const struct conn *conn)
 
 int conn_starttls(struct conn *conn, struct tls_ctx *tls)
 {
-	if (conn->tls_state != CONN_TLS_NONE || conn->closing) {
+	if (conn->tls_state != CONN_TLS_NONE || conn->closing ||
+	    conn->z != NULL) {
 		tls_ctx_unref(&tls);
 		return -1;
 	}
@@ -435,9 +492,19 @@ static size_t last_is_cr(struct evbuffer *in)
  * once. */
 static void conn_consumed(struct conn *conn)
 {
-	if (conn->tls_state == CONN_TLS_FLUSHING ||
-	    evbuffer_get_length(bufferevent_get_input(conn->bev)) >=
-		    conn->input_max)
+	if (conn->tls_state == CONN_TLS_FLUSHING || conn->zbroken)
+		return;
+	/* Compressed input waits for room: inflate it now, and since the
+	 * owner may have stopped asking, tell it from the loop. */
+	if (conn->z != NULL && !conn->closing &&
+	    evbuffer_get_length(conn->zin) < conn->input_max &&
+	    (evbuffer_get_length(bufferevent_get_input(conn->bev)) > 0 ||
+	     zlayer_inflate_pending(conn->z)))
+		bufferevent_trigger(conn->bev, EV_READ,
+				    BEV_TRIG_IGNORE_WATERMARKS |
+					    BEV_TRIG_DEFER_CALLBACKS);
+	if (evbuffer_get_length(bufferevent_get_input(conn->bev)) >=
+	    conn->input_max)
 		return;
 	if (conn->read_paused) {
 		conn->read_paused = false;
@@ -450,7 +517,7 @@ static void conn_consumed(struct conn *conn)
 
 static int read_line(struct conn *conn, size_t max, struct str *line_r)
 {
-	struct evbuffer *in = bufferevent_get_input(conn->bev);
+	struct evbuffer *in = conn_in(conn);
 	size_t eol_len;
 	for (;;) {
 		struct evbuffer_ptr p = evbuffer_search_eol(
@@ -496,7 +563,7 @@ int conn_read_line(struct conn *conn, size_t max, struct str *line_r)
 
 int conn_peek_line(struct conn *conn, size_t max, struct str *line_r)
 {
-	struct evbuffer *in = bufferevent_get_input(conn->bev);
+	struct evbuffer *in = conn_in(conn);
 	size_t eol_len;
 	if (conn->skipping)
 		return 0;
@@ -520,7 +587,7 @@ size_t conn_read_bytes(struct conn *conn, size_t n, struct str *out)
 
 size_t conn_peek_bytes(struct conn *conn, size_t n, struct str *out)
 {
-	struct evbuffer *in = bufferevent_get_input(conn->bev);
+	struct evbuffer *in = conn_in(conn);
 	size_t have = evbuffer_get_length(in);
 	if (n > have)
 		n = have;
@@ -534,19 +601,64 @@ size_t conn_peek_bytes(struct conn *conn, size_t n, struct str *out)
 
 void conn_drop_input(struct conn *conn, size_t n)
 {
-	evbuffer_drain(bufferevent_get_input(conn->bev), n);
+	evbuffer_drain(conn_in(conn), n);
 	conn_consumed(conn);
 }
 
 size_t conn_input_len(const struct conn *conn)
 {
-	return evbuffer_get_length(bufferevent_get_input(conn->bev));
+	return evbuffer_get_length(conn_in(conn));
 }
 
 void conn_write(struct conn *conn, const void *p, size_t n)
 {
-	if (!conn->closing)
+	if (conn->closing)
+		return;
+	if (conn->z == NULL) {
 		bufferevent_write(conn->bev, p, n);
+		return;
+	}
+	zlayer_deflate(conn->z, p, n, bufferevent_get_output(conn->bev));
+	if (!conn->zflush_due) {
+		conn->zflush_due = true;
+		event_active(conn->zflush, EV_TIMEOUT, 1);
+	}
+}
+
+/* The end of a burst: every write of the callback that wrote goes out
+ * decodable.  One flush per burst, not per write: a FETCH of many lines
+ * costs one empty block, not one per line. */
+static void conn_zflush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *conn = arg;
+	(void)fd;
+	(void)what;
+	conn->zflush_due = false;
+	zlayer_flush(conn->z, bufferevent_get_output(conn->bev));
+}
+
+int conn_compress(struct conn *conn)
+{
+	if (conn->z != NULL || conn->closing || conn_tls_handshaking(conn))
+		return -1;
+	conn->z = zlayer_new();
+	conn->zin = evbuffer_new();
+	conn->zflush = event_new(loop_base(conn->loop), -1, 0,
+				 conn_zflush_cb, conn);
+	if (conn->zin == NULL || conn->zflush == NULL)
+		log_panic("out of memory for a compressed connection");
+	/* What the client sent after the command is compressed already:
+	 * inflate it from the loop. */
+	if (evbuffer_get_length(bufferevent_get_input(conn->bev)) > 0)
+		bufferevent_trigger(conn->bev, EV_READ,
+				    BEV_TRIG_IGNORE_WATERMARKS |
+					    BEV_TRIG_DEFER_CALLBACKS);
+	return 0;
+}
+
+bool conn_compressed(const struct conn *conn)
+{
+	return conn->z != NULL;
 }
 
 size_t conn_output_len(const struct conn *conn)
@@ -575,6 +687,10 @@ void conn_close_after_write(struct conn *conn, unsigned seconds)
 {
 	if (conn->closing)
 		return;
+	if (conn->z != NULL) {
+		zlayer_flush(conn->z, bufferevent_get_output(conn->bev));
+		evbuffer_drain(conn->zin, evbuffer_get_length(conn->zin));
+	}
 	conn->closing = true;
 	struct evbuffer *in = bufferevent_get_input(conn->bev);
 	evbuffer_drain(in, evbuffer_get_length(in));

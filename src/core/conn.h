@@ -27,6 +27,9 @@ enum conn_event {
 	CONN_TIMEOUT,	/* no byte moved either way for the timeout */
 	CONN_FLUSHED,	/* conn_close_after_write() finished writing */
 	CONN_TLS_READY,	/* the TLS handshake is done */
+	CONN_BROKEN,	/* the peer's compressed stream is not DEFLATE or
+			   ended (conn_compress()): nothing more is read;
+			   what was inflated before is still there */
 };
 
 struct conn_handler {
@@ -87,6 +90,20 @@ int conn_tls_exporter(const struct conn *conn, unsigned char out[32]);
 bool conn_tls_handshaking(const struct conn *conn);
 /* After a failed handshake: why, e.g. "unsupported protocol", "eof". */
 const char *conn_tls_failure(const struct conn *conn);
+
+/* COMPRESS=DEFLATE (RFC 4978), after the owner wrote its "go ahead":
+ * from here on what the peer sends is raw DEFLATE, inflated before the
+ * owner sees it (never more than input_max of it at a time), and what
+ * is written is deflated, with a sync flush once the loop is done with
+ * the callback that wrote, so each response reaches the client whole.
+ * What was written before goes out as it was; input still buffered is
+ * taken as compressed.  Inside TLS when TLS is on.  A broken stream from
+ * the peer is reported as CONN_BROKEN (after an input call for what came
+ * before it); nothing more is read.
+ * Returns -1 when compressing already, during a TLS handshake or when
+ * closing. */
+int conn_compress(struct conn *conn);
+bool conn_compressed(const struct conn *conn);
 
 /* Read one line ending in CRLF (only CRLF ends a line); the line is put in
  * line_r without the CRLF.  Returns 1 for a line, 0 when more input is

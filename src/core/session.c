@@ -258,6 +258,15 @@ static void on_event(void *ctx, enum conn_event ev)
 		}
 		session_end(s, SESSION_END_EOF);
 		break;
+	case CONN_BROKEN:
+		/* Like the end of input: what the client sent before the bad
+		 * bytes is answered, then the session closes. */
+		if (!s->closing && !s->dead) {
+			session_log_drop(s, "compress-failed");
+			s->peer_eof = true;
+			session_kick(s);
+		}
+		break;
 	case CONN_ERROR:
 		session_end(s, SESSION_END_RESET);
 		break;
@@ -384,6 +393,18 @@ bool session_tls_info(const struct session *s, struct tls_info *info_r)
 int session_tls_exporter(const struct session *s, unsigned char out[32])
 {
 	return conn_tls_exporter(s->conn, out);
+}
+
+bool session_compress(struct session *s)
+{
+	if (s->closing || s->dead)
+		return false;
+	return conn_compress(s->conn) == 0;
+}
+
+bool session_compressed(const struct session *s)
+{
+	return conn_compressed(s->conn);
 }
 
 void session_set_timeout(struct session *s, unsigned seconds)

@@ -157,6 +157,18 @@ bool session_tls_info(const struct session *s, struct tls_info *info_r);
  * for SCRAM-SHA-256-PLUS: 1 with it in out, 0 without TLS or when the
  * TLS version cannot give one (TLS 1.2 without extended master secret). */
 int session_tls_exporter(const struct session *s, unsigned char out[32]);
+
+/* COMPRESS=DEFLATE (RFC 4978), after the protocol wrote its OK: that
+ * reply leaves as it is, everything after it is compressed both ways
+ * (inside TLS), with what the client sent after the command taken as
+ * compressed.  Input limits stay what they are, on the inflated bytes.
+ * A broken compressed stream from the client is its end of input: the
+ * commands before it are answered, then the session closes, with a
+ * "compress-failed" log line.  Returns false,
+ * doing nothing, when it is on already or the session is closing. */
+bool session_compress(struct session *s);
+bool session_compressed(const struct session *s);
+
 /* Seconds without progress before the timeout hook; 0 = none. */
 void session_set_timeout(struct session *s, unsigned seconds);
 

@@ -10,6 +10,7 @@
 #include "core/xalloc.h"
 #include "imap/imap_write.h"
 #include "imap/imap_args.h"
+#include "imap/imap_objectid.h"
 #include "imap/imap_private.h"
 
 /* Longest reference + pattern: matching costs their product. */
@@ -341,6 +342,9 @@ static int status_line(struct imap_session *s, struct store_account *acct,
 	     (unsigned long long)mb.highestmodseq);
 	ITEM(IMAP_STATUS_APPENDLIMIT, "APPENDLIMIT %llu",
 	     (unsigned long long)s->env->cfg->smtp.max_message_size);
+	char id[IMAP_OBJECTID_MAX];
+	imap_objectid_format(IMAP_OBJECTID_MAILBOX, s->user_id, mb.id, id);
+	ITEM(IMAP_STATUS_MAILBOXID, "MAILBOXID (%s)", id);
 #undef ITEM
 	str_appends(o, ")\r\n");
 	return 1;

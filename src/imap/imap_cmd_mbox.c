@@ -8,6 +8,7 @@
 #include "core/xalloc.h"
 #include "imap/imap_write.h"
 #include "imap/imap_args.h"
+#include "imap/imap_objectid.h"
 #include "imap/imap_private.h"
 
 /* Longest mailbox name, in bytes of UTF-8. */
@@ -112,6 +113,9 @@ static void select_run(struct imap_session *s)
 	str_printf(o, "* OK [UIDNEXT %u] Predicted next UID\r\n", v->uidnext);
 	str_printf(o, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
 		   (unsigned long long)v->modseq);
+	char id[IMAP_OBJECTID_MAX];
+	imap_objectid_format(IMAP_OBJECTID_MAILBOX, s->user_id, v->id, id);
+	str_printf(o, "* OK [MAILBOXID (%s)] Ok\r\n", id);
 	if (a->qresync && a->q_uidvalidity == v->uidvalidity) {
 		acct = imap_account(s);
 		if (acct != NULL) {
@@ -214,13 +218,20 @@ static void create_run(struct imap_session *s)
 	if (acct == NULL)
 		return;
 	int rc = create_with_parents(acct, a, &err);
-	store_account_unref(&acct);
-	if (rc > 0)
+	struct store_mailbox mb;
+	/* RFC 8474 4.1: the new mailbox's id in the OK, when it can be had. */
+	if (rc > 0 && store_mailbox_find(acct, a->name, &mb, NULL) > 0) {
+		char id[IMAP_OBJECTID_MAX];
+		imap_objectid_format(IMAP_OBJECTID_MAILBOX, s->user_id, mb.id,
+				     id);
+		imap_tagged(s, "OK [MAILBOXID (%s)] CREATE completed", id);
+	} else if (rc > 0) {
 		imap_tagged(s, "OK CREATE completed");
-	else if (rc == 0)
+	} else if (rc == 0)
 		imap_tagged(s, "NO [ALREADYEXISTS] Mailbox exists");
 	else
 		imap_tagged_fail(s, rc, "CREATE", err);
+	store_account_unref(&acct);
 }
 
 /* CREATE-SPECIAL-USE (RFC 6154 3): one use per mailbox here. */

@@ -18,6 +18,7 @@
 #include "deliver/deliver.h"
 #include "imap/imap_date.h"
 #include "imap/imap_fetch_parse.h"
+#include "imap/imap_objectid.h"
 #include "imap/imap_write.h"
 #include "imap/imap_private.h"
 #include "mime/mime_decode.h"
@@ -384,9 +385,13 @@ static int item_answer(struct imap_session *s, struct store_account *acct,
 	case IMAP_FETCH_MODSEQ:
 		str_printf(o, "MODSEQ (%llu)", (unsigned long long)m->modseq);
 		break;
-	case IMAP_FETCH_EMAILID:
-		str_printf(o, "EMAILID (M%llx)", (unsigned long long)m->email_id);
+	case IMAP_FETCH_EMAILID: {
+		char id[IMAP_OBJECTID_MAX];
+		imap_objectid_format(IMAP_OBJECTID_EMAIL, s->user_id,
+				     m->email_id, id);
+		str_printf(o, "EMAILID (%s)", id);
 		break;
+	}
 	case IMAP_FETCH_THREADID:
 		str_appends(o, "THREADID NIL");
 		break;

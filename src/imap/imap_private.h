@@ -286,6 +286,7 @@ void imap_cmd_copy(struct imap_session *s, struct imap_parser *p);
 void imap_cmd_search(struct imap_session *s, struct imap_parser *p);
 void imap_cmd_append(struct imap_session *s, struct imap_parser *p);
 void imap_cmd_quota(struct imap_session *s, struct imap_parser *p);
+void imap_cmd_compress(struct imap_session *s, struct imap_parser *p);
 
 /* The capabilities for the session's state, for CAPABILITY and the
  * greeting's and login's response codes. */

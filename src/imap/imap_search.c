@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "core/xalloc.h"
+#include "imap/imap_objectid.h"
 #include "imap/imap_private.h"
 #include "imap/imap_search_parse.h"
 #include "imap/imap_thread.h"
@@ -514,7 +515,11 @@ static bool eval(struct eval *e, const struct imap_search_node *k)
 	case IMAP_SK_SEQSET:
 		return in_set(e, &k->set, m->seq, e->s->view->n);
 	case IMAP_SK_UID: return in_set(e, &k->set, m->uid, e->max_uid);
-	case IMAP_SK_EMAILID: case IMAP_SK_THREADID: return false;
+	case IMAP_SK_EMAILID:
+		return imap_objectid_is(IMAP_OBJECTID_EMAIL, e->s->user_id,
+					m->email_id, k->str.data, k->str.len);
+	/* THREADID is NIL for every message (RFC 8474 5.2 allows it). */
+	case IMAP_SK_THREADID: return false;
 	default: return eval_text(e, k);
 	}
 }

@@ -42,6 +42,8 @@ static const struct imap_command commands[] = {
 	{"STATUS", imap_cmd_status, IMAP_ST(AUTH) | IMAP_ST(SELECTED), false},
 	{"APPEND", imap_cmd_append, IMAP_ST(AUTH) | IMAP_ST(SELECTED), false},
 	{"IDLE", imap_cmd_idle, IMAP_ST(AUTH) | IMAP_ST(SELECTED), false},
+	{"COMPRESS", imap_cmd_compress, IMAP_ST(AUTH) | IMAP_ST(SELECTED),
+	 false},
 	{"GETQUOTAROOT", imap_cmd_quota, IMAP_ST(AUTH) | IMAP_ST(SELECTED),
 	 false},
 	{"GETQUOTA", imap_cmd_quota, IMAP_ST(AUTH) | IMAP_ST(SELECTED), false},

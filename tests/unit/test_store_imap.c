@@ -1607,6 +1607,34 @@ static const char old_schema_v2[] =
 	" messages = messages - 1 WHERE id = 1; END;"
 	"PRAGMA user_version=2;";
 
+/* RFC 8474: EMAILID (the body's id) and MAILBOXID (the mailbox's) are
+ * never given again, not even after the newest one is gone, where SQLite
+ * alone would give its number to the next row. */
+static void test_ids_never_reused(void **state)
+{
+	struct fixture *f = *state;
+	const char *err = NULL;
+	struct scan sc = {0};
+	int64_t inbox = find(f->acct, "INBOX").id;
+	deliver(f->acct, inbox, "one");
+	uint32_t two = deliver(f->acct, inbox, "two");
+	scan(f->acct, inbox, 1, UINT32_MAX, 0, &sc);
+	int64_t gone = sc.s[1].m.email_id;
+	expunge(f->acct, inbox, &two, 1);
+	uint32_t three = deliver(f->acct, inbox, "three");
+	scan(f->acct, inbox, three, three, 0, &sc);
+	assert_true(sc.s[0].m.email_id > gone);
+
+	assert_int_equal(store_mailbox_create(f->acct, "Newest", 0, &err), 1);
+	int64_t newest = find(f->acct, "Newest").id;
+	assert_int_equal(store_mailbox_rename(f->acct, "Newest", "Renamed",
+					      &err), 1);
+	assert_int_equal(find(f->acct, "Renamed").id, newest);
+	assert_int_equal(store_mailbox_delete(f->acct, "Renamed", &err), 1);
+	assert_int_equal(store_mailbox_create(f->acct, "Newest", 0, &err), 1);
+	assert_true(find(f->acct, "Newest").id > newest);
+}
+
 static void test_upgrade(void **state)
 {
 	struct fixture *f = *state;
@@ -1631,7 +1659,10 @@ static void test_upgrade(void **state)
 
 	struct store_account *acct;
 	assert_int_equal(store_account_open(f->store, id, &acct, &err), 1);
-	assert_int_equal(db_int(f, id, "PRAGMA user_version"), 4);
+	assert_int_equal(db_int(f, id, "PRAGMA user_version"), 5);
+	/* The highest ids given so far, for those to come after them. */
+	assert_int_equal(db_int(f, id, "SELECT last_body_id FROM account"),
+			 db_int(f, id, "SELECT max(id) FROM body"));
 	list(acct, &l);
 	/* The special-use mailboxes made; the old subscriptions kept. */
 	assert_string_equal(l.text, "Archive id \\Archive sub\n"
@@ -1732,6 +1763,7 @@ int main(void)
 		T_(test_changes),
 		T_(test_status),
 		T_(test_watch),
+		T_(test_ids_never_reused),
 		T_(test_upgrade),
 	};
 #undef T_

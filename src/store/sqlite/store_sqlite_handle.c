@@ -114,13 +114,35 @@ static const char index_v4[] =
 	"CREATE TRIGGER body_text_removed AFTER DELETE ON body BEGIN"
 	" DELETE FROM msgtext WHERE rowid = old.id; END;";
 
+/* RFC 8474: a message's EMAILID is its body's id and a MAILBOXID its
+ * mailbox's, so neither may be given again once gone.  SQLite gives an
+ * INTEGER PRIMARY KEY max + 1, which reuses the id of the newest row
+ * after its deletion; the highest id ever given is kept here, and new
+ * bodies and mailboxes are numbered past it. */
+static const char index_v5[] =
+	"ALTER TABLE account ADD COLUMN last_body_id INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"ALTER TABLE account ADD COLUMN last_mailbox_id INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"UPDATE account SET"
+	" last_body_id = (SELECT coalesce(max(id), 0) FROM body),"
+	" last_mailbox_id = (SELECT coalesce(max(id), 0) FROM mailbox);"
+	"CREATE TRIGGER body_id_kept AFTER DELETE ON body"
+	" WHEN old.id > (SELECT last_body_id FROM account) BEGIN"
+	" UPDATE account SET last_body_id = old.id; END;"
+	"CREATE TRIGGER mailbox_id_kept AFTER DELETE ON mailbox"
+	" WHEN old.id > (SELECT last_mailbox_id FROM account) BEGIN"
+	" UPDATE account SET last_mailbox_id = old.id; END;";
+
 static const char *const index_steps[] = {index_v1, index_v2, index_v3,
-					  index_v4};
-const struct sqlite_schema sqlite_index_schema = {index_steps, 4};
+					  index_v4, index_v5};
+const struct sqlite_schema sqlite_index_schema = {index_steps, 5};
 
 static const char *const write_sql[ST_COUNT] = {
 	[ST_NEXT] = "SELECT uidnext, highestmodseq FROM mailbox WHERE id=?",
-	[ST_BODY] = "INSERT INTO body(data) VALUES(?)",
+	[ST_BODY] = "INSERT INTO body(id, data) VALUES((SELECT max(coalesce("
+		    "(SELECT max(id) FROM body), 0), last_body_id) + 1 "
+		    "FROM account), ?)",
 	[ST_MSG] = ("INSERT INTO message(mailbox_id, uid, modseq, "
 		    "internaldate, size, body_id, flags, keywords, savedate) "
 		    "VALUES(?,?,?,?,?,?,?,?,CAST(strftime('%s','now') AS "

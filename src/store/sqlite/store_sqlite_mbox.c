@@ -159,8 +159,10 @@ static int insert_mailbox(sqlite3 *db, const char *name, const char *use,
 			  uint32_t uidnext, int64_t *id_r)
 {
 	static const char sql[] =
-		"INSERT INTO mailbox(name, uidvalidity, uidnext, "
-		"highestmodseq, special_use) VALUES (?1, max(?2, (SELECT "
+		"INSERT INTO mailbox(id, name, uidvalidity, uidnext, "
+		"highestmodseq, special_use) VALUES ((SELECT max(coalesce("
+		"(SELECT max(id) FROM mailbox), 0), last_mailbox_id) + 1 "
+		"FROM account), ?1, max(?2, (SELECT "
 		"last_uidvalidity FROM account) + 1), ?3, 1, ?4)";
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)

@@ -1,0 +1,204 @@
+"""RFC 8474 OBJECTID (MAILBOXID, EMAILID, THREADID) and RFC 8514
+SAVEDATE, spoken on a raw socket so the exact response grammar is what
+is checked: ids stable across RENAME, COPY and MOVE, never given again
+after a delete, apart between accounts; SAVEDATE and the SAVED* search
+keys against the time the message was put into each mailbox."""
+
+import imaplib
+import re
+import time
+
+from conftest import PASSWORD
+from test_imap_compress import connect, login
+
+ALICE = "alice@example.com"
+BOB = "bob@example.com"
+
+OBJECTID = rb"[A-Za-z0-9_-]{1,255}"
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
+          "Oct", "Nov", "Dec"]
+
+
+def cmd(w, tag, text):
+    """Send `tag text`; returns (untagged lines, tagged line), the tagged
+    one checked to be OK."""
+    w.send(b"%s %s\r\n" % (tag, text))
+    lines, r = w.tagged(tag)
+    assert r.startswith(tag + b" OK"), (text, r)
+    return lines, r
+
+
+def append(srv, user, msgs, box="INBOX"):
+    m = imaplib.IMAP4("127.0.0.1", srv.imap_port, timeout=30)
+    m.login(user, PASSWORD)
+    for msg in msgs:
+        assert m.append(box, None, None, msg)[0] == "OK"
+    m.logout()
+
+
+def status_id(w, tag, name):
+    lines, _ = cmd(w, tag, b"STATUS %s (MAILBOXID)" % name)
+    assert len(lines) == 1, lines
+    m = re.fullmatch(rb'\* STATUS "?%s"? \(MAILBOXID \((%s)\)\)' % (
+        re.escape(name), OBJECTID), lines[0])
+    assert m, lines
+    return m.group(1)
+
+
+def select_id(w, tag, name, verb=b"SELECT"):
+    lines, _ = cmd(w, tag, verb + b" " + name)
+    found = [re.fullmatch(rb"\* OK \[MAILBOXID \((%s)\)\] .*" % OBJECTID, l)
+             for l in lines]
+    found = [m.group(1) for m in found if m]
+    assert len(found) == 1, lines
+    return found[0]
+
+
+def fetch_ids(w, tag, what=b"1:*"):
+    """{uid: (emailid, threadid, savedate)} by UID FETCH."""
+    lines, _ = cmd(w, tag, b"UID FETCH %s (EMAILID THREADID SAVEDATE)"
+                   % what)
+    out = {}
+    for l in lines:
+        m = re.fullmatch(rb'\* \d+ FETCH \(UID (\d+) EMAILID \((%s)\) '
+                         rb'THREADID NIL SAVEDATE "([ 0-9]\d-[A-Z][a-z]{2}-'
+                         rb'\d{4} \d\d:\d\d:\d\d [+-]\d{4})"\)' % OBJECTID,
+                         l)
+        assert m, l
+        out[int(m.group(1))] = (m.group(2), None, m.group(3))
+    return out
+
+
+def test_capabilities(server):
+    w = connect(server)
+    login(w)
+    lines, _ = cmd(w, b"c", b"CAPABILITY")
+    caps = lines[0].split()
+    assert b"OBJECTID" in caps and b"SAVEDATE" in caps, lines
+
+
+def test_mailboxid(server):
+    w = connect(server)
+    login(w)
+    inbox = status_id(w, b"s1", b"INBOX")
+    assert select_id(w, b"s2", b"INBOX") == inbox
+    assert select_id(w, b"s3", b"INBOX", b"EXAMINE") == inbox
+    _, r = cmd(w, b"c1", b"CREATE foo")
+    m = re.fullmatch(rb"c1 OK \[MAILBOXID \((%s)\)\] .*" % OBJECTID, r)
+    assert m, r
+    foo = m.group(1)
+    assert foo != inbox
+    assert status_id(w, b"s4", b"foo") == foo
+    # LIST-STATUS (RFC 5819) carries it too.
+    lines, _ = cmd(w, b"l", b'LIST "" "foo" RETURN (STATUS (MAILBOXID))')
+    assert lines[1] == b"* STATUS foo (MAILBOXID (%s))" % foo, lines
+    # Stable across RENAME, also of its parent.
+    cmd(w, b"r1", b"RENAME foo bar")
+    assert status_id(w, b"s5", b"bar") == foo
+    cmd(w, b"c2", b"CREATE bar/child")
+    child = status_id(w, b"s6", b"bar/child")
+    cmd(w, b"r2", b"RENAME bar baz")
+    assert status_id(w, b"s7", b"baz/child") == child
+    assert status_id(w, b"s8", b"baz") == foo
+    # The newest mailbox deleted: its id is not given again, nor is the
+    # name's old one.
+    cmd(w, b"d1", b"DELETE baz/child")
+    cmd(w, b"d2", b"DELETE baz")
+    cmd(w, b"c3", b"CREATE baz")
+    again = status_id(w, b"s9", b"baz")
+    assert again not in (foo, child, inbox)
+    # Another account's INBOX has an id of its own.
+    v = connect(server)
+    login(v, BOB)
+    assert status_id(v, b"s", b"INBOX") != inbox
+
+
+def today():
+    t = time.gmtime()
+    return b"%d-%s-%d" % (t.tm_mday, MONTHS[t.tm_mon - 1].encode(),
+                          t.tm_year)
+
+
+def test_emailid_and_savedate(server):
+    append(server, ALICE, [b"Subject: one\r\n\r\none\r\n",
+                           b"Subject: two\r\n\r\ntwo\r\n"])
+    append(server, BOB, [b"Subject: bob\r\n\r\nbob\r\n"])
+    w = connect(server)
+    login(w)
+    cmd(w, b"c", b"CREATE Other")
+    select_id(w, b"s", b"INBOX")
+    ids = fetch_ids(w, b"f1")
+    assert sorted(ids) == [1, 2]
+    assert ids[1][0] != ids[2][0]
+    # Saved today, as the server's clock says (UTC).
+    day, mon, year = re.match(rb"\s?(\d+)-(\w+)-(\d+) ", ids[1][2]).groups()
+    assert b"%d-%s-%d" % (int(day), mon, int(year)) == today(), ids[1][2]
+    # The same message in another mailbox keeps its EMAILID, by COPY and
+    # by MOVE.
+    cmd(w, b"k", b"UID COPY 1 Other")
+    cmd(w, b"m", b"UID MOVE 2 Other")
+    select_id(w, b"s2", b"Other")
+    other = fetch_ids(w, b"f2")
+    assert sorted(v[0] for v in other.values()) == \
+        sorted([ids[1][0], ids[2][0]])
+    # SEARCH by EMAILID finds the copy; THREADID is NIL, so finds none.
+    lines, _ = cmd(w, b"q1", b"UID SEARCH EMAILID " + ids[2][0])
+    uid2 = [u for u, v in other.items() if v[0] == ids[2][0]]
+    assert lines == [b"* SEARCH %d" % uid2[0]], lines
+    lines, _ = cmd(w, b"q2", b"UID SEARCH THREADID T1")
+    assert lines == [b"* SEARCH"], lines
+    lines, _ = cmd(w, b"q3", b"UID SEARCH EMAILID Mzz-zz")
+    assert lines == [b"* SEARCH"], lines
+    # The SAVED* keys (RFC 8514 4.2) on the date the copies were made.
+    day = today()
+    lines, _ = cmd(w, b"q4", b"UID SEARCH SAVEDON " + day)
+    assert lines == [b"* SEARCH 1 2"], lines
+    lines, _ = cmd(w, b"q5", b"UID SEARCH SAVEDBEFORE " + day)
+    assert lines == [b"* SEARCH"], lines
+    lines, _ = cmd(w, b"q6", b"UID SEARCH SAVEDSINCE " + day)
+    assert lines == [b"* SEARCH 1 2"], lines
+    lines, _ = cmd(w, b"q7", b"UID SEARCH SAVEDATESUPPORTED")
+    assert lines == [b"* SEARCH 1 2"], lines
+    # Bob's message is not found by Alice's ids, and has ids of its own.
+    v = connect(server)
+    login(v, BOB)
+    select_id(v, b"s", b"INBOX")
+    bob = fetch_ids(v, b"f")
+    assert bob[1][0] not in (ids[1][0], ids[2][0])
+    lines, _ = cmd(v, b"q", b"UID SEARCH EMAILID " + ids[1][0])
+    assert lines == [b"* SEARCH"], lines
+
+
+def test_emailid_never_given_again(server):
+    """The newest message expunged for good, then another stored: SQLite
+    would give the new bytes the old row's number; the store does not."""
+    append(server, ALICE, [b"Subject: a\r\n\r\na\r\n",
+                           b"Subject: b\r\n\r\nb\r\n"])
+    w = connect(server)
+    login(w)
+    select_id(w, b"s", b"INBOX")
+    before = fetch_ids(w, b"f1")
+    cmd(w, b"st", b"UID STORE 2 +FLAGS.SILENT (\\Deleted)")
+    cmd(w, b"x", b"EXPUNGE")
+    append(server, ALICE, [b"Subject: c\r\n\r\nc\r\n"])
+    cmd(w, b"n", b"NOOP")
+    after = fetch_ids(w, b"f2")
+    assert sorted(after) == [1, 3]
+    assert after[1][0] == before[1][0]
+    assert after[3][0] not in (before[1][0], before[2][0])
+
+
+def test_fetch_items_alone(server):
+    """Each item alone, with the grammar of RFC 8474 5.1 and RFC 8514 4.1."""
+    append(server, ALICE, [b"Subject: x\r\n\r\nx\r\n"])
+    w = connect(server)
+    login(w)
+    select_id(w, b"s", b"INBOX")
+    lines, _ = cmd(w, b"a", b"FETCH 1 EMAILID")
+    assert re.fullmatch(rb"\* 1 FETCH \(EMAILID \(%s\)\)" % OBJECTID,
+                        lines[0]), lines
+    lines, _ = cmd(w, b"b", b"FETCH 1 THREADID")
+    assert lines == [b"* 1 FETCH (THREADID NIL)"], lines
+    lines, _ = cmd(w, b"c", b"FETCH 1 SAVEDATE")
+    assert re.fullmatch(rb'\* 1 FETCH \(SAVEDATE "[ 0-9]\d-[A-Z][a-z]{2}-'
+                        rb'\d{4} \d\d:\d\d:\d\d \+0000"\)', lines[0]), lines
