@@ -66,6 +66,7 @@ struct serve {
 	struct auth *auth;
 	struct worker_pool *workers;
 	struct worker_pool *auth_workers;
+	struct worker_pool *sync_workers;	/* IMAP jobs that fsync */
 	struct budget *budget;
 	char *spool_dir;
 	struct event *sweep;	/* on loop 0: the store's housekeeping */
@@ -490,6 +491,7 @@ static void shutdown_sessions(struct serve *sv)
 		session_list_end_all(sv->sessions[i]);
 	worker_pool_free(&sv->workers);
 	worker_pool_free(&sv->auth_workers);
+	worker_pool_free(&sv->sync_workers);
 	for (unsigned i = 0; i < sv->nloops; i++) {
 		loop_run_posted(sv->loops[i]);
 		session_list_free(&sv->sessions[i]);
@@ -556,6 +558,7 @@ int serve_main(const struct config *cfg)
 	sv.auth = auth_new(sv.store, cfg);
 	sv.workers = worker_pool_new(cfg->server.workers, 0);
 	sv.auth_workers = worker_pool_new(AUTH_THREADS, AUTH_QUEUE);
+	sv.sync_workers = worker_pool_new(cfg->server.sync_workers, 0);
 	if (make_spool_dir(&sv) < 0)
 		return 1;
 	sv.budget = budget_new(cfg->server.client_memory);
@@ -567,7 +570,8 @@ int serve_main(const struct config *cfg)
 	sv.pop3s_env.tls.implicit = true;
 	sv.imap_env = (struct imap_env){cfg, sv.store, sv.auth, sv.workers,
 					sv.auth_workers, sv.budget,
-					sv.spool_dir, {sv.tls, false}};
+					sv.spool_dir, {sv.tls, false}, NULL};
+	sv.imap_env.sync_workers = sv.sync_workers;
 	sv.imaps_env = sv.imap_env;
 	sv.imaps_env.tls.implicit = true;
 

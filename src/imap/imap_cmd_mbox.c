@@ -275,7 +275,7 @@ void imap_cmd_create(struct imap_session *s, struct imap_parser *p)
 		return;
 	}
 	s->finish = mbox_finish;
-	imap_job(s, create_run);
+	imap_job_sync(s, create_run);
 }
 
 static void delete_run(struct imap_session *s)
@@ -318,7 +318,7 @@ void imap_cmd_delete(struct imap_session *s, struct imap_parser *p)
 		return;
 	}
 	s->finish = mbox_finish;
-	imap_job(s, delete_run);
+	imap_job_sync(s, delete_run);
 }
 
 static void rename_run(struct imap_session *s)
@@ -361,7 +361,7 @@ void imap_cmd_rename(struct imap_session *s, struct imap_parser *p)
 		return;
 	}
 	s->finish = mbox_finish;
-	imap_job(s, rename_run);
+	imap_job_sync(s, rename_run);
 }
 
 static void subscribe_run(struct imap_session *s)
@@ -387,7 +387,7 @@ void imap_cmd_subscribe(struct imap_session *s, struct imap_parser *p)
 	if (!one_mailbox(s, p, a))
 		return;
 	s->finish = mbox_finish;
-	imap_job(s, subscribe_run);
+	imap_job_sync(s, subscribe_run);
 }
 
 /* ---- CLOSE / UNSELECT / EXPUNGE ---- */

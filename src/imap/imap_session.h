@@ -29,6 +29,8 @@ struct imap_env {
 	struct budget *budget;			/* APPEND data in memory */
 	const char *spool_dir;			/* APPEND data past it */
 	struct session_tls tls;			/* STARTTLS, or IMAPS */
+	/* Jobs that wait for a disk sync (imap_job_sync); NULL: workers. */
+	struct worker_pool *sync_workers;
 };
 
 struct session *imap_session_start(struct loop *loop,
