@@ -451,6 +451,7 @@ static void sweep_run(void *arg)
 {
 	struct serve *sv = arg;
 	store_release_removed(sv->store);
+	store_trim_idle(sv->store, STORE_TRIM_IDLE_SECONDS);
 }
 
 static void sweep_done(void *arg)
