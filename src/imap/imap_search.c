@@ -60,6 +60,7 @@ struct search_args {
 	bool text;		/* some key reads the message */
 	bool body_keys;		/* BODY or TEXT: unindexed messages get indexed */
 	bool modseq_key;	/* MODSEQ is in the program */
+	bool meta;		/* some key or the order needs the MIME meta */
 	uint64_t top_modseq;	/* the highest of the messages found */
 	struct search_msg *msgs;
 	size_t n, cap;
@@ -846,7 +847,8 @@ static void search_run(struct imap_session *s)
 	struct imap_view *v = s->view;
 	int rc = v->n == 0 ? 1
 			   : store_msg_scan(acct, v->id, v->uids[0],
-					    v->uids[v->n - 1], STORE_INFO_META,
+					    v->uids[v->n - 1],
+					    a->meta ? STORE_INFO_META : 0,
 					    collect, s, &err);
 	if (rc > 0 && a->text)
 		rc = text_prepare(s, acct, &err);
@@ -939,6 +941,12 @@ void imap_cmd_search(struct imap_session *s, struct imap_parser *p)
 	}
 	a->text = key_reads_text(a->q.root);
 	a->modseq_key = has_key(a->q.root, IMAP_SK_MODSEQ);
+	/* The meta (strings of every message) costs most of a scan; keys
+	 * on flags, sizes and dates do without it. */
+	a->meta = a->kind != SEARCH_PLAIN || a->text ||
+		  has_key(a->q.root, IMAP_SK_SENTBEFORE) ||
+		  has_key(a->q.root, IMAP_SK_SENTON) ||
+		  has_key(a->q.root, IMAP_SK_SENTSINCE);
 	if (a->modseq_key)
 		s->enabled |= IMAP_EN_CONDSTORE;
 	imap_take_changed(s);
