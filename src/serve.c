@@ -72,6 +72,7 @@ struct serve {
 	struct worker_pool *auth_known;
 	struct worker_pool *workers;
 	struct worker_pool *auth_workers;
+	struct worker_pool *sync_workers;	/* IMAP jobs that fsync */
 	struct budget *budget;
 	char *spool_dir;
 	struct event *sweep;	/* on loop 0: the store's housekeeping */
@@ -463,6 +464,7 @@ static void sweep_run(void *arg)
 {
 	struct serve *sv = arg;
 	store_release_removed(sv->store);
+	store_trim_idle(sv->store, STORE_TRIM_IDLE_SECONDS);
 }
 
 static void sweep_done(void *arg)
@@ -504,6 +506,7 @@ static void shutdown_sessions(struct serve *sv)
 	worker_pool_free(&sv->workers);
 	worker_pool_free(&sv->auth_workers);
 	worker_pool_free(&sv->auth_known);
+	worker_pool_free(&sv->sync_workers);
 	for (unsigned i = 0; i < sv->nloops; i++) {
 		loop_run_posted(sv->loops[i]);
 		session_list_free(&sv->sessions[i]);
@@ -572,6 +575,7 @@ int serve_main(const struct config *cfg)
 	sv.workers = worker_pool_new(cfg->server.workers, 0);
 	sv.auth_workers = worker_pool_new(AUTH_THREADS, AUTH_QUEUE);
 	sv.auth_known = worker_pool_new(AUTH_THREADS, AUTH_QUEUE);
+	sv.sync_workers = worker_pool_new(cfg->server.sync_workers, 0);
 	if (make_spool_dir(&sv) < 0)
 		return 1;
 	sv.budget = budget_new(cfg->server.client_memory);
@@ -596,7 +600,8 @@ int serve_main(const struct config *cfg)
 	sv.imap_env = (struct imap_env){cfg, sv.store, sv.auth, sv.workers,
 					sv.auth_workers, sv.budget,
 					sv.spool_dir, {sv.tls, false},
-					sv.limit, sv.auth_known};
+					sv.limit, sv.auth_known, NULL};
+	sv.imap_env.sync_workers = sv.sync_workers;
 	sv.imaps_env = sv.imap_env;
 	sv.imaps_env.tls.implicit = true;
 

@@ -47,6 +47,7 @@ static const struct key keys[] = {
 	K_UINT("server", "threads", server.threads, "0", 0,
 	       CONFIG_THREADS_MAX),
 	K_UINT("server", "workers", server.workers, "32", 1, 1024),
+	K_UINT("server", "sync_workers", server.sync_workers, "16", 1, 1024),
 	K_UINT("server", "max_connections", server.max_connections, "10000",
 	       1, 1000000),
 	K_UINT("server", "max_connections_per_ip",

@@ -25,6 +25,7 @@ struct config {
 		char *user;
 		unsigned threads;
 		unsigned workers;
+		unsigned sync_workers;
 		unsigned max_connections;
 		unsigned max_connections_per_ip;
 		uint64_t client_memory;

@@ -105,5 +105,5 @@ void imap_cmd_append(struct imap_session *s, struct imap_parser *p)
 		imap_reply(s, "NO Empty message");
 		return;
 	}
-	imap_job(s, append_run);
+	imap_job_sync(s, append_run);
 }

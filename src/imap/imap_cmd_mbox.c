@@ -286,7 +286,7 @@ void imap_cmd_create(struct imap_session *s, struct imap_parser *p)
 		return;
 	}
 	s->finish = mbox_finish;
-	imap_job(s, create_run);
+	imap_job_sync(s, create_run);
 }
 
 static void delete_run(struct imap_session *s)
@@ -329,7 +329,7 @@ void imap_cmd_delete(struct imap_session *s, struct imap_parser *p)
 		return;
 	}
 	s->finish = mbox_finish;
-	imap_job(s, delete_run);
+	imap_job_sync(s, delete_run);
 }
 
 static void rename_run(struct imap_session *s)
@@ -372,7 +372,7 @@ void imap_cmd_rename(struct imap_session *s, struct imap_parser *p)
 		return;
 	}
 	s->finish = mbox_finish;
-	imap_job(s, rename_run);
+	imap_job_sync(s, rename_run);
 }
 
 static void subscribe_run(struct imap_session *s)
@@ -398,7 +398,7 @@ void imap_cmd_subscribe(struct imap_session *s, struct imap_parser *p)
 	if (!one_mailbox(s, p, a))
 		return;
 	s->finish = mbox_finish;
-	imap_job(s, subscribe_run);
+	imap_job_sync(s, subscribe_run);
 }
 
 /* ---- CLOSE / UNSELECT / EXPUNGE ---- */

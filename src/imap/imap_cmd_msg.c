@@ -264,5 +264,5 @@ void imap_cmd_copy(struct imap_session *s, struct imap_parser *p)
 		return;
 	a->to = xstrndup(to.data, to.len);
 	imap_view_resolve(s, &set, s->uid, &a->uids, &a->n);
-	imap_job(s, copy_run);
+	imap_job_sync(s, copy_run);
 }

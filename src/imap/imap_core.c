@@ -141,13 +141,30 @@ static void job_done(void *arg)
 	}
 }
 
-void imap_job(struct imap_session *s, void (*run)(struct imap_session *s))
+static void job_start(struct imap_session *s, struct worker_pool *pool,
+		      void (*run)(struct imap_session *s))
 {
 	s->run = run;
-	if (session_run(s->sess, s->env->workers, job_run, job_done))
+	if (session_run(s->sess, pool, job_run, job_done))
 		return;
 	imap_write(s, "* BYE [UNAVAILABLE] Server busy, try again later");
 	session_close(s->sess);
+}
+
+void imap_job(struct imap_session *s, void (*run)(struct imap_session *s))
+{
+	job_start(s, s->env->workers, run);
+}
+
+/* A commit that waits for fsync holds its thread for as long as the disk
+ * takes, tens of milliseconds when it is busy.  On a pool of their own,
+ * such jobs queue behind each other only, and a FETCH or a flag change of
+ * another session never waits for somebody's APPEND to reach the disk. */
+void imap_job_sync(struct imap_session *s,
+		   void (*run)(struct imap_session *s))
+{
+	struct worker_pool *pool = s->env->sync_workers;
+	job_start(s, pool != NULL ? pool : s->env->workers, run);
 }
 
 struct store_account *imap_account(struct imap_session *s)

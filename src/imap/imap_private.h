@@ -136,6 +136,10 @@ void imap_reply_parse_error(struct imap_session *s, struct imap_parser *p);
 bool imap_count_error(struct imap_session *s);
 /* Run s->run on a worker, then write s->out and "tag " s->tagged. */
 void imap_job(struct imap_session *s, void (*run)(struct imap_session *s));
+/* The same for a job whose commit waits for a disk sync (APPEND, COPY,
+ * MOVE, mailbox changes): it runs on env->sync_workers. */
+void imap_job_sync(struct imap_session *s,
+		   void (*run)(struct imap_session *s));
 /* From run: the tagged result (without the tag). */
 void imap_tagged(struct imap_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

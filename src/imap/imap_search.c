@@ -36,7 +36,7 @@ struct search_msg {
 	int64_t internaldate, savedate, sentdate;
 	/* SORT keys, i;unicode-casemap'ed (RFC 5256 2.2) */
 	char *subject, *from, *to, *cc;
-	uint32_t hdr_len;	/* THREAD=REFERENCES: 0 if unknown */
+	uint32_t hdr_len;	/* THREAD=REFERENCES, text keys: 0 if unknown */
 	int64_t email_id;
 	bool unindexed;		/* its text is not in the index */
 };
@@ -61,6 +61,7 @@ struct search_args {
 	bool text;		/* some key reads the message */
 	bool body_keys;		/* BODY or TEXT: unindexed messages get indexed */
 	bool modseq_key;	/* MODSEQ is in the program */
+	bool meta;		/* some key or the order needs the MIME meta */
 	uint64_t top_modseq;	/* the highest of the messages found */
 	struct search_msg *msgs;
 	size_t n, cap;
@@ -68,6 +69,10 @@ struct search_args {
 	size_t nhits;
 	struct text_key *keys;	/* sorted by node address */
 	size_t nkeys;
+	/* Without BODY or TEXT: the field names of the keys, the only
+	 * header lines an unindexed message is looked into for. */
+	const char **names;
+	size_t *name_lens;
 	struct str bytes;	/* the message being looked into */
 	struct str htext, btext; /* and its text, when not indexed */
 };
@@ -120,6 +125,8 @@ static bool collect(const struct store_msginfo *m, void *ctx)
 		if (a->thread.alg == IMAP_THREAD_REFERENCES)
 			x->hdr_len = header_len(&m->meta);
 	}
+	if (a->text)
+		a->msgs[a->n - 1].hdr_len = header_len(&m->meta);
 	return true;
 }
 
@@ -288,6 +295,42 @@ static void batch_flush(struct store_account *acct, struct batch *b)
 	b->n = b->bytes = 0;
 }
 
+static int read_header(struct imap_session *s, struct store_account *acct,
+		       const struct search_msg *m, struct str *buf,
+		       const char **err_r);
+
+/* Messages up to this size are read whole for their header: one step of
+ * a cached statement costs less than opening a blob for a piece. */
+#define HEADER_READ_WHOLE (64 * 1024)
+
+/* Only the header lines of the keys' fields, into a->htext, where the
+ * part layout tells the header: a SEARCH FROM over unindexed mail then
+ * neither parses the messages nor decodes and normalises every field of
+ * their headers (most of its cost before).  Returns 1, 0 if the message
+ * is gone, a store_fail, or 2 when the whole text must be made. */
+static int fields_of(struct imap_session *s, struct store_account *acct,
+		     const struct search_msg *m)
+{
+	struct search_args *a = s->args;
+	if (a->names == NULL || m->hdr_len == 0 ||
+	    m->hdr_len > MIME_TEXT_FIELDS_MAX)
+		return 2;
+	int rc = m->size <= HEADER_READ_WHOLE
+			 ? imap_read_message(s, acct, m->uid, m->size,
+					     &a->bytes)
+			 : read_header(s, acct, m, &a->bytes, NULL);
+	if (rc <= 0)
+		return rc;
+	/* Shorter than its layout says: the message is not what was
+	 * indexed, so the whole text is made from what is there. */
+	if (a->bytes.len < m->hdr_len)
+		return 2;
+	mime_text_header_fields(a->bytes.data, m->hdr_len, a->names,
+				a->name_lens, a->nkeys, &a->htext);
+	str_clear(&a->bytes);
+	return 1;
+}
+
 /* The message's text into a->htext and a->btext; 1, 0 if it is gone, or
  * a store_fail. */
 static int text_of(struct imap_session *s, struct store_account *acct,
@@ -296,7 +339,11 @@ static int text_of(struct imap_session *s, struct store_account *acct,
 	struct search_args *a = s->args;
 	str_clear(&a->htext);
 	str_clear(&a->btext);
-	int rc = imap_read_message(s, acct, m->uid, m->size, &a->bytes);
+	int rc = body ? 2 : fields_of(s, acct, m);
+	if (rc != 2)
+		return rc;
+	str_clear(&a->htext);
+	rc = imap_read_message(s, acct, m->uid, m->size, &a->bytes);
 	if (rc <= 0)
 		return rc;
 	struct mime_msg *msg = mime_parse(a->bytes.data ? a->bytes.data : "",
@@ -370,6 +417,14 @@ static int text_prepare(struct imap_session *s, struct store_account *acct,
 	 * read anyway; a search of header fields alone does not index. */
 	a->body_keys = has_key(a->q.root, IMAP_SK_BODY) ||
 		       has_key(a->q.root, IMAP_SK_TEXT);
+	if (!a->body_keys && a->nkeys > 0) {
+		a->names = xcalloc(a->nkeys, sizeof(*a->names));
+		a->name_lens = xcalloc(a->nkeys, sizeof(*a->name_lens));
+		for (size_t i = 0; i < a->nkeys; i++) {
+			a->names[i] = a->keys[i].name.data;
+			a->name_lens[i] = a->keys[i].name.len;
+		}
+	}
 	int rc = a->body_keys ? index_missing(s, acct, err_r)
 			      : mark_missing(s, acct, err_r);
 	return rc > 0 ? key_hits(s, acct, err_r) : rc;
@@ -801,7 +856,8 @@ static void search_run(struct imap_session *s)
 	struct imap_view *v = s->view;
 	int rc = v->n == 0 ? 1
 			   : store_msg_scan(acct, v->id, v->uids[0],
-					    v->uids[v->n - 1], STORE_INFO_META,
+					    v->uids[v->n - 1],
+					    a->meta ? STORE_INFO_META : 0,
 					    collect, s, &err);
 	if (rc > 0 && a->text)
 		rc = text_prepare(s, acct, &err);
@@ -864,6 +920,8 @@ static void search_finish(struct imap_session *s)
 		free(a->keys[i].uids);
 	}
 	free(a->keys);
+	free(a->names);
+	free(a->name_lens);
 	str_free(&a->bytes);
 	str_free(&a->htext);
 	str_free(&a->btext);
@@ -892,6 +950,12 @@ void imap_cmd_search(struct imap_session *s, struct imap_parser *p)
 	}
 	a->text = key_reads_text(a->q.root);
 	a->modseq_key = has_key(a->q.root, IMAP_SK_MODSEQ);
+	/* The meta (strings of every message) costs most of a scan; keys
+	 * on flags, sizes and dates do without it. */
+	a->meta = a->kind != SEARCH_PLAIN || a->text ||
+		  has_key(a->q.root, IMAP_SK_SENTBEFORE) ||
+		  has_key(a->q.root, IMAP_SK_SENTON) ||
+		  has_key(a->q.root, IMAP_SK_SENTSINCE);
 	if (a->modseq_key)
 		s->enabled |= IMAP_EN_CONDSTORE;
 	imap_take_changed(s);

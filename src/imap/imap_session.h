@@ -34,6 +34,8 @@ struct imap_env {
 	/* Password checks from addresses that logged in before and have
 	 * not failed since (auth/auth_limit.h); NULL: auth_workers. */
 	struct worker_pool *auth_known;
+	/* Jobs that wait for a disk sync (imap_job_sync); NULL: workers. */
+	struct worker_pool *sync_workers;
 };
 
 struct session *imap_session_start(struct loop *loop,

@@ -46,6 +46,24 @@ struct mime_msg;
 void mime_text_extract(const struct mime_msg *msg, struct str *header_r,
 		       struct str *body_r);
 
+/* Header bytes past which mime_text_header_fields() declines. */
+#define MIME_TEXT_FIELDS_MAX (16 * 1024)
+
+/* The lines of the header text (as mime_text_extract() makes it) of a
+ * top-level header hdr[0..len) (its fields and the blank line after them,
+ * as the message's part layout gives it) whose field names are among
+ * names[0..n) (each of lens[i] bytes, as mime_text_key() gives it),
+ * appended to out and NUL-terminated; a field whose name is not all
+ * printable ASCII is kept too.  mime_text_field_has() with any of those
+ * names answers on out exactly as on the whole header text, for a
+ * fraction of the work when a message is searched for a few fields.
+ * Returns false, appending nothing, for a header longer than
+ * MIME_TEXT_FIELDS_MAX: the whole text of such a header may be cut short
+ * at MIME_TEXT_MAX, and only the whole extraction knows where. */
+bool mime_text_header_fields(const char *hdr, size_t len,
+			     const char *const *names, const size_t *lens,
+			     size_t n, struct str *out);
+
 /* A search string in the form the text is kept in (line ends and NUL as
  * above, then mime_text_normalize), appended to out. */
 void mime_text_key(const char *in, size_t len, struct str *out);

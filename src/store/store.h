@@ -227,6 +227,17 @@ int store_account_usage(struct store *store, int64_t user_id,
  * from a worker, now and then. */
 void store_release_removed(struct store *store);
 
+/* How long the server leaves an account handle unused before
+ * store_trim_idle() takes its caches. */
+#define STORE_TRIM_IDLE_SECONDS 30
+
+/* Give back the page caches of account handles nobody has used for
+ * idle_seconds (once per quiet spell), so that the accounts a server has
+ * served cost little memory once they are quiet; a handle in use keeps
+ * them.  Blocks briefly (waits for a handle's writer if one runs at that
+ * moment): call it from a worker, now and then. */
+void store_trim_idle(struct store *store, unsigned idle_seconds);
+
 /* An in-process exclusive claim on an account, e.g. for a POP3 maildrop.
  * It is kept apart from account handles, so a session can hold the claim
  * without holding a handle (and its database connection) while idle.

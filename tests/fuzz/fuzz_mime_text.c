@@ -5,7 +5,10 @@
  * both are well-formed UTF-8 without NUL or CR, already in their
  * normalised form (normalising again changes nothing); the header text is
  * whole lines of "NAME: value", each of which mime_text_field_has finds
- * by its own name and value; the body text is found in itself; HTML text
+ * by its own name and value; the body text is found in itself; the
+ * header fields picked by name (mime_text_header_fields) are the lines of
+ * the whole header text in order, none left out whose name was asked
+ * for, and a header past MIME_TEXT_FIELDS_MAX is declined; HTML text
  * is no longer than its input and well-formed when the input is;
  * mime_text_key is idempotent. */
 #include <unistr.h>
@@ -56,11 +59,55 @@ static void check_header(const struct str *h)
 	}
 }
 
+static bool name_in(const char *line, size_t n, const char *const *names,
+		    const size_t *lens, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		if (lens[i] == n && memcmp(line, names[i], n) == 0)
+			return true;
+	return false;
+}
+
+/* The fields named as the whole text's first line, FROM and SUBJECT. */
+static void check_fields(const char *hdr, size_t hlen, const struct str *h)
+{
+	const char *names[3] = {"FROM", "SUBJECT", ""};
+	size_t lens[3] = {4, 7, 0};
+	const char *colon = h->len ? memchr(h->data, ':', h->len) : NULL;
+	if (colon != NULL) {
+		names[2] = h->data;
+		lens[2] = (size_t)(colon - h->data);
+	}
+	struct str f = STR_INIT;
+	bool ok = mime_text_header_fields(hdr, hlen, names, lens, 3, &f);
+	CHECK(ok == (hlen <= MIME_TEXT_FIELDS_MAX));
+	if (!ok) {
+		CHECK(f.len == 0);
+		return;
+	}
+	size_t at = 0;
+	for (size_t i = 0; i < h->len;) {
+		const char *line = h->data + i;
+		size_t len = (size_t)((char *)memchr(line, '\n', h->len - i) -
+				      line) + 1;
+		size_t name = (size_t)((char *)memchr(line, ':', len) - line);
+		if (at + len <= f.len && memcmp(f.data + at, line, len) == 0)
+			at += len;
+		else
+			CHECK(!name_in(line, name, names, lens, 3));
+		i += len;
+	}
+	CHECK(at == f.len);
+	str_free(&f);
+}
+
 static void check_extract(const char *buf, size_t len)
 {
 	struct str h = STR_INIT, b = STR_INIT;
 	struct mime_msg *msg = mime_parse(buf, len);
 	mime_text_extract(msg, &h, &b);
+	const struct mime_part *top = mime_part(msg, 0);
+	check_fields(buf + top->hdr, top->body - top->hdr, &h);
 	mime_free(&msg);
 	CHECK(h.data != NULL && b.data != NULL);
 	CHECK(h.len + b.len <= MIME_TEXT_MAX);

@@ -209,6 +209,46 @@ def test_decoded_and_non_ascii(inbox):
     assert search(c, "BODY", "zz") == []
 
 
+def test_header_keys_leave_mail_unindexed(server, inbox):
+    """Searches of header fields alone look into the fields of mail that
+    is not indexed yet, without indexing it; their answers are those the
+    index gives once BODY has filled it."""
+    c = inbox
+    queries = [
+        (("FROM",), "jörg müller", [1]),
+        (("FROM",), "MÜLL", [1]),
+        (("FROM",), "smith", [2]),
+        (("FROM",), "ALICE.SMITH@EXAMPLE", [2]),
+        (("FROM",), "example.com", [3, 4, 5]),
+        (("FROM",), "eve", []),
+        (("TO",), "alice@example.com", [1, 2, 3, 4, 5]),
+        (("CC",), "alice", []),
+        (("SUBJECT",), "größe", [1]),
+        (("SUBJECT",), "GRÖSSE", [3]),
+        (("SUBJECT",), "ß", [1]),
+        (("SUBJECT",), "xylophone", []),
+        (("SUBJECT",), "=?iso-8859-1?q?", []),
+        (("HEADER", "Content-Type"), "multipart", [4, 5]),
+        (("HEADER", "content-type"), "ALTERNATIVE", [4]),
+        (("HEADER", "MIME-Version"), "", [1, 2, 4, 5]),
+        (("HEADER", "X-Nowhere"), "", []),
+        (("HEADER", "Subject"), "Subject", []),
+        (("HEADER", "To"), "shop", []),
+    ]
+
+    def run():
+        return [search_utf8(c, *keys, text=text) for keys, text, _ in queries]
+
+    before = run()
+    assert before == [want for _, _, want in queries]
+    assert search(c, "OR", "FROM", "smith", "SUBJECT", "offer") == [2, 4]
+    assert search(c, "NOT", "FROM", "example.com", "SUBJECT", "e") == [1, 2]
+    assert unindexed(server) == len(MESSAGES)
+    assert search(c, "BODY", "zebrafish") == [2]
+    assert unindexed(server) == 0
+    assert run() == before
+
+
 def test_header_and_combinations(inbox):
     c = inbox
     assert search(c, "HEADER", "Content-Type", "multipart") == [4, 5]

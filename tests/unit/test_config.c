@@ -58,6 +58,7 @@ static void test_defaults(void **state)
 	static const char *const want[] = {
 		"[server]\n", "hostname = \n", "data_dir = var\n",
 		"user = posthorn\n", "threads = 0\n", "workers = 32\n",
+		"sync_workers = 16\n",
 		"max_connections = 10000\n", "\n[listen]\n",
 		"smtp = 127.0.0.1:10025\n", "submission = 127.0.0.1:10587\n",
 		"pop3 = 127.0.0.1:10110\n", "http = 127.0.0.1:8080\n",
@@ -149,6 +150,7 @@ static const struct set_case set_cases[] = {
 	{"server.threads=1K", -1, "bad value '1K'"},
 	{"server.threads=4294967300", -1, "bad value"},
 	{"server.workers=0", -1, "1..1024"},
+	{"server.sync_workers=0", -1, "1..1024"},
 	{"smtp.max_line_length=999", -1,
 	 "bad value '999' for smtp.max_line_length: expected a number in "
 	 "range 1000..1048576"},

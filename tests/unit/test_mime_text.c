@@ -470,6 +470,121 @@ static void test_indexable(void **state)
 	assert_false(mime_text_indexable("", 0, r, sizeof(r)));
 }
 
+/* The lines of a whole header text whose names are among names[]. */
+static void lines_named(const char *text, const char *const *names,
+			size_t n, struct str *out)
+{
+	for (const char *p = text; *p != '\0';) {
+		const char *nl = strchr(p, '\n');
+		size_t line = nl != NULL ? (size_t)(nl - p) + 1 : strlen(p);
+		const char *colon = memchr(p, ':', line);
+		for (size_t i = 0; colon != NULL && i < n; i++) {
+			if ((size_t)(colon - p) == strlen(names[i]) &&
+			    memcmp(p, names[i], strlen(names[i])) == 0) {
+				str_append(out, p, line);
+				break;
+			}
+		}
+		p += line;
+	}
+	str_append(out, "", 0);
+}
+
+/* The fields of a message's top-level header, as the search of
+ * unindexed messages makes them: the lines of the whole header text with
+ * those names, for every message of the extraction table, and a raw
+ * 8-bit name kept whatever it is. */
+static void test_header_fields(void **state)
+{
+	static const char *const sets[][3] = {
+		{"FROM", NULL}, {"SUBJECT", "X-EMPTY", NULL},
+		{"CONTENT-TYPE", NULL}, {"X-RAW", "FROM", "SUBJECT"},
+		{"NOWHERE", NULL}, {"", NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *buf = exact(cases[i].msg, cases[i].len);
+		struct mime_msg *m = mime_parse(buf, cases[i].len);
+		const struct mime_part *top = mime_part(m, 0);
+		struct str whole = STR_INIT, junk = STR_INIT;
+		mime_text_extract(m, &whole, &junk);
+		cur = cases[i].name;
+		for (size_t k = 0; k < sizeof(sets) / sizeof(sets[0]); k++) {
+			const char *names[3];
+			size_t lens[3], n = 0;
+			for (; n < 3 && sets[k][n] != NULL; n++) {
+				names[n] = sets[k][n];
+				lens[n] = strlen(sets[k][n]);
+			}
+			struct str got = STR_INIT, want = STR_INIT;
+			EXPECT(mime_text_header_fields(
+				mime_data(m) + top->hdr, top->body - top->hdr,
+				names, lens, n, &got));
+			lines_named(whole.data, names, n, &want);
+			assert_non_null(got.data);
+			EXPECT_MEM(got.data, got.len, want.data);
+			str_free(&got);
+			str_free(&want);
+		}
+		str_free(&whole);
+		str_free(&junk);
+		mime_free(&m);
+		free(buf);
+	}
+	static const char raw[] = "Fr\xf6m: a\r\nFrom: b\r\nTo: c\r\n\r\n";
+	const char *from = "FROM";
+	size_t four = 4;
+	struct str got = STR_INIT, whole = STR_INIT, junk = STR_INIT;
+	cur = "8-bit name";
+	extract(raw, strlen(raw), &whole, &junk);
+	/* The whole text less its "TO: C" line. */
+	EXPECT(whole.len > 6 &&
+	       strcmp(whole.data + whole.len - 6, "TO: C\n") == 0);
+	whole.data[whole.len - 6] = '\0';
+	EXPECT(mime_text_header_fields(raw, strlen(raw), &from, &four, 1,
+				       &got));
+	EXPECT_STR(got.data, whole.data);
+	EXPECT(strncmp(got.data, "FROM", 4) != 0);
+	str_free(&got);
+	str_free(&whole);
+	str_free(&junk);
+}
+
+/* What the field filter stands on: normalising printable ASCII other
+ * than ':' gives its capitals, one byte for one. */
+static void test_ascii_names(void **state)
+{
+	char in[2] = {0, 0};
+	for (int c = '!'; c <= '~'; c++) {
+		struct str out = STR_INIT;
+		in[0] = (char)c;
+		mime_text_key(in, 1, &out);
+		char want = c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A')
+						 : (char)c;
+		cur = in;
+		EXPECT_MEM(out.data, out.len, ((char[]){want, 0}));
+		str_free(&out);
+	}
+}
+
+/* A header past the bound is declined, nothing appended. */
+static void test_header_fields_bound(void **state)
+{
+	size_t len = MIME_TEXT_FIELDS_MAX + 1;
+	char *hdr = malloc(len);
+	memset(hdr, 'a', len);
+	memcpy(hdr, "From: ", 6);
+	const char *from = "FROM";
+	size_t four = 4;
+	struct str got = STR_INIT;
+	cur = "bound";
+	EXPECT(!mime_text_header_fields(hdr, len, &from, &four, 1, &got));
+	EXPECT_INT(got.len, 0);
+	EXPECT(mime_text_header_fields(hdr, len - 1, &from, &four, 1, &got));
+	EXPECT(got.len > 6);
+	str_free(&got);
+	free(hdr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -481,6 +596,9 @@ int main(void)
 		cmocka_unit_test(test_search_rules),
 		cmocka_unit_test(test_field_has),
 		cmocka_unit_test(test_indexable),
+		cmocka_unit_test(test_header_fields),
+		cmocka_unit_test(test_ascii_names),
+		cmocka_unit_test(test_header_fields_bound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1744,6 +1744,43 @@ static void test_upgrade(void **state)
 	store_account_unref(&acct);
 }
 
+/* An unused handle gives its page caches back and still works after;
+ * one in use keeps them. */
+static void test_trim_idle(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 40, SIZE = 16 * 1024 };
+	struct store_mailbox inbox = find(f->acct, "INBOX");
+	char *text = malloc(SIZE + 1), *buf = malloc(SIZE + 1);
+	assert_non_null(text);
+	assert_non_null(buf);
+	for (uint32_t i = 1; i <= N; i++) {
+		memset(text, 'a' + (char)(i % 26), SIZE);
+		text[SIZE] = '\0';
+		assert_int_equal(deliver(f->acct, inbox.id, text), i);
+	}
+	for (uint32_t i = 1; i <= N; i++)
+		assert_true(read_msg(f->acct, inbox.id, i, buf, SIZE + 1) >= 0);
+	sqlite3_int64 used = sqlite3_memory_used();
+	store_trim_idle(f->store, 0);
+	assert_int_equal(sqlite3_memory_used(), used);
+	store_account_unref(&f->acct);
+	store_trim_idle(f->store, 0);
+	assert_true(sqlite3_memory_used() < used - 256 * 1024);
+	/* Once per quiet spell: nothing more to take. */
+	used = sqlite3_memory_used();
+	store_trim_idle(f->store, 0);
+	assert_int_equal(sqlite3_memory_used(), used);
+	const char *err = NULL;
+	assert_int_equal(store_account_open(f->store, f->bob, &f->acct, &err),
+			 1);
+	assert_true(read_msg(f->acct, inbox.id, N, buf, SIZE + 1) >= 0);
+	memset(text, 'a' + (char)(N % 26), SIZE);
+	assert_memory_equal(buf, text, SIZE);
+	free(text);
+	free(buf);
+}
+
 int main(void)
 {
 #define T_(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1765,6 +1802,7 @@ int main(void)
 		T_(test_watch),
 		T_(test_ids_never_reused),
 		T_(test_upgrade),
+		T_(test_trim_idle),
 	};
 #undef T_
 	return cmocka_run_group_tests(tests, NULL, NULL);

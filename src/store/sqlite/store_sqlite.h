@@ -122,6 +122,8 @@ struct store_account {
 	unsigned refs;	     /* under the cache lock */
 	uint64_t last_used;  /* same lock */
 	bool gone;	     /* same lock: out of the cache, closed at last unref */
+	int64_t idle_since;  /* same lock: when refs last fell to 0 (s) */
+	bool trimmed;	     /* same lock: caches given back since */
 
 	pthread_mutex_t rlock;
 	sqlite3 *rdb;

@@ -6,10 +6,12 @@
  * goes under group commit (store_sqlite_mail.c), and a reader, which under
  * WAL never waits for the writer's fsync. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/xalloc.h"
@@ -18,6 +20,22 @@
 /* Unused handles kept open, so an account that gets mail often does not
  * reopen its database for each message. */
 #define IDLE_HANDLES_MAX 128
+/* The reader's page cache, in KiB.  SQLite's default of 2 MiB per
+ * connection fills up with the pages of message bodies that FETCH reads
+ * once (the kernel's page cache holds them anyway), and 128 idle handles
+ * of that were most of the server's memory.  Half a MiB still holds the
+ * index pages of the mailbox a session works on. */
+#define READER_CACHE_KIB 512
+
+#define STR_OF_(x) #x
+#define STR_OF(x) STR_OF_(x)
+
+static int64_t now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
 
 static const char index_v1[] =
 	"CREATE TABLE mailbox ("
@@ -320,6 +338,9 @@ static int account_load(struct store *store, int64_t id,
 	 * writer is opened on the first write, so an account that is only
 	 * read (a POP3 session between commands) holds one connection. */
 	int rc = sqlite_index_open(store, id, &a->rdb, &created, err_r);
+	if (rc == 0)
+		sqlite3_exec(a->rdb, "PRAGMA cache_size=-"
+			     STR_OF(READER_CACHE_KIB), NULL, NULL, NULL);
 	if (rc == 0 && created) {
 		rc = sqlite_user_quota(store, id, NULL, err_r);
 		if (rc == 0) {
@@ -433,10 +454,66 @@ void store_account_unref(struct store_account **acctp)
 	pthread_mutex_lock(&c->lock);
 	a->refs--;
 	bool close_now = a->gone && a->refs == 0;
+	if (a->refs == 0) {
+		a->idle_since = now_seconds();
+		a->trimmed = false;
+	}
 	pthread_mutex_unlock(&c->lock);
 	if (close_now)
 		account_close(a);
 	*acctp = NULL;
+}
+
+/* Give back what one connection caches: under the lock that keeps its
+ * users out (the reader's), or holding the writer baton. */
+static void trim_one(struct store_account *a)
+{
+	pthread_mutex_lock(&a->rlock);
+	sqlite3_db_release_memory(a->rdb);
+	pthread_mutex_unlock(&a->rlock);
+	sqlite_writer_enter(a);
+	if (a->wdb != NULL)
+		sqlite3_db_release_memory(a->wdb);
+	sqlite_writer_leave(a);
+}
+
+void store_trim_idle(struct store *store, unsigned idle_seconds)
+{
+	struct store_account_cache *c = store->accounts;
+	struct store_account **picked = NULL, *a;
+	size_t n = 0, cap = 0;
+	int64_t now = now_seconds();
+	/* A reference keeps each picked handle open while it is trimmed
+	 * without the cache lock; it does not count as use. */
+	pthread_mutex_lock(&c->lock);
+	for (a = c->head; a != NULL; a = a->next) {
+		if (a->refs != 0 || a->trimmed ||
+		    now - a->idle_since < (int64_t)idle_seconds)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			picked = xreallocarray(picked, cap, sizeof(*picked));
+		}
+		a->refs++;
+		a->trimmed = true;
+		picked[n++] = a;
+	}
+	pthread_mutex_unlock(&c->lock);
+	for (size_t i = 0; i < n; i++)
+		trim_one(picked[i]);
+	for (size_t i = 0; i < n; i++) {
+		a = picked[i];
+		pthread_mutex_lock(&c->lock);
+		bool close_now = --a->refs == 0 && a->gone;
+		pthread_mutex_unlock(&c->lock);
+		if (close_now)
+			account_close(a);
+	}
+	free(picked);
+	/* The pages went back to malloc, in the middle of the heaps of the
+	 * threads that read them; only this gives them to the kernel. */
+	if (n > 0)
+		malloc_trim(0);
 }
 
 void sqlite_account_forget(struct store *store, int64_t user_id)
