@@ -353,6 +353,18 @@ int auth_limit_session_check(struct auth_limit *l, struct session *s,
 	return -1;
 }
 
+struct worker_pool *auth_limit_session_pool(struct auth_limit *l,
+					    struct session *s,
+					    const char *user,
+					    struct worker_pool *workers,
+					    struct worker_pool *known)
+{
+	int lane = auth_limit_session_check(l, s, user);
+	if (lane < 0)
+		return NULL;
+	return lane > 0 && known != NULL ? known : workers;
+}
+
 void auth_limit_session_done(struct auth_limit *l, struct session *s,
 			     void *ctx, const char *user, int result,
 			     void (*reply)(void *ctx))

@@ -39,6 +39,7 @@
 
 struct config;
 struct session;
+struct worker_pool;
 
 /* Entries in each table (addresses, accounts) of auth_limit_new_config():
  * 64 Ki entries of 32 bytes: 2 MiB each. */
@@ -93,6 +94,13 @@ void auth_limit_succeeded(struct auth_limit *limit,
  * no password.  limit may be NULL (no limits: 0). */
 int auth_limit_session_check(struct auth_limit *limit, struct session *s,
 			     const char *user);
+/* The same, as the pool to check the password on: known (if not NULL)
+ * for a known address, else workers; NULL when refused. */
+struct worker_pool *auth_limit_session_pool(struct auth_limit *limit,
+					    struct session *s,
+					    const char *user,
+					    struct worker_pool *workers,
+					    struct worker_pool *known);
 /* After a password check with auth_login()'s result: on 0 (wrong user or
  * password) the failure is counted and logged (reason=password), and
  * reply(ctx) runs after the delay, with the session paused until then

@@ -330,8 +330,10 @@ static void start_login(struct imap_session *s, const char *user,
 	}
 	memcpy(s->user, user, ulen);
 	s->user[ulen] = '\0';
-	int lane = auth_limit_session_check(s->env->limit, s->sess, s->user);
-	if (lane < 0) {
+	struct worker_pool *pool = auth_limit_session_pool(
+		s->env->limit, s->sess, s->user, s->env->auth_workers,
+		s->env->auth_known);
+	if (pool == NULL) {
 		s->user[0] = '\0';
 		imap_reply(s, "NO [UNAVAILABLE] Too many failed logins, try "
 			      "again later");
@@ -339,10 +341,7 @@ static void start_login(struct imap_session *s, const char *user,
 		return;
 	}
 	auth_secret_set(&s->password, pass, plen);
-	if (session_run(s->sess, lane > 0 && s->env->auth_known != NULL
-					 ? s->env->auth_known
-					 : s->env->auth_workers,
-			login_run, login_done))
+	if (session_run(s->sess, pool, login_run, login_done))
 		return;
 	auth_secret_clear(&s->password);
 	log_busy(s);
@@ -429,18 +428,17 @@ static void sasl_work(struct imap_session *s)
 {
 	snprintf(s->user, sizeof(s->user), "%s",
 		 auth_exchange_username(s->sasl));
-	int lane = auth_limit_session_check(s->env->limit, s->sess, s->user);
-	if (lane < 0) {
+	struct worker_pool *pool = auth_limit_session_pool(
+		s->env->limit, s->sess, s->user, s->env->auth_workers,
+		s->env->auth_known);
+	if (pool == NULL) {
 		s->user[0] = '\0';
 		imap_reply(s, "NO [UNAVAILABLE] Too many failed logins, try "
 			      "again later");
 		imap_count_error(s);
 		return;
 	}
-	if (!session_run(s->sess, lane > 0 && s->env->auth_known != NULL
-					 ? s->env->auth_known
-					 : s->env->auth_workers,
-			 sasl_run, sasl_done))
+	if (!session_run(s->sess, pool, sasl_run, sasl_done))
 		log_busy(s);
 }
 

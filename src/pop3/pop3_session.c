@@ -242,8 +242,10 @@ static void login_done(void *arg)
  * may try again later with the same password). */
 static void start_login(struct pop3_session *s)
 {
-	int lane = auth_limit_session_check(s->env->limit, s->sess, s->user);
-	if (lane < 0) {
+	struct worker_pool *pool = auth_limit_session_pool(
+		s->env->limit, s->sess, s->user, s->env->auth_workers,
+		s->env->auth_known);
+	if (pool == NULL) {
 		auth_secret_clear(&s->password);
 		s->user[0] = '\0';
 		pop3_reply(s, "-ERR [SYS/TEMP] Too many failed logins, try "
@@ -251,10 +253,7 @@ static void start_login(struct pop3_session *s)
 		pop3_count_error(s);
 		return;
 	}
-	if (session_run(s->sess, lane > 0 && s->env->auth_known != NULL
-					 ? s->env->auth_known
-					 : s->env->auth_workers,
-			login_run, login_done))
+	if (session_run(s->sess, pool, login_run, login_done))
 		return;
 	auth_secret_clear(&s->password);
 	log_busy(s);
@@ -311,8 +310,10 @@ static void sasl_bad(struct pop3_session *s)
 /* A password or secret to check, as for USER/PASS (start_login). */
 static void sasl_work(struct pop3_session *s)
 {
-	int lane = auth_limit_session_check(s->env->limit, s->sess, s->user);
-	if (lane < 0) {
+	struct worker_pool *pool = auth_limit_session_pool(
+		s->env->limit, s->sess, s->user, s->env->auth_workers,
+		s->env->auth_known);
+	if (pool == NULL) {
 		auth_exchange_free(&s->sasl);
 		s->user[0] = '\0';
 		pop3_reply(s, "-ERR [SYS/TEMP] Too many failed logins, try "
@@ -320,10 +321,7 @@ static void sasl_work(struct pop3_session *s)
 		pop3_count_error(s);
 		return;
 	}
-	if (session_run(s->sess, lane > 0 && s->env->auth_known != NULL
-					 ? s->env->auth_known
-					 : s->env->auth_workers,
-			sasl_run, sasl_done))
+	if (session_run(s->sess, pool, sasl_run, sasl_done))
 		return;
 	auth_exchange_free(&s->sasl);
 	log_busy(s);

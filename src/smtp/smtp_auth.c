@@ -187,8 +187,10 @@ static void login_done(void *arg)
  * its own.  Past the failure limits no password is checked at all. */
 static void start_login(struct smtp_session *s)
 {
-	int lane = auth_limit_session_check(s->env->limit, s->sess, s->login);
-	if (lane < 0) {
+	struct worker_pool *pool = auth_limit_session_pool(
+		s->env->limit, s->sess, s->login, s->env->auth_workers,
+		s->env->auth_known);
+	if (pool == NULL) {
 		auth_secret_clear(&s->password);
 		s->login[0] = '\0';
 		smtp_reply(s, "454 4.7.0 Too many failed logins, try again "
@@ -196,10 +198,7 @@ static void start_login(struct smtp_session *s)
 		smtp_count_error(s);
 		return;
 	}
-	if (session_run(s->sess, lane > 0 && s->env->auth_known != NULL
-					 ? s->env->auth_known
-					 : s->env->auth_workers,
-			login_run, login_done))
+	if (session_run(s->sess, pool, login_run, login_done))
 		return;
 	auth_secret_clear(&s->password);
 	login_outcome(s, "busy");
