@@ -1,16 +1,13 @@
-/* AUTH (RFC 4954) for submission: PLAIN (RFC 4616) and LOGIN, the
- * password checked by auth_login on the auth workers.
- *
- * A mechanism is a step function over the client's responses, so
- * another (SCRAM) is one more entry in the table: it gets each response
- * and either answers with a 334 challenge or says the credentials are
- * complete. */
+/* AUTH (RFC 4954) for submission: every mechanism of
+ * auth/auth_exchange.h (PLAIN, LOGIN, SCRAM-SHA-256 and, over TLS,
+ * SCRAM-SHA-256-PLUS), its challenges framed as "334 ", its checks on
+ * the auth workers under the brute-force limits (auth/auth_limit.h). */
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "auth/auth.h"
+#include "auth/auth_exchange.h"
 #include "auth/auth_limit.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -19,72 +16,6 @@
 /* The allowed-sender list of one user is at most this long: a user with
  * more aliases than fit loses the ones past it, never gains any. */
 #define SENDERS_MAX (64 * 1024)
-
-struct smtp_mech {
-	const char *name;
-	/* The client's response, decoded from base64 by the mechanism
-	 * (NULL when AUTH came without an initial response).  Returns 1
-	 * when login and password are complete, 0 after writing a 334
-	 * challenge, -1 after replying to a bad response. */
-	int (*step)(struct smtp_session *s, const char *resp, size_t len);
-};
-
-static int plain_step(struct smtp_session *s, const char *resp, size_t len)
-{
-	char pass[AUTH_SASL_PASSWORD_MAX];
-	size_t plen;
-	if (resp == NULL) {
-		smtp_reply(s, "334 ");
-		return 0;
-	}
-	if (!auth_sasl_plain(resp, len, s->login, sizeof(s->login), pass,
-			     &plen)) {
-		s->login[0] = '\0';
-		smtp_reply(s, "501 5.5.2 Cannot decode the PLAIN response");
-		return -1;
-	}
-	auth_secret_set(&s->password, pass, plen);
-	sodium_memzero(pass, sizeof(pass));
-	return 1;
-}
-
-/* LOGIN: "Username:" then "Password:", base64 both ways; an initial
- * response is the user name. */
-static int login_step(struct smtp_session *s, const char *resp, size_t len)
-{
-	char pass[AUTH_SASL_PASSWORD_MAX + 1];
-	size_t n;
-	if (resp == NULL) {
-		s->sasl_step = 1;
-		smtp_reply(s, "334 VXNlcm5hbWU6");
-		return 0;
-	}
-	if (s->sasl_step <= 1) {
-		if (!auth_sasl_base64(resp, len, s->login, sizeof(s->login),
-				      &n) ||
-		    n == 0 || memchr(s->login, '\0', n) != NULL) {
-			s->login[0] = '\0';
-			smtp_reply(s, "501 5.5.2 Cannot decode the user name");
-			return -1;
-		}
-		s->sasl_step = 2;
-		smtp_reply(s, "334 UGFzc3dvcmQ6");
-		return 0;
-	}
-	if (!auth_sasl_base64(resp, len, pass, sizeof(pass), &n)) {
-		sodium_memzero(pass, sizeof(pass));
-		smtp_reply(s, "501 5.5.2 Cannot decode the password");
-		return -1;
-	}
-	auth_secret_set(&s->password, pass, n);
-	sodium_memzero(pass, sizeof(pass));
-	return 1;
-}
-
-static const struct smtp_mech mechs[] = {
-	{"PLAIN", plain_step},
-	{"LOGIN", login_step},
-};
 
 bool smtp_auth_offered(const struct smtp_session *s)
 {
@@ -98,9 +29,8 @@ bool smtp_auth_offered(const struct smtp_session *s)
 
 void smtp_auth_forget(struct smtp_session *s)
 {
-	auth_secret_clear(&s->password);
-	s->mech = NULL;
-	s->sasl_step = 0;
+	auth_exchange_free(&s->sasl);
+	s->sasl_wait = false;
 	s->user_id = 0;
 	s->login[0] = '\0';
 	str_free(&s->senders);
@@ -118,27 +48,31 @@ static void add_sender(const char *address, void *ctx)
 	}
 }
 
-static void login_run(void *arg)
+/* On the worker, once the exchange said OK: the user's address and
+ * what they may send as.  1, or -1 when the store failed. */
+static int login_open(struct smtp_session *s, const struct store_user *u)
 {
-	struct smtp_session *s = arg;
 	struct store *store = s->env->store;
-	struct store_user u;
-	s->login_result = auth_login(s->env->auth, s->login, strlen(s->login),
-				     s->password.data, s->password.len, &u);
-	auth_secret_clear(&s->password);
-	if (s->login_result <= 0)
-		return;
-	snprintf(s->login, sizeof(s->login), "%s", u.address);
-	s->user_id = u.id;
+	snprintf(s->login, sizeof(s->login), "%s", u->address);
+	s->user_id = u->id;
 	str_clear(&s->senders);
-	add_sender(u.address, &s->senders);
-	if (store_alias_sources(store, u.address, add_sender, &s->senders) < 0 ||
-	    store_sender_list(store, u.address, add_sender, &s->senders) < 0) {
-		s->login_result = -1;
+	add_sender(u->address, &s->senders);
+	if (store_alias_sources(store, u->address, add_sender, &s->senders) <
+		    0 ||
+	    store_sender_list(store, u->address, add_sender, &s->senders) < 0) {
 		s->user_id = 0;
 		str_free(&s->senders);
+		return -1;
 	}
-	store_user_clear(&u);
+	return 1;
+}
+
+static void sasl_run(void *arg)
+{
+	struct smtp_session *s = arg;
+	auth_exchange_run(s->sasl);
+	if (auth_exchange_status(s->sasl) == AUTH_EXCHANGE_OK)
+		s->login_result = login_open(s, auth_exchange_user(s->sasl));
 }
 
 /* The login line; failures are counted and logged for fail2ban by
@@ -148,6 +82,8 @@ static void login_outcome(struct smtp_session *s, const char *result)
 	struct str line = STR_INIT;
 	session_log_begin(s->sess, &line, "login");
 	log_field(&line, "result", "%s", result);
+	if (s->sasl != NULL)
+		log_field(&line, "mech", "%s", auth_exchange_mech(s->sasl));
 	log_cvalue(&line, "user", s->login);
 	log_put(LOG_INFO, &line);
 }
@@ -159,7 +95,7 @@ static void login_reply(void *arg)
 	case 1:
 		login_outcome(s, "ok");
 		smtp_reply(s, "235 2.7.0 Authentication successful");
-		return;
+		break;
 	case 0:
 		login_outcome(s, "auth-failed");
 		smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
@@ -168,6 +104,9 @@ static void login_reply(void *arg)
 		login_outcome(s, "tempfail");
 		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
 	}
+	auth_exchange_free(&s->sasl);
+	if (s->login_result == 1)
+		return;
 	s->login[0] = '\0';
 	s->user_id = 0;
 	if (s->login_result == 0)
@@ -175,69 +114,100 @@ static void login_reply(void *arg)
 }
 
 /* A failure's reply waits for its delay (auth/auth_limit.h). */
-static void login_done(void *arg)
+static void sasl_next(struct smtp_session *s, int st);
+
+static void sasl_done(void *arg)
 {
 	struct smtp_session *s = arg;
-	auth_limit_session_done(s->env->limit, s->sess, s, s->login,
-				s->login_result, login_reply);
+	sasl_next(s, auth_exchange_status(s->sasl));
 }
 
 /* Logins wait in a queue of their own, so a flood of them slows only
  * logins, never mail; an address that logged in before has a lane of
- * its own.  Past the failure limits no password is checked at all. */
-static void start_login(struct smtp_session *s)
+ * its own.  Past the failure limits nothing is checked at all. */
+static void sasl_work(struct smtp_session *s)
 {
 	struct worker_pool *pool = auth_limit_session_pool(
 		s->env->limit, s->sess, s->login, s->env->auth_workers,
 		s->env->auth_known);
 	if (pool == NULL) {
-		auth_secret_clear(&s->password);
+		auth_exchange_free(&s->sasl);
 		s->login[0] = '\0';
 		smtp_reply(s, "454 4.7.0 Too many failed logins, try again "
 			      "later");
 		smtp_count_error(s);
 		return;
 	}
-	if (session_run(s->sess, pool, login_run, login_done))
+	if (session_run(s->sess, pool, sasl_run, sasl_done))
 		return;
-	auth_secret_clear(&s->password);
 	login_outcome(s, "busy");
+	auth_exchange_free(&s->sasl);
 	s->login[0] = '\0';
 	smtp_reply(s, "454 4.7.0 Too many logins at once, try again later");
 }
 
-/* ---- the exchange ---- */
-
-static void sasl_response(struct smtp_session *s, const char *resp,
-			  size_t len)
+/* Go on with the exchange after its last step said st. */
+static void sasl_next(struct smtp_session *s, int st)
 {
-	int rc = s->mech->step(s, resp, len);
-	if (rc == 0)
+	/* For the log line; login_open() put the address as stored. */
+	if (st != AUTH_EXCHANGE_OK)
+		snprintf(s->login, sizeof(s->login), "%s",
+			 auth_exchange_username(s->sasl));
+	switch (st) {
+	case AUTH_EXCHANGE_CHALLENGE:
+		s->sasl_wait = true;
+		smtp_reply(s, "334 %s", auth_exchange_challenge(s->sasl));
 		return;
-	s->mech = NULL;
-	s->sasl_step = 0;
-	if (rc > 0) {
-		start_login(s);
+	case AUTH_EXCHANGE_WORK:
+		sasl_work(s);
+		return;
+	case AUTH_EXCHANGE_OK:
+		break; /* login_result is login_open()'s */
+	case AUTH_EXCHANGE_FAIL:
+		s->login_result = 0;
+		break;
+	case AUTH_EXCHANGE_TEMPFAIL:
+		s->login_result = -1;
+		break;
+	case AUTH_EXCHANGE_CANCEL:
+		auth_exchange_free(&s->sasl);
+		s->login[0] = '\0';
+		smtp_reply(s, "501 5.7.0 Authentication canceled");
+		return;
+	default:
+		login_outcome(s, "bad-response");
+		auth_exchange_free(&s->sasl);
+		s->login[0] = '\0';
+		smtp_reply(s, "501 5.5.2 Cannot decode the response");
+		smtp_count_error(s);
 		return;
 	}
-	login_outcome(s, "bad-response");
-	s->login[0] = '\0';
-	smtp_count_error(s);
+	auth_limit_session_done(s->env->limit, s->sess, s, s->login,
+				s->login_result, login_reply);
 }
 
 void smtp_auth_line(struct smtp_session *s)
 {
 	struct str *l = &s->line;
-	if (l->len == 1 && l->data[0] == '*') {
-		s->mech = NULL;
-		s->sasl_step = 0;
-		s->login[0] = '\0';
-		smtp_reply(s, "501 5.7.0 Authentication canceled");
-		return;
-	}
-	sasl_response(s, l->data, l->len);
+	s->sasl_wait = false;
+	sasl_next(s, auth_exchange_input(s->sasl, l->data, l->len));
 	/* It may have held a password. */
 	sodium_memzero(l->data, l->len);
+}
+
+/* The mechanisms for EHLO and AUTH: -PLUS only where TLS gives a
+ * binding (cb filled). */
+static bool has_binding(struct smtp_session *s, unsigned char cb[32])
+{
+	return session_tls_exporter(s->sess, cb) == 1;
+}
+
+const char *smtp_auth_mechs(struct smtp_session *s)
+{
+	unsigned char cb[32];
+	bool plus = has_binding(s, cb);
+	sodium_memzero(cb, sizeof(cb));
+	return auth_exchange_mechs(plus);
 }
 
 /* Refuse AUTH where it cannot be: returns true after replying. */
@@ -264,32 +234,22 @@ static bool auth_refused(struct smtp_session *s)
 
 void smtp_cmd_auth(struct smtp_session *s)
 {
+	unsigned char cb[32];
 	if (auth_refused(s))
 		return;
 	const char *arg = s->cmd.arg, *sp = memchr(arg, ' ', s->cmd.arglen);
 	size_t nlen = sp != NULL ? (size_t)(sp - arg) : s->cmd.arglen;
-	const struct smtp_mech *m = NULL;
-	for (size_t i = 0; i < sizeof(mechs) / sizeof(*mechs); i++)
-		if (strlen(mechs[i].name) == nlen &&
-		    strncasecmp(mechs[i].name, arg, nlen) == 0)
-			m = &mechs[i];
-	if (m == NULL) {
+	bool bound = has_binding(s, cb);
+	s->sasl = auth_exchange_new(s->env->auth, arg, nlen, bound ? cb : NULL);
+	sodium_memzero(cb, sizeof(cb));
+	if (s->sasl == NULL) {
 		smtp_reply(s, "504 5.5.4 Unrecognized authentication type");
 		smtp_count_error(s);
 		return;
 	}
-	s->mech = m;
-	s->sasl_step = 0;
 	s->login[0] = '\0';
-	if (sp == NULL) {
-		sasl_response(s, NULL, 0);
-		return;
-	}
-	const char *ir = sp + 1;
-	size_t irlen = s->cmd.arglen - nlen - 1;
-	/* RFC 4954 4: "=" is an empty initial response. */
-	if (irlen == 1 && ir[0] == '=')
-		irlen = 0;
-	sasl_response(s, ir, irlen);
+	const char *ir = sp != NULL ? sp + 1 : NULL;
+	size_t irlen = sp != NULL ? s->cmd.arglen - nlen - 1 : 0;
+	sasl_next(s, auth_exchange_start(s->sasl, ir, irlen));
 	sodium_memzero(s->line.data, s->line.len);
 }

@@ -63,7 +63,7 @@ struct smtp_tx {
 	const char *refusal;		/* a static reply, or NULL */
 };
 
-struct smtp_mech;
+struct auth_exchange;
 
 struct smtp_session {
 	struct session *sess;
@@ -82,14 +82,13 @@ struct smtp_session {
 	bool bare_postmaster;	/* RCPT TO:<postmaster>, no domain */
 	enum deliver_resolve_result resolved;
 	char rcpt_cause[160];		/* why it was refused, for the log */
-	/* AUTH (smtp_auth.c): an exchange in progress has a mechanism;
-	 * login is the name given, then the user's address once
-	 * authenticated (user_id != 0), and senders what the user may
-	 * send as (smtp/smtp_sender.h). */
-	const struct smtp_mech *mech;
-	unsigned sasl_step;
+	/* AUTH (smtp_auth.c): the exchange in progress (sasl_wait: its
+	 * next line is the client's response); login is the name given,
+	 * then the user's address once authenticated (user_id != 0), and
+	 * senders what the user may send as (smtp/smtp_sender.h). */
+	struct auth_exchange *sasl;
+	bool sasl_wait;
 	char login[ADDR_TEXT_MAX];
-	struct auth_secret password;
 	int login_result;
 	int64_t user_id;
 	struct str senders;
@@ -121,6 +120,8 @@ void smtp_auth_line(struct smtp_session *s);
 bool smtp_auth_offered(const struct smtp_session *s);
 /* Forget the login (STARTTLS, the end of the session). */
 void smtp_auth_forget(struct smtp_session *s);
+/* The mechanisms EHLO lists, space-separated. */
+const char *smtp_auth_mechs(struct smtp_session *s);
 
 /* smtp_submit.c: what submission adds to the MX role's commands. */
 /* MAIL: authenticated, an allowed sender, under the hourly rate; replies

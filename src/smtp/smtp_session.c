@@ -71,6 +71,7 @@ static void cmd_helo(struct smtp_session *s)
 		smtp_reply(s, "250 %s", cfg->server.hostname);
 		return;
 	}
+	bool auth = smtp_auth_offered(s);
 	smtp_reply(s,
 		   "250-%s\r\n"
 		   "250-PIPELINING\r\n"
@@ -78,12 +79,13 @@ static void cmd_helo(struct smtp_session *s)
 		   "250-8BITMIME\r\n"
 		   "250-SMTPUTF8\r\n"
 		   "250-ENHANCEDSTATUSCODES\r\n"
-		   "%s%s"
+		   "%s%s%s%s"
 		   "250 CHUNKING",
 		   cfg->server.hostname,
 		   (unsigned long long)cfg->smtp.max_message_size,
 		   session_tls_available(s->sess) ? "250-STARTTLS\r\n" : "",
-		   smtp_auth_offered(s) ? "250-AUTH PLAIN LOGIN\r\n" : "");
+		   auth ? "250-AUTH " : "", auth ? smtp_auth_mechs(s) : "",
+		   auth ? "\r\n" : "");
 }
 
 /* MAIL parameters: SIZE (RFC 1870), BODY (RFC 6152), SMTPUTF8 (RFC 6531).
@@ -394,7 +396,7 @@ static void bad_sequence(struct smtp_session *s)
 
 static void handle_line(struct smtp_session *s)
 {
-	if (s->mech != NULL) {
+	if (s->sasl_wait) {
 		smtp_auth_line(s);
 		return;
 	}
@@ -454,7 +456,7 @@ static void smtp_step(void *ctx)
 		if (rc < 0) {
 			/* An AUTH response too long to take ends the
 			 * exchange: the client's next line is a command. */
-			if (s->mech != NULL)
+			if (s->sasl_wait)
 				smtp_auth_forget(s);
 			smtp_reply(s, "500 5.5.2 Line too long");
 			smtp_count_error(s);

@@ -84,7 +84,8 @@ def test_starttls_then_auth_plain_and_login_with_smtplib(custom):
     assert s.has_extn("starttls")
     s.starttls(context=no_verify())
     s.ehlo("client.test")
-    assert s.esmtp_features["auth"].split() == ["PLAIN", "LOGIN"]
+    assert s.esmtp_features["auth"].split() == [
+        "PLAIN", "LOGIN", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"]
     s.user, s.password = ALICE, PASSWORD
     code, text = s.auth("PLAIN", s.auth_plain)
     assert (code, text) == (235, b"2.7.0 Authentication successful")
@@ -154,7 +155,7 @@ def test_openssl_s_client_starttls_offers_auth(custom):
                        capture_output=True, timeout=60)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.decode().split("\r\n")
-    assert "250-AUTH PLAIN LOGIN" in lines, lines
+    assert "250-AUTH PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-256-PLUS" in lines, lines
     assert "235 2.7.0 Authentication successful" in lines, lines
     assert lines[-2:] == ["221 2.0.0 Bye", ""], lines
 
@@ -181,7 +182,7 @@ def test_loopback_may_auth_without_tls_by_default(custom):
     srv = sub_server(custom)
     c, ehlo = raw_session(srv.sub)
     with c:
-        assert "250-AUTH PLAIN LOGIN" in ehlo, ehlo
+        assert "250-AUTH PLAIN LOGIN SCRAM-SHA-256" in ehlo, ehlo
         assert c.cmd("AUTH PLAIN " + plain())[0] == 235
         assert c.cmd("MAIL FROM:<%s>" % ALICE)[0] == 250
 
@@ -222,7 +223,8 @@ def test_wrong_password_cancel_and_bad_mechanism(custom):
         code, text = c.cmd("AUTH PLAIN " + plain())
         assert text.startswith("503 5.5.1"), text
     log = srv.log()
-    assert "result=auth-failed user=alice@example.com" in log
+    assert re.search(r"result=auth-failed mech=PLAIN "
+                     r"user=alice@example\.com", log), log
     assert "wrong" not in log and PASSWORD not in log
 
 
@@ -513,3 +515,34 @@ def test_empty_message_and_bdat(custom):
     [stored] = inbox(srv)
     assert b"Subject: chunks" in stored and b"\r\nMessage-ID: <" in stored
     assert len(srv.cli("queue", "list").stdout.splitlines()) == 3
+
+
+def test_scram_sha_256_on_submission(custom):
+    """SCRAM-SHA-256 (RFC 5802, RFC 7677) over SMTP AUTH (RFC 4954): the
+    server's challenges in 334 lines, its final message checked by the
+    client (an independent SCRAM client, test_sasl.Scram), then 235; a
+    wrong password gets 535, and the user can send after success."""
+    from test_sasl import Scram
+    srv = sub_server(custom)
+    s = starttls_client(srv.sub)
+    sc = Scram(ALICE, PASSWORD)
+    code, text = s.docmd("AUTH", "SCRAM-SHA-256 " +
+                         base64.b64encode(sc.first()).decode())
+    assert code == 334, text
+    final = sc.final(base64.b64decode(text))
+    code, text = s.docmd(base64.b64encode(final).decode())
+    assert code == 334 and base64.b64decode(text) == sc.expect, text
+    code, text = s.docmd("")
+    assert (code, text) == (235, b"2.7.0 Authentication successful")
+    assert s.sendmail(ALICE, [BOB], message(subject="scram")) == {}
+    s.quit()
+    s = starttls_client(srv.sub)
+    sc = Scram(ALICE, "wrong")
+    code, text = s.docmd("AUTH", "SCRAM-SHA-256")
+    assert code == 334 and text == b"", text
+    code, text = s.docmd(base64.b64encode(sc.first()).decode())
+    assert code == 334, text
+    code, text = s.docmd(base64.b64encode(
+        sc.final(base64.b64decode(text))).decode())
+    assert code == 535, (code, text)
+    s.quit()
