@@ -1,10 +1,14 @@
 """IMAP over TLS: IMAPS (implicit TLS, RFC 8314) and STARTTLS (RFC 9051
-6.2.1), with Python's imaplib, openssl s_client and curl as clients."""
+6.2.1), with Python's imaplib, openssl s_client and curl as clients, and
+mbsync and fetchmail (IMAPS, POP3S) checking the certificate."""
 
 import imaplib
+import os
 import re
 import socket
 import subprocess
+
+import pytest
 
 from conftest import PASSWORD, free_port, smtp_send, make_message
 from test_tls import no_verify
@@ -152,3 +156,77 @@ def test_imaps_refuses_clear_text(custom):
     with socket.create_connection(("127.0.0.1", srv.imaps_port), 30) as s:
         with ctx.wrap_socket(s, server_hostname="mx.test") as t:
             assert t.recv(4096).startswith(b"* OK [CAPABILITY")
+
+
+# ---- real clients that check the certificate ----
+
+def self_signed(srv):
+    """The certificate the server made for itself (DATA/tls), which a
+    client is told to trust."""
+    return os.path.join(srv.data, "tls", "self-signed.pem")
+
+
+@pytest.mark.parametrize("ssltype", ["IMAPS", "STARTTLS"])
+def test_mbsync_over_tls(custom, tmp_path, ssltype):
+    """mbsync syncs over IMAPS and over STARTTLS, trusting the server's
+    self-signed certificate (CertificateFile): both ways, a message
+    delivered over SMTP arrives, and one written locally is appended."""
+    from test_imap_clients import mbsync, mbsync_config
+    srv = imaps_server(custom)
+    code, text = smtp_send(srv.smtp_port, ALICE, make_message("tls sync"))
+    assert code == 250, text
+    cfg, root = mbsync_config(srv, tmp_path, mech="PLAIN")
+    port = srv.imaps_port if ssltype == "IMAPS" else srv.imap_port
+    text = cfg.read_text()
+    text = text.replace("Port %d\n" % srv.imap_port, "Port %d\n" % port)
+    text = text.replace("SSLType None\n", "SSLType %s\nCertificateFile %s\n"
+                        % (ssltype, self_signed(srv)))
+    cfg.write_text(text)
+    mbsync(cfg)
+    new = os.listdir(root / "INBOX" / "new") + \
+        os.listdir(root / "INBOX" / "cur")
+    assert len(new) == 1, new
+    where = "new" if os.listdir(root / "INBOX" / "new") else "cur"
+    with open(root / "INBOX" / where / new[0], "rb") as f:
+        assert b"Subject: tls sync" in f.read()
+    drafts = root / "Drafts" / "cur"
+    drafts.mkdir(parents=True, exist_ok=True)
+    (drafts / "100.local:2,D").write_bytes(make_message("draft over tls"))
+    mbsync(cfg)
+    m = imaplib.IMAP4_SSL("127.0.0.1", srv.imaps_port,
+                          ssl_context=no_verify(), timeout=30)
+    m.login(ALICE, PASSWORD)
+    typ, data = m.select("Drafts")
+    assert typ == "OK" and data == [b"1"], data
+    m.logout()
+    assert re.search(r"imap\[\w+\] tls client=127\.0\.0\.1 version=TLSv1\.3",
+                     srv.log())
+
+
+@pytest.mark.parametrize("proto", ["IMAP", "POP3"])
+def test_fetchmail_over_tls(custom, tmp_path, proto):
+    """fetchmail fetches over IMAPS and POP3S (ssl), checking the
+    certificate against the server's own (sslcertfile) and its name
+    (server.hostname of the test servers)."""
+    pop3s = free_port()
+    srv = imaps_server(custom, "listen.pop3s=127.0.0.1:%d" % pop3s)
+    code, text = smtp_send(srv.smtp_port, ALICE, make_message("fetched"))
+    assert code == 250, text
+    out = tmp_path / "mbox"
+    rc = tmp_path / "fetchmailrc"
+    rc.write_text(
+        'poll 127.0.0.1 service %d protocol %s auth password\n'
+        '  user "%s" password "%s" is "nobody" here\n'
+        '  ssl sslcertck sslcertfile "%s" sslcommonname mx.test\n'
+        '  sslproto TLS1.2+\n'
+        '  keep mda "/bin/sh -c \'cat >> %s\'"\n'
+        % (srv.imaps_port if proto == "IMAP" else pop3s, proto, ALICE,
+           PASSWORD, self_signed(srv), out))
+    rc.chmod(0o600)
+    r = subprocess.run(["fetchmail", "--fetchmailrc", str(rc), "--pidfile",
+                        str(tmp_path / "pid"), "--nosyslog", "-v"],
+                       capture_output=True, timeout=120,
+                       env=dict(os.environ, HOME=str(tmp_path)))
+    log = r.stdout.decode() + r.stderr.decode()
+    assert r.returncode == 0, log
+    assert b"Subject: fetched" in out.read_bytes(), log
