@@ -877,6 +877,9 @@ static void check_fetch(struct model *m, uint32_t seq, struct tok *t)
 		} else if (name_is(&s, "RFC822.SIZE")) {
 			EXPECT(number_of(&s.v, &size));
 			have_size = true;
+		} else if (name_has(&s, "BINARY.SIZE")) {
+			uint64_t bsize;
+			EXPECT(number_of(&s.v, &bsize));
 		} else if ((memchr(s.name, '[', s.nlen) != NULL ||
 			    name_has(&s, "RFC822")) &&
 			   nsecs < SECTIONS_MAX) {
