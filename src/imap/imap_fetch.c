@@ -438,6 +438,16 @@ static int item_answer(struct imap_session *s, struct store_account *acct,
 	return rc;
 }
 
+/* A literal may not hold NUL (RFC 9051 4.3; only BINARY's literal8
+ * may): a message's NUL bytes go out as 0x80, as other servers do, so
+ * the length stays what was announced and the client's parser whole. */
+static void no_nul(char *p, size_t n)
+{
+	for (char *z = memchr(p, '\0', n); z != NULL;
+	     z = memchr(z + 1, '\0', n - (size_t)(z + 1 - p)))
+		*z = (char)0x80;
+}
+
 /* Send the next piece of the literal under way.  Returns 1 when it is
  * finished, 0 when more pieces remain, or a store_fail. */
 static int fetch_stream(struct imap_session *s, struct store_account *acct,
@@ -452,6 +462,7 @@ static int fetch_stream(struct imap_session *s, struct store_account *acct,
 			want = IMAP_OUTPUT_PIECE;
 		if (a->bytes_uid == m->uid) {
 			str_append(&s->out, a->bytes.data + a->lit_off, want);
+			no_nul(s->out.data + s->out.len - want, want);
 			a->lit_off += want;
 			continue;
 		}
@@ -465,6 +476,7 @@ static int fetch_stream(struct imap_session *s, struct store_account *acct,
 			memset(dst, ' ', want);
 			got = want;
 		}
+		no_nul(dst, got);
 		str_commit(&s->out, got);
 		a->lit_off += got;
 	}

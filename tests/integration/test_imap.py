@@ -1348,6 +1348,23 @@ def test_fetch_binary_and_preview(server):
         assert b"NO [UNKNOWN-CTE]" in tagged, tagged
 
 
+def test_nul_bytes_never_in_a_literal(server):
+    """A literal may not hold NUL (RFC 9051 4.3): BODY[] sends a
+    message's NUL bytes as 0x80, its length unchanged; BINARY[] (a
+    literal8) keeps them."""
+    msg = b"Subject: nul\r\n\r\nabc\x00def\x00\r\n"
+    with login(server) as c:
+        c.append("INBOX", msg)
+        c.select()
+        untagged, _ = c.cmd("FETCH 1 (BODY.PEEK[] BODY.PEEK[TEXT])")
+        body = msg.replace(b"\x00", b"\x80")
+        assert untagged == [b"* 1 FETCH (BODY[] {%d}\r\n" % len(msg) + body
+                            + b" BODY[TEXT] {10}\r\nabc\x80def\x80\r\n)"]
+        untagged, _ = c.cmd("FETCH 1 (BINARY.PEEK[])")
+        assert untagged == [b"* 1 FETCH (BINARY[] ~{%d}\r\n" % len(msg)
+                            + msg + b")"]
+
+
 def test_uid_fetch_includes_uid(server):
     with login(server) as c:
         uids = [c.append("INBOX", make_message("u%d" % i)) for i in range(5)]
