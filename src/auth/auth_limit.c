@@ -340,8 +340,9 @@ static void log_fail(struct session *s, const char *user, const char *reason)
 	log_put(LOG_INFO, &line);
 }
 
-int auth_limit_session_check(struct auth_limit *l, struct session *s,
-			     const char *user)
+/* 1 to go on from a known address, 0 to go on, -1 refused (logged). */
+static int session_check(struct auth_limit *l, struct session *s,
+			 const char *user)
 {
 	if (l == NULL)
 		return 0;
@@ -359,7 +360,7 @@ struct worker_pool *auth_limit_session_pool(struct auth_limit *l,
 					    struct worker_pool *workers,
 					    struct worker_pool *known)
 {
-	int lane = auth_limit_session_check(l, s, user);
+	int lane = session_check(l, s, user);
 	if (lane < 0)
 		return NULL;
 	return lane > 0 && known != NULL ? known : workers;

@@ -85,17 +85,14 @@ void auth_limit_succeeded(struct auth_limit *limit,
 
 /* ---- for protocol sessions ---- */
 
-/* Before a password check.  Returns 1 to go on from a known address
- * (AUTH_LIMIT_KNOWN: check it in the queue for those), 0 to go on, -1
- * when refused, logged as "auth[ID] fail proto=P client=ADDR
- * reason=limit-ip|limit-user user=U": the protocol answers with its
- * temporary error at once (IMAP "NO [UNAVAILABLE]", RFC 5530; POP3
- * "-ERR [SYS/TEMP]", RFC 3206; SMTP "454 4.7.0", RFC 4954) and checks
- * no password.  limit may be NULL (no limits: 0). */
-int auth_limit_session_check(struct auth_limit *limit, struct session *s,
-			     const char *user);
-/* The same, as the pool to check the password on: known (if not NULL)
- * for a known address, else workers; NULL when refused. */
+/* Before a password check: the pool to check it on, known (if not NULL)
+ * for an address that logged in before and has not failed since
+ * (AUTH_LIMIT_KNOWN), else workers; NULL when refused, logged as
+ * "auth[ID] fail proto=P client=ADDR reason=limit-ip|limit-user user=U":
+ * the protocol answers with its temporary error at once (IMAP "NO
+ * [UNAVAILABLE]", RFC 5530; POP3 "-ERR [SYS/TEMP]", RFC 3206; SMTP "454
+ * 4.7.0", RFC 4954) and checks no password.  limit may be NULL (no
+ * limits: workers). */
 struct worker_pool *auth_limit_session_pool(struct auth_limit *limit,
 					    struct session *s,
 					    const char *user,

@@ -23,12 +23,6 @@ int auth_sasl_base64(const char *b64, size_t len, char *out, size_t size,
 	return 1;
 }
 
-int auth_sasl_plain(const char *b64, size_t len, char *user, size_t usize,
-		    char *pass, size_t *plen_r)
-{
-	return auth_sasl_plain_parse(b64, len, user, usize, pass, plen_r) > 0;
-}
-
 int auth_sasl_plain_parse(const char *b64, size_t len, char *user,
 			  size_t usize, char *pass, size_t *plen_r)
 {

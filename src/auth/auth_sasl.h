@@ -12,13 +12,10 @@
  * authzid other than the authcid is refused (no proxy logins).  On
  * success the user (NUL-terminated, at most usize - 1 bytes) and the
  * password (pass, *plen_r bytes, at most AUTH_SASL_PASSWORD_MAX) are
- * filled; returns 1, or 0 when the response is malformed or too long.
- * The decoded buffer is wiped before returning. */
-int auth_sasl_plain(const char *b64, size_t len, char *user, size_t usize,
-		    char *pass, size_t *plen_r);
-/* The same, telling the two failures apart: returns 1, 0 when it is
- * well-formed but names an authzid other than the authcid (a login that
- * fails), -1 when it is malformed or too long (a protocol error). */
+ * filled; returns 1, 0 when it is well-formed but names an authzid
+ * other than the authcid (a login that fails), -1 when it is malformed
+ * or too long (a protocol error).  The decoded buffer is wiped before
+ * returning. */
 int auth_sasl_plain_parse(const char *b64, size_t len, char *user,
 			  size_t usize, char *pass, size_t *plen_r);
 

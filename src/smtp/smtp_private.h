@@ -5,7 +5,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "auth/auth_sasl.h"
 #include "core/session.h"
 #include "core/spool.h"
 #include "core/str.h"
