@@ -368,3 +368,35 @@ def test_fail2ban_filter_takes_the_real_address(custom, tmp_path):
                      "posthorn-auth")
     assert sorted(got["ip"]) == ["127.0.0.60"] * 4 + ["127.0.0.61"] * 3, got
     assert len(lines) == 7
+
+
+def test_sasl_failure_waits_and_the_session_goes_on(custom):
+    """The same for AUTHENTICATE (IMAP), AUTH (POP3) and submission's
+    AUTH (SMTP): the failure's reply is held back, what was pipelined
+    behind it is answered after it, in order; a client that closes during
+    the delay is freed and the next one is served."""
+    from test_submission import sub_server
+    srv = sub_server(custom, *fast_limits(delay=300, delay_max=300))
+    bad = base64.b64encode(b"\0bob@example.com\0wrong").decode()
+    with Imap(srv.imap_port, "127.0.0.31") as c:
+        c.send("a1 AUTHENTICATE PLAIN %s\r\na2 NOOP\r\n" % bad)
+        assert c.line().decode() == "a1 " + IMAP_FAILED
+        assert c.line().decode() == "a2 OK NOOP completed"
+    with Pop3(srv.pop3_port, "127.0.0.31") as c:
+        c.send("AUTH PLAIN %s\r\nNOOP\r\n" % bad)
+        assert c.line().decode() == POP3_FAILED
+        assert c.line().decode().startswith("-ERR")   # NOOP before login
+    c = Client(srv.sub)
+    with c:
+        assert c.reply()[0] == 220
+        assert c.cmd("EHLO client.test")[0] == 250
+        c.send("AUTH PLAIN %s\r\nNOOP\r\n" % bad)
+        assert c.reply()[0] == 535
+        assert c.reply()[0] == 250
+    # Gone while the failure's reply waits.
+    c = Imap(srv.imap_port, "127.0.0.32")
+    c.send("a1 AUTHENTICATE PLAIN %s\r\n" % bad)
+    wait_for_lines(srv, 3)   # IMAP and POP3 ones (submission's: smtp)
+    c.close()
+    with Imap(srv.imap_port) as c:
+        assert c.login(ALICE, PASSWORD).startswith("OK")
