@@ -225,13 +225,32 @@ void imap_cmd_starttls(struct imap_session *s, struct imap_parser *p)
 
 /* ---- login ---- */
 
+/* The name is kept on the heap: an address may take ADDR_TEXT_MAX bytes,
+ * and most sessions idle for hours holding a short one. */
+static void user_set(struct imap_session *s, const char *name, size_t len)
+{
+	free(s->user);
+	s->user = xstrndup(name, len);
+}
+
+static void user_clear(struct imap_session *s)
+{
+	free(s->user);
+	s->user = NULL;
+}
+
+const char *imap_user(const struct imap_session *s)
+{
+	return s->user != NULL ? s->user : "";
+}
+
 /* On a worker, once the credentials matched: the session is the user's,
  * and the account is opened once (its directory exists from then on,
  * and the watch needs it: an account that never had mail has none
  * yet).  Returns 1, or -1 when the store failed. */
 static int login_open(struct imap_session *s, const struct store_user *u)
 {
-	snprintf(s->user, sizeof(s->user), "%s", u->address);
+	user_set(s, u->address, strlen(u->address));
 	s->user_id = u->id;
 	struct store_account *acct = NULL;
 	if (store_account_open(s->env->store, s->user_id, &acct, NULL) < 0)
@@ -245,7 +264,8 @@ static void login_run(void *arg)
 {
 	struct imap_session *s = arg;
 	struct store_user u;
-	s->login_result = auth_login(s->env->auth, s->user, strlen(s->user),
+	s->login_result = auth_login(s->env->auth, imap_user(s),
+				     strlen(imap_user(s)),
 				     s->password.data, s->password.len, &u);
 	auth_secret_clear(&s->password);
 	if (s->login_result <= 0)
@@ -265,7 +285,7 @@ static void login_answer(struct imap_session *s)
 	log_field(&line, "result", "%s", result);
 	if (s->sasl != NULL)
 		log_field(&line, "mech", "%s", auth_exchange_mech(s->sasl));
-	log_cvalue(&line, "user", s->user);
+	log_cvalue(&line, "user", imap_user(s));
 	log_put(LOG_INFO, &line);
 	if (s->login_result > 0) {
 		imap_set_state(s, IMAP_S_AUTH);
@@ -275,7 +295,7 @@ static void login_answer(struct imap_session *s)
 			   caps.data);
 		str_free(&caps);
 	} else {
-		s->user[0] = '\0';
+		user_clear(s);
 		s->user_id = 0;
 		if (s->login_result == 0) {
 			imap_reply(s, "NO [AUTHENTICATIONFAILED] "
@@ -293,9 +313,9 @@ static void log_busy(struct imap_session *s)
 	struct str line = STR_INIT;
 	session_log_begin(s->sess, &line, "login");
 	log_field(&line, "result", "busy");
-	log_cvalue(&line, "user", s->user);
+	log_cvalue(&line, "user", imap_user(s));
 	log_put(LOG_INFO, &line);
-	s->user[0] = '\0';
+	user_clear(s);
 	imap_reply(s, "NO [UNAVAILABLE] Too many logins at once, try again "
 		      "later");
 }
@@ -311,7 +331,7 @@ static void login_reply(void *arg)
 static void login_done(void *arg)
 {
 	struct imap_session *s = arg;
-	auth_limit_session_done(s->env->limit, s->sess, s, s->user,
+	auth_limit_session_done(s->env->limit, s->sess, s, imap_user(s),
 				s->login_result, login_reply);
 }
 
@@ -323,18 +343,18 @@ static void start_login(struct imap_session *s, const char *user,
 			size_t ulen, const char *pass, size_t plen)
 {
 	auth_secret_clear(&s->password);
-	if (ulen >= sizeof(s->user) || plen > AUTH_SASL_PASSWORD_MAX) {
+	if (ulen >= ADDR_TEXT_MAX || memchr(user, '\0', ulen) != NULL ||
+	    plen > AUTH_SASL_PASSWORD_MAX) {
 		imap_reply(s, "NO [AUTHENTICATIONFAILED] Authentication failed");
 		imap_count_error(s);
 		return;
 	}
-	memcpy(s->user, user, ulen);
-	s->user[ulen] = '\0';
+	user_set(s, user, ulen);
 	struct worker_pool *pool = auth_limit_session_pool(
-		s->env->limit, s->sess, s->user, s->env->auth_workers,
+		s->env->limit, s->sess, imap_user(s), s->env->auth_workers,
 		s->env->auth_known);
 	if (pool == NULL) {
-		s->user[0] = '\0';
+		user_clear(s);
 		imap_reply(s, "NO [UNAVAILABLE] Too many failed logins, try "
 			      "again later");
 		imap_count_error(s);
@@ -426,13 +446,13 @@ static void sasl_reply(void *arg)
  * of its own, so a flood of guesses does not queue in front of it. */
 static void sasl_work(struct imap_session *s)
 {
-	snprintf(s->user, sizeof(s->user), "%s",
-		 auth_exchange_username(s->sasl));
+	user_set(s, auth_exchange_username(s->sasl),
+		 strlen(auth_exchange_username(s->sasl)));
 	struct worker_pool *pool = auth_limit_session_pool(
-		s->env->limit, s->sess, s->user, s->env->auth_workers,
+		s->env->limit, s->sess, imap_user(s), s->env->auth_workers,
 		s->env->auth_known);
 	if (pool == NULL) {
-		s->user[0] = '\0';
+		user_clear(s);
 		imap_reply(s, "NO [UNAVAILABLE] Too many failed logins, try "
 			      "again later");
 		imap_count_error(s);
@@ -447,8 +467,8 @@ static void sasl_next(struct imap_session *s, int st)
 {
 	/* For the log line; login_open() put the address as stored. */
 	if (st != AUTH_EXCHANGE_OK)
-		snprintf(s->user, sizeof(s->user), "%s",
-			 auth_exchange_username(s->sasl));
+		user_set(s, auth_exchange_username(s->sasl),
+		 strlen(auth_exchange_username(s->sasl)));
 	switch (st) {
 	case AUTH_EXCHANGE_CHALLENGE:
 		s->sasl_wait = true;
@@ -467,15 +487,15 @@ static void sasl_next(struct imap_session *s, int st)
 		s->login_result = -1;
 		break;
 	case AUTH_EXCHANGE_CANCEL:
-		s->user[0] = '\0';
+		user_clear(s);
 		imap_reply(s, "BAD Authentication canceled");
 		return;
 	default:
-		s->user[0] = '\0';
+		user_clear(s);
 		sasl_bad(s, "BAD Malformed authentication response");
 		return;
 	}
-	auth_limit_session_done(s->env->limit, s->sess, s, s->user,
+	auth_limit_session_done(s->env->limit, s->sess, s, imap_user(s),
 				s->login_result, sasl_reply);
 	/* Paused for a failure's delay: sasl_reply ends the command. */
 	s->login_paused = session_busy(s->sess);

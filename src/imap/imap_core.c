@@ -202,7 +202,7 @@ void imap_tagged_fail(struct imap_session *s, int fail, const char *what,
 		session_log_begin(s->sess, &line, "store-failed");
 		log_field(&line, "what", "%s", what);
 		log_field(&line, "result", "%s", store_fail_name(fail));
-		log_cvalue(&line, "user", s->user);
+		log_cvalue(&line, "user", imap_user(s));
 		if (err != NULL)
 			log_cvalue(&line, "cause", err);
 		log_put(LOG_WARN, &line);

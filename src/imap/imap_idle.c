@@ -21,6 +21,10 @@ void imap_cmd_idle(struct imap_session *s, struct imap_parser *p)
 		imap_reply_parse_error(s, p);
 		return;
 	}
+	/* Nothing of the command is needed until DONE: an IDLE can last
+	 * days, so its arena and line go now (the tag is kept apart). */
+	imap_parser_free(&s->parser);
+	str_free(&s->cmd);
 	s->idling = true;
 	imap_idle_timeout(s, true);
 	imap_write(s, "+ idling");

@@ -12,8 +12,11 @@
 
 /* The arena: small allocations share chunks of CHUNK bytes, a large one
  * (a long string) gets a chunk of its own, so what is held stays within
- * 4/3 of what was asked for plus one chunk. */
+ * 4/3 of what was asked for plus one chunk.  The first chunk is smaller:
+ * most commands need a few hundred bytes, and a command that stays open
+ * (IDLE, a FETCH waiting for its output to drain) keeps its arena. */
 #define CHUNK 4096
+#define CHUNK_FIRST 512
 /* Enough for everything parsed here (pointers, 64-bit numbers), and
  * tighter than max_align_t's 16, which would waste a third of the arena
  * on small nodes. */
@@ -140,7 +143,8 @@ void *imap_parser_alloc(struct imap_parser *p, size_t n)
 				p->chunks = c;
 			}
 		} else {
-			c = chunk_new(p, CHUNK);
+			c = chunk_new(p, p->chunks == NULL && n <= CHUNK_FIRST
+						 ? CHUNK_FIRST : CHUNK);
 			c->next = p->chunks;
 			p->chunks = c;
 		}

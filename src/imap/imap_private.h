@@ -102,7 +102,7 @@ struct imap_session {
 
 	/* Authenticated user. */
 	int64_t user_id;
-	char user[ADDR_TEXT_MAX];
+	char *user;		/* as given, then as stored; NULL: none */
 	struct auth_secret password;
 	int login_result;
 	struct auth_exchange *sasl;	/* AUTHENTICATE under way */
@@ -143,6 +143,8 @@ void imap_job_sync(struct imap_session *s,
 /* From run: the tagged result (without the tag). */
 void imap_tagged(struct imap_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* The user name of the login under way or done, "" if none. */
+const char *imap_user(const struct imap_session *s);
 /* From run: the account, opened for this job; NULL after setting a NO. */
 struct store_account *imap_account(struct imap_session *s);
 /* A store failure as the tagged NO with a response code. */

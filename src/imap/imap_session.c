@@ -303,13 +303,14 @@ static void imap_free(void *ctx, enum session_end why)
 	struct str line = STR_INIT;
 	session_log_begin(s->sess, &line, "disconnect");
 	log_field(&line, "end", "%s", session_end_name(why));
-	if (s->user[0])
+	if (s->user != NULL)
 		log_cvalue(&line, "user", s->user);
 	log_put(LOG_INFO, &line);
 	imap_notify_free(&s->notify);
 	imap_view_free(&s->view);
 	free(s->saved);
 	auth_secret_clear(&s->password);
+	free(s->user);
 	imap_command_end(s);
 	str_free(&s->line);
 	str_free(&s->cmd);
