@@ -61,7 +61,9 @@ static bool read_id(const char *v, size_t len, size_t *pos, struct str *out)
 		char ch = v[i];
 		if (ch == '>') {
 			*pos = i + 1;
-			return id_valid(out->data + start, out->len - start);
+			/* "<>" into an empty str: no buffer to point into. */
+			return out->len > start &&
+			       id_valid(out->data + start, out->len - start);
 		} else if (ch == '<') {
 			break;
 		} else if (ch == '"' && (out->len == start ||
@@ -135,10 +137,10 @@ int mime_msgid_first(const char *value, size_t len, struct str *out)
 
 /* ---- the ids of a thread ---- */
 
-/* Whether the NUL-terminated id is among the n ids from `from` in s. */
-static bool has_id(const struct str *s, size_t from, size_t n, const char *id)
+/* Whether the NUL-terminated id is among the n ids of s. */
+static bool has_id(const struct str *s, size_t n, const char *id)
 {
-	const char *p = s->data + from;
+	const char *p = s->data;
 	for (size_t i = 0; i < n; i++, p += strlen(p) + 1)
 		if (strcmp(p, id) == 0)
 			return true;
@@ -149,7 +151,7 @@ static bool has_id(const struct str *s, size_t from, size_t n, const char *id)
 static void add_new(struct mime_msgid_thread *t, const char *ids, size_t n)
 {
 	for (size_t i = 0; i < n; i++, ids += strlen(ids) + 1) {
-		if (has_id(&t->refs, 0, t->nrefs, ids))
+		if (has_id(&t->refs, t->nrefs, ids))
 			continue;
 		str_append(&t->refs, ids, strlen(ids) + 1);
 		t->nrefs++;
@@ -184,7 +186,9 @@ void mime_msgid_thread_parse(const char *hdr, size_t len,
 		struct mime_span v = fl.value;
 		if (!mid && mime_name_is(fl.name, "Message-ID")) {
 			mid = true;
-			mime_msgid_first(v.p, v.len, &t->own);
+			/* Its NUL is a terminator here, not counted. */
+			if (mime_msgid_first(v.p, v.len, &t->own) > 0)
+				str_truncate(&t->own, t->own.len - 1);
 		} else if (!irt && mime_name_is(fl.name, "In-Reply-To")) {
 			irt = true;
 			mime_msgid_first(v.p, v.len, &irt_id);

@@ -37,7 +37,7 @@ int mime_msgid_first(const char *value, size_t len, struct str *out);
 /* The ids that place one message in a thread, owned. */
 struct mime_msgid_thread {
 	struct str own;		/* first id of the first Message-ID field,
-				 * NUL-terminated; "" if none */
+				 * "" if none (len is its strlen) */
 	struct str refs;	/* the ids that name its conversation, most
 				 * telling first, each ending in NUL: the
 				 * first id of the first References field,

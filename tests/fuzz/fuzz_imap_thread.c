@@ -113,6 +113,10 @@ static void check_ids(const struct str *ids, size_t n, size_t base,
 		      size_t inlen, bool need_at)
 {
 	CHECK(ids->len - base <= inlen + 1);
+	if (ids->data == NULL) {	/* nothing appended to an empty str */
+		CHECK(n == 0 && ids->len == 0);
+		return;
+	}
 	const char *p = ids->data + base, *end = ids->data + ids->len;
 	for (size_t i = 0; i < n; i++) {
 		CHECK(p < end);

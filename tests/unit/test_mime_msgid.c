@@ -47,6 +47,9 @@ static const struct case_ cases[] = {
 	{"Subject: x\n\nReferences: <body@x>\n", "", ""},
 	/* Cut short, without its blank line or last line end. */
 	{"Message-ID: <a@x>\r\nReferences: <r@x> <s@", "a@x", "r@x"},
+	/* Empty ids into empty strings (nothing to point into yet). */
+	{"Message-ID: <>\r\nReferences: <> <a@x>\r\n", "", "a@x"},
+	{"In-Reply-To: <>\r\n", "", ""},
 	/* Not ids. */
 	{"Message-ID: a@x\r\nReferences: <a> <@x> <x@>\r\n", "", ""},
 };
