@@ -50,6 +50,17 @@ static bool id_valid(const char *p, size_t n)
 	       memchr(p, '\0', n) == NULL;
 }
 
+/* How many bytes from p on are id text that needs no second look. */
+static size_t plain_run(const char *p, size_t len)
+{
+	size_t n = 0;
+	while (n < len && p[n] != '>' && p[n] != '<' && p[n] != '"' &&
+	       p[n] != '(' && p[n] != ' ' && p[n] != '\t' && p[n] != '\r' &&
+	       p[n] != '\n')
+		n++;
+	return n > 0 ? n : 1;
+}
+
 /* v[*pos] is "<": read the id up to ">" into out.  Returns true if it is
  * one; *pos is then past it, else where the scan goes on (a "<" inside
  * starts the id again). */
@@ -74,10 +85,13 @@ static bool read_id(const char *v, size_t len, size_t *pos, struct str *out)
 			i = skip_quoted(v, len, i, out, &open);
 		} else if (ch == '(') {
 			i = skip_comment(v, len, i);
-		} else {
-			if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n')
-				str_appendc(out, ch);
+		} else if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') {
 			i++;
+		} else {
+			/* The plain run at once: every id is mostly that. */
+			size_t n = plain_run(v + i, len - i);
+			str_append(out, v + i, n);
+			i += n;
 		}
 	}
 	*pos = i;

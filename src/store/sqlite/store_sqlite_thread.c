@@ -70,13 +70,12 @@ static ssize_t source_read(void *ctx, uint64_t off, void *buf, size_t n)
  * on (the bytes before it were looked at already). */
 static bool header_ended(const struct str *h, size_t from)
 {
-	from = from > 2 ? from - 2 : 0;
-	for (size_t i = from; i + 1 < h->len; i++) {
-		if (h->data[i] != '\n')
-			continue;
-		if (h->data[i + 1] == '\n' ||
-		    (h->data[i + 1] == '\r' && i + 2 < h->len &&
-		     h->data[i + 2] == '\n'))
+	const char *p = h->data + (from > 2 ? from - 2 : 0);
+	const char *end = h->data + h->len;
+	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if (++p == end)
+			break;
+		if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))
 			return true;
 	}
 	return false;
@@ -265,10 +264,26 @@ static int fill_bodies(sqlite3 *db, sqlite3_stmt **st)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* 1 if the database holds messages, 0 if not (a new account), -1. */
+static int any_body(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM body LIMIT 1", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -1;
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 int sqlite_thread_fill(sqlite3 *db)
 {
 	sqlite3_stmt *st[F_COUNT] = {0};
-	int rc = -1;
+	int rc = any_body(db);
+	/* Every new account passes here: make it cost one read. */
+	if (rc <= 0)
+		return rc;
+	rc = -1;
 	if (sqlite3_exec(db, "CREATE TEMP TABLE thread_fill(body_id INTEGER "
 			 "PRIMARY KEY, thread_id INTEGER NOT NULL)", NULL,
 			 NULL, NULL) != SQLITE_OK)
