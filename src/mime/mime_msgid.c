@@ -50,13 +50,18 @@ static bool id_valid(const char *p, size_t n)
 	       memchr(p, '\0', n) == NULL;
 }
 
+/* Folding white space, which an id loses. */
+static bool is_fws(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
 /* How many bytes from p on are id text that needs no second look. */
 static size_t plain_run(const char *p, size_t len)
 {
 	size_t n = 0;
 	while (n < len && p[n] != '>' && p[n] != '<' && p[n] != '"' &&
-	       p[n] != '(' && p[n] != ' ' && p[n] != '\t' && p[n] != '\r' &&
-	       p[n] != '\n')
+	       p[n] != '(' && !is_fws(p[n]))
 		n++;
 	return n > 0 ? n : 1;
 }
@@ -85,7 +90,7 @@ static bool read_id(const char *v, size_t len, size_t *pos, struct str *out)
 			i = skip_quoted(v, len, i, out, &open);
 		} else if (ch == '(') {
 			i = skip_comment(v, len, i);
-		} else if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') {
+		} else if (is_fws(ch)) {
 			i++;
 		} else {
 			/* The plain run at once: every id is mostly that. */
