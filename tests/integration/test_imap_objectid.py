@@ -286,3 +286,30 @@ def test_threadid(server):
     assert bob[1][1] != parent
     lines, _ = cmd(v, b"q", b"UID SEARCH THREADID " + parent)
     assert lines == [b"* SEARCH"], lines
+
+
+def test_threadid_import(server, tmp_path):
+    """`posthorn import mbox`: a reply saved before its parent and the
+    parent share a THREADID, an unrelated message has its own, and mail
+    delivered afterwards joins the imported conversation."""
+    path = tmp_path / "Saved.mbox"
+    path.write_bytes(
+        b"From carol@example.org Mon Nov 30 10:00:00 2026\n" +
+        mail(b"ir", b"In-Reply-To: <ip@example.org>\r\n").replace(
+            b"\r\n", b"\n") +
+        b"\nFrom carol@example.org Mon Nov 30 09:00:00 2026\n" +
+        mail(b"ip").replace(b"\r\n", b"\n") +
+        b"\nFrom dave@example.org Mon Nov 30 11:00:00 2026\n" +
+        mail(b"iu").replace(b"\r\n", b"\n"))
+    r = server.cli("import", "mbox", "--mailbox", "INBOX", ALICE, str(path))
+    assert "imported 3 message(s)" in r.stdout, r.stdout
+    assert smtp_send(server.smtp_port, ALICE, mail(
+        b"later", b"References: <ip@example.org> <ir@example.org>\r\n"
+    ))[0] == 250
+    w = connect(server)
+    login(w)
+    select_id(w, b"s", b"INBOX")
+    ids = fetch_ids(w, b"f")
+    assert sorted(ids) == [1, 2, 3, 4]
+    assert ids[1][1] == ids[2][1] == ids[4][1]
+    assert ids[3][1] != ids[1][1]
