@@ -35,7 +35,7 @@ struct fetch_msg {
 	unsigned flags;
 	char *keywords;
 	uint64_t modseq, size;
-	int64_t internaldate, savedate, email_id;
+	int64_t internaldate, savedate, email_id, thread_id;
 	char *envelope, *bodystructure, *body, *preview;
 	void *layout;
 	size_t layout_len;
@@ -120,6 +120,7 @@ static bool batch_one(const struct store_msginfo *m, void *ctx)
 	x->internaldate = m->internaldate;
 	x->savedate = m->savedate;
 	x->email_id = m->email_id;
+	x->thread_id = m->thread_id;
 	if (m->meta.envelope != NULL && m->meta.bodystructure != NULL &&
 	    m->meta.body != NULL && m->meta.layout != NULL) {
 		x->envelope = dup_or_null(m->meta.envelope);
@@ -392,9 +393,18 @@ static int item_answer(struct imap_session *s, struct store_account *acct,
 		str_printf(o, "EMAILID (%s)", id);
 		break;
 	}
-	case IMAP_FETCH_THREADID:
-		str_appends(o, "THREADID NIL");
+	case IMAP_FETCH_THREADID: {
+		/* 0: a row the store could not place (RFC 8474 allows NIL). */
+		char id[IMAP_OBJECTID_MAX];
+		if (m->thread_id <= 0) {
+			str_appends(o, "THREADID NIL");
+			break;
+		}
+		imap_objectid_format(IMAP_OBJECTID_THREAD, s->user_id,
+				     m->thread_id, id);
+		str_printf(o, "THREADID (%s)", id);
 		break;
+	}
 	case IMAP_FETCH_ENVELOPE:
 	case IMAP_FETCH_BODY:
 	case IMAP_FETCH_BODYSTRUCTURE:

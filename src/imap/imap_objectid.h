@@ -1,5 +1,5 @@
-/* imap_objectid: the object ids of RFC 8474 (MAILBOXID, EMAILID) as
- * text.  An id is a kind letter, the owner (the account's user id) and
+/* imap_objectid: the object ids of RFC 8474 (MAILBOXID, EMAILID,
+ * THREADID) as text.  An id is a kind letter, the owner (the account's user id) and
  * the store's number for the object, both in lowercase base32 (RFC 4648
  * alphabet): "M" "b" "-" "dd" is message body 99 of user 1.  The
  * store's numbers are never reused within an account (store.h), and
@@ -18,6 +18,9 @@
 
 #define IMAP_OBJECTID_EMAIL 'M'
 #define IMAP_OBJECTID_MAILBOX 'F'
+/* A thread's number is the EMAILID number of the message that began it;
+ * the kind letter keeps the two ids apart. */
+#define IMAP_OBJECTID_THREAD 'T'
 
 /* The id of object `id` (>= 0) of kind (an IMAP_OBJECTID_* letter) of
  * owner (>= 0), NUL-terminated, into buf.  Returns its length. */

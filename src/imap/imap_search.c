@@ -37,7 +37,7 @@ struct search_msg {
 	/* SORT keys, i;unicode-casemap'ed (RFC 5256 2.2) */
 	char *subject, *from, *to, *cc;
 	uint32_t hdr_len;	/* THREAD=REFERENCES, text keys: 0 if unknown */
-	int64_t email_id;
+	int64_t email_id, thread_id;
 	bool unindexed;		/* its text is not in the index */
 };
 
@@ -115,7 +115,7 @@ static bool collect(const struct store_msginfo *m, void *ctx)
 	a->msgs[a->n++] = (struct search_msg){
 		m->uid, seq, m->flags, xstrdup(m->keywords), m->modseq,
 		m->size, m->internaldate, m->savedate, m->meta.sentdate,
-		NULL, NULL, NULL, NULL, 0, m->email_id, false};
+		NULL, NULL, NULL, NULL, 0, m->email_id, m->thread_id, false};
 	if (a->kind != SEARCH_PLAIN) {
 		struct search_msg *x = &a->msgs[a->n - 1];
 		x->subject = sort_key(m->meta.subject);
@@ -573,8 +573,10 @@ static bool eval(struct eval *e, const struct imap_search_node *k)
 	case IMAP_SK_EMAILID:
 		return imap_objectid_is(IMAP_OBJECTID_EMAIL, e->s->user_id,
 					m->email_id, k->str.data, k->str.len);
-	/* THREADID is NIL for every message (RFC 8474 5.2 allows it). */
-	case IMAP_SK_THREADID: return false;
+	case IMAP_SK_THREADID:
+		return m->thread_id > 0 &&
+		       imap_objectid_is(IMAP_OBJECTID_THREAD, e->s->user_id,
+					m->thread_id, k->str.data, k->str.len);
 	default: return eval_text(e, k);
 	}
 }

@@ -21,136 +21,8 @@
 #include "imap/imap_thread.h"
 #include "mime/mime.h"
 #include "mime/mime_decode.h"
+#include "mime/mime_msgid.h"
 #include "mime/mime_sort.h"
-
-/* ---- msg-ids ---- */
-
-/* v[i] opens a comment: the index after it (len if it never closes). */
-static size_t skip_comment(const char *v, size_t len, size_t i)
-{
-	size_t depth = 0;
-	for (; i < len; i++) {
-		if (v[i] == '\\')
-			i++;
-		else if (v[i] == '(')
-			depth++;
-		else if (v[i] == ')' && --depth == 0)
-			return i + 1;
-	}
-	return len;
-}
-
-/* v[i] opens a quoted string: append its text unquoted (line ends of
- * folding dropped) to out if not NULL.  Returns the index after it, or
- * len with *open_r set if it never closes. */
-static size_t skip_quoted(const char *v, size_t len, size_t i,
-			  struct str *out, bool *open_r)
-{
-	*open_r = false;
-	for (i++; i < len; i++) {
-		char ch = v[i];
-		if (ch == '"')
-			return i + 1;
-		if (ch == '\\' && i + 1 < len)
-			ch = v[++i];
-		if (out != NULL && ch != '\r' && ch != '\n')
-			str_appendc(out, ch);
-	}
-	*open_r = true;
-	return len;
-}
-
-/* An id needs an "@" with text on both sides, and no NUL: NUL ends the
- * ids of a list. */
-static bool id_valid(const char *p, size_t n)
-{
-	const char *at = memchr(p, '@', n);
-	return at != NULL && at > p && at < p + n - 1 &&
-	       memchr(p, '\0', n) == NULL;
-}
-
-/* v[*pos] is "<": read the id up to ">" into out.  Returns true if it is
- * one; *pos is then past it, else where the scan goes on (a "<" inside
- * starts the id again). */
-static bool read_id(const char *v, size_t len, size_t *pos, struct str *out)
-{
-	size_t start = out->len, i = *pos + 1;
-	bool open;
-	while (i < len) {
-		char ch = v[i];
-		if (ch == '>') {
-			*pos = i + 1;
-			return id_valid(out->data + start, out->len - start);
-		} else if (ch == '<') {
-			break;
-		} else if (ch == '"' && (out->len == start ||
-					 out->data[out->len - 1] == '.')) {
-			/* A quoted word (obs-id-left); a quote elsewhere is
-			 * taken as it is, so that one stray quote cannot eat
-			 * the ids after it. */
-			i = skip_quoted(v, len, i, out, &open);
-		} else if (ch == '(') {
-			i = skip_comment(v, len, i);
-		} else {
-			if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n')
-				str_appendc(out, ch);
-			i++;
-		}
-	}
-	*pos = i;
-	return false;
-}
-
-/* The next id from *pos, appended with its NUL.  The scan only moves
- * forward, so a whole value costs linear time. */
-static bool next_id(const char *v, size_t len, size_t *pos, struct str *out)
-{
-	size_t i = *pos;
-	bool open;
-	while (i < len) {
-		if (v[i] == '(') {
-			i = skip_comment(v, len, i);
-		} else if (v[i] == '"') {
-			i = skip_quoted(v, len, i, NULL, &open);
-		} else if (v[i] == '<') {
-			size_t start = out->len;
-			if (read_id(v, len, &i, out)) {
-				str_appendc(out, '\0');
-				*pos = i;
-				return true;
-			}
-			str_truncate(out, start);
-		} else {
-			i++;
-		}
-	}
-	*pos = len;
-	return false;
-}
-
-size_t imap_thread_msgids(const char *value, size_t len, size_t max,
-			  struct str *out)
-{
-	size_t base = out->len, n = 0, pos = 0;
-	while (next_id(value, len, &pos, out))
-		n++;
-	if (n <= max)
-		return n;
-	/* Drop the first n - max: the ids nearest the message are last. */
-	const char *p = out->data + base, *end = out->data + out->len;
-	for (size_t k = 0; k < n - max; k++)
-		p += strlen(p) + 1;
-	size_t keep = (size_t)(end - p);
-	memmove(out->data + base, p, keep);
-	str_truncate(out, base + keep);
-	return max;
-}
-
-int imap_thread_first_msgid(const char *value, size_t len, struct str *out)
-{
-	size_t pos = 0;
-	return next_id(value, len, &pos, out) ? 1 : 0;
-}
 
 /* ---- one message's header ---- */
 
@@ -175,13 +47,13 @@ void imap_thread_fields_parse(const char *hdr, size_t len,
 		struct mime_span v = fl.value;
 		if (!mid && mime_name_is(fl.name, "Message-ID")) {
 			mid = true;
-			imap_thread_first_msgid(v.p, v.len, &f->msgid);
+			mime_msgid_first(v.p, v.len, &f->msgid);
 		} else if (!irt && mime_name_is(fl.name, "In-Reply-To")) {
 			irt = true;
-			imap_thread_first_msgid(v.p, v.len, &f->in_reply_to);
+			mime_msgid_first(v.p, v.len, &f->in_reply_to);
 		} else if (!refs && mime_name_is(fl.name, "References")) {
 			refs = true;
-			f->nrefs = imap_thread_msgids(v.p, v.len,
+			f->nrefs = mime_msgid_list(v.p, v.len,
 						      IMAP_THREAD_MAX_REFS,
 						      &f->refs);
 		} else if (!subj && mime_name_is(fl.name, "Subject")) {

@@ -24,7 +24,7 @@
 
 /* One message to thread.  The strings are the caller's, NUL-terminated,
  * and must outlive the call.  Message ids are normalized
- * (imap_thread_msgids()) and compared byte for byte. */
+ * (mime_msgid_list()) and compared byte for byte. */
 struct imap_thread_msg {
 	uint32_t id;		/* what the response names: seq or UID */
 	uint32_t seq;		/* sequence number: order of processing and
@@ -51,22 +51,6 @@ struct imap_thread_msg {
  * order of msgs does not matter: they are processed by seq. */
 void imap_thread_references(const struct imap_thread_msg *msgs, size_t n,
 			    struct str *out);
-
-/* Append to out the normalized msg-ids ("<" id-left "@" id-right ">",
- * RFC 5322 3.6.4) found in a raw header value (Message-ID, References,
- * In-Reply-To; folding kept or not), each ending in NUL, keeping only the
- * last max of them.  Normalized: the text between the angle brackets
- * without white space, line ends and comments, quoted strings unquoted
- * (so <"a.b"@x> and <a.b@x> are one id), as RFC 5256 asks.  Text outside
- * angle brackets, comments and quoted strings included, is skipped; an
- * id without "@" or with a NUL byte is not an id.  Linear time; output
- * <= len + 1 bytes.  Returns the number of ids appended. */
-size_t imap_thread_msgids(const char *value, size_t len, size_t max,
-			  struct str *out);
-
-/* Append the first msg-id of a raw header value to out, NUL-terminated.
- * Returns 1, or 0 (nothing appended) if it holds none. */
-int imap_thread_first_msgid(const char *value, size_t len, struct str *out);
 
 /* What REFERENCES needs from one message's header, owned. */
 struct imap_thread_fields {

@@ -291,7 +291,10 @@ struct store_source {
  * its bytes and index row is on disk.  Deliveries to one account that
  * arrive while a commit is syncing share the next commit.  The quota and
  * whether the account was removed are checked again inside that
- * transaction.  Returns 1 or a store_fail. */
+ * transaction.  The message joins the thread (thread_id) of the
+ * account's messages its References or In-Reply-To name, or of those
+ * that name its Message-ID, else starts one; subjects are not compared.
+ * Returns 1 or a store_fail. */
 int store_msg_deliver(struct store_account *acct, int64_t mailbox_id,
 		      const struct store_source *src, int64_t internaldate,
 		      uint32_t *uid_r, const char **err_r);
@@ -403,6 +406,9 @@ struct store_msginfo {
 	int64_t savedate;
 	uint64_t size;
 	int64_t email_id;	/* RFC 8474: the same for copies */
+	int64_t thread_id;	/* RFC 8474: the same for every message of
+				 * its thread and for copies; never
+				 * changes */
 	/* STORE_INFO_META: NULL where not cached */
 	struct store_msg_meta meta;
 };

@@ -22,6 +22,7 @@
 #include "fuzz.h"
 
 #include "imap/imap_thread.h"
+#include "mime/mime_msgid.h"
 
 #define MAX_MSGS 4096
 
@@ -112,6 +113,10 @@ static void check_ids(const struct str *ids, size_t n, size_t base,
 		      size_t inlen, bool need_at)
 {
 	CHECK(ids->len - base <= inlen + 1);
+	if (ids->data == NULL) {	/* nothing appended to an empty str */
+		CHECK(n == 0 && ids->len == 0);
+		return;
+	}
 	const char *p = ids->data + base, *end = ids->data + ids->len;
 	for (size_t i = 0; i < n; i++) {
 		CHECK(p < end);
@@ -126,16 +131,16 @@ static void check_ids(const struct str *ids, size_t n, size_t base,
 static void check_scanner(const char *v, size_t len)
 {
 	struct str a = STR_INIT, b = STR_INIT;
-	size_t n = imap_thread_msgids(v, len, SIZE_MAX, &a);
+	size_t n = mime_msgid_list(v, len, SIZE_MAX, &a);
 	check_ids(&a, n, 0, len, true);
-	size_t m = imap_thread_msgids(v, len, 3, &b);
+	size_t m = mime_msgid_list(v, len, 3, &b);
 	CHECK(m == (n < 3 ? n : 3));
 	check_ids(&b, m, 0, len, true);
 	/* The last three of all of them. */
 	if (m > 0)
 		CHECK(memcmp(a.data + a.len - b.len, b.data, b.len) == 0);
 	str_clear(&b);
-	CHECK(imap_thread_first_msgid(v, len, &b) == (n > 0));
+	CHECK(mime_msgid_first(v, len, &b) == (n > 0));
 	if (n > 0)
 		CHECK(b.len == strlen(a.data) + 1 &&
 		      memcmp(a.data, b.data, b.len) == 0);

@@ -1,14 +1,16 @@
 """RFC 8474 OBJECTID (MAILBOXID, EMAILID, THREADID) and RFC 8514
 SAVEDATE, spoken on a raw socket so the exact response grammar is what
 is checked: ids stable across RENAME, COPY and MOVE, never given again
-after a delete, apart between accounts; SAVEDATE and the SAVED* search
-keys against the time the message was put into each mailbox."""
+after a delete, apart between accounts; a THREADID shared by a
+conversation, replies delivered over SMTP included, in every mailbox;
+SAVEDATE and the SAVED* search keys against the time the message was put
+into each mailbox."""
 
 import imaplib
 import re
 import time
 
-from conftest import PASSWORD
+from conftest import PASSWORD, smtp_send
 from test_imap_compress import connect, login
 
 ALICE = "alice@example.com"
@@ -61,11 +63,11 @@ def fetch_ids(w, tag, what=b"1:*"):
     out = {}
     for l in lines:
         m = re.fullmatch(rb'\* \d+ FETCH \(UID (\d+) EMAILID \((%s)\) '
-                         rb'THREADID NIL SAVEDATE "([ 0-9]\d-[A-Z][a-z]{2}-'
-                         rb'\d{4} \d\d:\d\d:\d\d [+-]\d{4})"\)' % OBJECTID,
-                         l)
+                         rb'THREADID \((%s)\) SAVEDATE "([ 0-9]\d-[A-Z][a-z]'
+                         rb'{2}-\d{4} \d\d:\d\d:\d\d [+-]\d{4})"\)'
+                         % (OBJECTID, OBJECTID), l)
         assert m, l
-        out[int(m.group(1))] = (m.group(2), None, m.group(3))
+        out[int(m.group(1))] = (m.group(2), m.group(3), m.group(4))
     return out
 
 
@@ -141,7 +143,10 @@ def test_emailid_and_savedate(server):
     other = fetch_ids(w, b"f2")
     assert sorted(v[0] for v in other.values()) == \
         sorted([ids[1][0], ids[2][0]])
-    # SEARCH by EMAILID finds the copy; THREADID is NIL, so finds none.
+    # And its THREADID.
+    assert sorted(v[1] for v in other.values()) == \
+        sorted([ids[1][1], ids[2][1]])
+    # SEARCH by EMAILID finds the copy; an id of no thread, nothing.
     lines, _ = cmd(w, b"q1", b"UID SEARCH EMAILID " + ids[2][0])
     uid2 = [u for u, v in other.items() if v[0] == ids[2][0]]
     assert lines == [b"* SEARCH %d" % uid2[0]], lines
@@ -198,7 +203,113 @@ def test_fetch_items_alone(server):
     assert re.fullmatch(rb"\* 1 FETCH \(EMAILID \(%s\)\)" % OBJECTID,
                         lines[0]), lines
     lines, _ = cmd(w, b"b", b"FETCH 1 THREADID")
-    assert lines == [b"* 1 FETCH (THREADID NIL)"], lines
+    assert re.fullmatch(rb"\* 1 FETCH \(THREADID \(%s\)\)" % OBJECTID,
+                        lines[0]), lines
     lines, _ = cmd(w, b"c", b"FETCH 1 SAVEDATE")
     assert re.fullmatch(rb'\* 1 FETCH \(SAVEDATE "[ 0-9]\d-[A-Z][a-z]{2}-'
                         rb'\d{4} \d\d:\d\d:\d\d \+0000"\)', lines[0]), lines
+
+
+def mail(tag, extra=b""):
+    return (b"From: carol@example.org\r\nTo: alice@example.com\r\n"
+            b"Subject: Re: lunch\r\nMessage-ID: <%s@example.org>\r\n%s"
+            b"\r\n%s\r\n" % (tag, extra, tag))
+
+
+def test_threadid(server):
+    """One conversation, one THREADID: in INBOX and in a copy elsewhere,
+    for a reply delivered over SMTP, a reply to the copy that was moved
+    away, and a message APPENDed to Sent that answers it; mail with the
+    same subject but no reference has a THREADID of its own."""
+    port = server.smtp_port
+    assert smtp_send(port, "alice@example.com", mail(b"p"))[0] == 250
+    assert smtp_send(port, "alice@example.com", mail(b"u"))[0] == 250
+    w = connect(server)
+    login(w)
+    cmd(w, b"c", b"CREATE Other")
+    select_id(w, b"s1", b"INBOX")
+    first = fetch_ids(w, b"f1")
+    parent, unrelated = first[1][1], first[2][1]
+    assert parent != unrelated
+    # THREADIDs are not EMAILIDs, nor MAILBOXIDs.
+    assert parent not in (first[1][0], first[2][0])
+    cmd(w, b"k", b"UID COPY 1 Other")
+
+    # A reply, and a reply to that reply naming only its parent.
+    assert smtp_send(port, "alice@example.com", mail(
+        b"r", b"In-Reply-To: <p@example.org>\r\n"
+              b"References: <p@example.org>\r\n"))[0] == 250
+    assert smtp_send(port, "alice@example.com", mail(
+        b"rr", b"In-Reply-To: <r@example.org>\r\n"))[0] == 250
+    cmd(w, b"n", b"NOOP")
+    now = fetch_ids(w, b"f2")
+    assert now[1][1] == parent and now[2][1] == unrelated
+    assert now[3][1] == parent and now[4][1] == parent
+    # Already known threads never change.
+    assert first[1][1] == now[1][1] and first[2][1] == now[2][1]
+
+    # SEARCH THREADID: the conversation's messages, in this mailbox.
+    lines, _ = cmd(w, b"q1", b"UID SEARCH THREADID " + parent)
+    assert lines == [b"* SEARCH 1 3 4"], lines
+    lines, _ = cmd(w, b"q2", b"UID SEARCH NOT THREADID " + parent)
+    assert lines == [b"* SEARCH 2"], lines
+    lines, _ = cmd(w, b"q3", b"UID SEARCH THREADID " + parent.lower())
+    assert lines == [b"* SEARCH"], lines
+
+    # The copy in Other: the same THREADID; SEARCH there finds it.
+    select_id(w, b"s2", b"Other")
+    other = fetch_ids(w, b"f3")
+    assert [v[1] for v in other.values()] == [parent]
+    lines, _ = cmd(w, b"q4", b"UID SEARCH THREADID " + parent)
+    assert lines == [b"* SEARCH 1"], lines
+
+    # The parent moved out of INBOX: a reply still joins it, and so
+    # does the user's own answer saved in Sent by APPEND.
+    select_id(w, b"s3", b"INBOX")
+    cmd(w, b"m", b"UID MOVE 1 Other")
+    assert smtp_send(port, "alice@example.com", mail(
+        b"r2", b"References: <p@example.org>\r\n"))[0] == 250
+    append(server, ALICE, [mail(b"mine", b"In-Reply-To: <r2@example.org>"
+                                         b"\r\n")], box="Sent")
+    cmd(w, b"n2", b"NOOP")
+    now = fetch_ids(w, b"f4")
+    assert now[max(now)][1] == parent
+    select_id(w, b"s4", b"Sent")
+    assert [v[1] for v in fetch_ids(w, b"f5").values()] == [parent]
+
+    # Bob gets the same conversation: threads of his own.
+    assert smtp_send(port, "bob@example.com", mail(b"p"))[0] == 250
+    v = connect(server)
+    login(v, BOB)
+    select_id(v, b"s", b"INBOX")
+    bob = fetch_ids(v, b"f")
+    assert bob[1][1] != parent
+    lines, _ = cmd(v, b"q", b"UID SEARCH THREADID " + parent)
+    assert lines == [b"* SEARCH"], lines
+
+
+def test_threadid_import(server, tmp_path):
+    """`posthorn import mbox`: a reply saved before its parent and the
+    parent share a THREADID, an unrelated message has its own, and mail
+    delivered afterwards joins the imported conversation."""
+    path = tmp_path / "Saved.mbox"
+    path.write_bytes(
+        b"From carol@example.org Mon Nov 30 10:00:00 2026\n" +
+        mail(b"ir", b"In-Reply-To: <ip@example.org>\r\n").replace(
+            b"\r\n", b"\n") +
+        b"\nFrom carol@example.org Mon Nov 30 09:00:00 2026\n" +
+        mail(b"ip").replace(b"\r\n", b"\n") +
+        b"\nFrom dave@example.org Mon Nov 30 11:00:00 2026\n" +
+        mail(b"iu").replace(b"\r\n", b"\n"))
+    r = server.cli("import", "mbox", "--mailbox", "INBOX", ALICE, str(path))
+    assert "imported 3 message(s)" in r.stdout, r.stdout
+    assert smtp_send(server.smtp_port, ALICE, mail(
+        b"later", b"References: <ip@example.org> <ir@example.org>\r\n"
+    ))[0] == 250
+    w = connect(server)
+    login(w)
+    select_id(w, b"s", b"INBOX")
+    ids = fetch_ids(w, b"f")
+    assert sorted(ids) == [1, 2, 3, 4]
+    assert ids[1][1] == ids[2][1] == ids[4][1]
+    assert ids[3][1] != ids[1][1]

@@ -17,6 +17,7 @@
 
 #include "imap/imap_thread.h"
 #include "mime/mime_decode.h"
+#include "mime/mime_msgid.h"
 
 /* ---- the notation ---- */
 
@@ -590,7 +591,7 @@ static void test_msgids(void **state)
 		char *in = exact(t[i].in, len);
 		str_clear(&out);
 		str_appends(&out, "junk");
-		size_t n = imap_thread_msgids(in, len, t[i].max, &out);
+		size_t n = mime_msgid_list(in, len, t[i].max, &out);
 		EXPECT(out.len <= 4 + len + 1);
 		EXPECT(memcmp(out.data, "junk", 4) == 0);
 		str_consume(&out, 4);
@@ -606,8 +607,8 @@ static void test_msgids(void **state)
 		/* The first id alone is the first of all of them. */
 		str_clear(&out);
 		str_clear(&text);
-		int rc = imap_thread_first_msgid(in, len, &out);
-		size_t all = imap_thread_msgids(in, len, SIZE_MAX, &text);
+		int rc = mime_msgid_first(in, len, &out);
+		size_t all = mime_msgid_list(in, len, SIZE_MAX, &text);
 		EXPECT_INT(rc, all > 0);
 		if (rc > 0)
 			EXPECT_STR(out.data, text.data);
@@ -634,7 +635,7 @@ static void test_first_msgid(void **state)
 		cur = t[i].in;
 		char *in = exact(t[i].in, strlen(t[i].in));
 		str_clear(&out);
-		int rc = imap_thread_first_msgid(in, strlen(t[i].in), &out);
+		int rc = mime_msgid_first(in, strlen(t[i].in), &out);
 		EXPECT_INT(rc, t[i].want != NULL);
 		if (t[i].want != NULL) {
 			EXPECT_INT(out.len, strlen(t[i].want) + 1);

@@ -351,7 +351,7 @@ static void test_upgrade(void **state)
 		 (long long)f->bob);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	/* Back to version 3: without the text index, and without what
-	 * version 5 added. */
+	 * versions 5 and 6 added. */
 	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER body_text_removed;"
 					  "DROP TABLE msgtext;"
 					  "DROP TRIGGER body_id_kept;"
@@ -360,6 +360,9 @@ static void test_upgrade(void **state)
 					  "last_body_id;"
 					  "ALTER TABLE account DROP COLUMN "
 					  "last_mailbox_id;"
+					  "ALTER TABLE message DROP COLUMN "
+					  "thread_id;"
+					  "DROP TABLE thread_ref;"
 					  "PRAGMA user_version=3;",
 				      NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -367,7 +370,7 @@ static void test_upgrade(void **state)
 	assert_int_equal(store_open(f->data, &f->store, &err), 1);
 	assert_int_equal(store_account_open(f->store, f->bob, &f->acct, &err),
 			 1);
-	assert_int_equal(db_int(f, "PRAGMA user_version"), 5);
+	assert_int_equal(db_int(f, "PRAGMA user_version"), 6);
 	expect_search(f, f->inbox, BODY, "TEXT", "");
 	struct missing m;
 	list_missing(f, f->inbox, &m);

@@ -1659,7 +1659,10 @@ static void test_upgrade(void **state)
 
 	struct store_account *acct;
 	assert_int_equal(store_account_open(f->store, id, &acct, &err), 1);
-	assert_int_equal(db_int(f, id, "PRAGMA user_version"), 5);
+	assert_int_equal(db_int(f, id, "PRAGMA user_version"), 6);
+	/* Messages without ids: each one a thread of its own. */
+	assert_int_equal(db_int(f, id, "SELECT count(*) FROM message WHERE "
+				       "thread_id != body_id"), 0);
 	/* The highest ids given so far, for those to come after them. */
 	assert_int_equal(db_int(f, id, "SELECT last_body_id FROM account"),
 			 db_int(f, id, "SELECT max(id) FROM body"));

@@ -69,7 +69,8 @@ static const char accounts_v4_sender[] =
 
 static const char *const accounts_steps[] = {
 	accounts_v1, accounts_v2, accounts_v3_scram, accounts_v4_sender};
-static const struct sqlite_schema accounts_schema = {accounts_steps, 4};
+static const struct sqlite_schema accounts_schema = {accounts_steps, 4,
+							   NULL};
 
 /* Kept allocated for deleting on a full disk: an expunge or a user removal
  * writes a few pages to the WAL before anything is freed, and a big one
@@ -207,7 +208,9 @@ static int apply_schema(sqlite3 *db, const struct sqlite_schema *schema)
 	if (v >= schema->version)
 		return sqlite_commit(db);
 	for (; v < schema->version; v++)
-		if (exec(db, schema->steps[v]) < 0)
+		if (exec(db, schema->steps[v]) < 0 ||
+		    (schema->fill != NULL && schema->fill[v] != NULL &&
+		     schema->fill[v](db) < 0))
 			goto fail;
 	snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d",
 		 schema->version);

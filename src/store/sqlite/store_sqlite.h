@@ -40,10 +40,13 @@ struct store {
 };
 
 /* A database's schema as steps: steps[v] takes a database at
- * user_version v to v + 1. */
+ * user_version v to v + 1, followed by fill[v] when there is one (fill
+ * may be NULL): work that SQL alone cannot do, in the same
+ * transaction, returning 0 or -1 (error on db). */
 struct sqlite_schema {
 	const char *const *steps;
 	int version;
+	int (*const *fill)(sqlite3 *db);
 };
 
 extern const struct sqlite_schema sqlite_index_schema;
@@ -107,7 +110,7 @@ int sqlite_user_quota(struct store *store, int64_t user_id,
 /* ---- account databases (store_sqlite_handle.c) ---- */
 
 enum { ST_NEXT, ST_BODY, ST_MSG, ST_MBOX, ST_ACCOUNT, ST_SAVE, ST_RELEASE,
-       ST_UNDO, ST_COUNT };
+       ST_UNDO, ST_THREAD_FIND, ST_THREAD_PUT, ST_COUNT };
 enum { RT_BODY_ID, RT_DATA, RT_STATE, RT_LIST, RT_MAILBOX, RT_SCAN,
        RT_SCAN_META, RT_CHANGES, RT_EXPUNGED, RT_STATUS, RT_MODSEQ, RT_COUNT };
 

@@ -16,6 +16,7 @@
 
 #include "core/xalloc.h"
 #include "store/sqlite/store_sqlite.h"
+#include "store/sqlite/store_sqlite_thread.h"
 
 /* Unused handles kept open, so an account that gets mail often does not
  * reopen its database for each message. */
@@ -152,9 +153,24 @@ static const char index_v5[] =
 	" WHEN old.id > (SELECT last_mailbox_id FROM account) BEGIN"
 	" UPDATE account SET last_mailbox_id = old.id; END;";
 
+/* RFC 8474 THREADID (store_sqlite_thread.c): each message's thread, and
+ * the msg-ids seen, by hash, with the thread each belongs to: a lookup
+ * by rowid per id, so a delivery costs an indexed lookup or two.  The
+ * messages already there get theirs in the step's fill. */
+static const char index_v6[] =
+	"ALTER TABLE message ADD COLUMN thread_id INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE thread_ref ("
+	" hash INTEGER PRIMARY KEY,"
+	" thread_id INTEGER NOT NULL);";
+
 static const char *const index_steps[] = {index_v1, index_v2, index_v3,
-					  index_v4, index_v5};
-const struct sqlite_schema sqlite_index_schema = {index_steps, 5};
+					  index_v4, index_v5, index_v6};
+#define INDEX_VERSION (int)(sizeof(index_steps) / sizeof(*index_steps))
+static int (*const index_fill[INDEX_VERSION])(sqlite3 *db) = {
+	[5] = sqlite_thread_fill,
+};
+const struct sqlite_schema sqlite_index_schema = {index_steps, INDEX_VERSION,
+						  index_fill};
 
 static const char *const write_sql[ST_COUNT] = {
 	[ST_NEXT] = "SELECT uidnext, highestmodseq FROM mailbox WHERE id=?",
@@ -162,15 +178,17 @@ static const char *const write_sql[ST_COUNT] = {
 		    "(SELECT max(id) FROM body), 0), last_body_id) + 1 "
 		    "FROM account), ?)",
 	[ST_MSG] = ("INSERT INTO message(mailbox_id, uid, modseq, "
-		    "internaldate, size, body_id, flags, keywords, savedate) "
-		    "VALUES(?,?,?,?,?,?,?,?,CAST(strftime('%s','now') AS "
-		    "INTEGER))"),
+		    "internaldate, size, body_id, flags, keywords, savedate, "
+		    "thread_id) VALUES(?,?,?,?,?,?,?,?,CAST(strftime('%s',"
+		    "'now') AS INTEGER),?)"),
 	[ST_MBOX] = "UPDATE mailbox SET uidnext=?, highestmodseq=? "
 		    "WHERE id=?",
 	[ST_ACCOUNT] = "SELECT bytes, removed FROM account",
 	[ST_SAVE] = "SAVEPOINT one",
 	[ST_RELEASE] = "RELEASE one",
 	[ST_UNDO] = "ROLLBACK TO one",
+	[ST_THREAD_FIND] = sqlite_thread_find_sql,
+	[ST_THREAD_PUT] = sqlite_thread_put_sql,
 };
 
 static const char *const read_sql[RT_COUNT] = {
@@ -185,7 +203,7 @@ static const char *const read_sql[RT_COUNT] = {
 	[RT_MAILBOX] = "SELECT id, uidvalidity, uidnext, highestmodseq "
 		       "FROM mailbox WHERE name=?",
 #define SCAN_COLUMNS "m.uid, m.flags, m.keywords, m.modseq, m.internaldate, " \
-		     "m.savedate, m.size, m.body_id"
+		     "m.savedate, m.size, m.body_id, m.thread_id"
 	[RT_SCAN] = "SELECT " SCAN_COLUMNS " FROM message m "
 		    "WHERE m.mailbox_id=? AND m.uid BETWEEN ? AND ? "
 		    "ORDER BY m.uid",

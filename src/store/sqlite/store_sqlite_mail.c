@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "store/sqlite/store_sqlite.h"
+#include "store/sqlite/store_sqlite_thread.h"
 
 /* Bytes moved from a message file into its blob at a time. */
 #define SOURCE_PIECE (64 * 1024)
@@ -26,6 +27,7 @@ struct delivery {
 	const char *keywords;
 	uint64_t len;
 	int64_t internaldate;
+	struct sqlite_thread_keys keys;
 	uint32_t uid;
 	/* The committer works on `outcome` without the lock; `status` is
 	 * what the waiter sees, set under wlock once all is decided.  0
@@ -343,6 +345,9 @@ static int insert_one(struct store_account *a, struct delivery *d,
 	int rc = insert_body(a, d, &body, buf, err_r);
 	if (rc < 0)
 		return rc;
+	int64_t thread;
+	if (sqlite_thread_assign(a, &d->keys, body, &thread) < 0)
+		return wfail(a, err_r);
 
 	sqlite3_bind_int64(st[ST_MSG], 1, d->mailbox_id);
 	sqlite3_bind_int64(st[ST_MSG], 2, uid);
@@ -353,6 +358,7 @@ static int insert_one(struct store_account *a, struct delivery *d,
 	sqlite3_bind_int64(st[ST_MSG], 7, d->flags);
 	sqlite3_bind_text(st[ST_MSG], 8, d->keywords ? d->keywords : "", -1,
 			  SQLITE_STATIC);
+	sqlite3_bind_int64(st[ST_MSG], 9, thread);
 	if (sqlite_step_reset(st[ST_MSG], SQLITE_DONE) < 0)
 		return wfail(a, err_r);
 	if (d->meta != NULL && sqlite_meta_insert(a->wdb, body, d->meta) < 0)
@@ -520,6 +526,11 @@ int store_msg_append(struct store_account *a, int64_t mailbox_id,
 	struct delivery d = {.mailbox_id = mailbox_id, .src = src, .len = len,
 			     .meta = meta, .flags = flags, .keywords = keywords,
 			     .internaldate = internaldate};
+	/* Read here, on the caller's thread, not by the committer that
+	 * holds every other delivery to the account up. */
+	int rc = sqlite_thread_keys(src, &d.keys, err_r);
+	if (rc < 0)
+		return rc;
 
 	pthread_mutex_lock(&a->wlock);
 	*a->pending_tail = &d;

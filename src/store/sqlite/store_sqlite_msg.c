@@ -34,20 +34,21 @@ static void row_info(sqlite3_stmt *st, bool meta, struct store_msginfo *m)
 	m->savedate = sqlite3_column_int64(st, 5);
 	m->size = (uint64_t)sqlite3_column_int64(st, 6);
 	m->email_id = sqlite3_column_int64(st, 7);
+	m->thread_id = sqlite3_column_int64(st, 8);
 	if (!meta)
 		return;
 	struct store_msg_meta *x = &m->meta;
-	x->envelope = text_or_null(st, 8);
-	x->bodystructure = text_or_null(st, 9);
-	x->body = text_or_null(st, 10);
-	x->layout = sqlite3_column_blob(st, 11);
-	x->layout_len = (size_t)sqlite3_column_bytes(st, 11);
-	x->sentdate = sqlite3_column_int64(st, 12);
-	x->subject = text_or_null(st, 13);
-	x->from = text_or_null(st, 14);
-	x->to = text_or_null(st, 15);
-	x->cc = text_or_null(st, 16);
-	x->preview = text_or_null(st, 17);
+	x->envelope = text_or_null(st, 9);
+	x->bodystructure = text_or_null(st, 10);
+	x->body = text_or_null(st, 11);
+	x->layout = sqlite3_column_blob(st, 12);
+	x->layout_len = (size_t)sqlite3_column_bytes(st, 12);
+	x->sentdate = sqlite3_column_int64(st, 13);
+	x->subject = text_or_null(st, 14);
+	x->from = text_or_null(st, 15);
+	x->to = text_or_null(st, 16);
+	x->cc = text_or_null(st, 17);
+	x->preview = text_or_null(st, 18);
 }
 
 int store_msg_scan(struct store_account *a, int64_t mailbox_id,
@@ -438,9 +439,10 @@ static int copy_target(sqlite3 *db, int64_t to, uint32_t *uidnext_r,
 
 static const char copy_sql[] =
 	"INSERT INTO message(mailbox_id, uid, modseq, flags, keywords, "
-	"internaldate, size, body_id, savedate) SELECT ?1, ?2, ?3, flags, "
-	"keywords, internaldate, size, body_id, CAST(strftime('%s','now') "
-	"AS INTEGER) FROM message WHERE mailbox_id = ?4 AND uid = ?5";
+	"internaldate, size, body_id, savedate, thread_id) SELECT ?1, ?2, "
+	"?3, flags, keywords, internaldate, size, body_id, "
+	"CAST(strftime('%s','now') AS INTEGER), thread_id FROM message "
+	"WHERE mailbox_id = ?4 AND uid = ?5";
 
 static int copy_body(struct store_account *a, struct copy_txn *t)
 {

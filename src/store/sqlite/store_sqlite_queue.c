@@ -40,7 +40,7 @@ static const char queue_v1[] =
 	" data BLOB NOT NULL);";
 
 static const char *const queue_steps[] = {queue_v1};
-static const struct sqlite_schema queue_schema = {queue_steps, 1};
+static const struct sqlite_schema queue_schema = {queue_steps, 1, NULL};
 
 /* Caller holds queue_lock.  Returns 0 or a store_fail. */
 static int queue_db(struct store *store, const char **err_r)
