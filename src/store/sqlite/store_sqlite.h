@@ -183,6 +183,15 @@ int sqlite_expunge_in_txn(struct store_account *a, int64_t mailbox_id,
  * after a commit that changed mailboxes or messages. */
 void sqlite_account_changed(struct store_account *a);
 
+/* ---- mailbox flags (store_sqlite_flags.c) ---- */
+
+/* Inside the writer's transaction: put these keywords (space-separated,
+ * may be NULL) in the mailbox's set.  Returns 1, 0 when one would go past
+ * STORE_KEYWORDS_MAX or STORE_KEYWORD_LEN_MAX (then none of those after
+ * it is added; the caller rolls back), -1 (error on db). */
+int sqlite_keywords_define(sqlite3 *db, int64_t mailbox_id,
+			   const char *keywords);
+
 /* ---- full-text index (store_sqlite_fts.c) ---- */
 
 /* Put a body's text in the index (both texts, or nothing when either is
