@@ -135,7 +135,7 @@ struct sync {
 	struct imap_view *v;
 	uint32_t *gone;
 	size_t ngone, capgone;
-	uint32_t old_n;
+	uint32_t old_n, old_next;
 	uint64_t top;	/* highest MODSEQ seen */
 	bool keywords;	/* a message seen has keywords */
 };
@@ -227,7 +227,8 @@ void imap_view_expunged(struct imap_session *s, const uint32_t *uids,
 static int sync_flags(struct imap_session *s, struct store_account *acct,
 		      const struct sync *y, size_t mark)
 {
-	if (s->view->n > y->old_n)
+	/* New messages (some may be gone again already). */
+	if (s->view->uidnext > y->old_next)
 		imap_flags_sync_recent(s, acct);
 	return y->keywords ? imap_flags_keywords(s, acct, mark) : 1;
 }
@@ -239,7 +240,8 @@ int imap_view_sync(struct imap_session *s, struct store_account *acct,
 	if (v == NULL)
 		return 1;
 	size_t mark = s->out.len;
-	struct sync y = {.s = s, .v = v, .old_n = v->n, .top = v->modseq};
+	struct sync y = {.s = s, .v = v, .old_n = v->n,
+			 .old_next = v->uidnext, .top = v->modseq};
 	const char *err;
 	uint64_t top = 0;
 	int rc = store_msg_changes(acct, v->id, v->modseq, sync_changed,

@@ -109,7 +109,8 @@ int sqlite_user_quota(struct store *store, int64_t user_id,
 enum { ST_NEXT, ST_BODY, ST_MSG, ST_MBOX, ST_ACCOUNT, ST_SAVE, ST_RELEASE,
        ST_UNDO, ST_COUNT };
 enum { RT_BODY_ID, RT_DATA, RT_STATE, RT_LIST, RT_MAILBOX, RT_SCAN,
-       RT_SCAN_META, RT_CHANGES, RT_EXPUNGED, RT_STATUS, RT_MODSEQ, RT_COUNT };
+       RT_SCAN_META, RT_CHANGES, RT_EXPUNGED, RT_STATUS, RT_MODSEQ,
+       RT_KW_COUNT, RT_KW_LIST, RT_RECENT, RT_COUNT };
 
 struct delivery;
 

@@ -64,35 +64,34 @@ out:
 
 /* ---- reading ---- */
 
-/* A one-off statement on the reader (caller holds rlock). */
-static sqlite3_stmt *reader_prepare(struct store_account *a, const char *sql)
+/* One integer column of the mailbox's row through the reader statement
+ * `which`: 1, 0 if the mailbox is gone, or a store_fail. */
+static int mailbox_int(struct store_account *a, int which, int64_t mailbox_id,
+		       uint32_t *v_r, const char **err_r)
 {
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(a->rdb, sql, -1, &st, NULL) != SQLITE_OK)
-		return NULL;
-	return st;
-}
-
-int store_keyword_count(struct store_account *a, int64_t mailbox_id,
-			uint32_t *count_r, const char **err_r)
-{
-	*count_r = 0;
 	pthread_mutex_lock(&a->rlock);
-	sqlite3_stmt *st = reader_prepare(a, "SELECT keyword_count FROM "
-					     "mailbox WHERE id = ?");
+	sqlite3_stmt *st = sqlite_reader_stmt(a, which);
 	int rc = st != NULL ? SQLITE_OK : sqlite3_errcode(a->rdb);
 	if (st != NULL) {
 		sqlite3_bind_int64(st, 1, mailbox_id);
 		rc = sqlite3_step(st);
 	}
 	if (rc == SQLITE_ROW)
-		*count_r = (uint32_t)sqlite3_column_int64(st, 0);
+		*v_r = (uint32_t)sqlite3_column_int64(st, 0);
 	int result = rc == SQLITE_ROW	 ? 1
 		     : rc == SQLITE_DONE ? 0
 					 : sqlite_fail(a->rdb, rc, a->name, err_r);
-	sqlite3_finalize(st);
+	if (st != NULL)
+		sqlite3_reset(st);
 	pthread_mutex_unlock(&a->rlock);
 	return result;
+}
+
+int store_keyword_count(struct store_account *a, int64_t mailbox_id,
+			uint32_t *count_r, const char **err_r)
+{
+	*count_r = 0;
+	return mailbox_int(a, RT_KW_COUNT, mailbox_id, count_r, err_r);
 }
 
 int store_keyword_list(struct store_account *a, int64_t mailbox_id,
@@ -102,8 +101,7 @@ int store_keyword_list(struct store_account *a, int64_t mailbox_id,
 	uint32_t n = 0;
 	int rc = SQLITE_OK;
 	pthread_mutex_lock(&a->rlock);
-	sqlite3_stmt *st = reader_prepare(a, "SELECT name FROM keyword "
-					     "WHERE mailbox_id = ?");
+	sqlite3_stmt *st = sqlite_reader_stmt(a, RT_KW_LIST);
 	if (st != NULL) {
 		sqlite3_bind_int64(st, 1, mailbox_id);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -115,34 +113,14 @@ int store_keyword_list(struct store_account *a, int64_t mailbox_id,
 			     ? 1
 			     : sqlite_fail(a->rdb, st != NULL ? rc : SQLITE_OK,
 					   a->name, err_r);
-	sqlite3_finalize(st);
+	if (st != NULL)
+		sqlite3_reset(st);
 	pthread_mutex_unlock(&a->rlock);
 	*count_r = n;
 	return result;
 }
 
 /* ---- \Recent ---- */
-
-static int recent_peek(struct store_account *a, int64_t mailbox_id,
-		       uint32_t *mark_r, const char **err_r)
-{
-	pthread_mutex_lock(&a->rlock);
-	sqlite3_stmt *st = reader_prepare(a, "SELECT recent_uid FROM mailbox "
-					     "WHERE id = ?");
-	int rc = st != NULL ? SQLITE_OK : sqlite3_errcode(a->rdb);
-	if (st != NULL) {
-		sqlite3_bind_int64(st, 1, mailbox_id);
-		rc = sqlite3_step(st);
-	}
-	if (rc == SQLITE_ROW)
-		*mark_r = (uint32_t)sqlite3_column_int64(st, 0);
-	int result = rc == SQLITE_ROW	 ? 1
-		     : rc == SQLITE_DONE ? 0
-					 : sqlite_fail(a->rdb, rc, a->name, err_r);
-	sqlite3_finalize(st);
-	pthread_mutex_unlock(&a->rlock);
-	return result;
-}
 
 /* In the writer's transaction: 1 claimed, 0 not, -1 SQLite error. */
 static int recent_claim_txn(sqlite3 *db, int64_t mailbox_id, uint32_t from,
@@ -176,7 +154,7 @@ int store_recent(struct store_account *a, int64_t mailbox_id, bool claim,
 		 const char **err_r)
 {
 	*mark_r = upto;
-	int rc = recent_peek(a, mailbox_id, mark_r, err_r);
+	int rc = mailbox_int(a, RT_RECENT, mailbox_id, mark_r, err_r);
 	/* Most SELECTs find nothing new: then no write at all. */
 	if (rc <= 0 || !claim || *mark_r >= upto ||
 	    (from != 0 && *mark_r != from))

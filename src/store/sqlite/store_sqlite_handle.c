@@ -235,6 +235,9 @@ static const char *const read_sql[RT_COUNT] = {
 		      "coalesce(sum(uid >= (SELECT recent_uid FROM mailbox "
 		      "WHERE id=?1)), 0) FROM message WHERE mailbox_id=?1",
 	[RT_MODSEQ] = "SELECT highestmodseq FROM mailbox WHERE id=?",
+	[RT_KW_COUNT] = "SELECT keyword_count FROM mailbox WHERE id=?",
+	[RT_KW_LIST] = "SELECT name FROM keyword WHERE mailbox_id=?",
+	[RT_RECENT] = "SELECT recent_uid FROM mailbox WHERE id=?",
 };
 
 struct store_account_cache {
