@@ -313,6 +313,17 @@ static int store_one(struct mail_import *im, const struct mail_import_msg *m,
 						    spool_fd(b->spool), b->len};
 		rc = store_msg_append(im->acct, im->mbox_id, &src, &meta,
 				      m->flags, m->keywords, date, &uid, &err);
+		/* Past the mailbox's keyword limits: the message matters
+		 * more than its keywords. */
+		if (rc == STORE_FAIL_LIMIT) {
+			fprintf(stderr, "posthorn: %s: %s: keywords left out "
+					"(a mailbox holds %d of up to %d "
+					"bytes)\n", im->folder, m->label,
+				STORE_KEYWORDS_MAX, STORE_KEYWORD_LEN_MAX);
+			rc = store_msg_append(im->acct, im->mbox_id, &src,
+					      &meta, m->flags, NULL, date,
+					      &uid, &err);
+		}
 		if (rc > 0) {
 			im->done++;
 			im->total++;

@@ -60,6 +60,8 @@ static void append_run(struct imap_session *s)
 		imap_view_sync(s, acct, true);
 		imap_tagged(s, "OK [APPENDUID %u %u] APPEND completed",
 			    mb.uidvalidity, c->uid);
+	} else if (rc == STORE_FAIL_LIMIT) {
+		imap_tagged_limit(s, "APPEND");
 	} else if (rc < 0) {
 		imap_tagged_fail(s, rc, "APPEND", err);
 	}

@@ -74,6 +74,7 @@ static void select_run(struct imap_session *s)
 	struct store_account *acct = imap_account(s);
 	struct store_mailbox mb;
 	const char *err = NULL;
+	uint32_t unseen = 0;
 	if (acct == NULL)
 		return;
 	int rc = store_mailbox_find(acct, a->name, &mb, &err);
@@ -81,28 +82,34 @@ static void select_run(struct imap_session *s)
 		imap_tagged(s, "NO [NONEXISTENT] Mailbox does not exist");
 	} else if (rc > 0) {
 		rc = imap_view_load(acct, &mb, a->flag, a->name, &s->view,
-				    &err);
+				    &unseen, &err);
 		if (rc < 0)
 			imap_tagged_fail(s, rc, a->flag ? "EXAMINE" : "SELECT",
 					 err);
 	} else {
 		imap_tagged_fail(s, rc, a->flag ? "EXAMINE" : "SELECT", err);
 	}
+	/* FLAGS with the mailbox's keywords, and \Recent taken. */
+	if (rc > 0) {
+		rc = imap_flags_select(s, acct);
+		if (rc < 0) {
+			imap_view_free(&s->view);
+			imap_tagged_fail(s, rc, a->flag ? "EXAMINE" : "SELECT",
+					 NULL);
+		}
+	}
 	store_account_unref(&acct);
 	if (rc <= 0)
 		return;
 	struct imap_view *v = s->view;
 	struct str *o = &s->out;
-	str_appends(o, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
-		       "\\Draft)\r\n");
-	str_appends(o, v->readonly
-			       ? "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n"
-			       : "* OK [PERMANENTFLAGS (\\Answered \\Flagged "
-				 "\\Deleted \\Seen \\Draft \\*)] Flags "
-				 "permitted\r\n");
 	str_printf(o, "* %u EXISTS\r\n", v->n);
 	if (!(s->enabled & IMAP_EN_REV2)) {
-		str_appends(o, "* 0 RECENT\r\n");
+		str_printf(o, "* %u RECENT\r\n", imap_flags_recent_count(s));
+		/* RFC 3501 6.3.1 (gone from IMAP4rev2). */
+		if (unseen > 0)
+			str_printf(o, "* OK [UNSEEN %u] First unseen\r\n",
+				   unseen);
 	} else {
 		/* RFC 9051 6.3.2: the mailbox's name as LIST says it. */
 		str_appends(o, "* LIST () \"/\" ");

@@ -47,6 +47,7 @@ struct store_echo {
 	struct imap_session *s;
 	struct store_args *a;
 	size_t i;
+	bool keywords;	/* an answer names keywords */
 };
 
 /* The new flags of every message of the set (unless .SILENT). */
@@ -65,7 +66,9 @@ static bool store_echo_one(const struct store_msginfo *m, void *ctx)
 		return true;
 	struct str *o = &e->s->out;
 	str_printf(o, "* %u FETCH (", seq);
-	imap_write_flags(o, m->flags, m->keywords);
+	imap_flags_write(e->s, o, m->uid, m->flags, m->keywords);
+	if (m->keywords[0] != '\0')
+		e->keywords = true;
 	if (e->s->uid)
 		str_printf(o, " UID %u", m->uid);
 	if (e->s->enabled & IMAP_EN_CONDSTORE)
@@ -82,17 +85,22 @@ static void store_run(struct imap_session *s)
 	if (acct == NULL)
 		return;
 	uint64_t before = s->view->modseq;
+	size_t mark = s->out.len;
 	a->refused = xcalloc(a->n ? a->n : 1, sizeof(*a->refused));
 	int rc = store_msg_flags(acct, s->view->id, a->uids, a->n, a->op,
 				 a->flags, a->keywords.len ? a->keywords.data
 							   : NULL,
 				 a->unchangedsince, store_changed, a, &err);
-	if (rc > 0 && !a->silent && a->n > 0) {
-		struct store_echo e = {s, a, 0};
+	struct store_echo e = {s, a, 0, false};
+	if (rc > 0 && !a->silent && a->n > 0)
 		rc = store_msg_scan(acct, s->view->id, a->uids[0],
 				    a->uids[a->n - 1], 0, store_echo_one, &e,
 				    &err);
-	}
+	/* A keyword new to the mailbox: FLAGS says so before the FETCH
+	 * that shows it, .SILENT or not. */
+	if (rc > 0 && (e.keywords || (a->op != STORE_FLAGS_REMOVE &&
+				      a->keywords.len > 0)))
+		rc = imap_flags_keywords(s, acct, mark);
 	/* Our own change need not come back as news, when it was the
 	 * only one. */
 	if (rc > 0 && a->modseq == before + 1)
@@ -100,6 +108,10 @@ static void store_run(struct imap_session *s)
 	if (rc > 0)
 		rc = imap_view_sync_if_changed(s, acct, s->uid);
 	store_account_unref(&acct);
+	if (rc == STORE_FAIL_LIMIT) {
+		imap_tagged_limit(s, "STORE");
+		return;
+	}
 	if (rc < 0) {
 		imap_tagged_fail(s, rc, "STORE", err);
 		return;
@@ -200,7 +212,10 @@ static void copy_run(struct imap_session *s)
 	if (rc < 0) {
 		store_account_unref(&acct);
 		free(new_uids);
-		imap_tagged_fail(s, rc, what, err);
+		if (rc == STORE_FAIL_LIMIT)
+			imap_tagged_limit(s, what);
+		else
+			imap_tagged_fail(s, rc, what, err);
 		return;
 	}
 	/* COPYUID's two sets pair up in order: only the messages copied. */

@@ -138,6 +138,18 @@ static bool batch_one(const struct store_msginfo *m, void *ctx)
 
 /* The index rows of the next messages to answer.  Messages expunged
  * meanwhile are not in it: they are left out of the answer. */
+/* Keywords the client may not know yet: FLAGS before the batch's answers
+ * (RFC 9051 7.3.5), between two FETCH responses. */
+static int batch_keywords(struct imap_session *s, struct store_account *acct)
+{
+	struct fetch_args *a = s->args;
+	for (size_t i = 0; i < a->nbatch; i++)
+		if (a->batch[i].keywords != NULL &&
+		    a->batch[i].keywords[0] != '\0')
+			return imap_flags_keywords(s, acct, s->out.len);
+	return 1;
+}
+
 static int batch_load(struct imap_session *s, struct store_account *acct)
 {
 	struct fetch_args *a = s->args;
@@ -153,7 +165,7 @@ static int batch_load(struct imap_session *s, struct store_account *acct)
 				a->want_meta ? STORE_INFO_META : 0, batch_one,
 				&b, &err);
 	a->next = end;
-	return rc;
+	return rc > 0 ? batch_keywords(s, acct) : rc;
 }
 
 /* ---- message bytes ---- */
@@ -367,7 +379,7 @@ static int item_answer(struct imap_session *s, struct store_account *acct,
 	int rc = 1;
 	switch (att->item) {
 	case IMAP_FETCH_FLAGS:
-		imap_write_flags(o, m->flags, m->keywords);
+		imap_flags_write(s, o, m->uid, m->flags, m->keywords);
 		break;
 	case IMAP_FETCH_UID:
 		str_printf(o, "UID %u", m->uid);
@@ -524,7 +536,7 @@ static int message_answer(struct imap_session *s, struct store_account *acct,
 	 * 6.4.5). */
 	if (a->add_flags) {
 		str_appends(&s->out, f->n_atts || a->add_uid ? " " : "");
-		imap_write_flags(&s->out, m->flags, m->keywords);
+		imap_flags_write(s, &s->out, m->uid, m->flags, m->keywords);
 	}
 	if (a->add_modseq)
 		str_printf(&s->out, " MODSEQ (%llu)",

@@ -60,6 +60,10 @@ struct imap_view {
 	bool readonly;
 	uint32_t *uids;
 	uint32_t n, cap;
+	/* imap_flags.c: \Recent here is [recent_lo, recent_hi); FLAGS named
+	 * this many of the mailbox's keywords. */
+	uint32_t recent_lo, recent_hi;
+	uint32_t keywords_told;
 };
 
 struct imap_command {
@@ -192,10 +196,11 @@ bool imap_append_read(struct imap_session *s);
 void imap_append_free(struct imap_session *s);
 
 /* ---- imap_view.c ---- */
-/* Load the mailbox's UIDs (worker).  Returns 1 or a store_fail. */
+/* Load the mailbox's UIDs (worker), and the number of the first unseen
+ * message (0 if none) for SELECT's UNSEEN.  Returns 1 or a store_fail. */
 int imap_view_load(struct store_account *acct, const struct store_mailbox *mb,
 		   bool readonly, const char *name, struct imap_view **view_r,
-		   const char **err_r);
+		   uint32_t *unseen_r, const char **err_r);
 void imap_view_free(struct imap_view **view);
 /* Catch up with the store (worker): new messages as EXISTS, flag changes
  * as FETCH, and, when allowed, expunges as EXPUNGE (or VANISHED with
@@ -247,8 +252,36 @@ int imap_read_message(const struct imap_session *s,
 		      struct str *out);
 /* Whether uid is in the saved search result (SEARCHRES "$"). */
 bool imap_saved_has(const struct imap_session *s, uint32_t uid);
-/* A FETCH response's FLAGS item for flags and keywords. */
+/* A FETCH response's FLAGS item for flags and keywords (and \Recent). */
 void imap_write_flags(struct str *out, unsigned flags, const char *keywords);
+void imap_write_flags_recent(struct str *out, unsigned flags,
+			     const char *keywords, bool recent);
+
+/* ---- imap_flags.c: the mailbox's keywords in FLAGS, and \Recent ---- */
+/* SELECT/EXAMINE (worker): take the recent messages (a read-write
+ * SELECT claims them), then write FLAGS and PERMANENTFLAGS with the
+ * mailbox's keywords.  Returns 1 or a store_fail. */
+int imap_flags_select(struct imap_session *s, struct store_account *acct);
+/* New messages came into the view at a sync: take those recent here and
+ * write "* n RECENT" (not under IMAP4rev2). */
+void imap_flags_sync_recent(struct imap_session *s,
+			    struct store_account *acct);
+/* Output in s->out from mark on named keywords: when the mailbox now has
+ * keywords the client was not told of, FLAGS and PERMANENTFLAGS go in at
+ * mark, before that output.  mark must be at a response's start.
+ * Returns 1 or a store_fail. */
+int imap_flags_keywords(struct imap_session *s, struct store_account *acct,
+			size_t mark);
+/* Whether uid is \Recent in this session (never under IMAP4rev2), and
+ * how many of the view's messages are. */
+bool imap_flags_recent(const struct imap_session *s, uint32_t uid);
+uint32_t imap_flags_recent_count(const struct imap_session *s);
+/* The tagged NO [LIMIT] for a keyword the mailbox cannot take
+ * (STORE_FAIL_LIMIT), logged. */
+void imap_tagged_limit(struct imap_session *s, const char *what);
+/* A message's FLAGS item, \Recent included when it is recent here. */
+void imap_flags_write(const struct imap_session *s, struct str *out,
+		      uint32_t uid, unsigned flags, const char *keywords);
 /* Resolve a sequence set (UIDs when uid; "$" is the saved search result)
  * to the UIDs in the view, sorted ascending; *uids_r malloc'ed. */
 void imap_view_resolve(const struct imap_session *s,

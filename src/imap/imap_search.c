@@ -532,8 +532,12 @@ static bool eval(struct eval *e, const struct imap_search_node *k)
 		return eval(e, k->children) || eval(e, k->children->next);
 	case IMAP_SK_NOT:
 		return !eval(e, k->children);
-	case IMAP_SK_ALL: case IMAP_SK_OLD: return true;
-	case IMAP_SK_NEW: case IMAP_SK_RECENT: return false;
+	case IMAP_SK_ALL: return true;
+	case IMAP_SK_OLD: return !imap_flags_recent(e->s, m->uid);
+	case IMAP_SK_RECENT: return imap_flags_recent(e->s, m->uid);
+	case IMAP_SK_NEW:
+		return imap_flags_recent(e->s, m->uid) &&
+		       !(m->flags & STORE_FLAG_SEEN);
 	case IMAP_SK_ANSWERED: return m->flags & STORE_FLAG_ANSWERED;
 	case IMAP_SK_DELETED: return m->flags & STORE_FLAG_DELETED;
 	case IMAP_SK_DRAFT: return m->flags & STORE_FLAG_DRAFT;

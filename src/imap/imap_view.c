@@ -18,15 +18,23 @@ static void view_push(struct imap_view *v, uint32_t uid)
 	v->uids[v->n++] = uid;
 }
 
+struct load {
+	struct imap_view *v;
+	uint32_t unseen;	/* first unseen message's number, 0 if none */
+};
+
 static bool load_one(const struct store_msginfo *m, void *ctx)
 {
-	view_push(ctx, m->uid);
+	struct load *l = ctx;
+	view_push(l->v, m->uid);
+	if (l->unseen == 0 && !(m->flags & STORE_FLAG_SEEN))
+		l->unseen = l->v->n;
 	return true;
 }
 
 int imap_view_load(struct store_account *acct, const struct store_mailbox *mb,
 		   bool readonly, const char *name, struct imap_view **view_r,
-		   const char **err_r)
+		   uint32_t *unseen_r, const char **err_r)
 {
 	struct imap_view *v = xcalloc(1, sizeof(*v));
 	v->id = mb->id;
@@ -37,13 +45,15 @@ int imap_view_load(struct store_account *acct, const struct store_mailbox *mb,
 	 * caught up with at the next sync, never missed. */
 	v->uidnext = mb->uidnext;
 	v->modseq = mb->highestmodseq;
+	struct load l = {v, 0};
 	int rc = store_msg_scan(acct, mb->id, 1, mb->uidnext - 1, 0, load_one,
-				v, err_r);
+				&l, err_r);
 	if (rc < 0) {
 		imap_view_free(&v);
 		return rc;
 	}
 	*view_r = v;
+	*unseen_r = l.unseen;
 	return 1;
 }
 
@@ -84,6 +94,12 @@ unsigned imap_store_flags(unsigned imap)
 
 void imap_write_flags(struct str *out, unsigned flags, const char *keywords)
 {
+	imap_write_flags_recent(out, flags, keywords, false);
+}
+
+void imap_write_flags_recent(struct str *out, unsigned flags,
+			     const char *keywords, bool recent)
+{
 	static const struct {
 		unsigned bit;
 		const char *name;
@@ -94,8 +110,8 @@ void imap_write_flags(struct str *out, unsigned flags, const char *keywords)
 		{STORE_FLAG_DELETED, "\\Deleted"},
 		{STORE_FLAG_DRAFT, "\\Draft"},
 	};
-	bool first = true;
-	str_appends(out, "FLAGS (");
+	bool first = !recent;
+	str_appends(out, recent ? "FLAGS (\\Recent" : "FLAGS (");
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
 		if (!(flags & names[i].bit))
 			continue;
@@ -119,8 +135,9 @@ struct sync {
 	struct imap_view *v;
 	uint32_t *gone;
 	size_t ngone, capgone;
-	uint32_t old_n;
+	uint32_t old_n, old_next;
 	uint64_t top;	/* highest MODSEQ seen */
+	bool keywords;	/* a message seen has keywords */
 };
 
 static bool sync_changed(const struct store_msginfo *m, void *ctx)
@@ -129,6 +146,8 @@ static bool sync_changed(const struct store_msginfo *m, void *ctx)
 	struct imap_view *v = y->v;
 	if (m->modseq > y->top)
 		y->top = m->modseq;
+	if (m->keywords[0] != '\0')
+		y->keywords = true;
 	if (m->uid >= v->uidnext) {
 		view_push(v, m->uid);
 		v->uidnext = m->uid + 1;
@@ -140,7 +159,7 @@ static bool sync_changed(const struct store_msginfo *m, void *ctx)
 		return true;
 	struct str *out = &y->s->out;
 	str_printf(out, "* %u FETCH (UID %u ", seq, m->uid);
-	imap_write_flags(out, m->flags, m->keywords);
+	imap_flags_write(y->s, out, m->uid, m->flags, m->keywords);
 	if (y->s->enabled & (IMAP_EN_CONDSTORE | IMAP_EN_QRESYNC))
 		str_printf(out, " MODSEQ (%llu)", (unsigned long long)m->modseq);
 	str_appends(out, ")\r\n");
@@ -203,13 +222,26 @@ void imap_view_expunged(struct imap_session *s, const uint32_t *uids,
 	view_drop(s, uids, n);
 }
 
+/* After a sync's answers from mark on: RECENT after a new EXISTS, and
+ * FLAGS before the answers when they name a keyword new to the client. */
+static int sync_flags(struct imap_session *s, struct store_account *acct,
+		      const struct sync *y, size_t mark)
+{
+	/* New messages (some may be gone again already). */
+	if (s->view->uidnext > y->old_next)
+		imap_flags_sync_recent(s, acct);
+	return y->keywords ? imap_flags_keywords(s, acct, mark) : 1;
+}
+
 int imap_view_sync(struct imap_session *s, struct store_account *acct,
 		   bool expunges)
 {
 	struct imap_view *v = s->view;
 	if (v == NULL)
 		return 1;
-	struct sync y = {.s = s, .v = v, .old_n = v->n, .top = v->modseq};
+	size_t mark = s->out.len;
+	struct sync y = {.s = s, .v = v, .old_n = v->n,
+			 .old_next = v->uidnext, .top = v->modseq};
 	const char *err;
 	uint64_t top = 0;
 	int rc = store_msg_changes(acct, v->id, v->modseq, sync_changed,
@@ -233,7 +265,7 @@ int imap_view_sync(struct imap_session *s, struct store_account *acct,
 		free(y.gone);
 		if (v->n != y.old_n)
 			str_printf(&s->out, "* %u EXISTS\r\n", v->n);
-		return 1;
+		return sync_flags(s, acct, &y, mark);
 	}
 	if (y.ngone > 0)
 		view_drop(s, y.gone, y.ngone);
@@ -243,7 +275,7 @@ int imap_view_sync(struct imap_session *s, struct store_account *acct,
 	/* Every change up to the mailbox's MODSEQ as read with them is
 	 * told now. */
 	v->modseq = top > y.top ? top : y.top;
-	return 1;
+	return sync_flags(s, acct, &y, mark);
 }
 
 bool imap_seqset_has(const struct imap_seqset *set, uint32_t v, uint32_t star)
@@ -356,6 +388,7 @@ struct resync {
 	const struct imap_seqset *known;
 	uint32_t *gone;
 	size_t ngone, cap;
+	bool keywords;	/* a FETCH written names keywords */
 };
 
 static bool resync_changed(const struct store_msginfo *m, void *ctx)
@@ -366,7 +399,9 @@ static bool resync_changed(const struct store_msginfo *m, void *ctx)
 		return true;
 	struct str *out = &r->s->out;
 	str_printf(out, "* %u FETCH (UID %u ", seq, m->uid);
-	imap_write_flags(out, m->flags, m->keywords);
+	imap_flags_write(r->s, out, m->uid, m->flags, m->keywords);
+	if (m->keywords[0] != '\0')
+		r->keywords = true;
 	str_printf(out, " MODSEQ (%llu))\r\n", (unsigned long long)m->modseq);
 	return true;
 }
@@ -403,11 +438,14 @@ int imap_view_vanished_since(struct imap_session *s,
 			     struct store_account *acct, uint64_t modseq,
 			     const struct imap_seqset *known, bool changed)
 {
-	struct resync r = {s, known, NULL, 0, 0};
+	struct resync r = {s, known, NULL, 0, 0, false};
 	uint64_t top;
+	size_t mark = s->out.len;
 	int rc = store_msg_changes(acct, s->view->id, modseq,
 				   changed ? resync_changed : skip_changed,
 				   resync_expunged, &r, &top, NULL);
+	if (rc > 0 && r.keywords)
+		rc = imap_flags_keywords(s, acct, mark);
 	if (rc > 0 && r.ngone > 0) {
 		str_appends(&s->out, "* VANISHED (EARLIER) ");
 		imap_write_uid_set(&s->out, r.gone, r.ngone);

@@ -194,6 +194,7 @@ enum store_fail {
 	STORE_FAIL_GONE = -5,	     /* the account was removed meanwhile */
 	STORE_FAIL_BROKEN = -6,	     /* its database is corrupt or unreadable */
 	STORE_FAIL_EXISTS = -7,	     /* the name is taken (mailboxes) */
+	STORE_FAIL_LIMIT = -8,	     /* a keyword past STORE_KEYWORDS_MAX */
 };
 
 /* A short name for a class ("temp", "full", ...), for logs. */
@@ -366,7 +367,42 @@ int store_mailbox_rename(struct store_account *acct, const char *from,
 int store_mailbox_subscribe(struct store_account *acct, const char *name,
 			    bool on, const char **err_r);
 
+/* ---- IMAP: keywords and \Recent of a mailbox ----
+ * The keywords defined in a mailbox are every keyword a message of it has
+ * carried since it was created (compared without regard to ASCII case):
+ * the set only grows, and STORE, APPEND, COPY and MOVE that would take it
+ * past STORE_KEYWORDS_MAX, or bring a keyword longer than
+ * STORE_KEYWORD_LEN_MAX bytes, fail with STORE_FAIL_LIMIT and change
+ * nothing. */
+#define STORE_KEYWORDS_MAX 256
+#define STORE_KEYWORD_LEN_MAX 100
+
+/* How many keywords the mailbox defines (cheap: one row).  Returns 1, 0
+ * if the mailbox is gone, or a store_fail. */
+int store_keyword_count(struct store_account *acct, int64_t mailbox_id,
+			uint32_t *count_r, const char **err_r);
+/* Calls fn for each keyword of the mailbox, and sets *count_r to how
+ * many there were (one read, so the list and the count agree).  fn must
+ * not call the store.  Returns 1 or a store_fail. */
+int store_keyword_list(struct store_account *acct, int64_t mailbox_id,
+		       void (*fn)(const char *keyword, void *ctx), void *ctx,
+		       uint32_t *count_r, const char **err_r);
+
+/* \Recent (RFC 3501 2.3.2): a mailbox keeps the first UID that no
+ * session has claimed; messages from it on are recent for the session
+ * that claims them.  Reads that mark into *mark_r.  With claim, in the
+ * same transaction, moves it up to `upto` when it is below, but when
+ * `from` is not 0 only if the mark is still `from` (no other session
+ * claimed since the caller's last claim, so what a session claims stays
+ * one range).  Returns 1 when [*mark_r, upto) was claimed, 0 when nothing
+ * was (or !claim, or the mailbox is gone), or a store_fail.  A claim is
+ * not worth a disk sync: lost in a power cut, messages are recent again. */
+int store_recent(struct store_account *acct, int64_t mailbox_id, bool claim,
+		 uint32_t from, uint32_t upto, uint32_t *mark_r,
+		 const char **err_r);
+
 struct store_mailbox_status {
+	/* recent: messages no session has claimed yet (store_recent) */
 	uint32_t messages, unseen, deleted, recent;
 	uint64_t size;
 };

@@ -38,7 +38,9 @@
  *     mailbox; no EXPUNGE during FETCH, STORE or SEARCH; a sequence number
  *     keeps its UID and UIDs ascend with sequence numbers; RFC822.SIZE and
  *     BODY[] of the seed messages are theirs to the byte (in pieces too),
- *     and other sections of them are byte ranges of them;
+ *     and other sections of them are byte ranges of them; a FETCH shows
+ *     only keywords the last FLAGS named (RFC 9051 7.3.5), and RECENT is
+ *     never above EXISTS;
  *   - the output is bounded by the input's size and the mailboxes'; the
  *     session ends, frees everything (ASan/LSan) and gives its APPEND
  *     memory back. */
@@ -514,6 +516,13 @@ struct model {
 	/* The command being answered ("" for none). */
 	const char *name;
 	bool uid;
+
+	/* The keywords the last FLAGS named (RFC 9051 7.3.5): a FETCH may
+	 * show no other.  " kw1 kw2 ", lengths bounded by the store's
+	 * limits; kw_over when a FLAGS did not fit (then not checked). */
+	char kw[STORE_KEYWORDS_MAX * (STORE_KEYWORD_LEN_MAX + 1) + 2];
+	size_t kwlen;
+	bool kw_over;
 };
 
 static void cut(struct model *m)
@@ -875,6 +884,47 @@ static void check_section(const struct seed *msg, const struct section *s)
 
 /* "* seq FETCH (name value ...)": pairs, the UID consistent with what
  * the client knows, and the seed messages' bytes their own. */
+/* The words of a flag list "(a b)" one by one: fn(word, len). */
+static void each_flag(const struct val *v, struct model *m,
+		      void (*fn)(struct model *m, const char *w, size_t n))
+{
+	EXPECT(v->kind == V_LIST && v->len >= 2);
+	const char *p = v->data + 1, *e = v->data + v->len - 1;
+	while (p < e) {
+		const char *sp = memchr(p, ' ', (size_t)(e - p));
+		const char *we = sp != NULL ? sp : e;
+		EXPECT(we > p);
+		fn(m, p, (size_t)(we - p));
+		p = sp != NULL ? sp + 1 : e;
+	}
+}
+
+static void kw_remember(struct model *m, const char *w, size_t n)
+{
+	if (w[0] == '\\')
+		return;
+	if (m->kwlen + n + 2 > sizeof(m->kw)) {
+		m->kw_over = true;
+		return;
+	}
+	memcpy(m->kw + m->kwlen, w, n);
+	m->kwlen += n;
+	m->kw[m->kwlen++] = ' ';
+}
+
+/* A keyword a FETCH shows was named by FLAGS before (any case). */
+static void kw_check(struct model *m, const char *w, size_t n)
+{
+	if (w[0] == '\\' || m->kw_over)
+		return;
+	for (size_t i = 0; i + n + 1 <= m->kwlen; i++)
+		if (m->kw[i + n] == ' ' && (i == 0 || m->kw[i - 1] == ' ') &&
+		    strncasecmp(m->kw + i, w, n) == 0)
+			return;
+	dump_and_abort("invariant failed: a FETCH shows a keyword no FLAGS "
+		       "named");
+}
+
 static void check_fetch(struct model *m, uint32_t seq, struct tok *t)
 {
 	struct section secs[SECTIONS_MAX];
@@ -897,6 +947,8 @@ static void check_fetch(struct model *m, uint32_t seq, struct tok *t)
 		} else if (name_is(&s, "RFC822.SIZE")) {
 			EXPECT(number_of(&s.v, &size));
 			have_size = true;
+		} else if (name_is(&s, "FLAGS")) {
+			each_flag(&s.v, m, kw_check);
 		} else if (name_has(&s, "BINARY.SIZE")) {
 			uint64_t bsize;
 			EXPECT(number_of(&s.v, &bsize));
@@ -959,6 +1011,9 @@ static void numbered(struct model *m, struct tok *t)
 		view_resize(m, (size_t)n);
 	} else if (word(t, "RECENT")) {
 		EXPECT(t->p == t->e && (m->selected || m->selecting));
+		/* Comes after the EXISTS it is about: never more. */
+		EXPECT(m->got_exists || m->selected);
+		EXPECT(n <= m->n);
 	} else if (word(t, "EXPUNGE")) {
 		EXPECT(t->p == t->e && m->selected);
 		EXPECT(n >= 1 && n <= m->n);
@@ -1035,9 +1090,19 @@ static void untagged(struct model *m, const struct resp *r)
 	}
 	/* Everything else is for a logged-in client only. */
 	EXPECT(m->auth);
-	if (word(&t, "FLAGS"))
+	if (word(&t, "FLAGS")) {
 		EXPECT(m->selected || m->selecting);
-	else if (word(&t, "ESEARCH") || word(&t, "VANISHED"))
+		struct val v;
+		EXPECT(t.p < t.e && *t.p == ' ');
+		t.p++;
+		tk_value(&t, 0, &v);
+		EXPECT(t.p == t.e);
+		/* The mailbox's flags now, all of them: they replace. */
+		m->kwlen = 0;
+		m->kw_over = false;
+		each_flag(&v, m, kw_remember);
+		return;
+	} else if (word(&t, "ESEARCH") || word(&t, "VANISHED"))
 		EXPECT(m->selected);
 	else
 		EXPECT(word(&t, "LIST") || word(&t, "LSUB") ||

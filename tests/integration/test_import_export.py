@@ -364,6 +364,23 @@ def test_import_mbox_into_named_mailbox(server, tmp_path):
     assert len(snapshot(server)[0]["INBOX"]) == 3
 
 
+def test_import_mbox_keywords_past_the_limit(server, tmp_path):
+    """A mailbox keeps 256 keywords: a message that would bring more is
+    imported without its keywords, and the import says so."""
+    many = b" ".join(b"k%d" % i for i in range(256))
+    path = tmp_path / "Tags"
+    path.write_bytes(
+        b"From - Tue Jan  2 00:00:00 2024\nX-Keywords: " + many +
+        b"\nSubject: full\n\nx\n\n"
+        b"From - Tue Jan  2 00:00:00 2024\nX-Keywords: k1 one-more\n"
+        b"Subject: past\n\ny\n")
+    r = server.cli("import", "mbox", ALICE, str(path))
+    assert lines(r.stdout)[0] == "Tags: 2 imported", r.stdout
+    assert "keywords left out" in r.stderr, r.stderr
+    msgs = snapshot(server)[0]["Tags"]
+    assert len(msgs[0][0]) == 256 and msgs[1][0] == set(), msgs
+
+
 def test_import_thunderbird_directory(server, tmp_path):
     root = tmp_path / "Local Folders"
     (root / "Projects.sbd").mkdir(parents=True)

@@ -1635,6 +1635,9 @@ static void test_ids_never_reused(void **state)
 	assert_true(find(f->acct, "Newest").id > newest);
 }
 
+static const char *keywords_of(struct store_account *acct, int64_t mbox,
+			       char *out);
+
 static void test_upgrade(void **state)
 {
 	struct fixture *f = *state;
@@ -1659,10 +1662,16 @@ static void test_upgrade(void **state)
 
 	struct store_account *acct;
 	assert_int_equal(store_account_open(f->store, id, &acct, &err), 1);
-	assert_int_equal(db_int(f, id, "PRAGMA user_version"), 6);
+	assert_int_equal(db_int(f, id, "PRAGMA user_version"), 7);
 	/* Messages without ids: each one a thread of its own. */
 	assert_int_equal(db_int(f, id, "SELECT count(*) FROM message WHERE "
 				       "thread_id != body_id"), 0);
+	/* The keywords in use defined; the messages there not recent. */
+	char kws[256];
+	assert_string_equal(keywords_of(acct, 1, kws), "$Forwarded");
+	uint32_t mark = 0;
+	assert_int_equal(store_recent(acct, 1, false, 0, 4, &mark, &err), 0);
+	assert_int_equal(mark, 4);
 	/* The highest ids given so far, for those to come after them. */
 	assert_int_equal(db_int(f, id, "SELECT last_body_id FROM account"),
 			 db_int(f, id, "SELECT max(id) FROM body"));
@@ -1784,6 +1793,164 @@ static void test_trim_idle(void **state)
 	free(buf);
 }
 
+/* ---- the mailbox's keywords and \Recent ---- */
+
+static void kw_collect(const char *kw, void *ctx)
+{
+	char *out = ctx;
+	if (out[0] != '\0')
+		strcat(out, " ");
+	strcat(out, kw);
+}
+
+/* The mailbox's keywords in one string, after checking that the count
+ * agrees with the list. */
+static const char *keywords_of(struct store_account *acct, int64_t mbox,
+			       char *out)
+{
+	const char *err = NULL;
+	uint32_t n = 0, count = 0;
+	out[0] = '\0';
+	assert_int_equal(store_keyword_list(acct, mbox, kw_collect, out, &n,
+					    &err), 1);
+	assert_int_equal(store_keyword_count(acct, mbox, &count, &err), 1);
+	assert_int_equal(n, count);
+	return out;
+}
+
+static void test_keywords(void **state)
+{
+	struct fixture *f = *state;
+	struct flag_log log;
+	const char *err = NULL;
+	char kws[8192];
+	int64_t inbox = find(f->acct, "INBOX").id;
+	int64_t sent = find(f->acct, "Sent").id;
+	assert_string_equal(keywords_of(f->acct, inbox, kws), "");
+	/* APPEND and STORE define them, once whatever the case. */
+	append(f->acct, inbox, "one", 0, "$Label1 NonJunk", NULL, 1);
+	deliver(f->acct, inbox, "two");
+	uint32_t two = 2;
+	set_flags(f->acct, inbox, &two, 1, ADD, 0, "$label1 Work", 0, &log);
+	assert_string_equal(keywords_of(f->acct, inbox, kws),
+			    "$Label1 NonJunk Work");
+	/* Taking them off messages does not shrink the set. */
+	set_flags(f->acct, inbox, &two, 1, SET, 0, NULL, 0, &log);
+	assert_string_equal(keywords_of(f->acct, inbox, kws),
+			    "$Label1 NonJunk Work");
+	/* COPY brings the copied messages' keywords only. */
+	uint32_t one = 1, to, uv;
+	assert_int_equal(store_msg_copy(f->acct, inbox, &one, 1, sent, false,
+					&to, &uv, &err), 1);
+	assert_string_equal(keywords_of(f->acct, sent, kws),
+			    "$Label1 NonJunk");
+	/* Up to the limit, then STORE_FAIL_LIMIT and nothing changed. */
+	char more[64];
+	for (int i = 3; i < STORE_KEYWORDS_MAX; i++) {
+		snprintf(more, sizeof(more), "k%d", i);
+		set_flags(f->acct, inbox, &two, 1, ADD, 0, more, 0, &log);
+	}
+	uint32_t count = 0;
+	assert_int_equal(store_keyword_count(f->acct, inbox, &count, &err), 1);
+	assert_int_equal(count, STORE_KEYWORDS_MAX);
+	uint64_t top = find(f->acct, "INBOX").highestmodseq;
+	assert_int_equal(store_msg_flags(f->acct, inbox, &two, 1, ADD,
+					 STORE_FLAG_SEEN, "Work past", 0,
+					 collect_change, &log, &err),
+			 STORE_FAIL_LIMIT);
+	assert_int_equal(find(f->acct, "INBOX").highestmodseq, top);
+	struct iovec iov = {"three", 5};
+	struct store_source src = {&iov, 1, -1, 0};
+	uint32_t uid = 0;
+	assert_int_equal(store_msg_append(f->acct, inbox, &src, NULL, 0,
+					  "past", 1, &uid, &err),
+			 STORE_FAIL_LIMIT);
+	assert_int_equal(find(f->acct, "INBOX").uidnext, 3);
+	/* Defined ones still go; a full target refuses a COPY. */
+	set_flags(f->acct, inbox, &two, 1, ADD, 0, "k7 work", 0, &log);
+	append(f->acct, sent, "four", 0, "Fresh", NULL, 1);
+	uint32_t four = 2;
+	assert_int_equal(store_msg_copy(f->acct, sent, &four, 1, inbox, false,
+					&to, &uv, &err), STORE_FAIL_LIMIT);
+	assert_int_equal(find(f->acct, "INBOX").uidnext, 3);
+	/* Too long, in a mailbox with room. */
+	char longkw[STORE_KEYWORD_LEN_MAX + 2];
+	memset(longkw, 'x', sizeof(longkw) - 1);
+	longkw[sizeof(longkw) - 1] = '\0';
+	assert_int_equal(store_msg_flags(f->acct, sent, &four, 1, ADD, 0,
+					 longkw, 0, collect_change, &log, &err),
+			 STORE_FAIL_LIMIT);
+	longkw[STORE_KEYWORD_LEN_MAX] = '\0';
+	set_flags(f->acct, sent, &four, 1, ADD, 0, longkw, 0, &log);
+	/* A deleted mailbox's keywords go with it. */
+	assert_int_equal(store_mailbox_delete(f->acct, "Sent", &err), 1);
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM keyword WHERE "
+		 "mailbox_id = %lld", (long long)sent);
+	assert_int_equal(db_int(f, f->bob, sql), 0);
+}
+
+static void test_recent(void **state)
+{
+	struct fixture *f = *state;
+	const char *err = NULL;
+	struct store_mailbox_status st;
+	uint32_t mark = 0;
+	int64_t inbox = find(f->acct, "INBOX").id;
+	for (int i = 0; i < 3; i++)
+		deliver(f->acct, inbox, "m");
+	assert_int_equal(store_mailbox_status(f->acct, inbox, &st, &err), 1);
+	assert_int_equal(st.recent, 3);
+	/* A look claims nothing. */
+	assert_int_equal(store_recent(f->acct, inbox, false, 0, 4, &mark,
+				      &err), 0);
+	assert_int_equal(mark, 1);
+	/* The first claim takes [1, 3); the mark moves. */
+	assert_int_equal(store_recent(f->acct, inbox, true, 0, 3, &mark, &err),
+			 1);
+	assert_int_equal(mark, 1);
+	assert_int_equal(store_mailbox_status(f->acct, inbox, &st, &err), 1);
+	assert_int_equal(st.recent, 1);
+	/* Another session's claim right after: [3, 4). */
+	assert_int_equal(store_recent(f->acct, inbox, true, 0, 4, &mark, &err),
+			 1);
+	assert_int_equal(mark, 3);
+	/* The first session goes on from 3: someone claimed, it gets
+	 * nothing, and the mark stays. */
+	deliver(f->acct, inbox, "m");
+	assert_int_equal(store_recent(f->acct, inbox, true, 3, 5, &mark, &err),
+			 0);
+	assert_int_equal(mark, 4);
+	/* The second one goes on from 4. */
+	assert_int_equal(store_recent(f->acct, inbox, true, 4, 5, &mark, &err),
+			 1);
+	assert_int_equal(mark, 4);
+	/* Nothing left: no claim. */
+	assert_int_equal(store_recent(f->acct, inbox, true, 0, 5, &mark, &err),
+			 0);
+	assert_int_equal(mark, 5);
+	assert_int_equal(store_mailbox_status(f->acct, inbox, &st, &err), 1);
+	assert_int_equal(st.recent, 0);
+	/* A copy is recent in the target; a renamed INBOX keeps what no
+	 * session claimed. */
+	int64_t sent = find(f->acct, "Sent").id;
+	uint32_t one = 1, to, uv;
+	assert_int_equal(store_msg_copy(f->acct, inbox, &one, 1, sent, false,
+					&to, &uv, &err), 1);
+	assert_int_equal(store_mailbox_status(f->acct, sent, &st, &err), 1);
+	assert_int_equal(st.recent, 1);
+	deliver(f->acct, inbox, "m");
+	assert_int_equal(store_mailbox_rename(f->acct, "INBOX", "Old", &err),
+			 1);
+	assert_int_equal(store_mailbox_status(f->acct, find(f->acct, "Old").id,
+					      &st, &err), 1);
+	assert_int_equal(st.messages, 5);
+	assert_int_equal(st.recent, 1);
+	assert_int_equal(store_recent(f->acct, find(f->acct, "Old").id, false,
+				      0, 6, &mark, &err), 0);
+	assert_int_equal(mark, 5);
+}
+
 int main(void)
 {
 #define T_(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1806,6 +1973,8 @@ int main(void)
 		T_(test_ids_never_reused),
 		T_(test_upgrade),
 		T_(test_trim_idle),
+		T_(test_keywords),
+		T_(test_recent),
 	};
 #undef T_
 	return cmocka_run_group_tests(tests, NULL, NULL);

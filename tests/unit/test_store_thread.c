@@ -438,8 +438,14 @@ static int64_t query_int(const char *path, const char *sql)
 	return v;
 }
 
-/* A database as version 5 left it: no thread column, no thread_ref. */
+/* A database as version 5 left it: no thread column, no thread_ref, and
+ * none of version 7's keywords and \Recent mark. */
 static const char to_v5[] =
+	"DROP TRIGGER keyword_added;"
+	"DROP TRIGGER mailbox_keywords_removed;"
+	"DROP TABLE keyword;"
+	"ALTER TABLE mailbox DROP COLUMN recent_uid;"
+	"ALTER TABLE mailbox DROP COLUMN keyword_count;"
 	"ALTER TABLE message DROP COLUMN thread_id;"
 	"DROP TABLE thread_ref;"
 	"PRAGMA user_version=5;";
@@ -476,7 +482,7 @@ static void test_upgrade(void **state)
 	assert_int_equal(query_int(path, "PRAGMA user_version"), 5);
 	assert_int_equal(store_open(f->data, &f->store, &err), 1);
 	assert_int_equal(store_account_open(f->store, id, &acct, &err), 1);
-	assert_int_equal(query_int(path, "PRAGMA user_version"), 6);
+	assert_int_equal(query_int(path, "PRAGMA user_version"), 7);
 	assert_int_equal(query_int(path, "SELECT count(*) FROM message "
 					 "WHERE thread_id = 0"), 0);
 	threads_of(acct, inbox, &in);

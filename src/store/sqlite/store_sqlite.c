@@ -100,6 +100,7 @@ const char *store_fail_name(int fail)
 	case STORE_FAIL_GONE: return "gone";
 	case STORE_FAIL_BROKEN: return "broken";
 	case STORE_FAIL_EXISTS: return "exists";
+	case STORE_FAIL_LIMIT: return "limit";
 	default: return "temp";
 	}
 }

@@ -112,7 +112,8 @@ int sqlite_user_quota(struct store *store, int64_t user_id,
 enum { ST_NEXT, ST_BODY, ST_MSG, ST_MBOX, ST_ACCOUNT, ST_SAVE, ST_RELEASE,
        ST_UNDO, ST_THREAD_FIND, ST_THREAD_PUT, ST_COUNT };
 enum { RT_BODY_ID, RT_DATA, RT_STATE, RT_LIST, RT_MAILBOX, RT_SCAN,
-       RT_SCAN_META, RT_CHANGES, RT_EXPUNGED, RT_STATUS, RT_MODSEQ, RT_COUNT };
+       RT_SCAN_META, RT_CHANGES, RT_EXPUNGED, RT_STATUS, RT_MODSEQ,
+       RT_KW_COUNT, RT_KW_LIST, RT_RECENT, RT_COUNT };
 
 struct delivery;
 
@@ -185,6 +186,15 @@ int sqlite_expunge_in_txn(struct store_account *a, int64_t mailbox_id,
 /* Tell the account's watchers, in every process, that it changed: called
  * after a commit that changed mailboxes or messages. */
 void sqlite_account_changed(struct store_account *a);
+
+/* ---- mailbox flags (store_sqlite_flags.c) ---- */
+
+/* Inside the writer's transaction: put these keywords (space-separated,
+ * may be NULL) in the mailbox's set.  Returns 1, 0 when one would go past
+ * STORE_KEYWORDS_MAX or STORE_KEYWORD_LEN_MAX (then none of those after
+ * it is added; the caller rolls back), -1 (error on db). */
+int sqlite_keywords_define(sqlite3 *db, int64_t mailbox_id,
+			   const char *keywords);
 
 /* ---- full-text index (store_sqlite_fts.c) ---- */
 

@@ -163,8 +163,37 @@ static const char index_v6[] =
 	" hash INTEGER PRIMARY KEY,"
 	" thread_id INTEGER NOT NULL);";
 
+/* IMAP flags a mailbox keeps (store_sqlite_flags.c): the keywords
+ * defined in it, which only grow, counted in the mailbox row so that a
+ * session learns in one read whether there is a new one; and \Recent's
+ * mark, the first UID no session has claimed (messages already there
+ * are not recent).  The keywords already in use are taken over. */
+static const char index_v7[] =
+	"ALTER TABLE mailbox ADD COLUMN recent_uid INTEGER NOT NULL"
+	" DEFAULT 1;"
+	"UPDATE mailbox SET recent_uid = uidnext;"
+	"ALTER TABLE mailbox ADD COLUMN keyword_count INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"CREATE TABLE keyword ("
+	" mailbox_id INTEGER NOT NULL,"
+	" name TEXT NOT NULL COLLATE NOCASE,"
+	" PRIMARY KEY (mailbox_id, name)) WITHOUT ROWID;"
+	"CREATE TRIGGER keyword_added AFTER INSERT ON keyword BEGIN"
+	" UPDATE mailbox SET keyword_count = keyword_count + 1"
+	" WHERE id = new.mailbox_id; END;"
+	"CREATE TRIGGER mailbox_keywords_removed AFTER DELETE ON mailbox"
+	" BEGIN DELETE FROM keyword WHERE mailbox_id = old.id; END;"
+	"WITH RECURSIVE split(mailbox_id, word, rest) AS ("
+	" SELECT mailbox_id, '', keywords || ' ' FROM message"
+	" WHERE keywords != ''"
+	" UNION ALL SELECT mailbox_id, substr(rest, 1, instr(rest, ' ') - 1),"
+	" substr(rest, instr(rest, ' ') + 1) FROM split WHERE rest != '')"
+	" INSERT OR IGNORE INTO keyword(mailbox_id, name)"
+	" SELECT DISTINCT mailbox_id, word FROM split WHERE word != '';";
+
 static const char *const index_steps[] = {index_v1, index_v2, index_v3,
-					  index_v4, index_v5, index_v6};
+					  index_v4, index_v5, index_v6,
+					  index_v7};
 #define INDEX_VERSION (int)(sizeof(index_steps) / sizeof(*index_steps))
 static int (*const index_fill[INDEX_VERSION])(sqlite3 *db) = {
 	[5] = sqlite_thread_fill,
@@ -221,8 +250,13 @@ static const char *const read_sql[RT_COUNT] = {
 	[RT_STATUS] = "SELECT count(*), "
 		      "coalesce(sum((flags & 1) = 0), 0), "
 		      "coalesce(sum((flags & 8) != 0), 0), "
-		      "coalesce(sum(size), 0) FROM message WHERE mailbox_id=?",
+		      "coalesce(sum(size), 0), "
+		      "coalesce(sum(uid >= (SELECT recent_uid FROM mailbox "
+		      "WHERE id=?1)), 0) FROM message WHERE mailbox_id=?1",
 	[RT_MODSEQ] = "SELECT highestmodseq FROM mailbox WHERE id=?",
+	[RT_KW_COUNT] = "SELECT keyword_count FROM mailbox WHERE id=?",
+	[RT_KW_LIST] = "SELECT name FROM keyword WHERE mailbox_id=?",
+	[RT_RECENT] = "SELECT recent_uid FROM mailbox WHERE id=?",
 };
 
 struct store_account_cache {

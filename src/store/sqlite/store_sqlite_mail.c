@@ -342,7 +342,16 @@ static int insert_one(struct store_account *a, struct delivery *d,
 						  "mailbox", a->name));
 		return STORE_FAIL_BROKEN;
 	}
-	int rc = insert_body(a, d, &body, buf, err_r);
+	/* A keyword new to the mailbox is defined with the message. */
+	int rc = sqlite_keywords_define(a->wdb, d->mailbox_id, d->keywords);
+	if (rc == 0) {
+		sqlite_set_err(err_r, sqlite_errf("%s: too many keywords in "
+						  "the mailbox", a->name));
+		return STORE_FAIL_LIMIT;
+	}
+	if (rc < 0)
+		return wfail(a, err_r);
+	rc = insert_body(a, d, &body, buf, err_r);
 	if (rc < 0)
 		return rc;
 	int64_t thread;

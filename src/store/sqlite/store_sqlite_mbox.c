@@ -99,6 +99,7 @@ int store_mailbox_status(struct store_account *a, int64_t mailbox_id,
 		st_r->unseen = (uint32_t)sqlite3_column_int64(st, 1);
 		st_r->deleted = (uint32_t)sqlite3_column_int64(st, 2);
 		st_r->size = (uint64_t)sqlite3_column_int64(st, 3);
+		st_r->recent = (uint32_t)sqlite3_column_int64(st, 4);
 		result = 1;
 	} else {
 		result = sqlite_fail(a->rdb, rc, a->name, err_r);
@@ -288,6 +289,16 @@ static int rename_inbox(struct store_account *a, const char *to)
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
+		return -1;
+	/* Their keywords stay defined, and those no session claimed stay
+	 * recent, in the new mailbox. */
+	if (sqlite_exec(a->wdb, "INSERT OR IGNORE INTO keyword(mailbox_id, "
+				"name) SELECT ?1, name FROM keyword WHERE "
+				"mailbox_id = (SELECT id FROM mailbox WHERE "
+				"name = 'INBOX')", id) < 0 ||
+	    sqlite_exec(a->wdb, "UPDATE mailbox SET recent_uid = (SELECT "
+				"recent_uid FROM mailbox WHERE name = "
+				"'INBOX') WHERE id = ?", id) < 0)
 		return -1;
 	/* The messages keep their MODSEQs too: the new mailbox's counter
 	 * starts above them, or a change there would get a lower one. */

@@ -258,6 +258,7 @@ struct flags_txn {
 	struct flag_result *out;
 	size_t nout;
 	size_t changed;
+	bool limit;		/* a keyword past the mailbox's limits */
 };
 
 static unsigned flags_apply(unsigned old, enum store_flag_op op,
@@ -341,6 +342,13 @@ static int flags_body(struct store_account *a, struct flags_txn *t)
 	sqlite3_finalize(hm);
 	if (modseq == 0)
 		goto out;
+	if (t->op != STORE_FLAGS_REMOVE && t->n > 0) {
+		int kw_rc = sqlite_keywords_define(a->wdb, t->mailbox_id,
+						   t->keywords);
+		t->limit = kw_rc == 0;
+		if (kw_rc <= 0)
+			goto out;
+	}
 	for (size_t i = 0; i < t->n; i++)
 		if (flags_one(get, set, t, t->uids[i], modseq, &kw) < 0)
 			goto out;
@@ -359,6 +367,13 @@ out:
 	return rc;
 }
 
+static int limit_fail(struct store_account *a, const char **err_r)
+{
+	sqlite_set_err(err_r, sqlite_errf("%s: too many keywords in the "
+					  "mailbox, or one too long", a->name));
+	return STORE_FAIL_LIMIT;
+}
+
 int store_msg_flags(struct store_account *a, int64_t mailbox_id,
 		    const uint32_t *uids, size_t n, enum store_flag_op op,
 		    unsigned flags, const char *keywords,
@@ -367,7 +382,7 @@ int store_msg_flags(struct store_account *a, int64_t mailbox_id,
 		    void *ctx, const char **err_r)
 {
 	struct flags_txn t = {mailbox_id, uids, n, op, flags, keywords,
-			      unchangedsince, NULL, 0, 0};
+			      unchangedsince, NULL, 0, 0, false};
 	t.out = xcalloc(n ? n : 1, sizeof(*t.out));
 	sqlite_writer_enter(a);
 	int rc = sqlite_writer_db(a, err_r);
@@ -383,7 +398,9 @@ int store_msg_flags(struct store_account *a, int64_t mailbox_id,
 	if (rc == 0) {
 		if (sqlite_begin(a->wdb) < 0 || flags_body(a, &t) < 0 ||
 		    sqlite_commit(a->wdb) < 0) {
-			rc = sqlite_fail(a->wdb, SQLITE_OK, a->name, err_r);
+			rc = t.limit ? limit_fail(a, err_r)
+				     : sqlite_fail(a->wdb, SQLITE_OK, a->name,
+						   err_r);
 			sqlite_rollback(a->wdb);
 			for (size_t i = 0; i < t.nout; i++)
 				free(t.out[i].keywords);
@@ -416,7 +433,42 @@ struct copy_txn {
 	bool move;
 	uint32_t *new_uids;
 	uint32_t uidvalidity;
+	bool limit;		/* a keyword past the target's limits */
 };
+
+/* The copied messages' keywords, defined in the target.  Copies of many
+ * messages mostly carry the same few lists: each list is defined once in
+ * a row. */
+static int copy_keywords(sqlite3 *db, struct copy_txn *t)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT keywords FROM message WHERE "
+				   "mailbox_id = ?1 AND uid = ?2 AND "
+				   "keywords != ''", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	char *last = NULL;
+	int rc = 1;
+	for (size_t i = 0; i < t->n && rc > 0; i++) {
+		sqlite3_bind_int64(st, 1, t->from);
+		sqlite3_bind_int64(st, 2, t->uids[i]);
+		int step = sqlite3_step(st);
+		if (step == SQLITE_ROW) {
+			const char *kw = text_or_empty(st, 0);
+			if (last == NULL || strcmp(last, kw) != 0) {
+				rc = sqlite_keywords_define(db, t->to, kw);
+				free(last);
+				last = xstrdup(kw);
+			}
+		} else if (step != SQLITE_DONE) {
+			rc = -1;
+		}
+		sqlite3_reset(st);
+	}
+	free(last);
+	sqlite3_finalize(st);
+	t->limit = rc == 0;
+	return rc > 0 ? 0 : -1;
+}
 
 static int copy_target(sqlite3 *db, int64_t to, uint32_t *uidnext_r,
 		       uint64_t *modseq_r, uint32_t *uidvalidity_r)
@@ -451,6 +503,7 @@ static int copy_body(struct store_account *a, struct copy_txn *t)
 	sqlite3_stmt *ins = NULL, *ref = NULL;
 	int rc = -1;
 	if (copy_target(a->wdb, t->to, &uid, &modseq, &t->uidvalidity) < 0 ||
+	    copy_keywords(a->wdb, t) < 0 ||
 	    sqlite3_prepare_v2(a->wdb, copy_sql, -1, &ins, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(a->wdb, "UPDATE body SET refs = refs + 1 "
 				       "WHERE id = (SELECT body_id FROM message "
@@ -529,7 +582,8 @@ int store_msg_copy(struct store_account *a, int64_t from_id,
 		   uint32_t *new_uids_r, uint32_t *uidvalidity_r,
 		   const char **err_r)
 {
-	struct copy_txn t = {from_id, to_id, uids, n, move, new_uids_r, 0};
+	struct copy_txn t = {from_id, to_id, uids, n, move, new_uids_r, 0,
+			     false};
 	sqlite_writer_enter(a);
 	int rc = sqlite_writer_db(a, err_r);
 	if (rc == 0 && sqlite_begin(a->wdb) < 0)
@@ -540,7 +594,9 @@ int store_msg_copy(struct store_account *a, int64_t from_id,
 		rc = sqlite_fail(a->wdb, SQLITE_OK, a->name, err_r);
 	if (rc >= 0) {
 		if (copy_body(a, &t) < 0 || sqlite_commit(a->wdb) < 0)
-			rc = sqlite_fail(a->wdb, SQLITE_OK, a->name, err_r);
+			rc = t.limit ? limit_fail(a, err_r)
+				     : sqlite_fail(a->wdb, SQLITE_OK, a->name,
+						   err_r);
 		else
 			rc = 1;
 	}
