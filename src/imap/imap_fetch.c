@@ -336,6 +336,8 @@ static int binary_answer(struct imap_session *s, struct store_account *acct,
 	struct str *o = &s->out;
 	struct str path = STR_INIT, dec = STR_INIT;
 	struct mime_range r;
+	imap_write_fetch_name(o, att);
+	str_appendc(o, ' ');
 	int rc = ensure_meta(s, acct, m);
 	if (rc > 0)
 		rc = load_bytes(s, acct, m);
@@ -345,8 +347,6 @@ static int binary_answer(struct imap_session *s, struct store_account *acct,
 	rc = mime_layout_section(m->layout, m->layout_len,
 				 path.data ? path.data : "", path.len,
 				 MIME_SECTION_WHOLE, &r);
-	imap_write_fetch_name(o, att);
-	str_appendc(o, ' ');
 	str_free(&path);
 	if (rc <= 0 || r.off + r.len > a->bytes.len) {
 		str_appends(o, att->item == IMAP_FETCH_BINARY ? "\"\"" : "0");
@@ -369,6 +369,18 @@ static int binary_answer(struct imap_session *s, struct store_account *acct,
 		str_append(o, dec.data ? dec.data + off : "", len);
 	}
 	str_free(&dec);
+	return 1;
+}
+
+/* Another session expunged the message while this FETCH read it (RFC
+ * 2180 4.1): its items still get values, empty ones that keep the
+ * response's grammar, rather than a name with nothing after it. */
+#define GONE_ENVELOPE "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
+#define GONE_BODY "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 0 0)"
+
+static int gone_nil(struct str *o)
+{
+	str_appends(o, "NIL");
 	return 1;
 }
 
@@ -421,35 +433,56 @@ static int item_answer(struct imap_session *s, struct store_account *acct,
 	case IMAP_FETCH_BODY:
 	case IMAP_FETCH_BODYSTRUCTURE:
 		rc = ensure_meta(s, acct, m);
-		if (rc <= 0)
+		if (rc < 0)
 			break;
 		str_appends(o, att->item == IMAP_FETCH_ENVELOPE ? "ENVELOPE "
 			       : att->item == IMAP_FETCH_BODY	? "BODY "
 								: "BODYSTRUCTURE ");
-		str_appends(o, att->item == IMAP_FETCH_ENVELOPE ? m->envelope
-			       : att->item == IMAP_FETCH_BODY	? m->body
-								: m->bodystructure);
+		if (rc == 0)
+			str_appends(o, att->item == IMAP_FETCH_ENVELOPE
+					       ? GONE_ENVELOPE
+					       : GONE_BODY);
+		else
+			str_appends(o, att->item == IMAP_FETCH_ENVELOPE
+					       ? m->envelope
+				       : att->item == IMAP_FETCH_BODY
+					       ? m->body
+					       : m->bodystructure);
+		rc = 1;
 		break;
 	case IMAP_FETCH_RFC822:
 	case IMAP_FETCH_RFC822_HEADER:
 	case IMAP_FETCH_RFC822_TEXT:
 	case IMAP_FETCH_BODY_SECTION:
 		rc = section_answer(s, acct, m, att);
+		if (rc == 0)
+			rc = gone_nil(o);
 		break;
 	case IMAP_FETCH_BINARY:
 	case IMAP_FETCH_BINARY_SIZE:
 		rc = binary_answer(s, acct, m, att);
+		if (rc == 0) {
+			if (att->item == IMAP_FETCH_BINARY_SIZE)
+				str_appends(o, "0");
+			else
+				gone_nil(o);
+			rc = 1;
+		}
 		break;
 	case IMAP_FETCH_PREVIEW:
 		if (m->preview == NULL) {
 			/* Kept before previews were: computed now. */
 			m->have_meta = false;
 			rc = ensure_meta(s, acct, m);
-			if (rc <= 0)
+			if (rc < 0)
 				break;
 		}
 		str_appends(o, "PREVIEW ");
-		imap_write_string(o, m->preview, strlen(m->preview), false);
+		if (rc == 0)
+			rc = gone_nil(o);
+		else
+			imap_write_string(o, m->preview, strlen(m->preview),
+					  false);
 		break;
 	default:
 		/* Not offered in CAPABILITY: the parser knows more items than

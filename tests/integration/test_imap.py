@@ -2333,3 +2333,35 @@ def test_disconnect_mid_literal_and_mid_fetch(server):
         assert body_of(items[1]["BODY[]"]) == big
     deliver(server, make_message("after"))
     still_serving(server)
+
+
+def test_fetch_while_another_session_expunges_keeps_every_item(server):
+    """A message expunged by another session while a FETCH reads it
+    (RFC 2180 4.1): every item of the response still has a value (NIL or
+    an empty one for a message gone), never a name with nothing after
+    it.  Dovecot's imaptest saw `BODY[HEADER.FIELDS (Message-ID)] )`."""
+    with login(server) as a, login(server) as b:
+        fill(a, 120, size=3000)
+        a.select()
+        b.select()
+        stop = time.time() + 20
+        for round_ in range(6):
+            # b takes messages away a few at a time while a reads them
+            # all; sequence numbers in a stay put during its FETCH.
+            tag = b.tag()
+            b.send(("%s STORE %d:%d +FLAGS.SILENT (\\Deleted)\r\n"
+                    "%sx EXPUNGE\r\n" % (tag, 1 + round_ * 3,
+                                         10 + round_ * 3, tag)).encode())
+            untagged = a.ok("FETCH 1:* (ENVELOPE BODY.PEEK[HEADER.FIELDS "
+                            "(Subject Message-ID)] BINARY.SIZE[1] "
+                            "PREVIEW BODYSTRUCTURE RFC822.SIZE)")
+            items, _ = fetches(untagged)   # asserts name/value pairs
+            for seq, d in items.items():
+                hdr = d["BODY[HEADER.FIELDS (SUBJECT MESSAGE-ID)]"]
+                assert hdr is None or isinstance(hdr, bytes), (seq, d)
+                assert isinstance(d["ENVELOPE"], list), (seq, d)
+                assert isinstance(d["BODYSTRUCTURE"], list), (seq, d)
+            b.until(tag)
+            b.until(tag + "x")
+            a.ok("NOOP")
+            assert time.time() < stop
