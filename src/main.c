@@ -1,6 +1,7 @@
 /* posthorn: subcommand dispatch. */
 #include <getopt.h>
 #include <malloc.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,14 @@ int main(int argc, char **argv)
 	 * messages) in mmap and gives them back when freed; glibc's sliding
 	 * default would keep them in each worker thread's heap for good. */
 	mallopt(M_MMAP_THRESHOLD, 512 * 1024);
+	/* One heap per core, not glibc's eight: tens of workers each
+	 * leave a session's small long-lived allocations (a view's UIDs, a
+	 * watch) in their own heap between transient ones, and every heap
+	 * keeps its own free pages.  Idle IMAP connections cost a third
+	 * less PSS this way; no more than one thread per core runs at once
+	 * anyway, and small allocations stay in per-thread caches. */
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	mallopt(M_ARENA_MAX, cores > 2 ? (int)cores : 2);
 
 	/* "+": stop at the first non-option, the command. */
 	while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
