@@ -179,9 +179,20 @@ struct part_state {
 	bool html, any;
 };
 
+/* Whether a quoted-printable chunk may end before p[c]: not after "=",
+ * "=X", a space, a tab or a CR, which the next bytes could still make an
+ * escape, a soft line break or padding at the end of a line. */
+static bool qp_may_end(const char *p, size_t c)
+{
+	char last = p[c - 1];
+	return last != '=' && last != ' ' && last != '\t' && last != '\r' &&
+	       (c < 2 || p[c - 2] != '=');
+}
+
 /* Where to end a chunk of content: after its last line end, so that
  * quoted-printable escapes and soft line breaks stay whole; without one,
- * before any "=", space or CR that the next bytes could still change. */
+ * where qp_may_end() allows it, looking back and then (a run of spaces)
+ * forward, up to a few chunks. */
 static size_t raw_cut(const char *p, size_t len, size_t chunk, uint8_t cte)
 {
 	if (len <= chunk)
@@ -191,13 +202,17 @@ static size_t raw_cut(const char *p, size_t len, size_t chunk, uint8_t cte)
 		return (size_t)(nl - p) + 1;
 	if (cte != MIME_CTE_QP)
 		return chunk;
-	size_t c = chunk;
-	while (c > 0 && (p[c - 1] == '=' || p[c - 1] == ' ' ||
-			 p[c - 1] == '\t' || p[c - 1] == '\r' ||
-			 (c >= 2 && p[c - 2] == '=')))
-		c--;
-	return c > 0 ? c : chunk;
+	for (size_t c = chunk; c > 0; c--)
+		if (qp_may_end(p, c))
+			return c;
+	size_t max = len - chunk > 3 * chunk ? 4 * chunk : len;
+	for (size_t c = chunk + 1; c < max; c++)
+		if (qp_may_end(p, c))
+			return c;
+	return max;
 }
+
+static size_t tag_close(const char *p, size_t len, size_t i);
 
 static bool ci_at(const char *p, size_t len, size_t i, const char *s)
 {
@@ -238,7 +253,7 @@ static size_t html_open(const char *p, size_t len)
 			tag = len;
 		} else if (name != NULL) {
 			size_t j = i + 1;
-			char close[8] = "</";
+			char close[16] = "</";
 			memcpy(close + 2, name, strlen(name) + 1);
 			while ((e = memchr(p + j, '<', len - j)) != NULL &&
 			       !ci_at(p, len, (size_t)(e - p), close))
@@ -250,7 +265,7 @@ static size_t html_open(const char *p, size_t len)
 		i += skip;
 	}
 	/* The last tag, unless it is closed. */
-	if (tag < len && memchr(p + tag, '>', len - tag) != NULL)
+	if (tag < len && tag_close(p, len, tag + 1) < len)
 		tag = len;
 	return tag;
 }
@@ -688,9 +703,9 @@ static size_t reference(const char *p, size_t len, struct str *out)
 	return 0;
 }
 
-/* Where the tag that starts at p ends (after its ">", or len), honouring
- * attribute values in quotes. */
-static size_t tag_end(const char *p, size_t len, size_t i)
+/* Where the ">" of the tag that goes on at p[i] is, honouring attribute
+ * values in quotes; len if there is none. */
+static size_t tag_close(const char *p, size_t len, size_t i)
 {
 	char quote = 0, prev = 0;
 	for (; i < len; i++) {
@@ -701,13 +716,20 @@ static size_t tag_end(const char *p, size_t len, size_t i)
 			continue;
 		}
 		if (c == '>')
-			return i + 1;
+			return i;
 		if ((c == '"' || c == '\'') && prev == '=')
 			quote = c;
 		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
 			prev = c;
 	}
 	return len;
+}
+
+/* Where the tag ends (after its ">", or len). */
+static size_t tag_end(const char *p, size_t len, size_t i)
+{
+	size_t c = tag_close(p, len, i);
+	return c < len ? c + 1 : len;
 }
 
 /* From i, past the next "</name" (any case), or len. */
