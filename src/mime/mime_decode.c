@@ -119,8 +119,17 @@ static void utf8_append(const char *in, size_t len, bool raw,
 		size_t start = i;
 		uint32_t cp;
 		int k = 0;
-		while (i < len && (k = utf8_next(p + i, len - i, &cp)) > 0)
+		for (;;) {
+			/* ASCII, most of mail, needs no decoding. */
+			while (i < len && p[i] < 0x80)
+				i++;
+			if (i == len)
+				break;
+			k = utf8_next(p + i, len - i, &cp);
+			if (k <= 0)
+				break;
 			i += (size_t)k;
+		}
 		str_append(out, in + start, i - start);
 		if (i == len)
 			break;

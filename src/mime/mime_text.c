@@ -298,14 +298,23 @@ static size_t text_cut(const char *p, size_t len)
 static void text_piece(struct walk *w, struct part_state *st, const char *in,
 		       size_t len, bool last)
 {
-	str_append(&w->pend, in, len);
-	size_t cut = last ? w->pend.len : text_cut(w->pend.data, w->pend.len);
+	const char *p = in;
+	size_t n = len;
+	/* Copied only behind what waits from the piece before. */
+	if (w->pend.len > 0) {
+		str_append(&w->pend, in, len);
+		p = w->pend.data, n = w->pend.len;
+	}
+	size_t cut = last ? n : text_cut(p, n);
 	str_clear(&w->clean);
 	str_clear(&w->norm);
-	clean(w->pend.data, cut, false, &w->clean);
+	clean(p, cut, false, &w->clean);
 	if (w->clean.len > 0)
 		mime_text_normalize(w->clean.data, w->clean.len, &w->norm);
-	str_consume(&w->pend, cut);
+	if (p == in)
+		append_span(&w->pend, in + cut, n - cut);
+	else
+		str_consume(&w->pend, cut);
 	if (w->norm.len > 0) {
 		st->any = true;
 		emit(w, MIME_TEXT_BODY, w->norm.data, w->norm.len);

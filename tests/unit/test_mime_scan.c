@@ -51,7 +51,8 @@ static const struct scan_case cases[] = {
 	   "--b\r\nContent-Type: text/plain; charset=utf-8\r\n"
 	   "Content-Transfer-Encoding: base64\r\n\r\n"
 	   "w4nDqcOpIGVuZGUgZGVyIE5hY2hyaWNodC4=\r\n--b--\r\n"),
-	 {{MIME_SCAN_BODY, NULL, "GRU\xcc\x88\xc3\x9f" "E AUS KO\xcc\x88LN, SCHADE", true},
+	 {{MIME_SCAN_BODY, NULL,
+	   "GRU\xcc\x88\xc3\x9f" "E AUS KO\xcc\x88LN, SCHADE", true},
 	  {MIME_SCAN_BODY, NULL, "E\xcc\x81" "E\xcc\x81" "E\xcc\x81 ENDE", true},
 	  {MIME_SCAN_BODY, NULL, "SCHADE.\nE\xcc\x81", true},
 	  {MIME_SCAN_BODY, NULL, "=FC", false}}},
