@@ -22,10 +22,12 @@
  *     first, as header lines; parts of any other type are skipped, and so
  *     is a message/rfc822 that the MIME parser left opaque.
  *
- * mime_text_walk() gives all of that text, piece by piece, in memory
- * bounded by a few times MIME_TEXT_CHUNK whatever the size of the message
- * (besides the message itself and one header field at a time), for SEARCH
- * to look into every byte of it.  mime_text_extract() keeps at most
+ * mime_text_walk() gives all of that text, piece by piece, for SEARCH to
+ * look into every byte of it, in memory bounded whatever the size of the
+ * message (besides the message itself and one header field at a time): a
+ * chunk of MIME_TEXT_CHUNK bytes of content, what its decoding and
+ * normalising make of it (at most a few MiB for hostile input), and what
+ * waits for the next chunk (at most a few hundred KiB).  mime_text_extract() keeps at most
  * MIME_TEXT_MAX bytes of it, for the full-text index: the header first, in
  * whole lines; the body gets the rest, cut between two code points. */
 #ifndef POSTHORN_MIME_TEXT_H
