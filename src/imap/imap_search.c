@@ -9,9 +9,10 @@
  * the message (mime_text.h), in which the string is looked for as a
  * substring under i;unicode-casemap.  Each text key asks the store once
  * for the UIDs that match it; a message is then tested by membership.
- * Messages the index does not hold yet (stored before it, or spooled and
- * not parsed yet) are read and indexed first; if that cannot be kept,
- * their text is looked into in memory, with the same rules. */
+ * Messages the index does not hold (stored before it, spooled and not
+ * parsed yet, or with more text than the index takes) are read, and every
+ * key is looked for in all of their text in one pass (mime_scan.h), which
+ * also gives the index the text of those within its bounds. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "mime/mime.h"
 #include "mime/mime_decode.h"
 #include "mime/mime_layout.h"
+#include "mime/mime_scan.h"
 #include "mime/mime_text.h"
 
 struct search_msg {
@@ -75,6 +77,8 @@ struct search_args {
 	size_t *name_lens;
 	struct str bytes;	/* the message being looked into */
 	struct str htext, btext; /* and its text, when not indexed */
+	struct mime_scan *scan;	/* key i is scan key i */
+	bool scanned;		/* the scan answers for the message */
 };
 
 static char *sort_key(const char *s)
@@ -279,16 +283,16 @@ static void missing_one(uint32_t uid, int64_t email_id, void *ctx)
 
 struct batch {
 	struct store_msg_text t[BATCH_MSGS];
-	struct search_msg *m[BATCH_MSGS];
 	size_t n, bytes;
 };
 
+/* Not kept (a full disk) costs nothing but the next search's reading:
+ * the scan has answered for these messages already. */
 static void batch_flush(struct store_account *acct, struct batch *b)
 {
-	/* Not kept (a full disk): looked into in memory instead. */
-	bool kept = b->n == 0 || store_msg_text_set(acct, b->t, b->n, NULL) > 0;
+	if (b->n > 0)
+		(void)store_msg_text_set(acct, b->t, b->n, NULL);
 	for (size_t i = 0; i < b->n; i++) {
-		b->m[i]->unindexed = !kept;
 		free((char *)b->t[i].header_text);
 		free((char *)b->t[i].body_text);
 	}
@@ -331,30 +335,67 @@ static int fields_of(struct imap_session *s, struct store_account *acct,
 	return 1;
 }
 
-/* The message's text into a->htext and a->btext; 1, 0 if it is gone, or
- * a store_fail. */
-static int text_of(struct imap_session *s, struct store_account *acct,
-		   const struct search_msg *m, bool body)
+/* Every key looked for in all of the message's text (a->scan); with
+ * keep, also its text within the index's bounds into a->htext and
+ * a->btext, *whole_r telling whether that is all of it.  1, 0 if the
+ * message is gone, or a store_fail. */
+static int scan_message(struct imap_session *s, struct store_account *acct,
+			const struct search_msg *m, bool keep, bool *whole_r)
 {
 	struct search_args *a = s->args;
 	str_clear(&a->htext);
 	str_clear(&a->btext);
-	int rc = body ? 2 : fields_of(s, acct, m);
-	if (rc != 2)
-		return rc;
-	str_clear(&a->htext);
-	rc = imap_read_message(s, acct, m->uid, m->size, &a->bytes);
+	int rc = imap_read_message(s, acct, m->uid, m->size, &a->bytes);
 	if (rc <= 0)
 		return rc;
 	struct mime_msg *msg = mime_parse(a->bytes.data ? a->bytes.data : "",
 					  a->bytes.len);
-	mime_text_extract(msg, &a->htext, body ? &a->btext : NULL);
+	*whole_r = mime_scan_run(a->scan, msg, 0, MIME_TEXT_INDEX_MAX,
+				 keep ? &a->htext : NULL,
+				 keep ? &a->btext : NULL);
 	mime_free(&msg);
 	str_clear(&a->bytes);
 	return 1;
 }
 
-/* Index the messages of the view that the index does not hold yet. */
+/* For a message the index does not hold, in a search of header fields
+ * only: its header lines for the keys' fields in a->htext, or, where the
+ * layout does not tell them, every key looked for in all of its text.  1,
+ * 0 if it is gone, or a store_fail. */
+static int text_of(struct imap_session *s, struct store_account *acct,
+		   const struct search_msg *m)
+{
+	struct search_args *a = s->args;
+	bool whole;
+	str_clear(&a->htext);
+	a->scanned = false;
+	int rc = fields_of(s, acct, m);
+	if (rc != 2)
+		return rc;
+	rc = scan_message(s, acct, m, false, &whole);
+	a->scanned = rc > 0;
+	return rc;
+}
+
+/* The scan's answers for a message, kept with the index's. */
+static void scan_hits(struct search_args *a, uint32_t uid)
+{
+	for (size_t i = 0; i < a->nkeys; i++) {
+		struct text_key *t = &a->keys[i];
+		if (t->any || !mime_scan_hit(a->scan, i))
+			continue;
+		if (t->n == t->cap) {
+			t->cap = t->cap ? t->cap * 2 : 64;
+			t->uids = xreallocarray(t->uids, t->cap,
+						sizeof(*t->uids));
+		}
+		t->uids[t->n++] = uid;
+	}
+}
+
+/* Read the messages of the view that the index does not hold: each key
+ * is answered for them from all of their text, and those whose text is
+ * within the index's bounds are indexed on the way. */
 static int index_missing(struct imap_session *s, struct store_account *acct,
 			 const char **err_r)
 {
@@ -365,22 +406,24 @@ static int index_missing(struct imap_session *s, struct store_account *acct,
 					err_r);
 	for (size_t i = 0; rc > 0 && i < x.n; i++) {
 		struct search_msg *m = x.m[i];
-		rc = text_of(s, acct, m, true);
+		bool whole;
+		rc = scan_message(s, acct, m, true, &whole);
+		m->unindexed = false; /* answered below, or gone */
 		if (rc == 0) {
-			m->unindexed = false; /* gone: matches nothing */
 			rc = 1;
 			continue;
 		}
 		if (rc < 0)
 			break;
-		/* Left out of the index: matched in memory (text_of again). */
-		if (!mime_text_indexable(a->htext.data, a->htext.len,
-					 a->btext.data, a->btext.len))
+		scan_hits(a, m->uid);
+		if (!whole || !mime_text_indexable(a->htext.data, a->htext.len,
+						   a->btext.data,
+						   a->btext.len))
 			continue;
 		b.t[b.n] = (struct store_msg_text){m->email_id,
 						   xstrdup(a->htext.data),
 						   xstrdup(a->btext.data)};
-		b.m[b.n++] = m;
+		b.n++;
 		b.bytes += a->htext.len + a->btext.len;
 		if (b.n == BATCH_MSGS || b.bytes >= BATCH_BYTES)
 			batch_flush(acct, &b);
@@ -406,6 +449,35 @@ static int mark_missing(struct imap_session *s, struct store_account *acct,
 static bool has_key(const struct imap_search_node *k,
 		    enum imap_search_key key);
 
+static void scan_add(struct mime_scan *sc, const struct text_key *t)
+{
+	enum imap_search_key key = t->node->key;
+	enum mime_scan_in in = key == IMAP_SK_BODY   ? MIME_SCAN_BODY
+			       : key == IMAP_SK_TEXT ? MIME_SCAN_TEXT
+						     : MIME_SCAN_FIELD;
+	mime_scan_add(sc, in, t->name.data, t->name.len, t->needle.data,
+		      t->needle.len);
+}
+
+static int uid_cmp(const void *x, const void *y)
+{
+	uint32_t p = *(const uint32_t *)x, q = *(const uint32_t *)y;
+	return p < q ? -1 : p > q;
+}
+
+/* The index's UIDs and the scan's, in order, each once. */
+static void uids_sort(struct text_key *t)
+{
+	size_t n = 0;
+	if (t->n == 0)
+		return;
+	qsort(t->uids, t->n, sizeof(*t->uids), uid_cmp);
+	for (size_t i = 0; i < t->n; i++)
+		if (n == 0 || t->uids[n - 1] != t->uids[i])
+			t->uids[n++] = t->uids[i];
+	t->n = n;
+}
+
 static int text_prepare(struct imap_session *s, struct store_account *acct,
 			const char **err_r)
 {
@@ -425,9 +497,16 @@ static int text_prepare(struct imap_session *s, struct store_account *acct,
 			a->name_lens[i] = a->keys[i].name.len;
 		}
 	}
+	a->scan = mime_scan_new();
+	for (size_t i = 0; i < a->nkeys; i++)
+		scan_add(a->scan, &a->keys[i]);
 	int rc = a->body_keys ? index_missing(s, acct, err_r)
 			      : mark_missing(s, acct, err_r);
-	return rc > 0 ? key_hits(s, acct, err_r) : rc;
+	if (rc > 0)
+		rc = key_hits(s, acct, err_r);
+	for (size_t i = 0; rc > 0 && i < a->nkeys; i++)
+		uids_sort(&a->keys[i]);
+	return rc;
 }
 
 static bool uid_in(const struct text_key *t, uint32_t uid)
@@ -485,29 +564,21 @@ static bool in_set(const struct eval *e, const struct imap_seqset *set,
 	return imap_seqset_has(set, v, max);
 }
 
-/* A message the index does not hold: the same test on its text. */
+/* A message the index does not hold, in a search of header fields
+ * only: the same test on its header lines, or the scan's answer. */
 static bool eval_unindexed(struct eval *e, const struct text_key *t)
 {
 	struct search_args *a = e->s->args;
 	if (!e->loaded) {
-		int rc = text_of(e->s, e->acct, e->m, a->body_keys);
+		int rc = text_of(e->s, e->acct, e->m);
 		if (rc < 0)
 			e->fail = rc;
 		e->loaded = true;
 	}
-	const struct str *h = &a->htext, *b = &a->btext;
-	const char *n = t->needle.data;
-	size_t len = t->needle.len;
-	switch (t->node->key) {
-	case IMAP_SK_BODY:
-		return mime_text_contains(b->data, b->len, n, len);
-	case IMAP_SK_TEXT:
-		return mime_text_contains(h->data, h->len, n, len) ||
-		       mime_text_contains(b->data, b->len, n, len);
-	default:
-		return mime_text_field_has(h->data, h->len, t->name.data,
-					   t->name.len, n, len);
-	}
+	if (a->scanned)
+		return mime_scan_hit(a->scan, (size_t)(t - a->keys));
+	return mime_text_field_has(a->htext.data, a->htext.len, t->name.data,
+				   t->name.len, t->needle.data, t->needle.len);
 }
 
 static bool eval_text(struct eval *e, const struct imap_search_node *k)
@@ -931,6 +1002,7 @@ static void search_finish(struct imap_session *s)
 	str_free(&a->bytes);
 	str_free(&a->htext);
 	str_free(&a->btext);
+	mime_scan_free(&a->scan);
 }
 
 void imap_cmd_search(struct imap_session *s, struct imap_parser *p)

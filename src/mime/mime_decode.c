@@ -119,8 +119,17 @@ static void utf8_append(const char *in, size_t len, bool raw,
 		size_t start = i;
 		uint32_t cp;
 		int k = 0;
-		while (i < len && (k = utf8_next(p + i, len - i, &cp)) > 0)
+		for (;;) {
+			/* ASCII, most of mail, needs no decoding. */
+			while (i < len && p[i] < 0x80)
+				i++;
+			if (i == len)
+				break;
+			k = utf8_next(p + i, len - i, &cp);
+			if (k <= 0)
+				break;
 			i += (size_t)k;
+		}
 		str_append(out, in + start, i - start);
 		if (i == len)
 			break;
@@ -152,39 +161,46 @@ static int base64_value(unsigned char c)
 	return -1;
 }
 
-void mime_decode_base64(const char *in, size_t len, struct str *out)
+void mime_decode_base64_step(struct mime_base64 *b, const char *in,
+			     size_t len, bool last, struct str *out)
 {
 	unsigned char *o = (unsigned char *)str_reserve(out, len / 4 * 3 + 3);
 	size_t n = 0;
-	uint32_t acc = 0;
-	int k = 0;
 
-	for (size_t i = 0; i < len; i++) {
+	for (size_t i = 0; i < len && !b->end; i++) {
 		unsigned char c = (unsigned char)in[i];
 		int v = base64_value(c);
 		if (v < 0) {
 			/* RFC 2045 6.8: "=" can only be padding, so it ends
 			 * the data; anything else outside the alphabet is
 			 * line breaks or junk, to be ignored. */
-			if (c == '=' && k >= 2)
-				break;
+			if (c == '=' && b->k >= 2)
+				b->end = true;
 			continue;
 		}
-		acc = acc << 6 | (uint32_t)v;
-		if (++k == 4) {
-			o[n++] = (unsigned char)(acc >> 16);
-			o[n++] = (unsigned char)(acc >> 8);
-			o[n++] = (unsigned char)acc;
-			acc = 0, k = 0;
+		b->acc = b->acc << 6 | (uint32_t)v;
+		if (++b->k == 4) {
+			o[n++] = (unsigned char)(b->acc >> 16);
+			o[n++] = (unsigned char)(b->acc >> 8);
+			o[n++] = (unsigned char)b->acc;
+			b->acc = 0, b->k = 0;
 		}
 	}
-	if (k == 2) {
-		o[n++] = (unsigned char)(acc >> 4);
-	} else if (k == 3) {
-		o[n++] = (unsigned char)(acc >> 10);
-		o[n++] = (unsigned char)(acc >> 2);
+	if ((last || b->end) && b->k == 2) {
+		o[n++] = (unsigned char)(b->acc >> 4);
+	} else if ((last || b->end) && b->k == 3) {
+		o[n++] = (unsigned char)(b->acc >> 10);
+		o[n++] = (unsigned char)(b->acc >> 2);
 	}
+	if (last || b->end)
+		b->acc = 0, b->k = 0;
 	str_commit(out, n);
+}
+
+void mime_decode_base64(const char *in, size_t len, struct str *out)
+{
+	struct mime_base64 b = MIME_BASE64_INIT;
+	mime_decode_base64_step(&b, in, len, true, out);
 }
 
 /* Length of a quoted-printable soft line break at p[0] == '=': the "=",
@@ -664,6 +680,118 @@ int mime_charset_to_utf8(const char *charset, size_t charset_len,
 	}
 	iconv_append(cd, in, len, out);
 	return 1;
+}
+
+/* ---- charsets, piece by piece ---- */
+
+/* The longest sequence a converter may leave unfinished at the end of a
+ * piece: GB18030's four bytes, or a UTF-16 surrogate pair, and a few bytes
+ * more for a shift sequence. */
+#define STREAM_CARRY_MAX 16
+
+struct mime_charset_stream {
+	enum charset_kind kind;	/* CS_RAW also for an unknown charset */
+	iconv_t cd;		/* CS_ICONV: our own, so its state is ours */
+	char carry[STREAM_CARRY_MAX];
+	size_t ncarry;
+};
+
+struct mime_charset_stream *mime_charset_stream_new(const char *charset,
+						    size_t charset_len)
+{
+	struct mime_charset_stream *cs = xcalloc(1, sizeof(*cs));
+	const struct charset *c = charset_find(charset, charset_len);
+	cs->kind = c != NULL ? c->kind : CS_RAW;
+	cs->cd = (iconv_t)-1;
+	if (cs->kind == CS_ICONV)
+		cs->cd = iconv_open("UTF-8", c->iconv_name);
+	if (cs->kind == CS_ICONV && cs->cd == (iconv_t)-1)
+		cs->kind = CS_RAW;
+	return cs;
+}
+
+void mime_charset_stream_free(struct mime_charset_stream **csp)
+{
+	struct mime_charset_stream *cs = *csp;
+	if (cs == NULL)
+		return;
+	if (cs->cd != (iconv_t)-1)
+		iconv_close(cs->cd);
+	free(cs);
+	*csp = NULL;
+}
+
+/* Where an unfinished UTF-8 sequence begins in the last bytes of p, or
+ * len when the text ends between two sequences. */
+static size_t utf8_tail(const unsigned char *p, size_t len)
+{
+	for (size_t back = 1; back <= 3 && back <= len; back++) {
+		unsigned char c = p[len - back];
+		if ((c & 0xc0) == 0x80)
+			continue;
+		size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+		return need > back ? len - back : len;
+	}
+	return len;
+}
+
+/* iconv without a reset between pieces; a sequence cut off by the end of
+ * a piece waits in carry for the next one. */
+static void stream_iconv(struct mime_charset_stream *cs, const char *in,
+			 size_t len, bool last, struct str *out)
+{
+	char *ip = (char *)in;
+	size_t il = len;
+	while (il > 0) {
+		size_t room = (il < 65536 ? il : 65536) * 3 + 16, ol = room;
+		size_t before = il;
+		char *op = str_reserve(out, room);
+		size_t r = iconv(cs->cd, &ip, &il, &op, &ol);
+		int err = errno;
+		str_commit(out, room - ol);
+		if (r != (size_t)-1)
+			break;
+		if (err == E2BIG && (il < before || ol < room))
+			continue;
+		if (err == EINVAL && !last && il <= STREAM_CARRY_MAX) {
+			memcpy(cs->carry, ip, il);
+			cs->ncarry = il;
+			return;
+		}
+		append_cp(out, REPLACEMENT_CHAR);
+		if (err == EINVAL)
+			break;
+		if (il > 0)
+			ip++, il--;
+	}
+	if (!last)
+		return;
+	size_t ol = 16;
+	char *op = str_reserve(out, ol);
+	iconv(cs->cd, NULL, NULL, &op, &ol);
+	str_commit(out, 16 - ol);
+}
+
+void mime_charset_stream_put(struct mime_charset_stream *cs, const char *in,
+			     size_t len, bool last, struct str *out)
+{
+	struct str buf = STR_INIT;
+	if (cs->ncarry > 0) {
+		str_append(&buf, cs->carry, cs->ncarry);
+		str_append(&buf, in, len);
+		in = buf.data, len = buf.len;
+		cs->ncarry = 0;
+	}
+	if (cs->kind == CS_ICONV) {
+		stream_iconv(cs, in, len, last, out);
+	} else {
+		size_t cut = last ? len
+				  : utf8_tail((const unsigned char *)in, len);
+		utf8_append(in, cut, cs->kind == CS_RAW, out);
+		memcpy(cs->carry, in + cut, len - cut);
+		cs->ncarry = len - cut;
+	}
+	str_free(&buf);
 }
 
 /* ---- RFC 2047 encoded words ---- */

@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/str.h"
 
@@ -44,6 +45,19 @@ int mime_decode_cte(const char *cte, size_t cte_len, const char *in,
 void mime_decode_base64(const char *in, size_t len, struct str *out);
 void mime_decode_qp(const char *in, size_t len, struct str *out);
 
+/* Base64 piece by piece: the pieces of one input, in order, give what
+ * mime_decode_base64() gives for the whole of it, wherever they are cut.
+ * last says that no piece follows; end is set once "=" has ended the
+ * data (later pieces then give nothing). */
+struct mime_base64 {
+	uint32_t acc;
+	int k;
+	bool end;
+};
+#define MIME_BASE64_INIT {0, 0, false}
+void mime_decode_base64_step(struct mime_base64 *b, const char *in,
+			     size_t len, bool last, struct str *out);
+
 /* Whether charset (a MIME charset name, case-insensitive) is one we
  * convert.  SEARCH CHARSET answers [BADCHARSET] for the others. */
 bool mime_charset_known(const char *charset, size_t charset_len);
@@ -61,6 +75,19 @@ bool mime_charset_known(const char *charset, size_t charset_len);
  * the caller never loses text. */
 int mime_charset_to_utf8(const char *charset, size_t charset_len,
 			 const char *in, size_t len, struct str *out);
+
+/* A conversion as mime_charset_to_utf8() makes it, piece by piece: the
+ * pieces of one text, in order, give what one call gives for the whole of
+ * it, wherever they are cut (a character cut in two waits for the next
+ * piece; a stateful charset such as ISO-2022-JP keeps its state).  last
+ * says that no piece follows.  A stream holds an iconv handle of its own
+ * and a few bytes; free it with mime_charset_stream_free(). */
+struct mime_charset_stream;
+struct mime_charset_stream *mime_charset_stream_new(const char *charset,
+						    size_t charset_len);
+void mime_charset_stream_put(struct mime_charset_stream *cs, const char *in,
+			     size_t len, bool last, struct str *out);
+void mime_charset_stream_free(struct mime_charset_stream **cs);
 
 /* Decode an unstructured header value (Subject, a display name, a
  * comment) to UTF-8 and append it to out:

@@ -19,7 +19,8 @@ struct mime_meta {
 	struct str subject, from, to, cc;
 	struct str preview;	/* RFC 8970, from the first text part */
 	/* What SEARCH looks into (mime_text.h): the header and body text,
-	 * normalised, at most MIME_TEXT_MAX bytes together. */
+	 * normalised, at most MIME_TEXT_MAX bytes together; none when
+	 * past the index's bounds (SEARCH then reads the message). */
 	struct str header_text, body_text;
 };
 

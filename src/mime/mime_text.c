@@ -1,6 +1,7 @@
 /* The searchable text of a message, in one pass over its parts. */
 #include "mime/mime_text.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,14 +11,15 @@
 #include "mime/mime.h"
 #include "mime/mime_decode.h"
 
-/* Bytes of a part read per byte of text still wanted: base64 gives 3
- * bytes for 4, and UTF-16 one character for 2 of those. */
-#define INPUT_PER_BYTE 4
-
-/* What is left of the text's budget, and scratch space. */
-struct sink {
-	size_t room;
+/* The walk over a message's text: the callback, and scratch space kept
+ * from part to part. */
+struct walk {
+	mime_text_fn *fn;
+	void *ctx;
+	size_t chunk;
+	bool stop;
 	struct str clean, norm, line, value;
+	struct str raw, utf8, html, pend;
 };
 
 static void append_span(struct str *out, const char *p, size_t n)
@@ -55,34 +57,24 @@ static void clean(const char *in, size_t len, bool one_line, struct str *out)
 	str_commit(out, n);
 }
 
-/* Append UTF-8 text, cleaned and normalised, within the room left: as one
- * whole line ending in LF (or nothing, and no room left after), or as much
- * of it as fits. */
-static void put(struct sink *k, struct str *out, const char *in, size_t len,
-		bool line)
+static void emit(struct walk *w, enum mime_text_piece kind, const char *p,
+		 size_t n)
 {
-	if (k->room == 0)
-		return;
-	str_clear(&k->clean);
-	str_clear(&k->norm);
-	/* Normalising may halve the text (U+0131 to "I"), never less. */
-	clean(in, utf8_cut(in, len, 2 * k->room), line, &k->clean);
-	if (k->clean.len > 0)
-		mime_text_normalize(k->clean.data, k->clean.len, &k->norm);
-	size_t n = k->norm.len;
-	if (line) {
-		if (n + 1 > k->room) {
-			k->room = 0;
-			return;
-		}
-		append_span(out, k->norm.data, n);
-		str_appendc(out, '\n');
-		k->room -= n + 1;
-		return;
-	}
-	n = utf8_cut(k->norm.data, n, k->room);
-	append_span(out, k->norm.data, n);
-	k->room -= n;
+	if (!w->stop && !w->fn(w->ctx, kind, p, n))
+		w->stop = true;
+}
+
+/* UTF-8 text, cleaned and normalised, as one line ending in LF. */
+static void put_line(struct walk *w, enum mime_text_piece kind,
+		     const char *in, size_t len)
+{
+	str_clear(&w->clean);
+	str_clear(&w->norm);
+	clean(in, len, true, &w->clean);
+	if (w->clean.len > 0)
+		mime_text_normalize(w->clean.data, w->clean.len, &w->norm);
+	str_appendc(&w->norm, '\n');
+	emit(w, kind, w->norm.data, w->norm.len);
 }
 
 /* The field names mime_text_header_fields() keeps; NULL: all. */
@@ -101,18 +93,18 @@ static char ascii_upper(char c)
  * printable ASCII to its capitals and changes nothing else in it (a unit
  * test holds it to that), so such a name is compared here without the
  * cost of normalising it; any other name is kept, to be safe. */
-static bool name_wanted(const struct names *w, struct mime_span name)
+static bool name_wanted(const struct names *nw, struct mime_span name)
 {
-	if (w == NULL)
+	if (nw == NULL)
 		return true;
 	for (size_t i = 0; i < name.len; i++)
 		if (name.p[i] < '!' || name.p[i] > '~')
 			return true;
-	for (size_t i = 0; i < w->n; i++) {
-		if (w->lens[i] != name.len)
+	for (size_t i = 0; i < nw->n; i++) {
+		if (nw->lens[i] != name.len)
 			continue;
 		size_t j = 0;
-		while (j < name.len && ascii_upper(name.p[j]) == w->names[i][j])
+		while (j < name.len && ascii_upper(name.p[j]) == nw->names[i][j])
 			j++;
 		if (j == name.len)
 			return true;
@@ -120,25 +112,25 @@ static bool name_wanted(const struct names *w, struct mime_span name)
 	return false;
 }
 
-/* Each field of a header (those of w) as "Name: decoded value". */
-static void put_header(struct sink *k, struct str *out, const char *hdr,
-		       size_t len, const struct names *w)
+/* Each field of a header (those of nw) as "Name: decoded value". */
+static void put_header(struct walk *w, enum mime_text_piece kind,
+		       const char *hdr, size_t len, const struct names *nw)
 {
 	struct mime_hdr_iter it;
 	struct mime_field f;
 	mime_hdr_init(&it, hdr, len);
-	while (k->room > 0 && mime_hdr_next(&it, &f) > 0) {
-		if (!name_wanted(w, f.name))
+	while (!w->stop && mime_hdr_next(&it, &f) > 0) {
+		if (!name_wanted(nw, f.name))
 			continue;
-		str_clear(&k->line);
-		str_clear(&k->value);
-		append_span(&k->line, f.name.p, f.name.len);
-		str_appends(&k->line, ": ");
-		mime_unfold(f.value, &k->value);
-		if (k->value.len > 0)
-			mime_decode_header(k->value.data, k->value.len,
-					   &k->line);
-		put(k, out, k->line.data, k->line.len, true);
+		str_clear(&w->line);
+		str_clear(&w->value);
+		append_span(&w->line, f.name.p, f.name.len);
+		str_appends(&w->line, ": ");
+		mime_unfold(f.value, &w->value);
+		if (w->value.len > 0)
+			mime_decode_header(w->value.data, w->value.len,
+					   &w->line);
+		put_line(w, kind, w->line.data, w->line.len);
 	}
 }
 
@@ -162,54 +154,237 @@ static void charset_of(const struct mime_part *p, struct str *cs)
 		str_clear(cs);
 	}
 	str_free(&name);
+	str_append(cs, "", 0);
 }
 
-/* How much of a part's content to decode: enough for the room left,
- * cut after a line end where there is one, so that no base64 group or
- * quoted-printable escape is split. */
-static size_t input_len(const char *body, size_t len, size_t room)
+/* ---- a part's text, piece by piece ----
+ * A part is read a chunk of its content at a time, and each stage hands
+ * the next one only what cannot change with the bytes still to come, so
+ * that the text is the one the whole part would give: base64 keeps its
+ * partial group (mime_decode_base64_step), a character cut in two waits
+ * (mime_charset_stream), HTML markup cut in two waits, and normalising
+ * waits for the next ASCII character (no decomposition or reordering
+ * crosses one) and for the LF after a CR.  What may wait is bounded
+ * (*_CARRY_MAX); past that the cut is made anyway, at worst splitting a
+ * tag or a run of combining marks of hostile input. */
+
+#define HTML_CARRY_MAX (256 * 1024)
+#define TEXT_CARRY_MAX (16 * 1024)
+
+struct part_state {
+	const struct mime_part *p;
+	struct mime_base64 b64;
+	struct mime_charset_stream *cs;
+	struct str charset;
+	bool html, any;
+};
+
+/* Whether a quoted-printable chunk may end before p[c]: not after "=",
+ * "=X", a space, a tab or a CR, which the next bytes could still make an
+ * escape, a soft line break or padding at the end of a line. */
+static bool qp_may_end(const char *p, size_t c)
 {
-	size_t max = room * INPUT_PER_BYTE;
-	if (len <= max)
+	char last = p[c - 1];
+	return last != '=' && last != ' ' && last != '\t' && last != '\r' &&
+	       (c < 2 || p[c - 2] != '=');
+}
+
+/* Where to end a chunk of content: after its last line end, so that
+ * quoted-printable escapes and soft line breaks stay whole; without one,
+ * where qp_may_end() allows it, looking back and then (a run of spaces)
+ * forward, up to a few chunks. */
+static size_t raw_cut(const char *p, size_t len, size_t chunk, uint8_t cte)
+{
+	if (len <= chunk)
 		return len;
-	for (size_t i = max; i > 0; i--)
-		if (body[i - 1] == '\n')
-			return i;
+	const char *nl = memrchr(p, '\n', chunk);
+	if (nl != NULL)
+		return (size_t)(nl - p) + 1;
+	if (cte != MIME_CTE_QP)
+		return chunk;
+	for (size_t c = chunk; c > 0; c--)
+		if (qp_may_end(p, c))
+			return c;
+	size_t max = len - chunk > 3 * chunk ? 4 * chunk : len;
+	for (size_t c = chunk + 1; c < max; c++)
+		if (qp_may_end(p, c))
+			return c;
 	return max;
 }
 
-static void put_part(struct sink *k, struct str *out, const char *data,
-		     const struct mime_part *p)
+static size_t tag_close(const char *p, size_t len, size_t i);
+
+static bool ci_at(const char *p, size_t len, size_t i, const char *s)
 {
-	static const char *const ctes[] = {
-		[MIME_CTE_7BIT] = "7bit", [MIME_CTE_8BIT] = "8bit",
-		[MIME_CTE_BINARY] = "binary",
-		[MIME_CTE_QP] = "quoted-printable",
-		[MIME_CTE_BASE64] = "base64",
-	};
-	struct str raw = STR_INIT, cs = STR_INIT, text = STR_INIT;
-	struct str html = STR_INIT;
-	size_t len = input_len(data + p->body, p->end - p->body, k->room);
-	const char *cte = ctes[p->cte];
-	mime_decode_cte(cte, strlen(cte), data + p->body, len, &raw);
-	charset_of(p, &cs);
-	mime_charset_to_utf8(cs.data ? cs.data : "", cs.len,
-			     raw.data ? raw.data : "", raw.len, &text);
-	const struct str *t = &text;
-	if (span_is(p->subtype, "html")) {
-		mime_text_html(text.data ? text.data : "", text.len, &html);
-		t = &html;
+	size_t n = strlen(s);
+	return i + n <= len && strncasecmp(p + i, s, n) == 0;
+}
+
+/* A "<script" or "<style" tag at p[i] == '<': the name, or NULL. */
+static const char *raw_opener(const char *p, size_t len, size_t i)
+{
+	static const char *const raw[] = {"script", "style"};
+	for (int k = 0; k < 2; k++) {
+		size_t n = strlen(raw[k]);
+		if (ci_at(p, len, i + 1, raw[k]) &&
+		    (i + 1 + n == len || !isalnum((unsigned char)p[i + 1 + n])))
+			return raw[k];
 	}
-	size_t before = out->len;
-	put(k, out, t->data ? t->data : "", t->len, false);
-	if (out->len > before && k->room > 0) {
-		str_appendc(out, '\n');
-		k->room--;
+	return NULL;
+}
+
+/* Where markup that HTML stripping must see whole begins without ending
+ * in p[0, len): a comment, a script or style element, a tag; len when
+ * there is none.  Follows mime_text_html()'s reading of them. */
+static size_t html_open(const char *p, size_t len)
+{
+	size_t i = 0, tag = len;
+	const char *lt;
+	while ((lt = memchr(p + i, '<', len - i)) != NULL) {
+		i = (size_t)(lt - p);
+		const char *name = raw_opener(p, len, i), *e;
+		size_t skip = 1;
+		tag = i;
+		if (ci_at(p, len, i, "<!--")) {
+			e = memmem(p + i + 4, len - i - 4, "-->", 3);
+			if (e == NULL)
+				return i;
+			skip = (size_t)(e - p) + 3 - i;
+			tag = len;
+		} else if (name != NULL) {
+			size_t j = i + 1;
+			char close[16] = "</";
+			memcpy(close + 2, name, strlen(name) + 1);
+			while ((e = memchr(p + j, '<', len - j)) != NULL &&
+			       !ci_at(p, len, (size_t)(e - p), close))
+				j = (size_t)(e - p) + 1;
+			if (e == NULL)
+				return i;
+			skip = (size_t)(e - p) - i;
+		}
+		i += skip;
 	}
-	str_free(&raw);
-	str_free(&cs);
-	str_free(&text);
-	str_free(&html);
+	/* The last tag, unless it is closed. */
+	if (tag < len && tag_close(p, len, tag + 1) < len)
+		tag = len;
+	return tag;
+}
+
+/* How much of HTML text to strip now: all but markup or a character
+ * reference that may go on in the next piece. */
+static size_t html_cut(const char *p, size_t len)
+{
+	size_t cut = html_open(p, len), from = len > 16 ? len - 16 : 0;
+	const char *amp = memrchr(p + from, '&', len - from);
+	if (amp != NULL && memchr(amp, ';', (size_t)(p + len - amp)) == NULL &&
+	    (size_t)(amp - p) < cut)
+		cut = (size_t)(amp - p);
+	return len - cut > HTML_CARRY_MAX ? len : cut;
+}
+
+/* How much of UTF-8 text to normalise now: up to its last ASCII
+ * character, not between CR and LF. */
+static size_t text_cut(const char *p, size_t len)
+{
+	size_t i = len;
+	while (i > 0 && (unsigned char)p[i - 1] >= 0x80)
+		i--;
+	if (i > 0 && p[i - 1] == '\r')
+		i--;
+	return len - i > TEXT_CARRY_MAX ? len : i;
+}
+
+/* Text of the part: cleaned, normalised and given to the callback. */
+static void text_piece(struct walk *w, struct part_state *st, const char *in,
+		       size_t len, bool last)
+{
+	const char *p = in;
+	size_t n = len;
+	/* Copied only behind what waits from the piece before. */
+	if (w->pend.len > 0) {
+		str_append(&w->pend, in, len);
+		p = w->pend.data, n = w->pend.len;
+	}
+	size_t cut = last ? n : text_cut(p, n);
+	str_clear(&w->clean);
+	str_clear(&w->norm);
+	clean(p, cut, false, &w->clean);
+	if (w->clean.len > 0)
+		mime_text_normalize(w->clean.data, w->clean.len, &w->norm);
+	if (p == in)
+		append_span(&w->pend, in + cut, n - cut);
+	else
+		str_consume(&w->pend, cut);
+	if (w->norm.len > 0) {
+		st->any = true;
+		emit(w, MIME_TEXT_BODY, w->norm.data, w->norm.len);
+	}
+}
+
+static void html_piece(struct walk *w, struct part_state *st, bool last)
+{
+	str_append(&w->html, w->utf8.data, w->utf8.len);
+	size_t cut = last ? w->html.len : html_cut(w->html.data, w->html.len);
+	str_clear(&w->utf8);
+	mime_text_html(w->html.data, cut, &w->utf8);
+	str_consume(&w->html, cut);
+	text_piece(w, st, w->utf8.data, w->utf8.len, last);
+}
+
+/* One chunk of the part's content, through every stage. */
+static void chunk_piece(struct walk *w, struct part_state *st, const char *in,
+			size_t n, bool first, bool last)
+{
+	const char *d = in;
+	size_t dn = n;
+	str_clear(&w->raw);
+	str_clear(&w->utf8);
+	if (st->p->cte == MIME_CTE_BASE64 || st->p->cte == MIME_CTE_QP) {
+		if (st->p->cte == MIME_CTE_BASE64)
+			mime_decode_base64_step(&st->b64, in, n, last,
+						&w->raw);
+		else
+			mime_decode_qp(in, n, &w->raw);
+		d = w->raw.data ? w->raw.data : "", dn = w->raw.len;
+	}
+	/* A part in one piece converts as it always did, with the
+	 * thread's cached converter. */
+	if (first && last)
+		mime_charset_to_utf8(st->charset.data, st->charset.len, d, dn,
+				     &w->utf8);
+	else
+		mime_charset_stream_put(st->cs, d, dn, last, &w->utf8);
+	if (st->html)
+		html_piece(w, st, last);
+	else
+		text_piece(w, st, w->utf8.data ? w->utf8.data : "",
+			   w->utf8.len, last);
+}
+
+static void walk_part(struct walk *w, const char *data,
+		      const struct mime_part *p)
+{
+	struct part_state st = {p, MIME_BASE64_INIT, NULL, STR_INIT, false,
+				false};
+	const char *in = data + p->body;
+	size_t len = p->end - p->body, at = 0;
+	charset_of(p, &st.charset);
+	st.html = span_is(p->subtype, "html");
+	str_clear(&w->html);
+	str_clear(&w->pend);
+	if (len > w->chunk)
+		st.cs = mime_charset_stream_new(st.charset.data,
+						st.charset.len);
+	do {
+		size_t n = raw_cut(in + at, len - at, w->chunk, p->cte);
+		bool last = at + n == len || st.b64.end;
+		chunk_piece(w, &st, in + at, n, at == 0, last);
+		at = last ? len : at + n;
+	} while (at < len && !w->stop);
+	if (st.any)
+		emit(w, MIME_TEXT_BODY, "\n", 1);
+	mime_charset_stream_free(&st.cs);
+	str_free(&st.charset);
 }
 
 static bool is_text_leaf(const struct mime_part *p)
@@ -218,55 +393,100 @@ static bool is_text_leaf(const struct mime_part *p)
 	       p->cte < MIME_CTE_OTHER && span_is(p->type, "text");
 }
 
-void mime_text_extract(const struct mime_msg *msg, struct str *header_r,
-		       struct str *body_r)
+static void walk_free(struct walk *w)
 {
-	struct sink k = {MIME_TEXT_MAX, STR_INIT, STR_INIT, STR_INIT,
-			 STR_INIT};
+	str_free(&w->clean);
+	str_free(&w->norm);
+	str_free(&w->line);
+	str_free(&w->value);
+	str_free(&w->raw);
+	str_free(&w->utf8);
+	str_free(&w->html);
+	str_free(&w->pend);
+}
+
+void mime_text_walk(const struct mime_msg *msg, bool body, size_t chunk,
+		    mime_text_fn *fn, void *ctx)
+{
+	struct walk w = {.fn = fn, .ctx = ctx,
+			 .chunk = chunk > 0 ? chunk : MIME_TEXT_CHUNK};
 	const char *data = mime_data(msg);
 	const struct mime_part *top = mime_part(msg, 0);
-	put_header(&k, header_r, data + top->hdr, top->body - top->hdr, NULL);
+	put_header(&w, MIME_TEXT_HEADER_LINE, data + top->hdr,
+		   top->body - top->hdr, NULL);
 	/* Parts are in pre-order: the text comes out in reading order. */
-	for (uint32_t i = 0; body_r != NULL && i < mime_part_count(msg) &&
-			     k.room > 0;
+	for (uint32_t i = 0; body && i < mime_part_count(msg) && !w.stop;
 	     i++) {
 		const struct mime_part *p = mime_part(msg, i);
 		if (p->parent != MIME_NONE &&
 		    mime_part(msg, p->parent)->kind == MIME_MESSAGE)
-			put_header(&k, body_r, data + p->hdr,
+			put_header(&w, MIME_TEXT_BODY_LINE, data + p->hdr,
 				   p->body - p->hdr, NULL);
-		if (is_text_leaf(p))
-			put_part(&k, body_r, data, p);
+		if (is_text_leaf(p) && !w.stop)
+			walk_part(&w, data, p);
 	}
+	walk_free(&w);
+}
+
+/* mime_text_extract's callback: lines whole or not at all, body text cut
+ * between two characters, within the room left. */
+struct keep {
+	size_t room;
+	struct str *header, *body;
+	bool cut;
+};
+
+static bool keep_piece(void *ctx, enum mime_text_piece kind, const char *p,
+		       size_t n)
+{
+	struct keep *k = ctx;
+	struct str *out = kind == MIME_TEXT_HEADER_LINE ? k->header : k->body;
+	size_t fit = kind == MIME_TEXT_BODY ? utf8_cut(p, n, k->room)
+		     : n <= k->room		? n
+						: 0;
+	append_span(out, p, fit);
+	k->room -= fit;
+	if (fit < n) {
+		k->room = 0;
+		k->cut = true;
+	}
+	return !k->cut;
+}
+
+bool mime_text_extract(const struct mime_msg *msg, struct str *header_r,
+		       struct str *body_r)
+{
+	struct keep k = {MIME_TEXT_MAX, header_r, body_r, false};
+	mime_text_walk(msg, body_r != NULL, 0, keep_piece, &k);
 	str_append(header_r, "", 0);
 	if (body_r != NULL)
 		str_append(body_r, "", 0);
-	str_free(&k.clean);
-	str_free(&k.norm);
-	str_free(&k.line);
-	str_free(&k.value);
+	return !k.cut;
 }
 
-/* Room is not a question here: a header within MIME_TEXT_FIELDS_MAX
- * gives far less than MIME_TEXT_MAX of text (RFC 2047 decoding and
- * charsets give at most 3 bytes per byte, normalising a character at
- * most 18 characters, e.g. U+FDFA), so the whole extraction would not
- * have cut it either, and the lines kept are the same lines. */
+static bool field_line(void *ctx, enum mime_text_piece kind, const char *p,
+		       size_t n)
+{
+	str_append(ctx, p, n);
+	return true;
+}
+
+/* A header within MIME_TEXT_FIELDS_MAX gives far less than MIME_TEXT_MAX
+ * of text (RFC 2047 decoding and charsets give at most 3 bytes per byte,
+ * normalising a character at most 18 characters, e.g. U+FDFA), so the
+ * whole extraction would not have cut it either, and the lines kept are
+ * the same lines. */
 bool mime_text_header_fields(const char *hdr, size_t len,
 			     const char *const *names, const size_t *lens,
 			     size_t n, struct str *out)
 {
 	if (len > MIME_TEXT_FIELDS_MAX)
 		return false;
-	struct sink k = {MIME_TEXT_MAX, STR_INIT, STR_INIT, STR_INIT,
-			 STR_INIT};
-	struct names w = {names, lens, n};
-	put_header(&k, out, hdr, len, &w);
+	struct walk w = {.fn = field_line, .ctx = out};
+	struct names nw = {names, lens, n};
+	put_header(&w, MIME_TEXT_HEADER_LINE, hdr, len, &nw);
 	str_append(out, "", 0);
-	str_free(&k.clean);
-	str_free(&k.norm);
-	str_free(&k.line);
-	str_free(&k.value);
+	walk_free(&w);
 	return true;
 }
 
@@ -492,9 +712,9 @@ static size_t reference(const char *p, size_t len, struct str *out)
 	return 0;
 }
 
-/* Where the tag that starts at p ends (after its ">", or len), honouring
- * attribute values in quotes. */
-static size_t tag_end(const char *p, size_t len, size_t i)
+/* Where the ">" of the tag that goes on at p[i] is, honouring attribute
+ * values in quotes; len if there is none. */
+static size_t tag_close(const char *p, size_t len, size_t i)
 {
 	char quote = 0, prev = 0;
 	for (; i < len; i++) {
@@ -505,13 +725,20 @@ static size_t tag_end(const char *p, size_t len, size_t i)
 			continue;
 		}
 		if (c == '>')
-			return i + 1;
+			return i;
 		if ((c == '"' || c == '\'') && prev == '=')
 			quote = c;
 		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
 			prev = c;
 	}
 	return len;
+}
+
+/* Where the tag ends (after its ">", or len). */
+static size_t tag_end(const char *p, size_t len, size_t i)
+{
+	size_t c = tag_close(p, len, i);
+	return c < len ? c + 1 : len;
 }
 
 /* From i, past the next "</name" (any case), or len. */

@@ -22,12 +22,14 @@
  *     first, as header lines; parts of any other type are skipped, and so
  *     is a message/rfc822 that the MIME parser left opaque.
  *
- * Bounds: header text and body text together hold at most MIME_TEXT_MAX
- * bytes (the header first, in whole lines; the body gets the rest, cut
- * between two code points); what lies beyond is not searchable.  A part's
- * bytes are read only as far as the text still missing can come from (4
- * bytes of input per byte of room), so the work is linear in the message
- * and bounded by a few MiB whatever its size. */
+ * mime_text_walk() gives all of that text, piece by piece, for SEARCH to
+ * look into every byte of it, in memory bounded whatever the size of the
+ * message (besides the message itself and one header field at a time): a
+ * chunk of MIME_TEXT_CHUNK bytes of content, what its decoding and
+ * normalising make of it (at most a few MiB for hostile input), and what
+ * waits for the next chunk (at most a few hundred KiB).  mime_text_extract() keeps at most
+ * MIME_TEXT_MAX bytes of it, for the full-text index: the header first, in
+ * whole lines; the body gets the rest, cut between two code points. */
 #ifndef POSTHORN_MIME_TEXT_H
 #define POSTHORN_MIME_TEXT_H
 
@@ -40,10 +42,38 @@
 
 struct mime_msg;
 
+/* What mime_text_walk() gives its callback. */
+enum mime_text_piece {
+	MIME_TEXT_HEADER_LINE,	/* a line of the header text, whole */
+	MIME_TEXT_BODY_LINE,	/* a header line of an encapsulated message,
+				   whole: body text */
+	MIME_TEXT_BODY,		/* body text, cut anywhere between two code
+				   points (a part's closing "\n" alone) */
+};
+
+/* Called with each piece of text (p[0..n), n > 0, not NUL-terminated,
+ * valid during the call); returns false to end the walk. */
+typedef bool mime_text_fn(void *ctx, enum mime_text_piece kind,
+			  const char *p, size_t n);
+
+/* A text part's content is read this many bytes at a time. */
+#define MIME_TEXT_CHUNK (64 * 1024)
+
+/* Give the header text and (with body) the body text of a parsed message
+ * to fn, in order, without any bound on their length.  chunk: bytes of
+ * a part's content read at a time (0: MIME_TEXT_CHUNK; the text does not
+ * depend on it, except where hostile input makes a stage cut a tag or a
+ * run of combining marks that it would rather have kept whole, past a
+ * few hundred KiB).  Time is linear in the message. */
+void mime_text_walk(const struct mime_msg *msg, bool body, size_t chunk,
+		    mime_text_fn *fn, void *ctx);
+
 /* Append the header text and the body text of a parsed message to
  * header_r and body_r (both are NUL-terminated after the call, even when
- * empty).  body_r may be NULL: then only the header is looked at. */
-void mime_text_extract(const struct mime_msg *msg, struct str *header_r,
+ * empty), at most MIME_TEXT_MAX bytes together.  body_r may be NULL: then
+ * only the header is looked at.  Returns true when all of the text was
+ * kept, false when it was cut at the bound. */
+bool mime_text_extract(const struct mime_msg *msg, struct str *header_r,
 		       struct str *body_r);
 
 /* Header bytes past which mime_text_header_fields() declines. */

@@ -10,13 +10,18 @@
  * the whole header text in order, none left out whose name was asked
  * for, and a header past MIME_TEXT_FIELDS_MAX is declined; HTML text
  * is no longer than its input and well-formed when the input is;
- * mime_text_key is idempotent. */
+ * mime_text_key is idempotent.  The walk without a bound (mime_text_walk)
+ * gives lines whole and, read whole, the extracted text; read in chunks
+ * of a size the input picks, mime_scan finds in it a piece of that text
+ * cut at any place and other needles exactly when that text holds them,
+ * and keeps that same text on the way. */
 #include <unistr.h>
 
 #include "fuzz.h"
 
 #include "mime/mime.h"
 #include "mime/mime_decode.h"
+#include "mime/mime_scan.h"
 #include "mime/mime_text.h"
 
 static bool utf8_ok(const char *p, size_t n)
@@ -145,10 +150,94 @@ static void check_key(const char *buf, size_t len)
 	str_free(&again);
 }
 
+struct walked {
+	struct str h, b;
+	bool lines_whole;
+};
+
+static bool gather(void *ctx, enum mime_text_piece kind, const char *p,
+		   size_t n)
+{
+	struct walked *w = ctx;
+	CHECK(n > 0);
+	if (kind != MIME_TEXT_BODY && p[n - 1] != '\n')
+		w->lines_whole = false;
+	str_append(kind == MIME_TEXT_HEADER_LINE ? &w->h : &w->b, p, n);
+	return true;
+}
+
+/* A needle from the walked body text, at a place and of a length the
+ * input picks, is found by the scan exactly where memmem finds it. */
+static void check_scan(const struct mime_msg *msg, const struct walked *w,
+		       size_t chunk, const uint8_t *data, size_t size)
+{
+	size_t at = size > 1 ? (size_t)(data[0] | data[1] << 8) : 0;
+	size_t n = size > 2 ? 1 + data[2] % 40 : 1;
+	at = w->b.len > 0 ? at % w->b.len : 0;
+	if (at + n > w->b.len)
+		n = w->b.len - at;
+	struct mime_scan *sc = mime_scan_new();
+	const char *needle = w->b.data ? w->b.data + at : "";
+	mime_scan_add(sc, MIME_SCAN_BODY, NULL, 0, needle, n);
+	mime_scan_add(sc, MIME_SCAN_TEXT, NULL, 0, "ZQ", 2);
+	mime_scan_add(sc, MIME_SCAN_FIELD, "SUBJECT", 7, "A", 1);
+	struct str kh = STR_INIT, kb = STR_INIT;
+	bool whole = mime_scan_run(sc, msg, chunk, MIME_TEXT_MAX, &kh, &kb);
+	CHECK(mime_scan_hit(sc, 0));
+	bool zq = (w->h.len >= 2 && memmem(w->h.data, w->h.len, "ZQ", 2)) ||
+		  (w->b.len >= 2 && memmem(w->b.data, w->b.len, "ZQ", 2));
+	CHECK(mime_scan_hit(sc, 1) == zq);
+	CHECK(mime_scan_hit(sc, 2) ==
+	      mime_text_field_has(w->h.data ? w->h.data : "", w->h.len,
+				  "SUBJECT", 7, "A", 1));
+	/* Small input: kept whole. */
+	CHECK(whole);
+	CHECK(kh.len == w->h.len &&
+	      (kh.len == 0 || memcmp(kh.data, w->h.data, kh.len) == 0));
+	CHECK(kb.len == w->b.len &&
+	      (kb.len == 0 || memcmp(kb.data, w->b.data, kb.len) == 0));
+	str_free(&kh);
+	str_free(&kb);
+	mime_scan_free(&sc);
+}
+
+static bool same(const struct str *x, const struct str *y)
+{
+	return x->len == y->len &&
+	       (x->len == 0 || memcmp(x->data, y->data, x->len) == 0);
+}
+
+static void check_walk(const char *buf, size_t len, const uint8_t *data,
+		       size_t size)
+{
+	struct str h = STR_INIT, b = STR_INIT;
+	struct mime_msg *msg = mime_parse(buf, len);
+	size_t chunk = 4 + (size > 3 ? data[3] % 60 : 0);
+	struct walked w = {STR_INIT, STR_INIT, true};
+	struct walked c = {STR_INIT, STR_INIT, true};
+	bool whole = mime_text_extract(msg, &h, &b);
+	mime_text_walk(msg, true, 0, gather, &w);
+	mime_text_walk(msg, true, chunk, gather, &c);
+	CHECK(w.lines_whole && c.lines_whole);
+	/* Within the bound, the walk is the extracted text. */
+	if (whole)
+		CHECK(same(&w.h, &h) && same(&w.b, &b));
+	if (w.h.len + w.b.len + c.h.len + c.b.len < MIME_TEXT_MAX)
+		check_scan(msg, &c, chunk, data, size);
+	mime_free(&msg);
+	str_free(&w.h);
+	str_free(&w.b);
+	str_free(&c.h);
+	str_free(&c.b);
+	str_free(&h);
+	str_free(&b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *buf = fuzz_copy(data, size);
 	check_extract(buf, size);
+	check_walk(buf, size, data, size);
 	check_html(buf, size);
 	check_key(buf, size);
 	free(buf);

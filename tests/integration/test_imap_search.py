@@ -365,3 +365,57 @@ def test_bad_charset(inbox):
     assert typ == "NO" and b"BADCHARSET" in data[0], (typ, data)
     # The session goes on.
     assert search(c, "BODY", "zebrafish") == [2]
+
+
+def test_text_past_every_bound_is_found(server):
+    """Every word of a message's text is found, however long the text:
+    a word after 3 MiB of text (past the 1 MiB the index's extraction
+    keeps), a word in a base64 attachment of type text/plain after that
+    part's first MiB, a word that spans the edge of the 64 KiB pieces the
+    text is read in, and case-folded latin-1 quoted-printable text past
+    the old bound, by BODY and TEXT, in a message too big for the index
+    (APPEND) and in the same one delivered over SMTP."""
+    line = b"plain filler words for a long letter, nothing to find\r\n"
+    filler = line * (3 * 1024 * 1024 // len(line) + 1)
+    # 'edgeword' straddles an edge of the pieces the attachment's text is
+    # read in: 64 KiB of its content at a time, cut after the last line
+    # end, is 840 lines of 76 base64 characters (and CR LF), 47880 bytes
+    # of text.
+    edge = 47880 * 25
+    att_text = b"x" * (edge - 4) + b"edgeword " + b"y" * 100000
+    att_text += b" attword-zanzibar\r\n"
+    att = base64.encodebytes(bytes(att_text)).replace(b"\n", b"\r\n")
+    qp = (b"=" + b"=\r\n=".join([b"41"] * 10) + b"\r\n"
+          + b"Sch=F6ne Gr=FC=DFe aus K=F6ln\r\n")
+    body = (b"--b\r\nContent-Type: text/plain\r\n\r\n" + filler +
+            b"the word at the end: wombatquest\r\n"
+            b"--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+            b"Content-Transfer-Encoding: quoted-printable\r\n\r\n" + qp +
+            b"--b\r\nContent-Type: text/plain; name=notes.txt\r\n"
+            b"Content-Disposition: attachment; filename=notes.txt\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + att +
+            b"--b--\r\n")
+    big = msg("From: big@example.com", "Subject: huge", "MIME-Version: 1.0",
+              "Content-Type: multipart/mixed; boundary=b", body=body)
+    assert len(big) > 4 * 1024 * 1024
+    c = login(server)
+    ok(c.append("INBOX", None, None, big))
+    deliver(server, MESSAGES[2], big)
+    ok(c.select("INBOX"))
+    for key in ("BODY", "TEXT"):
+        assert search(c, key, "wombatquest") == [1, 3], key
+        assert search(c, key, "WOMBATQUEST") == [1, 3], key
+        assert search(c, key, "attword-zanzibar") == [1, 3], key
+        assert search(c, key, "xxedgewordyy") == [], key
+        assert search(c, key, "xxedgeword") == [1, 3], key
+        assert search(c, key, '"word at the end"') == [1, 3], key
+        assert search(c, key, "wombatquests") == [], key
+    assert search_utf8(c, "BODY", text="schöne grüße aus köln") == [1, 3]
+    assert search_utf8(c, "TEXT", text="GRÜSSE") == []
+    assert search(c, "OR", "BODY", "nothing", "BODY", "attword") == [1, 2, 3]
+    assert search(c, "NOT", "BODY", "edgeword") == [2]
+    assert search(c, "TEXT", "huge") == [1, 3]
+    assert search(c, "SUBJECT", "huge") == [1, 3]
+    # Too big for the index: it stays out, and is read at each search.
+    assert unindexed(server) == 2
+    c.logout()

@@ -672,6 +672,62 @@ static void test_large(void **state)
 	str_free(&out);
 }
 
+/* Base64 and charsets piece by piece: fed whole, one byte at a time and
+ * in pieces of every size up to 7, they give what one call gives. */
+static void test_streams(void **state)
+{
+	static const struct {
+		const char *charset, *in;
+		size_t len;
+	} cs[] = {
+		{"utf-8", S("Gr\xc3\xb6\xc3\x9f" "e \xf0\x9f\x98\x80 \xe2\x82")},
+		{"", S("caf\xc3\xa9 caf\xe9 \xc3")},
+		{"iso-8859-1", S("Stra\xdf" "e K\xf6ln \x80")},
+		{"utf-16", S("\xff\xfeG\0r\0\xf6\0=\xd8$\xde" "x")},
+		{"iso-2022-jp", S("abc \x1b$B$3$s$K$A$O\x1b(B def \x1b$B@$")},
+		{"gb18030", S("\x81\x30\x81\x30 \xc4\xe3\xba\xc3 \x81")},
+		{"x-unknown", S("\xff\xfe text")},
+	};
+	static const char b64[] = "R3LDtsOfZSBpbiBL\r\nw7ZsbjogU3RyYcOfZSA=junk";
+	for (size_t step = 0; step <= 7; step++) {
+		struct str whole = STR_INIT, got = STR_INIT;
+		struct mime_base64 b = MIME_BASE64_INIT;
+		size_t n = strlen(b64), k = step ? step : n;
+		cur = "base64 in pieces";
+		mime_decode_base64(b64, n, &whole);
+		for (size_t i = 0; i < n; i += k)
+			mime_decode_base64_step(&b, b64 + i,
+						i + k < n ? k : n - i,
+						i + k >= n, &got);
+		EXPECT(b.end);
+		EXPECT_INT(got.len, whole.len);
+		EXPECT(memcmp(got.data, whole.data, whole.len) == 0);
+		for (size_t c = 0; c < sizeof(cs) / sizeof(cs[0]); c++) {
+			struct mime_charset_stream *st =
+				mime_charset_stream_new(cs[c].charset,
+							strlen(cs[c].charset));
+			n = cs[c].len, k = step ? step : n;
+			str_clear(&whole);
+			str_clear(&got);
+			cur = cs[c].charset;
+			mime_charset_to_utf8(cs[c].charset,
+					     strlen(cs[c].charset), cs[c].in,
+					     n, &whole);
+			for (size_t i = 0; i < n; i += k)
+				mime_charset_stream_put(st, cs[c].in + i,
+							i + k < n ? k : n - i,
+							i + k >= n, &got);
+			str_append(&got, "", 0);
+			str_append(&whole, "", 0);
+			EXPECT_STR(got.data, whole.data);
+			mime_charset_stream_free(&st);
+			EXPECT(st == NULL);
+		}
+		str_free(&whole);
+		str_free(&got);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -689,6 +745,7 @@ int main(void)
 		cmocka_unit_test(test_preview_limit),
 		cmocka_unit_test(test_preview_append),
 		cmocka_unit_test(test_large),
+		cmocka_unit_test(test_streams),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

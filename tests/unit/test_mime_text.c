@@ -585,6 +585,180 @@ static void test_header_fields_bound(void **state)
 	free(hdr);
 }
 
+/* ---- the walk, a chunk of each part at a time ---- */
+
+struct pieces {
+	struct str h, b;
+	size_t max;		/* the longest piece */
+	bool lines_whole;	/* every line piece ends in its LF */
+};
+
+static bool gather(void *ctx, enum mime_text_piece kind, const char *p,
+		   size_t n)
+{
+	struct pieces *g = ctx;
+	if (n > g->max)
+		g->max = n;
+	if (kind != MIME_TEXT_BODY && p[n - 1] != '\n')
+		g->lines_whole = false;
+	str_append(kind == MIME_TEXT_HEADER_LINE ? &g->h : &g->b, p, n);
+	return true;
+}
+
+/* Messages whose parts are longer than the chunks below, with something
+ * for every stage to carry over a cut: base64 groups, quoted-printable
+ * escapes and soft breaks, characters of several bytes in UTF-8, UTF-16
+ * and ISO-2022-JP (whose escape sequences change the meaning of what
+ * follows), CR LF, HTML tags, comments, scripts and references, and
+ * combining marks.  Text of a few dozen bytes: each part is one chunk
+ * when read whole. */
+static const struct {
+	const char *name, *msg;
+	size_t len;
+} walk_msgs[] = {
+	{"base64 utf-8",
+	 S("Subject: x\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	   "Content-Transfer-Encoding: base64\r\n\r\n"
+	   "R3LDtsOfZSBpbiBLw7ZsbjogU3RyYcOfZSDigqwgZ2VzcGVycnQuIMOpw6nD\r\n"
+	   "qSBlbmQ=\r\n")},
+	{"quoted-printable latin-1, soft breaks",
+	 S("Content-Type: text/plain; charset=iso-8859-1\r\n"
+	   "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	   "Die Stra=DFe in K=F6ln=\r\n ist ges=\r\nperrt, =E9=E9=E9=E9=E9=\r\n"
+	   "=E9 und   \r\nnoch mehr   =20\r\nEnde")},
+	{"utf-16 in base64",
+	 S("Content-Type: text/plain; charset=utf-16\r\n"
+	   "Content-Transfer-Encoding: base64\r\n\r\n"
+	   "//5HAHIA9gDfAGUAIABpAG4AIABLAPYAbABuADoAIAA+2CTeIABlAG4AZAA=\r\n")},
+	{"iso-2022-jp",
+	 S("Content-Type: text/plain; charset=iso-2022-jp\r\n\r\n"
+	   "abc \x1b$B$3$s$K$A$O\x1b(B def \x1b$B@$3&\x1b(B ghi\r\n")},
+	{"html",
+	 S("Content-Type: text/html; charset=utf-8\r\n\r\n"
+	   "<html><head><style>p { color: red }</style>\r\n"
+	   "<script>var x = '<p>';</script></head><body>\r\n"
+	   "<p class=\"a>b\">Hello&nbsp;W&ouml;rld</p><!-- a <b>comment</b> "
+	   "--><b>Gr</b>&#246;&szlig;e &amp; more<br>end</body></html>\r\n")},
+	{"cr lf and combining marks",
+	 S("Content-Type: text/plain; charset=utf-8\r\n\r\n"
+	   "line one\r\nline two\rline three\r\n"
+	   "e\xcc\x81\xcc\xa3 a\xcc\x88\xcc\x88 \xe1\xba\xbf\xef\xac\x81 "
+	   "\xea\xb0\x80\xea\xb0\x81\r\n")},
+	{"multipart with a message inside",
+	 S("Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+	   "--b\r\nContent-Type: text/plain\r\n\r\nfirst part text here\r\n"
+	   "--b\r\nContent-Type: message/rfc822\r\n\r\n"
+	   "Subject: =?utf-8?q?inner_s=C3=BCbject?=\r\n"
+	   "Content-Type: text/plain; charset=utf-8\r\n"
+	   "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	   "inner =C3=BCmlaut body text\r\n"
+	   "--b\r\nContent-Type: image/png\r\n\r\nnot text\r\n--b--\r\n")},
+};
+
+/* The text does not depend on where the chunks are cut. */
+static void test_walk_chunks(void **state)
+{
+	static const size_t chunks[] = {4, 5, 6, 7, 9, 13, 16, 31, 64, 0};
+	for (size_t i = 0; i < sizeof(walk_msgs) / sizeof(walk_msgs[0]); i++) {
+		struct str h = STR_INIT, b = STR_INIT;
+		char *buf = exact(walk_msgs[i].msg, walk_msgs[i].len);
+		struct mime_msg *m = mime_parse(buf, walk_msgs[i].len);
+		cur = walk_msgs[i].name;
+		EXPECT(mime_text_extract(m, &h, &b));
+		EXPECT(b.len > 4);
+		for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+			struct pieces g = {STR_INIT, STR_INIT, 0, true};
+			mime_text_walk(m, true, chunks[c], gather, &g);
+			str_append(&g.h, "", 0);
+			str_append(&g.b, "", 0);
+			EXPECT(g.lines_whole);
+			EXPECT_MEM(g.h.data, g.h.len, h.data);
+			EXPECT_MEM(g.b.data, g.b.len, b.data);
+			str_free(&g.h);
+			str_free(&g.b);
+		}
+		mime_free(&m);
+		free(buf);
+		str_free(&h);
+		str_free(&b);
+	}
+}
+
+/* The body text goes on past MIME_TEXT_MAX, converted and case-folded
+ * as before it: a base64 part of ISO-8859-1 text of 3 MiB, whose last
+ * words only the walk sees. */
+static void test_walk_past_bound(void **state)
+{
+	struct str msg = STR_INIT, plain = STR_INIT, h = STR_INIT, b = STR_INIT;
+	str_appends(&msg, "Subject: big\r\nContent-Type: text/plain; "
+			  "charset=iso-8859-1\r\nContent-Transfer-Encoding: "
+			  "base64\r\n\r\n");
+	while (plain.len < 3 * 1024 * 1024)
+		str_appends(&plain, "Gr\xf6\xdf" "e aus K\xf6ln, line of text.\r\n");
+	str_appends(&plain, "Sch\xf6nes Ende\r\n");
+	/* base64 in lines of 76 */
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrs"
+				  "tuvwxyz0123456789+/";
+	const unsigned char *p = (const unsigned char *)plain.data;
+	for (size_t i = 0, col = 0; i < plain.len; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		size_t left = plain.len - i;
+		if (left > 1)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (left > 2)
+			v |= p[i + 2];
+		char q[4] = {b64[v >> 18], b64[v >> 12 & 63],
+			     left > 1 ? b64[v >> 6 & 63] : '=',
+			     left > 2 ? b64[v & 63] : '='};
+		str_append(&msg, q, 4);
+		if ((col += 4) == 76 || i + 3 >= plain.len) {
+			str_appends(&msg, "\r\n");
+			col = 0;
+		}
+	}
+	char *buf = exact(msg.data, msg.len);
+	struct mime_msg *m = mime_parse(buf, msg.len);
+	cur = "3 MiB of base64 latin-1";
+	EXPECT(!mime_text_extract(m, &h, &b));
+	EXPECT(memmem(b.data, b.len, "SCHO\xcc\x88NES ENDE", 13) == NULL);
+	struct pieces g = {STR_INIT, STR_INIT, 0, true};
+	mime_text_walk(m, true, 0, gather, &g);
+	EXPECT(g.b.len > 3 * 1024 * 1024);
+	EXPECT(g.max <= 4 * MIME_TEXT_CHUNK);
+	EXPECT(g.b.len > 16 && memcmp(g.b.data + g.b.len - 16,
+				      "SCHO\xcc\x88NES ENDE\n\n", 16) == 0);
+	/* The text before the bound is the extracted text. */
+	EXPECT(memcmp(g.b.data, b.data, b.len) == 0);
+	str_free(&g.h);
+	str_free(&g.b);
+	mime_free(&m);
+	free(buf);
+	str_free(&msg);
+	str_free(&plain);
+	str_free(&h);
+	str_free(&b);
+}
+
+static bool stop_first(void *ctx, enum mime_text_piece kind, const char *p,
+		       size_t n)
+{
+	(*(size_t *)ctx)++;
+	return false;
+}
+
+/* A callback that says stop is not called again. */
+static void test_walk_stop(void **state)
+{
+	size_t calls = 0;
+	char *buf = exact(walk_msgs[6].msg, walk_msgs[6].len);
+	struct mime_msg *m = mime_parse(buf, walk_msgs[6].len);
+	cur = "stop";
+	mime_text_walk(m, true, 0, stop_first, &calls);
+	EXPECT_INT(calls, 1);
+	mime_free(&m);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -599,6 +773,9 @@ int main(void)
 		cmocka_unit_test(test_header_fields),
 		cmocka_unit_test(test_ascii_names),
 		cmocka_unit_test(test_header_fields_bound),
+		cmocka_unit_test(test_walk_chunks),
+		cmocka_unit_test(test_walk_past_bound),
+		cmocka_unit_test(test_walk_stop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
