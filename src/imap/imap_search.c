@@ -105,6 +105,18 @@ static uint32_t header_len(const struct store_msg_meta *meta)
 	return r.len < THREAD_HEADER_MAX ? (uint32_t)r.len : THREAD_HEADER_MAX;
 }
 
+/* Whether the order needs the sort key `key` of every message: a
+ * THREAD groups by subject, a SORT compares its criteria. */
+static bool wants(const struct search_args *a, enum imap_sort_key key)
+{
+	if (a->kind == SEARCH_THREAD)
+		return key == IMAP_SORT_SUBJECT;
+	for (unsigned i = 0; i < a->sort.n_criteria; i++)
+		if (a->sort.criteria[i].key == key)
+			return true;
+	return false;
+}
+
 static bool collect(const struct store_msginfo *m, void *ctx)
 {
 	struct imap_session *s = ctx;
@@ -121,11 +133,15 @@ static bool collect(const struct store_msginfo *m, void *ctx)
 		m->size, m->internaldate, m->savedate, m->meta.sentdate,
 		NULL, NULL, NULL, NULL, 0, m->email_id, m->thread_id, false};
 	if (a->kind != SEARCH_PLAIN) {
+		/* Only the keys the order compares: case-mapping four
+		 * strings of every message was most of a SORT (DATE). */
 		struct search_msg *x = &a->msgs[a->n - 1];
-		x->subject = sort_key(m->meta.subject);
-		x->from = sort_key(m->meta.from);
-		x->to = sort_key(m->meta.to);
-		x->cc = sort_key(m->meta.cc);
+		x->subject = wants(a, IMAP_SORT_SUBJECT)
+				     ? sort_key(m->meta.subject) : NULL;
+		x->from = wants(a, IMAP_SORT_FROM) ? sort_key(m->meta.from)
+						   : NULL;
+		x->to = wants(a, IMAP_SORT_TO) ? sort_key(m->meta.to) : NULL;
+		x->cc = wants(a, IMAP_SORT_CC) ? sort_key(m->meta.cc) : NULL;
 		if (a->thread.alg == IMAP_THREAD_REFERENCES)
 			x->hdr_len = header_len(&m->meta);
 	}
@@ -934,7 +950,7 @@ static void search_run(struct imap_session *s)
 	int rc = v->n == 0 ? 1
 			   : store_msg_scan(acct, v->id, v->uids[0],
 					    v->uids[v->n - 1],
-					    a->meta ? STORE_INFO_META : 0,
+					    a->meta ? STORE_INFO_KEYS : 0,
 					    collect, s, &err);
 	if (rc > 0 && a->text)
 		rc = text_prepare(s, acct, &err);
@@ -1029,8 +1045,11 @@ void imap_cmd_search(struct imap_session *s, struct imap_parser *p)
 	a->text = key_reads_text(a->q.root);
 	a->modseq_key = has_key(a->q.root, IMAP_SK_MODSEQ);
 	/* The meta (strings of every message) costs most of a scan; keys
-	 * on flags, sizes and dates do without it. */
-	a->meta = a->kind != SEARCH_PLAIN || a->text ||
+	 * on flags, sizes and dates do without it, and so do text keys:
+	 * the index answers them, and the few messages it does not hold
+	 * are read whole (their header's length unknown).  Reading every
+	 * message's meta row only for those was most of a SEARCH FROM. */
+	a->meta = a->kind != SEARCH_PLAIN ||
 		  has_key(a->q.root, IMAP_SK_SENTBEFORE) ||
 		  has_key(a->q.root, IMAP_SK_SENTON) ||
 		  has_key(a->q.root, IMAP_SK_SENTSINCE);

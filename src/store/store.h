@@ -451,6 +451,10 @@ struct store_msginfo {
 
 enum {
 	STORE_INFO_META = 1 << 0,
+	/* Of the meta, only what SEARCH and SORT look at: sentdate,
+	 * subject, from, to, cc and layout (the rest stays NULL).  A scan
+	 * of a big mailbox then leaves the long strings in the pages. */
+	STORE_INFO_KEYS = 1 << 1,
 };
 
 /* The mailbox's messages with uid_lo <= UID <= uid_hi, in UID order;

@@ -56,12 +56,14 @@ int store_msg_scan(struct store_account *a, int64_t mailbox_id,
 		   bool (*fn)(const struct store_msginfo *m, void *ctx),
 		   void *ctx, const char **err_r)
 {
-	bool meta = (what & STORE_INFO_META) != 0;
+	bool meta = (what & (STORE_INFO_META | STORE_INFO_KEYS)) != 0;
 	struct store_msginfo m;
 	int rc = SQLITE_OK;
 	pthread_mutex_lock(&a->rlock);
-	sqlite3_stmt *st = sqlite_reader_stmt(a, meta ? RT_SCAN_META
-						      : RT_SCAN);
+	sqlite3_stmt *st = sqlite_reader_stmt(
+		a, (what & STORE_INFO_META) ? RT_SCAN_META
+		   : meta		    ? RT_SCAN_KEYS
+					    : RT_SCAN);
 	if (st != NULL) {
 		sqlite3_bind_int64(st, 1, mailbox_id);
 		sqlite3_bind_int64(st, 2, uid_lo);
