@@ -668,7 +668,7 @@ void imap_cmd_fetch(struct imap_session *s, struct imap_parser *p)
 	/* CHANGEDSINCE implies MODSEQ (RFC 7162 3.1.4.1); both enable
 	 * CONDSTORE for the session. */
 	if (a->f.changedsince || want_modseq)
-		s->enabled |= IMAP_EN_CONDSTORE;
+		imap_condstore_enable(s);
 	a->add_modseq = a->f.changedsince && !want_modseq;
 	if (!imap_check_seqset(s, &a->f.set))
 		return;
