@@ -9,6 +9,7 @@
 #include "core/xalloc.h"
 #include "mime/mime.h"
 #include "mime/mime_decode.h"
+#include "mime/mime_imap.h"
 
 /* Bytes of a part read per byte of text still wanted: base64 gives 3
  * bytes for 4, and UTF-16 one character for 2 of those. */
@@ -120,6 +121,45 @@ static bool name_wanted(const struct names *w, struct mime_span name)
 	return false;
 }
 
+static bool is_address_field(struct mime_span name)
+{
+	return mime_name_is(name, "From") || mime_name_is(name, "To") ||
+	       mime_name_is(name, "Cc") || mime_name_is(name, "Bcc");
+}
+
+/* Whether each of the ", "-separated addresses is in value as written. */
+static bool all_written(const char *addrs, size_t len, const struct str *value)
+{
+	for (const char *p = addrs, *end = addrs + len; p < end;) {
+		const char *sep = memmem(p, (size_t)(end - p), ", ", 2);
+		size_t n = (size_t)((sep != NULL ? sep : end) - p);
+		if (value->len < n || memmem(value->data, value->len, p, n) == NULL)
+			return false;
+		p += n + 2;
+	}
+	return true;
+}
+
+/* SEARCH FROM, TO, CC and BCC look for their string in the ENVELOPE's
+ * addresses (RFC 9051 6.4.4), where "user (x)@ host" is user@host: when
+ * an address of the field is not written in one piece, a second line of
+ * the same name holds them all as ENVELOPE has them.  value is the field
+ * unfolded, not decoded. */
+static void put_addresses(struct sink *k, struct str *out,
+			  const struct mime_field *f)
+{
+	struct str addrs = STR_INIT;
+	mime_imap_addresses(f->value.p, f->value.len, &addrs);
+	if (addrs.len > 0 && !all_written(addrs.data, addrs.len, &k->value)) {
+		str_clear(&k->line);
+		append_span(&k->line, f->name.p, f->name.len);
+		str_appends(&k->line, ": ");
+		str_append(&k->line, addrs.data, addrs.len);
+		put(k, out, k->line.data, k->line.len, true);
+	}
+	str_free(&addrs);
+}
+
 /* Each field of a header (those of w) as "Name: decoded value". */
 static void put_header(struct sink *k, struct str *out, const char *hdr,
 		       size_t len, const struct names *w)
@@ -139,6 +179,8 @@ static void put_header(struct sink *k, struct str *out, const char *hdr,
 			mime_decode_header(k->value.data, k->value.len,
 					   &k->line);
 		put(k, out, k->line.data, k->line.len, true);
+		if (is_address_field(f.name))
+			put_addresses(k, out, &f);
 	}
 }
 
