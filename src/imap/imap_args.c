@@ -236,24 +236,29 @@ static int return_opts(struct imap_parser *p, struct imap_list *l)
 	return imap_parse_list_close(p);
 }
 
+/* cap[0] and cap[1]: of the patterns and of their raw flags. */
 static int add_pattern(struct imap_parser *p, struct imap_list *l,
 		       unsigned *cap)
 {
-	l->patterns = imap_parser_grow(p, l->patterns, l->n_patterns, cap,
+	unsigned n = l->n_patterns++;
+	l->patterns = imap_parser_grow(p, l->patterns, n, &cap[0],
 				       sizeof(*l->patterns));
-	return imap_parse_list_mailbox(p, &l->patterns[l->n_patterns++]);
+	l->patterns_raw = imap_parser_grow(p, l->patterns_raw, n, &cap[1],
+					   sizeof(*l->patterns_raw));
+	return imap_parse_list_mailbox(p, &l->patterns[n],
+				       &l->patterns_raw[n]);
 }
 
 static int patterns(struct imap_parser *p, struct imap_list *l)
 {
-	unsigned cap = 0;
+	unsigned cap[2] = {0, 0};
 	if (imap_parser_peek(p) != '(')
-		return add_pattern(p, l, &cap);
+		return add_pattern(p, l, cap);
 	l->extended = true;
 	if (imap_parse_list_open(p) < 0)
 		return -1;
 	do {
-		if (add_pattern(p, l, &cap) < 0)
+		if (add_pattern(p, l, cap) < 0)
 			return -1;
 	} while (imap_parse_skip(p, ' '));
 	return imap_parse_list_close(p);
@@ -269,8 +274,9 @@ int imap_args_list(struct imap_parser *p, struct imap_list *l)
 		if (select_opts(p, l) < 0 || imap_parse_sp(p) < 0)
 			return -1;
 	}
-	if (imap_parse_mailbox(p, &l->reference) < 0 || imap_parse_sp(p) < 0 ||
-	    patterns(p, l) < 0)
+	if (imap_parse_list_reference(p, &l->reference, &l->reference_raw) <
+		    0 ||
+	    imap_parse_sp(p) < 0 || patterns(p, l) < 0)
 		return -1;
 	if (!imap_parse_at_end(p)) {
 		l->extended = true;
@@ -282,10 +288,12 @@ int imap_args_list(struct imap_parser *p, struct imap_list *l)
 
 int imap_args_lsub(struct imap_parser *p, struct imap_list *l)
 {
-	unsigned cap = 0;
+	unsigned cap[2] = {0, 0};
 	memset(l, 0, sizeof(*l));
-	if (imap_parse_sp(p) < 0 || imap_parse_mailbox(p, &l->reference) < 0 ||
-	    imap_parse_sp(p) < 0 || add_pattern(p, l, &cap) < 0)
+	if (imap_parse_sp(p) < 0 ||
+	    imap_parse_list_reference(p, &l->reference, &l->reference_raw) <
+		    0 ||
+	    imap_parse_sp(p) < 0 || add_pattern(p, l, cap) < 0)
 		return -1;
 	return imap_parse_end(p);
 }

@@ -105,7 +105,11 @@ struct imap_list {
 	 * patterns or return options): answer as RFC 5258 says. */
 	bool extended;
 	struct imap_string reference;	/* a mailbox name, maybe "" */
+	bool reference_raw;		/* kept as sent: see below */
 	struct imap_string *patterns;	/* imap_parse_list_mailbox */
+	/* Per pattern: it did not decode and is kept as sent
+	 * (imap_parse_list_mailbox). */
+	bool *patterns_raw;
 	unsigned n_patterns;		/* at least 1 */
 };
 

@@ -12,6 +12,7 @@
 #include "imap/imap_args.h"
 #include "imap/imap_objectid.h"
 #include "imap/imap_private.h"
+#include "imap/imap_utf7.h"
 
 /* Longest reference + pattern: matching costs their product. */
 #define PATTERN_MAX 1024
@@ -20,9 +21,13 @@
 
 struct list_args {
 	char *patterns[LIST_PATTERNS_MAX]; /* reference and pattern joined */
+	/* Joined as sent, not decoded: matched against names as they are
+	 * written on the wire (imap_parse_list_mailbox). */
+	bool raw[LIST_PATTERNS_MAX];
 	unsigned npatterns;
 	bool lsub;
 	bool extended;		/* LIST-EXTENDED syntax was used */
+	bool utf8;		/* names go out in UTF-8 */
 	/* selection options (RFC 5258 3.1) */
 	bool sel_subscribed, sel_special, sel_recursive;
 	/* return options (RFC 5258 3.2, RFC 5819, RFC 6154) */
@@ -35,6 +40,10 @@ struct list_entry {
 	enum store_special special;
 	bool subscribed, exists;
 	int64_t id;
+	bool match;		/* the name matches a pattern */
+	/* A subscribed mailbox below it is not answered itself (see
+	 * mark_hidden). */
+	bool hidden_sub;
 };
 
 struct list_all {
@@ -42,11 +51,11 @@ struct list_all {
 	size_t n, cap;
 };
 
-/* Whether name matches pattern: "*" matches anything, "%" anything but
- * the delimiter.  Dynamic programming over the pattern, one row per
- * name byte: no backtracking, so no pattern costs more than
- * len(pattern) x len(name). */
-static bool list_match(const char *pat, const char *name)
+/* Whether name matches pat: "*" matches anything, "%" anything but the
+ * delimiter ("%" as "*" when relaxed).  Dynamic programming over the
+ * pattern, one row per name byte: no backtracking, so no pattern costs
+ * more than len(pattern) x len(name). */
+static bool list_match(const char *pat, const char *name, bool relaxed)
 {
 	size_t m = strlen(pat);
 	bool *row = xcalloc(m + 1, sizeof(bool)), *next = xcalloc(m + 1, 1);
@@ -58,7 +67,8 @@ static bool list_match(const char *pat, const char *name)
 		memset(next, 0, m + 1);
 		for (size_t j = 1; j <= m; j++) {
 			char pc = pat[j - 1];
-			if (pc == '*' || (pc == '%' && *c != '/'))
+			bool any = pc == '*' || (pc == '%' && relaxed);
+			if (any || (pc == '%' && *c != '/'))
 				next[j] = next[j - 1] || row[j] || row[j - 1];
 			else if (pc == '%')
 				next[j] = next[j - 1];
@@ -75,12 +85,23 @@ static bool list_match(const char *pat, const char *name)
 	return ok;
 }
 
-static bool any_match(const struct list_args *a, const char *name)
+static bool any_match(const struct list_args *a, const char *name,
+		      bool relaxed)
 {
-	for (unsigned i = 0; i < a->npatterns; i++)
-		if (list_match(a->patterns[i], name))
-			return true;
-	return false;
+	struct str wire = STR_INIT;
+	bool ok = false;
+	for (unsigned i = 0; i < a->npatterns && !ok; i++) {
+		const char *n = name;
+		if (a->raw[i] && !a->utf8) {
+			if (wire.len == 0 &&
+			    imap_utf7_encode(name, strlen(name), &wire) < 0)
+				continue;
+			n = wire.data;
+		}
+		ok = list_match(a->patterns[i], n, relaxed);
+	}
+	str_free(&wire);
+	return ok;
 }
 
 static struct list_entry *entry_add(struct list_all *all, const char *name)
@@ -90,8 +111,8 @@ static struct list_entry *entry_add(struct list_all *all, const char *name)
 		all->e = xreallocarray(all->e, all->cap, sizeof(*all->e));
 	}
 	struct list_entry *e = &all->e[all->n++];
-	*e = (struct list_entry){xstrdup(name), STORE_SPECIAL_NONE, false,
-				 false, 0};
+	*e = (struct list_entry){.name = xstrdup(name),
+				 .special = STORE_SPECIAL_NONE};
 	return e;
 }
 
@@ -113,6 +134,20 @@ static struct list_entry *entry_find(const struct list_all *all,
 	return NULL;
 }
 
+static int name_cmp(const void *x, const void *y)
+{
+	const struct list_entry *a = x, *b = y;
+	return strcmp(a->name, b->name);
+}
+
+/* In the sorted array. */
+static struct list_entry *entry_lookup(const struct list_all *all,
+				       const char *name)
+{
+	struct list_entry want = {.name = (char *)name};
+	return bsearch(&want, all->e, all->n, sizeof(*all->e), name_cmp);
+}
+
 /* Parents that do not exist but have children (a DELETE'd parent): they
  * are in the hierarchy all the same, listed as \NonExistent. */
 static void add_implied_parents(struct list_all *all)
@@ -131,17 +166,43 @@ static void add_implied_parents(struct list_all *all)
 	}
 }
 
-static bool has_children(const struct list_all *all, const char *name,
-			 bool subscribed_only)
+static bool has_children(const struct list_all *all, const char *name)
 {
 	size_t len = strlen(name);
 	for (size_t i = 0; i < all->n; i++) {
 		const struct list_entry *e = &all->e[i];
-		if ((subscribed_only ? e->subscribed : e->exists) &&
-		    strncmp(e->name, name, len) == 0 && e->name[len] == '/')
+		if (e->exists && strncmp(e->name, name, len) == 0 &&
+		    e->name[len] == '/')
 			return true;
 	}
 	return false;
+}
+
+/* A subscribed mailbox that a subscription listing does not answer
+ * (its name does not match) makes its ancestors that match answer for
+ * it: with RECURSIVEMATCH as CHILDINFO, whether or not the child matches
+ * (RFC 5258 3.1 note 2), never for a child that is answered itself (3.5:
+ * "servers SHOULD suppress redundant CHILDINFO"); with LSUB only for a
+ * child that a "%" kept out (RFC 3501 6.3.9: LSUB "foo/%" with only
+ * "foo/bar/x" subscribed answers "foo/bar" as \Noselect), so a child that
+ * could not match at any depth does not make its parents appear. */
+static void mark_hidden(const struct list_args *a, struct list_all *all)
+{
+	for (size_t i = 0; i < all->n; i++) {
+		const struct list_entry *e = &all->e[i];
+		if (!e->subscribed || e->match ||
+		    (a->lsub && !any_match(a, e->name, true)))
+			continue;
+		char *name = xstrdup(e->name);
+		for (char *slash = strrchr(name, '/'); slash != NULL;
+		     slash = strrchr(name, '/')) {
+			*slash = '\0';
+			struct list_entry *up = entry_lookup(all, name);
+			if (up != NULL)
+				up->hidden_sub = true;
+		}
+		free(name);
+	}
 }
 
 static void write_status(struct imap_session *s, struct store_account *acct,
@@ -166,11 +227,13 @@ static void list_one(struct imap_session *s, struct store_account *acct,
 		str_appends(o, x);         \
 		sep = " ";                 \
 	} while (0)
-	if (!e->exists)
+	/* LSUB's \Noselect also marks a parent answered for a subscribed
+	 * child, not being subscribed itself (RFC 3501 6.3.9). */
+	if (!e->exists || (a->lsub && !e->subscribed))
 		ATTR(a->lsub || !a->extended ? "\\Noselect" : "\\NonExistent");
 	if (!a->lsub)
-		ATTR(has_children(all, e->name, false) ? "\\HasChildren"
-						       : "\\HasNoChildren");
+		ATTR(has_children(all, e->name) ? "\\HasChildren"
+						: "\\HasNoChildren");
 	if (e->special != STORE_SPECIAL_NONE && !a->lsub)
 		ATTR(store_special_name(e->special));
 	if (e->subscribed && (a->ret_subscribed || a->sel_subscribed))
@@ -190,28 +253,16 @@ static int list_wanted(const struct list_args *a, const struct list_all *all,
 		       const struct list_entry *e, bool *childinfo)
 {
 	*childinfo = false;
-	if (a->lsub || a->sel_subscribed) {
-		if (e->subscribed && any_match(a, e->name))
-			return 1;
-		/* RECURSIVEMATCH: a parent of something subscribed. */
-		if (a->sel_recursive && any_match(a, e->name) &&
-		    has_children(all, e->name, true)) {
-			*childinfo = true;
-			return 1;
-		}
+	if (!e->match)
 		return 0;
+	if (a->lsub || a->sel_subscribed) {
+		*childinfo = a->sel_recursive && e->hidden_sub;
+		return e->subscribed ||
+		       ((a->lsub || a->sel_recursive) && e->hidden_sub);
 	}
 	if (a->sel_special && e->special == STORE_SPECIAL_NONE)
 		return 0;
-	if (!e->exists && !has_children(all, e->name, false))
-		return 0;
-	return any_match(a, e->name);
-}
-
-static int name_cmp(const void *x, const void *y)
-{
-	const struct list_entry *a = x, *b = y;
-	return strcmp(a->name, b->name);
+	return e->exists || has_children(all, e->name);
 }
 
 static void list_run(struct imap_session *s)
@@ -228,6 +279,10 @@ static void list_run(struct imap_session *s)
 	} else {
 		add_implied_parents(&all);
 		qsort(all.e, all.n, sizeof(*all.e), name_cmp);
+		for (size_t i = 0; i < all.n; i++)
+			all.e[i].match = any_match(a, all.e[i].name, false);
+		if (a->lsub || a->sel_recursive)
+			mark_hidden(a, &all);
 		for (size_t i = 0; i < all.n; i++) {
 			bool childinfo;
 			if (list_wanted(a, &all, &all.e[i], &childinfo))
@@ -248,19 +303,39 @@ static void list_finish(struct imap_session *s)
 		free(a->patterns[i]);
 }
 
-/* The reference and a pattern joined, "INBOX" in any case spelt so. */
+/* A reference or pattern as it goes on the wire: as sent when raw, else
+ * the decoded name encoded again (canonical modified UTF-7). */
+static void wire_form(const struct list_args *a, const struct imap_string *x,
+		      bool raw, struct str *out)
+{
+	if (raw || a->utf8 || imap_utf7_encode(x->data, x->len, out) < 0)
+		str_append(out, x->data, x->len);
+}
+
+/* The reference and a pattern joined, "INBOX" in any case spelt so.  If
+ * either did not decode, both are joined in their wire form. */
 static int add_pattern(struct list_args *a, const struct imap_string *ref,
-		       const struct imap_string *pat)
+		       bool ref_raw, const struct imap_string *pat,
+		       bool pat_raw)
 {
 	if (ref->len + pat->len > PATTERN_MAX)
 		return -1;
-	size_t n = ref->len + pat->len + 1;
-	char *joined = xmalloc(n);
-	snprintf(joined, n, "%s%s", ref->data, pat->data);
-	if (strncasecmp(joined, "INBOX", 5) == 0 &&
-	    (joined[5] == '\0' || joined[5] == '/'))
-		memcpy(joined, "INBOX", 5);
-	a->patterns[a->npatterns++] = joined;
+	struct str j = STR_INIT;
+	bool raw = ref_raw || pat_raw;
+	if (raw) {
+		wire_form(a, ref, ref_raw, &j);
+		wire_form(a, pat, pat_raw, &j);
+	} else {
+		str_append(&j, ref->data, ref->len);
+		str_append(&j, pat->data, pat->len);
+	}
+	str_append(&j, "", 0);
+	if (strncasecmp(j.data, "INBOX", 5) == 0 &&
+	    (j.data[5] == '\0' || j.data[5] == '/'))
+		memcpy(j.data, "INBOX", 5);
+	a->raw[a->npatterns] = raw;
+	a->patterns[a->npatterns++] = xstrdup(j.data);
+	str_free(&j);
 	return 1;
 }
 
@@ -271,6 +346,7 @@ void imap_cmd_list(struct imap_session *s, struct imap_parser *p)
 	s->args = a;
 	s->finish = list_finish;
 	a->lsub = imap_command_is(s, "LSUB");
+	a->utf8 = utf8_names(s);
 	int rc = a->lsub ? imap_args_lsub(p, &l) : imap_args_list(p, &l);
 	if (rc < 0) {
 		imap_reply_parse_error(s, p);
@@ -288,7 +364,8 @@ void imap_cmd_list(struct imap_session *s, struct imap_parser *p)
 	a->ret_special = l.ret & IMAP_LIST_RET_SPECIAL_USE;
 	a->status_items = l.ret & IMAP_LIST_RET_STATUS ? l.status_items : 0;
 	for (unsigned i = 0; i < l.n_patterns; i++) {
-		if (add_pattern(a, &l.reference, &l.patterns[i]) < 0) {
+		if (add_pattern(a, &l.reference, l.reference_raw,
+				&l.patterns[i], l.patterns_raw[i]) < 0) {
 			imap_reply(s, "NO [LIMIT] Pattern too long");
 			return;
 		}
@@ -389,7 +466,7 @@ void imap_cmd_status(struct imap_session *s, struct imap_parser *p)
 		return;
 	}
 	if (st.items & IMAP_STATUS_HIGHESTMODSEQ)
-		s->enabled |= IMAP_EN_CONDSTORE;
+		imap_condstore_enable(s);
 	a->name = xstrndup(st.mailbox.data, st.mailbox.len);
 	a->items = st.items;
 	s->finish = status_finish;

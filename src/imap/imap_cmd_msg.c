@@ -159,7 +159,7 @@ void imap_cmd_store(struct imap_session *s, struct imap_parser *p)
 		return;
 	}
 	if (a->has_unchangedsince)
-		s->enabled |= IMAP_EN_CONDSTORE;
+		imap_condstore_enable(s);
 	if (!imap_check_seqset(s, &set))
 		return;
 	imap_view_resolve(s, &set, s->uid, &a->uids, &a->n);

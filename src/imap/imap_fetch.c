@@ -61,6 +61,7 @@ struct fetch_args {
 	 * being sent in pieces. */
 	unsigned att;
 	bool open;		/* "* n FETCH (" written */
+	bool sep;		/* and an item in it: the next needs a space */
 	uint64_t lit_off, lit_end;
 	struct str bytes;	/* message bytes read for sections */
 	uint32_t bytes_uid;
@@ -549,9 +550,9 @@ static int message_answer(struct imap_session *s, struct store_account *acct,
 		str_printf(&s->out, "* %u FETCH (", m->seq);
 		a->open = true;
 		a->att = 0;
+		a->sep = a->add_uid;
 		if (a->add_uid)
-			str_printf(&s->out, "UID %u%s", m->uid,
-				   f->n_atts ? " " : "");
+			str_printf(&s->out, "UID %u", m->uid);
 	}
 	for (;;) {
 		int rc = fetch_stream(s, acct, m);
@@ -559,21 +560,33 @@ static int message_answer(struct imap_session *s, struct store_account *acct,
 			return rc;
 		if (a->att == f->n_atts)
 			break;
-		if (a->att > 0)
+		size_t mark = s->out.len;
+		if (a->sep)
 			str_appendc(&s->out, ' ');
 		rc = item_answer(s, acct, m, &f->atts[a->att++]);
 		if (rc < 0)
 			return rc;
+		/* Expunged meanwhile, its bytes gone: the item is left out
+		 * whole rather than a name without its value (imaptest's
+		 * load found "BODY[...] " with nothing after it). */
+		if (rc == 0)
+			str_truncate(&s->out, mark);
+		else
+			a->sep = true;
 	}
 	/* \Seen was set: the client hears the new flags (RFC 9051
 	 * 6.4.5). */
 	if (a->add_flags) {
-		str_appends(&s->out, f->n_atts || a->add_uid ? " " : "");
+		str_appends(&s->out, a->sep ? " " : "");
 		imap_flags_write(s, &s->out, m->uid, m->flags, m->keywords);
 	}
 	if (a->add_modseq)
-		str_printf(&s->out, " MODSEQ (%llu)",
+		str_printf(&s->out, "%sMODSEQ (%llu)",
+			   a->sep || a->add_flags ? " " : "",
 			   (unsigned long long)m->modseq);
+	/* Every item left out: the grammar wants one at least. */
+	if (!a->sep && !a->add_flags && !a->add_modseq)
+		str_printf(&s->out, "UID %u", m->uid);
 	str_appends(&s->out, ")\r\n");
 	a->open = false;
 	return 1;
@@ -723,7 +736,7 @@ void imap_cmd_fetch(struct imap_session *s, struct imap_parser *p)
 	/* CHANGEDSINCE implies MODSEQ (RFC 7162 3.1.4.1); both enable
 	 * CONDSTORE for the session. */
 	if (a->f.changedsince || want_modseq)
-		s->enabled |= IMAP_EN_CONDSTORE;
+		imap_condstore_enable(s);
 	a->add_modseq = a->f.changedsince && !want_modseq;
 	if (!imap_check_seqset(s, &a->f.set))
 		return;

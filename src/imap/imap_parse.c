@@ -561,8 +561,10 @@ int imap_parse_nstring(struct imap_parser *p, struct imap_string *s_r)
 	return imap_parse_string(p, s_r);
 }
 
-/* The wire form of a name into the form the store keeps (see header). */
-static int mailbox_decode(struct imap_parser *p, struct imap_string *s)
+/* The wire form of a name into the form the store keeps (see header):
+ * 1, or 0 with the reason in *why_r and s as it was. */
+static int mailbox_decode_try(struct imap_parser *p, struct imap_string *s,
+			      const char **why_r)
 {
 	if (!(p->flags & IMAP_PARSE_UTF8)) {
 		struct str tmp = STR_INIT;
@@ -570,19 +572,26 @@ static int mailbox_decode(struct imap_parser *p, struct imap_string *s)
 		if (rc == 1)
 			set_copy(p, s, tmp.len ? tmp.data : "", tmp.len);
 		str_free(&tmp);
-		if (rc < 0)
-			return imap_parser_fail_no(
-				p, "Mailbox name is not valid modified UTF-7");
-		return 1;
+		*why_r = "Mailbox name is not valid modified UTF-7";
+		return rc < 0 ? 0 : 1;
 	}
+	*why_r = "Mailbox name is not valid UTF-8";
 	if (!imap_utf7_utf8_valid(s->data, s->len))
-		return imap_parser_fail_no(p, "Mailbox name is not valid UTF-8");
+		return 0;
+	*why_r = "Control character in mailbox name";
 	for (size_t i = 0; i < s->len; i++) {
 		unsigned char c = (unsigned char)s->data[i];
 		if (c < 0x20 || c == 0x7f)
-			return imap_parser_fail_no(
-				p, "Control character in mailbox name");
+			return 0;
 	}
+	return 1;
+}
+
+static int mailbox_decode(struct imap_parser *p, struct imap_string *s)
+{
+	const char *why;
+	if (mailbox_decode_try(p, s, &why) == 0)
+		return imap_parser_fail_no(p, why);
 	return 1;
 }
 
@@ -599,7 +608,17 @@ int imap_parse_mailbox(struct imap_parser *p, struct imap_string *mbox_r)
 	return 1;
 }
 
-int imap_parse_list_mailbox(struct imap_parser *p, struct imap_string *pat_r)
+/* A pattern that does not decode is no error: it is kept as sent (see
+ * header). */
+static void list_decode(struct imap_parser *p, struct imap_string *s,
+			bool *raw_r)
+{
+	const char *why;
+	*raw_r = mailbox_decode_try(p, s, &why) == 0;
+}
+
+int imap_parse_list_mailbox(struct imap_parser *p, struct imap_string *pat_r,
+			    bool *raw_r)
 {
 	int c = imap_parser_peek(p);
 	if (c == '"' || c == '{' || at_literal8(p)) {
@@ -612,7 +631,17 @@ int imap_parse_list_mailbox(struct imap_parser *p, struct imap_string *pat_r)
 		set_copy(p, pat_r, p->buf + p->pos, n);
 		p->pos += n;
 	}
-	return mailbox_decode(p, pat_r);
+	list_decode(p, pat_r, raw_r);
+	return 1;
+}
+
+int imap_parse_list_reference(struct imap_parser *p,
+			      struct imap_string *ref_r, bool *raw_r)
+{
+	if (imap_parse_astring(p, ref_r) < 0)
+		return -1;
+	list_decode(p, ref_r, raw_r);
+	return 1;
 }
 
 /* --- numbers --- */

@@ -192,9 +192,18 @@ int imap_parse_nstring(struct imap_parser *p, struct imap_string *s_r);
 int imap_parse_mailbox(struct imap_parser *p, struct imap_string *mbox_r);
 /* A LIST pattern: list-mailbox = 1*list-char / string (list-char adds the
  * wildcards "%" and "*" to ASTRING-CHAR), decoded as imap_parse_mailbox
- * does but without the INBOX spelling. */
-int imap_parse_list_mailbox(struct imap_parser *p,
-			    struct imap_string *pat_r);
+ * does but without the INBOX spelling.  A pattern is not a name, and
+ * RFC 3501 6.3.8 only asks that the names returned match it: one that
+ * does not decode (not valid modified UTF-7, or not UTF-8 or holding a
+ * control character under IMAP_PARSE_UTF8) is no error but is kept as
+ * sent, with *raw_r true, to be matched against names as they are
+ * written on the wire. */
+int imap_parse_list_mailbox(struct imap_parser *p, struct imap_string *pat_r,
+			    bool *raw_r);
+/* LIST's and LSUB's reference: a mailbox name (astring), decoded, or
+ * kept as sent with *raw_r true, as imap_parse_list_mailbox does. */
+int imap_parse_list_reference(struct imap_parser *p,
+			      struct imap_string *ref_r, bool *raw_r);
 
 /* Whether a mailbox name is INBOX (case-insensitive, RFC 9051 5.1). */
 bool imap_mailbox_is_inbox(const char *name, size_t len);

@@ -227,6 +227,11 @@ int imap_view_sync_if_changed(struct imap_session *s,
 			      struct store_account *acct, bool expunges);
 /* On the loop, as a command starts: whether to look for news. */
 void imap_take_changed(struct imap_session *s);
+/* On the loop, for a CONDSTORE enabling command other than SELECT and
+ * EXAMINE (FETCH or SEARCH with MODSEQ, CHANGEDSINCE, UNCHANGEDSINCE,
+ * STATUS HIGHESTMODSEQ): enable CONDSTORE, and the first time, with a
+ * mailbox selected, answer its HIGHESTMODSEQ in an untagged OK. */
+void imap_condstore_enable(struct imap_session *s);
 /* The sequence number of uid, 0 if not in the view. */
 uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid);
 /* Take an expunge this session made itself: drop the UIDs and answer

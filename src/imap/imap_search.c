@@ -28,6 +28,7 @@
 #include "mime/mime_decode.h"
 #include "mime/mime_layout.h"
 #include "mime/mime_scan.h"
+#include "mime/mime_sort.h"
 #include "mime/mime_text.h"
 
 struct search_msg {
@@ -36,6 +37,9 @@ struct search_msg {
 	char *keywords;
 	uint64_t modseq, size;
 	int64_t internaldate, savedate, sentdate;
+	/* SENTBEFORE, SENTON, SENTSINCE: the Date: as written (see
+	 * sent_day), 0 if none. */
+	int64_t sentlocal;
 	/* SORT keys, i;unicode-casemap'ed (RFC 5256 2.2) */
 	char *subject, *from, *to, *cc;
 	uint32_t hdr_len;	/* THREAD=REFERENCES, text keys: 0 if unknown */
@@ -64,7 +68,9 @@ struct search_args {
 	bool body_keys;		/* BODY or TEXT: unindexed messages get indexed */
 	bool modseq_key;	/* MODSEQ is in the program */
 	bool meta;		/* some key or the order needs the MIME meta */
+	bool sent_keys;		/* SENTBEFORE, SENTON or SENTSINCE */
 	uint64_t top_modseq;	/* the highest of the messages found */
+	uint64_t first_modseq, last_modseq; /* of the lowest and highest */
 	struct search_msg *msgs;
 	size_t n, cap;
 	uint32_t *hits;
@@ -117,6 +123,45 @@ static bool wants(const struct search_args *a, enum imap_sort_key key)
 	return false;
 }
 
+/* The first item of a cached ENVELOPE, the Date: field as the message
+ * has it, into out: false for NIL or what is not an IMAP string. */
+static bool envelope_date(const char *env, struct str *out)
+{
+	if (env == NULL || *env++ != '(')
+		return false;
+	if (*env == '"') {
+		for (env++; *env != '\0' && *env != '"'; env++) {
+			if (*env == '\\' && env[1] != '\0')
+				env++;
+			str_appendc(out, *env);
+		}
+		return *env == '"';
+	}
+	char *end;
+	if (*env != '{' || env[1] < '0' || env[1] > '9')
+		return false;
+	unsigned long n = strtoul(env + 1, &end, 10);
+	if (strncmp(end, "}\r\n", 3) != 0 || strnlen(end + 3, n) < n)
+		return false;
+	str_append(out, end + 3, n);
+	return true;
+}
+
+/* SENT* compare the day of the Date: field "disregarding time and
+ * timezone" (RFC 9051 6.4.4): the day written in it, not the UTC day.
+ * Without the cached ENVELOPE, the UTC time kept for SORT. */
+static int64_t sent_local(const struct store_msg_meta *meta)
+{
+	struct str date = STR_INIT;
+	int64_t t = meta->sentdate;
+	if (envelope_date(meta->envelope, &date) &&
+	    mime_parse_date_local(date.data ? date.data : "", date.len,
+				  &t) <= 0)
+		t = 0;
+	str_free(&date);
+	return t;
+}
+
 static bool collect(const struct store_msginfo *m, void *ctx)
 {
 	struct imap_session *s = ctx;
@@ -130,8 +175,10 @@ static bool collect(const struct store_msginfo *m, void *ctx)
 	}
 	a->msgs[a->n++] = (struct search_msg){
 		m->uid, seq, m->flags, xstrdup(m->keywords), m->modseq,
-		m->size, m->internaldate, m->savedate, m->meta.sentdate,
+		m->size, m->internaldate, m->savedate, m->meta.sentdate, 0,
 		NULL, NULL, NULL, NULL, 0, m->email_id, m->thread_id, false};
+	if (a->sent_keys)
+		a->msgs[a->n - 1].sentlocal = sent_local(&m->meta);
 	if (a->kind != SEARCH_PLAIN) {
 		/* Only the keys the order compares: case-mapping four
 		 * strings of every message was most of a SORT (DATE). */
@@ -647,7 +694,10 @@ static bool eval(struct eval *e, const struct imap_search_node *k)
 	case IMAP_SK_SENTBEFORE:
 	case IMAP_SK_SENTON:
 	case IMAP_SK_SENTSINCE: {
-		int64_t t = m->sentdate ? m->sentdate : m->internaldate;
+		/* Without a Date: that parses, the internal date: the
+		 * RFC leaves the case open, and SORT (DATE) does so too
+		 * (RFC 5256 2.2), so both put the message on one day. */
+		int64_t t = m->sentlocal ? m->sentlocal : m->internaldate;
 		int op = k->key == IMAP_SK_SENTBEFORE ? -1
 			 : k->key == IMAP_SK_SENTON   ? 0
 						      : 1;
@@ -700,6 +750,23 @@ static bool key_reads_text(const struct imap_search_node *k)
 	}
 }
 
+/* The MODSEQ of an ESEARCH answer is that of the messages it returns
+ * (RFC 7162 3.1.5 with RFC 4731): MIN alone or MAX alone returns one
+ * message, both two, and ALL or COUNT every message found. */
+static uint64_t esearch_modseq(const struct search_args *a)
+{
+	unsigned ret = a->q.ret & (IMAP_SEARCH_RET_MIN | IMAP_SEARCH_RET_MAX |
+				   IMAP_SEARCH_RET_ALL | IMAP_SEARCH_RET_COUNT);
+	if (ret == IMAP_SEARCH_RET_MIN)
+		return a->first_modseq;
+	if (ret == IMAP_SEARCH_RET_MAX)
+		return a->last_modseq;
+	if (ret == (IMAP_SEARCH_RET_MIN | IMAP_SEARCH_RET_MAX))
+		return a->first_modseq > a->last_modseq ? a->first_modseq
+							: a->last_modseq;
+	return a->top_modseq;
+}
+
 static void answer(struct imap_session *s)
 {
 	struct search_args *a = s->args;
@@ -737,7 +804,7 @@ static void answer(struct imap_session *s)
 	}
 	if (a->modseq_key && a->nhits > 0)
 		str_printf(o, " MODSEQ %llu",
-			   (unsigned long long)a->top_modseq);
+			   (unsigned long long)esearch_modseq(a));
 	str_appends(o, "\r\n");
 }
 
@@ -950,7 +1017,9 @@ static void search_run(struct imap_session *s)
 	int rc = v->n == 0 ? 1
 			   : store_msg_scan(acct, v->id, v->uids[0],
 					    v->uids[v->n - 1],
-					    a->meta ? STORE_INFO_KEYS : 0,
+					    a->sent_keys ? STORE_INFO_META
+					    : a->meta	 ? STORE_INFO_KEYS
+							 : 0,
 					    collect, s, &err);
 	if (rc > 0 && a->text)
 		rc = text_prepare(s, acct, &err);
@@ -975,6 +1044,10 @@ static void search_run(struct imap_session *s)
 			a->hits[a->nhits++] = id_of(s, found[i]);
 			if (found[i]->modseq > a->top_modseq)
 				a->top_modseq = found[i]->modseq;
+		}
+		if (nfound > 0) {
+			a->first_modseq = found[0]->modseq;
+			a->last_modseq = found[nfound - 1]->modseq;
 		}
 		answer(s);
 	} else if (rc > 0 && a->kind == SEARCH_SORT) {
@@ -1049,12 +1122,12 @@ void imap_cmd_search(struct imap_session *s, struct imap_parser *p)
 	 * the index answers them, and the few messages it does not hold
 	 * are read whole (their header's length unknown).  Reading every
 	 * message's meta row only for those was most of a SEARCH FROM. */
-	a->meta = a->kind != SEARCH_PLAIN ||
-		  has_key(a->q.root, IMAP_SK_SENTBEFORE) ||
-		  has_key(a->q.root, IMAP_SK_SENTON) ||
-		  has_key(a->q.root, IMAP_SK_SENTSINCE);
+	a->sent_keys = has_key(a->q.root, IMAP_SK_SENTBEFORE) ||
+		       has_key(a->q.root, IMAP_SK_SENTON) ||
+		       has_key(a->q.root, IMAP_SK_SENTSINCE);
+	a->meta = a->kind != SEARCH_PLAIN || a->sent_keys;
 	if (a->modseq_key)
-		s->enabled |= IMAP_EN_CONDSTORE;
+		imap_condstore_enable(s);
 	imap_take_changed(s);
 	imap_job(s, search_run);
 }

@@ -472,3 +472,16 @@ void imap_take_changed(struct imap_session *s)
 	s->sync_wanted = s->changed;
 	s->changed = false;
 }
+
+/* Until now the session's untagged FETCH went without MODSEQ, so the
+ * HIGHESTMODSEQ it had from SELECT may be behind what it must know from
+ * here on (RFC 7162 3.1); the view's is exactly what it has been told. */
+void imap_condstore_enable(struct imap_session *s)
+{
+	if (s->enabled & IMAP_EN_CONDSTORE)
+		return;
+	s->enabled |= IMAP_EN_CONDSTORE;
+	if (s->view != NULL)
+		imap_write(s, "* OK [HIGHESTMODSEQ %llu] Highest",
+			   (unsigned long long)s->view->modseq);
+}

@@ -77,6 +77,7 @@ struct addr_parser {
 	bool has_name;
 	struct str *out;
 	size_t count;			/* address structures written */
+	bool plain;			/* mime_imap_addresses: text */
 };
 
 static void ap_next(struct addr_parser *a)
@@ -91,9 +92,27 @@ static bool ap_special(const struct addr_parser *a, char c)
 	return a->t.type == MIME_TOK_SPECIAL && a->t.c == c;
 }
 
+/* "mailbox@host" for mime_imap_addresses(). */
+static void ap_emit_plain(struct addr_parser *a)
+{
+	if (a->mbox.len == 0)
+		return;
+	if (a->count++ > 0)
+		str_appends(a->out, ", ");
+	str_append(a->out, a->mbox.data, a->mbox.len);
+	if (a->host.len > 0) {
+		str_appendc(a->out, '@');
+		str_append(a->out, a->host.data, a->host.len);
+	}
+}
+
 static void ap_emit(struct addr_parser *a)
 {
 	struct str *o = a->out;
+	if (a->plain) {
+		ap_emit_plain(a);
+		return;
+	}
 	str_appendc(o, '(');
 	if (a->has_name)
 		imap_str(o, &a->name);
@@ -114,6 +133,8 @@ static void ap_emit(struct addr_parser *a)
 
 static void ap_group_start(struct addr_parser *a)
 {
+	if (a->plain)
+		return;
 	str_appends(a->out, "(NIL NIL ");
 	imap_str(a->out, &a->name);
 	str_appends(a->out, " NIL)");
@@ -122,6 +143,8 @@ static void ap_group_start(struct addr_parser *a)
 
 static void ap_group_end(struct addr_parser *a)
 {
+	if (a->plain)
+		return;
 	str_appends(a->out, "(NIL NIL NIL NIL)");
 	a->count++;
 }
@@ -303,6 +326,16 @@ static void ap_list(struct addr_parser *a, struct mime_span v)
 		ap_address(a, &group);
 	if (group)
 		ap_group_end(a);
+}
+
+void mime_imap_addresses(const char *value, size_t len, struct str *out)
+{
+	struct addr_parser a = {.out = out, .plain = true};
+	ap_list(&a, (struct mime_span){value, len});
+	str_free(&a.name);
+	str_free(&a.adl);
+	str_free(&a.mbox);
+	str_free(&a.host);
 }
 
 /* ---- ENVELOPE ---- */

@@ -36,6 +36,14 @@
  * address; other address fields without any address are NIL. */
 void mime_imap_envelope(const struct mime_msg *msg, struct str *out);
 
+/* Append the addresses of an address field's value (raw, as in the
+ * header) to out as text: "mailbox@host" for each, the mailbox and host
+ * exactly as ENVELOPE gives them (so without the comments and white
+ * space an address may hold between its parts), separated by ", "; an
+ * address without a host is its mailbox alone; groups' names, display
+ * names and addresses without a mailbox are left out. */
+void mime_imap_addresses(const char *value, size_t len, struct str *out);
+
 /* Append the body structure of the message, with its parentheses: BODY
  * when extended is false, BODYSTRUCTURE (with MD5, disposition, language
  * and location, and a multipart's parameters) when true.

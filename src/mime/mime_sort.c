@@ -389,7 +389,8 @@ static bool date_date(struct date_lexer *lx, struct date_tok *t,
 	return f->month > 0 && f->year > 0;
 }
 
-int mime_parse_date(const char *in, size_t len, int64_t *t_r)
+/* As written (local) or in UTC. */
+static int parse_date(const char *in, size_t len, bool local, int64_t *t_r)
 {
 	struct date_lexer lx = {in, 0, len};
 	struct date_fields f;
@@ -400,10 +401,20 @@ int mime_parse_date(const char *in, size_t len, int64_t *t_r)
 	if (f.day < 1 || f.day > month_days(f.year, f.month) || f.hour > 23 ||
 	    f.minute > 59 || f.second > 60)
 		return 0;
-	int zone = date_zone(&lx, t);
+	int zone = local ? 0 : date_zone(&lx, t);
 	*t_r = days_since_epoch(f.year, f.month, f.day) * 86400 +
 	       f.hour * 3600 + f.minute * 60 + f.second - zone * 60;
 	return 1;
+}
+
+int mime_parse_date(const char *in, size_t len, int64_t *t_r)
+{
+	return parse_date(in, len, false, t_r);
+}
+
+int mime_parse_date_local(const char *in, size_t len, int64_t *t_r)
+{
+	return parse_date(in, len, true, t_r);
 }
 
 /* ---- first address of an address list ---- */

@@ -51,6 +51,11 @@ void mime_base_subject(const char *subject, size_t len, struct str *out,
  * Returns 1, or 0 if the text is not a date (a missing part, a day past
  * its month's end, 24:00) and SORT uses the INTERNALDATE instead. */
 int mime_parse_date(const char *in, size_t len, int64_t *t_r);
+/* The same date-time as written, its zone left out: the seconds since
+ * the epoch of its date and time read as UTC, so that t / 86400 is the
+ * day the text names (IMAP SEARCH's SENTON, RFC 9051 6.4.4).  Returns as
+ * mime_parse_date() does. */
+int mime_parse_date_local(const char *in, size_t len, int64_t *t_r);
 
 /* From the value of an address header (From, To, Cc; raw, not decoded),
  * append the sort keys of its first address:

@@ -10,6 +10,7 @@
 #include "core/xalloc.h"
 #include "mime/mime.h"
 #include "mime/mime_decode.h"
+#include "mime/mime_imap.h"
 
 /* The walk over a message's text: the callback, and scratch space kept
  * from part to part. */
@@ -112,6 +113,45 @@ static bool name_wanted(const struct names *nw, struct mime_span name)
 	return false;
 }
 
+static bool is_address_field(struct mime_span name)
+{
+	return mime_name_is(name, "From") || mime_name_is(name, "To") ||
+	       mime_name_is(name, "Cc") || mime_name_is(name, "Bcc");
+}
+
+/* Whether each of the ", "-separated addresses is in value as written. */
+static bool all_written(const char *addrs, size_t len, const struct str *value)
+{
+	for (const char *p = addrs, *end = addrs + len; p < end;) {
+		const char *sep = memmem(p, (size_t)(end - p), ", ", 2);
+		size_t n = (size_t)((sep != NULL ? sep : end) - p);
+		if (value->len < n || memmem(value->data, value->len, p, n) == NULL)
+			return false;
+		p += n + 2;
+	}
+	return true;
+}
+
+/* SEARCH FROM, TO, CC and BCC look for their string in the ENVELOPE's
+ * addresses (RFC 9051 6.4.4), where "user (x)@ host" is user@host: when
+ * an address of the field is not written in one piece, a second line of
+ * the same name holds them all as ENVELOPE has them.  value is the field
+ * unfolded, not decoded. */
+static void put_addresses(struct walk *w, enum mime_text_piece kind,
+			  const struct mime_field *f)
+{
+	struct str addrs = STR_INIT;
+	mime_imap_addresses(f->value.p, f->value.len, &addrs);
+	if (addrs.len > 0 && !all_written(addrs.data, addrs.len, &w->value)) {
+		str_clear(&w->line);
+		append_span(&w->line, f->name.p, f->name.len);
+		str_appends(&w->line, ": ");
+		str_append(&w->line, addrs.data, addrs.len);
+		put_line(w, kind, w->line.data, w->line.len);
+	}
+	str_free(&addrs);
+}
+
 /* Each field of a header (those of nw) as "Name: decoded value". */
 static void put_header(struct walk *w, enum mime_text_piece kind,
 		       const char *hdr, size_t len, const struct names *nw)
@@ -131,6 +171,8 @@ static void put_header(struct walk *w, enum mime_text_piece kind,
 			mime_decode_header(w->value.data, w->value.len,
 					   &w->line);
 		put_line(w, kind, w->line.data, w->line.len);
+		if (is_address_field(f.name))
+			put_addresses(w, kind, &f);
 	}
 }
 

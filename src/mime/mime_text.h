@@ -11,7 +11,11 @@
  *     line "NAME: value\n": the value unfolded (mime_unfold) and RFC 2047
  *     decoded (mime_decode_header), its CR, LF and NUL bytes turned into
  *     spaces so that a field stays one line; the name as written, before
- *     normalisation (so ASCII names come out in capitals);
+ *     normalisation (so ASCII names come out in capitals); a From, To,
+ *     Cc or Bcc field with an address not written in one piece (a
+ *     comment or white space inside it) is followed by a second line of
+ *     the same name with its addresses as ENVELOPE has them
+ *     (mime_imap_addresses), which SEARCH FROM and the like look in;
  *   - body text: every part of type text, in order (text/html with its
  *     tags, comments, scripts and styles dropped and its character
  *     references decoded), with its Content-Transfer-Encoding undone (a

@@ -81,6 +81,25 @@ static void check_mailbox(const struct imap_string *s)
 	str_free(&e);
 }
 
+/* A LIST reference or pattern: a name as check_mailbox wants it, or
+ * kept as sent exactly when it does not decode. */
+static void check_pattern(const struct imap_string *s, bool raw)
+{
+	if (!raw) {
+		check_mailbox(s);
+		return;
+	}
+	check_string(s);
+	if (!(g_flags & IMAP_PARSE_UTF8)) {
+		CHECK(!imap_utf7_valid(s->data, s->len));
+		return;
+	}
+	bool ctl = false;
+	for (size_t i = 0; i < s->len; i++)
+		ctl |= (unsigned char)s->data[i] < 0x20 || s->data[i] == 0x7f;
+	CHECK(ctl || !imap_utf7_utf8_valid(s->data, s->len));
+}
+
 static void check_set(const struct imap_seqset *set)
 {
 	struct str o = STR_INIT;
@@ -243,10 +262,10 @@ static int mailbox_args(struct imap_parser *p, const struct imap_string *name)
 		if ((imap_string_eq(name, "LIST") ? imap_args_list(p, &l)
 						  : imap_args_lsub(p, &l)) < 0)
 			return -1;
-		check_mailbox(&l.reference);
+		check_pattern(&l.reference, l.reference_raw);
 		CHECK(l.n_patterns >= 1);
 		for (unsigned i = 0; i < l.n_patterns; i++)
-			check_string(&l.patterns[i]);
+			check_pattern(&l.patterns[i], l.patterns_raw[i]);
 		return 1;
 	}
 	if (imap_string_eq(name, "STATUS")) {
@@ -352,6 +371,7 @@ static int whole_command(struct imap_parser *p)
 static int one_string(struct imap_parser *p, unsigned which)
 {
 	struct imap_string s;
+	bool raw;
 	int rc;
 	switch (which) {
 	case 0: rc = imap_parse_astring(p, &s); break;
@@ -362,8 +382,8 @@ static int one_string(struct imap_parser *p, unsigned which)
 			check_mailbox(&s);
 		return rc;
 	default:
-		if ((rc = imap_parse_list_mailbox(p, &s)) == 1)
-			check_string(&s);
+		if ((rc = imap_parse_list_mailbox(p, &s, &raw)) == 1)
+			check_pattern(&s, raw);
 		return rc;
 	}
 	if (rc == 1) {

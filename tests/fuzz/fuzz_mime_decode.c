@@ -15,6 +15,7 @@
 #include "fuzz.h"
 
 #include "mime/mime_decode.h"
+#include "mime/mime_imap.h"
 #include "mime/mime_sort.h"
 
 static const char *const charsets[] = {
@@ -190,9 +191,14 @@ static void check_date(const char *buf, size_t len)
 	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr",
 					     "May", "Jun", "Jul", "Aug",
 					     "Sep", "Oct", "Nov", "Dec"};
-	int64_t t, again;
-	if (mime_parse_date(buf, len, &t) != 1)
+	int64_t t, again, local;
+	int ok = mime_parse_date(buf, len, &t);
+	/* The date as written parses exactly when the instant does, and
+	 * differs from it by the zone only (at most 99:59). */
+	CHECK(mime_parse_date_local(buf, len, &local) == ok);
+	if (ok != 1)
 		return;
+	CHECK(local - t <= 359940 && t - local <= 359940);
 	/* Year 1 minus a 99:59 zone to year 9999 plus one. */
 	CHECK(t >= -62135596800 - 360000 && t <= 253402300799 + 360000);
 	time_t tt = (time_t)t;
@@ -215,6 +221,12 @@ static void check_address(const char *buf, size_t len)
 	CHECK(mailbox.len <= len);
 	CHECK(display.len <= 3 * len + 1);
 	CHECK(utf8_ok(&display));
+	/* Each address takes a byte of its mailbox at least, and gets two
+	 * of separator. */
+	str_clear(&mailbox);
+	mime_imap_addresses(buf, len, &mailbox);
+	CHECK(mailbox.len <= 3 * len);
+	CHECK(mailbox.len < 2 || memcmp(mailbox.data, ", ", 2) != 0);
 	str_free(&mailbox);
 	str_free(&display);
 }

@@ -240,9 +240,13 @@ static void d_list(struct str *o, const struct imap_list *l)
 	static const char *const ret[] = {"SUBSCRIBED", "CHILDREN",
 					  "SPECIAL-USE", "STATUS"};
 	d_str(o, &l->reference);
+	if (l->reference_raw)
+		str_appends(o, "(raw)");
 	for (unsigned i = 0; i < l->n_patterns; i++) {
 		str_appends(o, i ? "," : " ");
 		d_str(o, &l->patterns[i]);
+		if (l->patterns_raw[i])
+			str_appends(o, "(raw)");
 	}
 	EXPECT(l->n_patterns >= 1);
 	if (l->extended)
@@ -310,6 +314,7 @@ static int run_reader(enum kind k, struct imap_parser *p, struct str *o);
 static int run_strings(enum kind k, struct imap_parser *p, struct str *o)
 {
 	struct imap_string s = {0}, s2 = {0};
+	bool raw = false;
 	int rc;
 	switch (k) {
 	case K_CMD:
@@ -330,11 +335,13 @@ static int run_strings(enum kind k, struct imap_parser *p, struct str *o)
 	case K_STRING: rc = imap_parse_string(p, &s); break;
 	case K_NSTRING: rc = imap_parse_nstring(p, &s); break;
 	case K_MAILBOX: rc = imap_parse_mailbox(p, &s); break;
-	case K_LISTMB: rc = imap_parse_list_mailbox(p, &s); break;
+	case K_LISTMB: rc = imap_parse_list_mailbox(p, &s, &raw); break;
 	default: return run_reader(k, p, o);
 	}
 	if (rc == 1)
 		d_str(o, &s);
+	if (rc == 1 && raw)
+		str_appends(o, "(raw)");
 	return rc == 1 ? imap_parse_end(p) : rc;
 }
 
@@ -660,7 +667,15 @@ static const struct pcase cases[] = {
 	T(K_LISTMB, 0, "\"*\"", "\"*\""),
 	T(K_LISTMB, 0, "inbox", "\"inbox\""),
 	T(K_LISTMB, 0, "&U,BTFw-*", "\"\\xe5\\x8f\\xb0\\xe5\\x8c\\x97*\""),
-	T(K_LISTMB, 0, "a&b", "NO Mailbox name is not valid modified UTF-7"),
+	/* A pattern that is not valid modified UTF-7 (UTF-8) is kept as
+	 * sent, to match names as they are written (RFC 3501 6.3.8). */
+	T(K_LISTMB, 0, "a&b", "\"a&b\"(raw)"),
+	T(K_LISTMB, 0, "!#$&'+,-.0123456789:;<=>?@^_`|[}%*",
+	 "\"!#$&'+,-.0123456789:;<=>?@^_`|[}%*\"(raw)"),
+	T(K_LISTMB, 0, "&AOk-*", "\"\\xc3\\xa9*\""),
+	T(K_LISTMB, IMAP_PARSE_UTF8, "{2}\r\n\xff*", "\"\\xff*\"(raw)"),
+	T(K_LISTMB, IMAP_PARSE_UTF8, "\"a\tb\"", "\"a\\x09b\"(raw)"),
+	T(K_LISTMB, IMAP_PARSE_UTF8, "&U,BTFw-", "\"&U,BTFw-\""),
 	T(K_LISTMB, 0, "a(b", "BAD Extra arguments"),
 	T(K_LISTMB, 0, "(", "BAD Invalid mailbox pattern"),
 	T(K_LISTMB, 0, "", "BAD Missing argument"),
@@ -1046,7 +1061,9 @@ static const struct pcase cases[] = {
 	T(K_LIST, 0, " \"\" * EXTRA", "BAD Extra arguments"),
 	T(K_LIST, 0, " \"\" () ", "BAD Invalid mailbox pattern"),
 	T(K_LIST, 0, " \"\"", "BAD Missing argument"),
-	T(K_LIST, 0, " & *", "NO Mailbox name is not valid modified UTF-7"),
+	T(K_LIST, 0, " & *", "\"&\"(raw) \"*\""),
+	T(K_LIST, 0, " \"\" (% &x)", "\"\" \"%\",\"&x\"(raw) ext"),
+	T(K_LSUB, 0, " &- &", "\"&\" \"&\"(raw)"),
 	T(K_LSUB, 0, " \"#news.\" \"comp.mail.*\"",
 	 "\"#news.\" \"comp.mail.*\""),
 	T(K_LSUB, 0, " \"\" (*)", "BAD Invalid mailbox pattern"),

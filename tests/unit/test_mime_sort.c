@@ -259,6 +259,35 @@ static void test_date(void **state)
 	}
 }
 
+/* The date as written: its zone left out, also where it is unknown. */
+static void test_date_local(void **state)
+{
+	static const struct {
+		const char *in;
+		int rc;
+		int64_t t;
+	} t[] = {
+		{"Sat, 24 Mar 2007 23:00:00 +0200", 1, 1174777200},
+		{"Sun, 25 Mar 2007 00:30:00 +0200", 1, 1174782600},
+		{"Sun, 25 Mar 2007 23:30:00 -0500", 1, 1174865400},
+		{"26 Mar 07 01:00 EST", 1, 1174870800},
+		{"1 Jan 1970 00:00:00 +1400", 1, 0},
+		{"31 Dec 1969 23:59:59 Z", 1, -1},
+		{"not a date", 0, 0},
+		{"25 Mar 2007", 0, 0},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t len = strlen(t[i].in);
+		char *buf = exact(t[i].in, len);
+		int64_t when = 12345, utc = 0;
+		cur = t[i].in;
+		EXPECT_INT(mime_parse_date_local(buf, len, &when), t[i].rc);
+		EXPECT_INT(when, t[i].rc ? t[i].t : 12345);
+		EXPECT_INT(mime_parse_date(buf, len, &utc), t[i].rc);
+		free(buf);
+	}
+}
+
 /* ---- addresses ---- */
 
 static void test_address(void **state)
@@ -360,6 +389,7 @@ int main(void)
 		cmocka_unit_test(test_base_subject),
 		cmocka_unit_test(test_base_subject_large),
 		cmocka_unit_test(test_date),
+		cmocka_unit_test(test_date_local),
 		cmocka_unit_test(test_address),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -155,6 +155,22 @@ static const struct text_case cases[] = {
 	 S("\r\nbody"),
 	 "",
 	 "BODY\n"},
+	{"an address with comments or spaces inside: a second line as "
+	 "ENVELOPE has it; one written whole, or a group's, gets none",
+	 S("From: <ann (home)@ (the isp) example.org>\r\n"
+	   "To: bob @ example.net,\r\n carol@example.net\r\n"
+	   "Cc: Dee <dee@example.net>, team: eve@example.net;\r\n"
+	   "Bcc: fred@example.net (Fred)\r\n"
+	   "Reply-To: <x (y)@example.net>\r\n"
+	   "\r\n"),
+	 "FROM: <ANN (HOME)@ (THE ISP) EXAMPLE.ORG>\n"
+	 "FROM: ANN@EXAMPLE.ORG\n"
+	 "TO: BOB @ EXAMPLE.NET, CAROL@EXAMPLE.NET\n"
+	 "TO: BOB@EXAMPLE.NET, CAROL@EXAMPLE.NET\n"
+	 "CC: DEE <DEE@EXAMPLE.NET>, TEAM: EVE@EXAMPLE.NET;\n"
+	 "BCC: FRED@EXAMPLE.NET (FRED)\n"
+	 "REPLY-TO: <X (Y)@EXAMPLE.NET>\n",
+	 ""},
 	{"text/calendar is text too; image is not",
 	 S("Content-Type: multipart/alternative; boundary=b\r\n"
 	   "\r\n"
