@@ -102,26 +102,13 @@ bool imap_flags_recent(const struct imap_session *s, uint32_t uid)
 	return !recent_off(s) && uid >= v->recent_lo && uid < v->recent_hi;
 }
 
-/* The index of the first UID of the view >= uid. */
-static uint32_t lower_bound(const struct imap_view *v, uint32_t uid)
-{
-	uint32_t lo = 0, hi = v->n;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (v->uids[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 uint32_t imap_flags_recent_count(const struct imap_session *s)
 {
 	const struct imap_view *v = s->view;
 	if (recent_off(s) || v->recent_lo >= v->recent_hi)
 		return 0;
-	return lower_bound(v, v->recent_hi) - lower_bound(v, v->recent_lo);
+	return imap_view_lower_bound(v, v->recent_hi) -
+	       imap_view_lower_bound(v, v->recent_lo);
 }
 
 /* Take the messages below the view's UIDNEXT that are recent for this

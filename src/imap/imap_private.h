@@ -234,6 +234,8 @@ void imap_take_changed(struct imap_session *s);
 void imap_condstore_enable(struct imap_session *s);
 /* The sequence number of uid, 0 if not in the view. */
 uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid);
+/* The index in the view of the first UID >= uid (v->n if none). */
+uint32_t imap_view_lower_bound(const struct imap_view *v, uint32_t uid);
 /* Take an expunge this session made itself: drop the UIDs and answer
  * EXPUNGE (or VANISHED) for them. */
 void imap_view_expunged(struct imap_session *s, const uint32_t *uids,

@@ -68,7 +68,7 @@ void imap_view_free(struct imap_view **vp)
 	*vp = NULL;
 }
 
-uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid)
+uint32_t imap_view_lower_bound(const struct imap_view *v, uint32_t uid)
 {
 	uint32_t lo = 0, hi = v->n;
 	while (lo < hi) {
@@ -78,7 +78,13 @@ uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid)
 		else
 			hi = mid;
 	}
-	return lo < v->n && v->uids[lo] == uid ? lo + 1 : 0;
+	return lo;
+}
+
+uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid)
+{
+	uint32_t i = imap_view_lower_bound(v, uid);
+	return i < v->n && v->uids[i] == uid ? i + 1 : 0;
 }
 
 unsigned imap_store_flags(unsigned imap)

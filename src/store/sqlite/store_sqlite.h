@@ -165,6 +165,11 @@ int sqlite_quota_verdict(uint64_t quota, uint64_t used, uint64_t size,
 			 const char **err_r);
 /* A reader statement, prepared once; caller holds rlock and resets it. */
 sqlite3_stmt *sqlite_reader_stmt(struct store_account *a, int which);
+/* The end of a read with a reader statement st (NULL if it could not be
+ * prepared) whose last step said rc: resets it and lets rlock go.
+ * Returns 1 when rc is SQLITE_DONE, else the store_fail. */
+int sqlite_reader_done(struct store_account *a, sqlite3_stmt *st, int rc,
+		       const char **err_r);
 
 /* ---- shared by the mail files ---- */
 

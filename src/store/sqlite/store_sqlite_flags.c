@@ -109,15 +109,8 @@ int store_keyword_list(struct store_account *a, int64_t mailbox_id,
 			n++;
 		}
 	}
-	int result = st != NULL && rc == SQLITE_DONE
-			     ? 1
-			     : sqlite_fail(a->rdb, st != NULL ? rc : SQLITE_OK,
-					   a->name, err_r);
-	if (st != NULL)
-		sqlite3_reset(st);
-	pthread_mutex_unlock(&a->rlock);
 	*count_r = n;
-	return result;
+	return sqlite_reader_done(a, st, rc, err_r);
 }
 
 /* ---- \Recent ---- */

@@ -460,6 +460,19 @@ sqlite3_stmt *sqlite_reader_stmt(struct store_account *a, int which)
 	return a->rst[which];
 }
 
+int sqlite_reader_done(struct store_account *a, sqlite3_stmt *st, int rc,
+		       const char **err_r)
+{
+	int result = st != NULL && rc == SQLITE_DONE
+			     ? 1
+			     : sqlite_fail(a->rdb, st != NULL ? rc : SQLITE_OK,
+					   a->name, err_r);
+	if (st != NULL)
+		sqlite3_reset(st);
+	pthread_mutex_unlock(&a->rlock);
+	return result;
+}
+
 /* Close the least recently used unreferenced handle once too many idle
  * ones are open.  Called with the cache lock held. */
 static void cache_evict(struct store_account_cache *c)

@@ -76,14 +76,7 @@ int store_msg_scan(struct store_account *a, int64_t mailbox_id,
 			}
 		}
 	}
-	int result = st != NULL && rc == SQLITE_DONE
-			     ? 1
-			     : sqlite_fail(a->rdb, st != NULL ? rc : SQLITE_OK,
-					   a->name, err_r);
-	if (st != NULL)
-		sqlite3_reset(st);
-	pthread_mutex_unlock(&a->rlock);
-	return result;
+	return sqlite_reader_done(a, st, rc, err_r);
 }
 
 int store_msg_changes(struct store_account *a, int64_t mailbox_id,
