@@ -1118,14 +1118,12 @@ void imap_cmd_search(struct imap_session *s, struct imap_parser *p)
 	a->text = key_reads_text(a->q.root);
 	a->modseq_key = has_key(a->q.root, IMAP_SK_MODSEQ);
 	/* The meta (strings of every message) costs most of a scan; keys
-	 * on flags, sizes and dates do without it, and so do text keys:
-	 * the index answers them, and the few messages it does not hold
-	 * are read whole (their header's length unknown).  Reading every
-	 * message's meta row only for those was most of a SEARCH FROM. */
+	 * on flags, sizes and dates do without it.  Text keys take only
+	 * the layout, which tells an unindexed message's header. */
 	a->sent_keys = has_key(a->q.root, IMAP_SK_SENTBEFORE) ||
 		       has_key(a->q.root, IMAP_SK_SENTON) ||
 		       has_key(a->q.root, IMAP_SK_SENTSINCE);
-	a->meta = a->kind != SEARCH_PLAIN || a->sent_keys;
+	a->meta = a->kind != SEARCH_PLAIN || a->text || a->sent_keys;
 	if (a->modseq_key)
 		imap_condstore_enable(s);
 	imap_take_changed(s);
