@@ -239,11 +239,6 @@ static void user_clear(struct imap_session *s)
 	s->user = NULL;
 }
 
-const char *imap_user(const struct imap_session *s)
-{
-	return s->user != NULL ? s->user : "";
-}
-
 /* On a worker, once the credentials matched: the session is the user's,
  * and the account is opened once (its directory exists from then on,
  * and the watch needs it: an account that never had mail has none

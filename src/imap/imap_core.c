@@ -167,6 +167,11 @@ void imap_job_sync(struct imap_session *s,
 	job_start(s, pool != NULL ? pool : s->env->workers, run);
 }
 
+const char *imap_user(const struct imap_session *s)
+{
+	return s->user != NULL ? s->user : "";
+}
+
 struct store_account *imap_account(struct imap_session *s)
 {
 	struct store_account *acct = NULL;
